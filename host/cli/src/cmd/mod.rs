@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod run;
+pub mod target;
+pub mod validate;

@@ -1,0 +1,126 @@
+//! `stampede run`: a coordinator and one worker in this process, connected by the same protocol
+//! messages the distributed mode sends over the network.
+
+use crate::exit::{Failure, bad_input};
+use crate::progress::Progress;
+use anyhow::{Context, anyhow};
+use sha2::{Digest, Sha256};
+use stampede_coordinator::{CoordinatorError, RunSpec, RunStatus, Workers};
+use stampede_proto::{ComponentBlob, PlanSource};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Arguments of `stampede run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The plan file (TOML).
+    plan: PathBuf,
+    /// Write the end-of-test summary as JSON to this file (schema: docs/summary-json.md).
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    /// Override every scenario's VU count.
+    #[arg(long)]
+    vus: Option<u64>,
+    /// Override every scenario's duration (constant-vus) or max-duration (iteration executors), e.g. 30s.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// No live progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    stampede_plan::units::parse_duration(s)
+}
+
+/// Read a component file, with a message that says what to do when it is missing.
+pub fn read_component(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .with_context(|| format!("cannot read the component {} (build the scenario first)", path.display()))
+        .map_err(bad_input)
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub async fn run(args: RunArgs) -> Result<(), Failure> {
+    let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
+    plan.apply_overrides(args.vus, args.duration).map_err(|e| bad_input(anyhow!("{e}")))?;
+    let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
+    let bytes = read_component(&plan.component)?;
+    let component = ComponentBlob {
+        name: plan.component.file_name().map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned()),
+        sha256: sha256_hex(&bytes),
+        bytes: Arc::new(bytes),
+    };
+    let total = plan.total_duration();
+    let spec = RunSpec {
+        run_id: run_id(),
+        plan: Arc::new(plan),
+        source: PlanSource { toml, vus: args.vus, duration_ms: args.duration.map(|d| d.as_millis() as u64) },
+        component,
+    };
+
+    let workers = spawn_local_worker();
+    let (live_tx, live_rx) = watch::channel(Default::default());
+    let (abort_tx, abort_rx) = watch::channel(None);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: graceful stop of running iterations (Ctrl-C again to quit now)");
+            abort_tx.send_replace(Some("interrupted by Ctrl-C".to_owned()));
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let progress = (!args.quiet).then(|| Progress::start(live_rx, total));
+    let result = stampede_coordinator::run(spec, workers, live_tx, abort_rx).await;
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let report = result.map_err(|e| match e {
+        e @ CoordinatorError::Setup(_) => Failure::Internal(e.into()),
+        e if e.is_bad_input() => Failure::BadInput(e.into()),
+        e => Failure::Internal(e.into()),
+    })?;
+    println!("{}", stampede_coordinator::text::render(&report));
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| Failure::Internal(e.into()))?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the summary to {}", path.display()))
+            .map_err(Failure::Internal)?;
+    }
+    match report.run.status {
+        RunStatus::Passed => Ok(()),
+        RunStatus::ThresholdsFailed => Err(Failure::Thresholds),
+    }
+}
+
+/// Start the in-process worker and connect it with channels.
+fn spawn_local_worker() -> Workers {
+    let (to_worker, worker_rx) = mpsc::unbounded_channel();
+    let (worker_tx, mut from_worker) = mpsc::unbounded_channel();
+    let (incoming_tx, incoming) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(msg) = from_worker.recv().await {
+            if incoming_tx.send((0, msg)).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(e) = stampede_worker::run_worker(stampede_worker::WorkerOptions::local(), worker_tx, worker_rx).await {
+            tracing::error!("worker stopped: {e:#}");
+        }
+    });
+    Workers { senders: vec![to_worker], incoming }
+}
+
+fn run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{:x}-{:x}", now.as_secs(), std::process::id())
+}

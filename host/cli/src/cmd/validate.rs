@@ -1,0 +1,40 @@
+//! `stampede validate`: check a plan and its component, report every problem at once.
+
+use crate::exit::{Failure, bad_input};
+use std::path::PathBuf;
+
+/// Arguments of `stampede validate`.
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// The plan file.
+    plan: PathBuf,
+}
+
+pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
+    let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
+    let bytes = super::run::read_component(&plan.component)?;
+    let name = plan.component.file_name().map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
+    let sha = super::run::sha256_hex(&bytes);
+    let engine = stampede_runtime::EngineHandle::new(stampede_runtime::EngineLimits {
+        max_vus: 1,
+        memory_limit: plan.options.memory_limit,
+    })
+    .map_err(bad_input)?;
+    stampede_runtime::LoadedScenario::load(
+        std::sync::Arc::new(engine),
+        &bytes,
+        &sha,
+        &format!("component {name}"),
+        stampede_runtime::default_cache_dir().as_deref(),
+    )
+    .map_err(bad_input)?;
+    println!(
+        "{}: ok ({} scenario{}, up to {} VUs, about {})",
+        args.plan.display(),
+        plan.scenarios.len(),
+        if plan.scenarios.len() == 1 { "" } else { "s" },
+        plan.max_vus(),
+        stampede_plan::units::format_duration(plan.total_duration())
+    );
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! Outcomes and their exit codes.
+
+use std::process::ExitCode;
+
+/// Thresholds failed.
+pub const THRESHOLDS_FAILED: u8 = 99;
+/// The plan, the component or a flag is wrong.
+pub const BAD_INPUT: u8 = 2;
+/// Anything else.
+pub const INTERNAL: u8 = 1;
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The run completed but at least one threshold failed (the summary says which).
+    Thresholds,
+    /// The user's input is wrong; the message says what to fix.
+    BadInput(anyhow::Error),
+    /// Something else went wrong.
+    Internal(anyhow::Error),
+}
+
+/// Print the failure's cause chain and map it to its exit code.
+pub fn report(f: Failure) -> ExitCode {
+    match f {
+        Failure::Thresholds => ExitCode::from(THRESHOLDS_FAILED),
+        Failure::BadInput(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(BAD_INPUT)
+        }
+        Failure::Internal(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(INTERNAL)
+        }
+    }
+}
+
+/// Shorthand for `map_err(Failure::BadInput)` on anything error-like.
+pub fn bad_input<E: Into<anyhow::Error>>(e: E) -> Failure {
+    Failure::BadInput(e.into())
+}

@@ -1,0 +1,58 @@
+//! `stampede`: run load tests whose scenarios are WebAssembly components.
+//!
+//! Exit codes: 0 passed, 99 thresholds failed, 2 bad input (plan, component, flags), 1 anything
+//! else (internal error, setup failed, a worker lost).
+
+mod cmd;
+mod exit;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use exit::Failure;
+use std::process::ExitCode;
+
+/// Stampede: load tests with scenarios in any language that compiles to a Wasm component.
+#[derive(Parser)]
+#[command(name = "stampede", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a test plan locally (a coordinator and one worker in this process).
+    Run(cmd::run::RunArgs),
+    /// Check a plan and its component without running anything; reports every problem at once.
+    Validate(cmd::validate::ValidateArgs),
+    /// Serve the built-in demo system under test (loopback addresses only).
+    Target(cmd::target::TargetArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return exit::report(Failure::Internal(e.into())),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => cmd::run::run(args).await,
+            Command::Validate(args) => cmd::validate::run(args).await,
+            Command::Target(args) => cmd::target::run(args).await,
+        }
+    });
+    // VU tasks may still hold instances; do not wait for them.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => exit::report(f),
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("STAMPEDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,guest=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,216 @@
+//! The end-of-test summary: a stable, documented JSON document (`docs/summary-json.md`), built from
+//! the merged metrics and the threshold verdicts. The terminal summary is rendered from it.
+
+use crate::metrics::{RunMetrics, SecondPoint};
+use serde::Serialize;
+use stampede_metrics::{Aggregate, BUILTINS, Selector, Sink, ValueType, names};
+use stampede_plan::Threshold;
+use std::collections::BTreeMap;
+
+/// Identifies the summary format; bumped on breaking changes.
+pub const SCHEMA: &str = "stampede-summary/1";
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every threshold held.
+    Passed,
+    /// At least one threshold failed.
+    ThresholdsFailed,
+}
+
+/// The whole summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// About the run.
+    pub run: RunInfo,
+    /// Every metric (all tags merged), plus the tagged sub-metrics thresholds refer to.
+    pub metrics: BTreeMap<String, MetricValues>,
+    /// Per check name: passes and fails.
+    pub checks: Vec<CheckResult>,
+    /// Every threshold's verdict.
+    pub thresholds: Vec<ThresholdResult>,
+    /// One point per second.
+    pub timeseries: Vec<SecondPoint>,
+}
+
+/// About the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    /// Unique id.
+    pub id: String,
+    /// The component's file name.
+    pub component: String,
+    /// Its SHA-256.
+    pub component_sha256: String,
+    /// Wall-clock run time (from start to the last worker finishing), in seconds.
+    pub duration_s: f64,
+    /// Workers that took part.
+    pub workers: usize,
+    /// Passed or not.
+    pub status: RunStatus,
+    /// Set when the run was stopped early (threshold abort, Ctrl-C).
+    pub aborted: Option<String>,
+}
+
+/// One metric's values. Which fields are present depends on `type`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricValues {
+    /// `counter`, `gauge`, `rate` or `trend`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `time` (milliseconds), `data` (bytes) or `default`.
+    pub unit: &'static str,
+    /// The values, e.g. `count`, `rate`, `avg`, `p95`.
+    #[serde(flatten)]
+    pub values: BTreeMap<&'static str, f64>,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Its name.
+    pub name: String,
+    /// Times it held.
+    pub passes: u64,
+    /// Times it did not.
+    pub fails: u64,
+}
+
+/// One threshold's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdResult {
+    /// The metric selector as written, e.g. `http_req_duration{name:login}`.
+    pub metric: String,
+    /// The expression as written, e.g. `p(95) < 200ms`.
+    pub expression: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The value it was checked against (`null` when the metric has no samples).
+    pub observed: Option<f64>,
+    /// Whether failing it stops the run.
+    pub abort_on_fail: bool,
+}
+
+/// Value type of a metric: the builtins' own, else the default.
+pub fn value_type(metric: &str) -> ValueType {
+    BUILTINS.iter().find(|(n, _, _)| *n == metric).map_or(ValueType::Default, |(_, _, vt)| *vt)
+}
+
+/// Values of one sink, for the summary.
+pub fn values(sink: &Sink, vt: ValueType, elapsed_s: f64) -> MetricValues {
+    let mut v = BTreeMap::new();
+    let kind = match sink {
+        Sink::Counter(c) => {
+            v.insert("count", c.sum);
+            v.insert("rate", c.per_second(elapsed_s));
+            "counter"
+        }
+        Sink::Gauge(g) => {
+            v.insert("value", g.last);
+            v.insert("min", g.min);
+            v.insert("max", g.max);
+            "gauge"
+        }
+        Sink::Rate(r) => {
+            v.insert("rate", r.rate());
+            v.insert("passes", r.trues as f64);
+            v.insert("fails", r.falses() as f64);
+            "rate"
+        }
+        Sink::Trend(t) => {
+            v.insert("count", t.count() as f64);
+            v.insert("avg", t.avg());
+            v.insert("min", t.min());
+            v.insert("med", t.med());
+            v.insert("max", t.max());
+            v.insert("p90", t.percentile(90.0));
+            v.insert("p95", t.percentile(95.0));
+            v.insert("p99", t.percentile(99.0));
+            "trend"
+        }
+    };
+    MetricValues { kind, unit: vt.as_str(), values: v }
+}
+
+/// Evaluate every threshold against `total`. A threshold on a metric without samples passes, as in
+/// k6, but reports no observed value.
+pub fn evaluate(thresholds: &[Threshold], total: &Aggregate, elapsed_s: f64) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| {
+            let (ok, observed) = match total.select(&t.selector) {
+                Some(sink) => {
+                    let e = t.expr.evaluate(&sink, elapsed_s);
+                    (e.ok, Some(e.observed))
+                }
+                None => (true, None),
+            };
+            ThresholdResult {
+                metric: t.selector.to_string(),
+                expression: t.expr.source.clone(),
+                ok,
+                observed,
+                abort_on_fail: t.abort_on_fail,
+            }
+        })
+        .collect()
+}
+
+/// Checks by name, in name order.
+pub fn checks(total: &Aggregate) -> Vec<CheckResult> {
+    let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (key, sink) in total.iter() {
+        if key.metric != names::CHECKS {
+            continue;
+        }
+        if let (Some(name), Sink::Rate(r)) = (key.tags.get("check"), sink) {
+            let e = by_name.entry(name.to_owned()).or_default();
+            e.0 += r.trues;
+            e.1 += r.falses();
+        }
+    }
+    by_name.into_iter().map(|(name, (passes, fails))| CheckResult { name, passes, fails }).collect()
+}
+
+/// Build the report for a finished run.
+pub fn build(
+    info: RunInfo,
+    m: &RunMetrics,
+    thresholds: &[Threshold],
+    elapsed_s: f64,
+) -> Report {
+    let mut metrics = BTreeMap::new();
+    for name in m.total.metric_names() {
+        if let Some(sink) = m.total.metric_total(&name) {
+            metrics.insert(name.clone(), values(&sink, value_type(&name), elapsed_s));
+        }
+    }
+    for t in thresholds {
+        if t.selector.tags.is_empty() {
+            continue;
+        }
+        if let Some(sink) = m.total.select(&t.selector) {
+            metrics.insert(t.selector.to_string(), values(&sink, value_type(&t.selector.metric), elapsed_s));
+        }
+    }
+    let results = evaluate(thresholds, &m.total, elapsed_s);
+    let mut info = info;
+    info.status = if results.iter().all(|r| r.ok) { RunStatus::Passed } else { RunStatus::ThresholdsFailed };
+    Report {
+        schema: SCHEMA,
+        run: info,
+        metrics,
+        checks: checks(&m.total),
+        thresholds: results,
+        timeseries: m.timeline.values().cloned().collect(),
+    }
+}
+
+/// Parse a selector string back (used when rendering sub-metrics).
+pub fn parse_selector(s: &str) -> Option<Selector> {
+    Selector::parse(s).ok()
+}

@@ -1,0 +1,95 @@
+//! The k6-style terminal summary, rendered from a [`Report`].
+
+use crate::report::{MetricValues, Report, RunStatus, value_type};
+use stampede_metrics::{Selector, ValueType, format_rate_per_sec, format_value};
+use std::fmt::Write;
+
+/// Width of the dotted metric-name column.
+const NAME_WIDTH: usize = 34;
+
+/// Render the summary: checks, then every metric (thresholds marked ✓/✗), then the verdict.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    if !r.checks.is_empty() {
+        for c in &r.checks {
+            let total = c.passes + c.fails;
+            if c.fails == 0 {
+                let _ = writeln!(out, "     ✓ {}", c.name);
+            } else {
+                let pct = if total == 0 { 0.0 } else { 100.0 * c.passes as f64 / total as f64 };
+                let _ = writeln!(out, "     ✗ {}\n      ↳  {pct:.0}% — ✓ {} / ✗ {}", c.name, c.passes, c.fails);
+            }
+        }
+        out.push('\n');
+    }
+    for (name, values) in &r.metrics {
+        let is_sub = name.contains('{');
+        let marks: Vec<bool> = r.thresholds.iter().filter(|t| &t.metric == name).map(|t| t.ok).collect();
+        let mark = if marks.is_empty() {
+            "  "
+        } else if marks.iter().all(|ok| *ok) {
+            "✓ "
+        } else {
+            "✗ "
+        };
+        let label = if is_sub {
+            let tags = name.split_once('{').map_or("", |(_, t)| t.trim_end_matches('}'));
+            format!("  {{ {tags} }}")
+        } else {
+            name.clone()
+        };
+        let metric = Selector::parse(name).map(|s| s.metric).unwrap_or_else(|_| name.clone());
+        let dots = NAME_WIDTH.saturating_sub(label.chars().count());
+        let _ = writeln!(out, "   {mark}{label}{}: {}", ".".repeat(dots), line(values, value_type(&metric)));
+    }
+    if !r.thresholds.is_empty() {
+        out.push_str("\n   thresholds:\n");
+        for t in &r.thresholds {
+            let observed = t.observed.map_or_else(|| "no samples".to_owned(), |v| format!("{v:.4}"));
+            let _ = writeln!(
+                out,
+                "     {} {}: {}  (observed {observed})",
+                if t.ok { "✓" } else { "✗" },
+                t.metric,
+                t.expression
+            );
+        }
+    }
+    if let Some(reason) = &r.run.aborted {
+        let _ = writeln!(out, "\n   run stopped early: {reason}");
+    }
+    let verdict = match r.run.status {
+        RunStatus::Passed => "passed",
+        RunStatus::ThresholdsFailed => "THRESHOLDS FAILED",
+    };
+    let _ = writeln!(out, "\n   run {} in {:.1}s: {verdict}", r.run.id, r.run.duration_s);
+    out
+}
+
+fn line(v: &MetricValues, vt: ValueType) -> String {
+    let get = |k: &str| v.values.get(k).copied().unwrap_or(0.0);
+    match v.kind {
+        "counter" => format!("{:<12} {}", format_value(vt, get("count")), format_rate_per_sec(vt, get("rate"))),
+        "gauge" => format!("{:<12} min={} max={}", format_value(vt, get("value")), fmt(get("min")), fmt(get("max"))),
+        "rate" => {
+            format!("{:.2}% ✓ {} ✗ {}", 100.0 * get("rate"), get("passes") as u64, get("fails") as u64)
+        }
+        _ => ["avg", "min", "med", "max", "p90", "p95", "p99"]
+            .iter()
+            .map(|k| {
+                let label = match *k {
+                    "p90" => "p(90)",
+                    "p95" => "p(95)",
+                    "p99" => "p(99)",
+                    other => other,
+                };
+                format!("{label}={}", format_value(vt, get(k)))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn fmt(v: f64) -> String {
+    format_value(ValueType::Default, v)
+}

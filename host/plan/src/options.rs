@@ -1,0 +1,152 @@
+//! `[options]`: run-wide limits and timeouts, all optional.
+//!
+//! ```toml
+//! [options]
+//! http-timeout = "60s"       # per request, unless the request sets its own
+//! iteration-timeout = "60s"  # wall clock per guest call (constructor, iteration, setup, teardown)
+//! cpu-budget = "1s"          # guest CPU time per call before it is interrupted
+//! memory-limit = "64MiB"     # linear memory per VU, 1MiB..4GiB
+//! setup-timeout = "60s"
+//! teardown-timeout = "60s"
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::executor::check_positive_duration;
+use crate::reader::{Problem, Reader, or};
+use crate::units::format_size;
+
+/// The smallest accepted `memory-limit`: below one MiB (16 Wasm pages) no real guest instantiates.
+pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
+/// The largest accepted `memory-limit`: 4 GiB is all a 32-bit Wasm memory can address.
+pub const MAX_MEMORY_LIMIT: u64 = 4 << 30;
+
+/// Run-wide limits and timeouts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Options {
+    /// Timeout of one HTTP request, unless the request sets its own.
+    pub http_timeout: Duration,
+    /// Wall-clock limit of one guest call (VU constructor, iteration, setup, teardown).
+    pub iteration_timeout: Duration,
+    /// Guest CPU time per call before it is interrupted (enforced with epoch interruption).
+    pub cpu_budget: Duration,
+    /// Linear memory cap per VU, in bytes ([`MIN_MEMORY_LIMIT`]..=[`MAX_MEMORY_LIMIT`]).
+    pub memory_limit: u64,
+    /// Wall-clock limit of `setup`.
+    pub setup_timeout: Duration,
+    /// Wall-clock limit of `teardown`.
+    pub teardown_timeout: Duration,
+}
+
+impl Default for Options {
+    /// The documented defaults: 60s timeouts, a 1s CPU budget, 64 MiB of memory per VU.
+    fn default() -> Self {
+        Options {
+            http_timeout: Duration::from_secs(60),
+            iteration_timeout: Duration::from_secs(60),
+            cpu_budget: Duration::from_secs(1),
+            memory_limit: 64 << 20,
+            setup_timeout: Duration::from_secs(60),
+            teardown_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Options {
+    /// Reads `[options]`; absent keys keep their defaults.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Options {
+        let d = Options::default();
+        Options {
+            http_timeout: or(r.duration("http-timeout"), d.http_timeout),
+            iteration_timeout: or(r.duration("iteration-timeout"), d.iteration_timeout),
+            cpu_budget: or(r.duration("cpu-budget"), d.cpu_budget),
+            memory_limit: or(r.size("memory-limit"), d.memory_limit),
+            setup_timeout: or(r.duration("setup-timeout"), d.setup_timeout),
+            teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
+        }
+    }
+
+    /// Checks the values' ranges; each problem names its key in `[options]`.
+    pub(crate) fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        check_positive_duration("http-timeout", self.http_timeout, &mut problems);
+        check_positive_duration("iteration-timeout", self.iteration_timeout, &mut problems);
+        check_positive_duration("cpu-budget", self.cpu_budget, &mut problems);
+        if !(MIN_MEMORY_LIMIT..=MAX_MEMORY_LIMIT).contains(&self.memory_limit) {
+            let message = format!(
+                "must be between {} and {}, found {}",
+                format_size(MIN_MEMORY_LIMIT),
+                format_size(MAX_MEMORY_LIMIT),
+                format_size(self.memory_limit)
+            );
+            problems.push(("memory-limit", message));
+        }
+        check_positive_duration("setup-timeout", self.setup_timeout, &mut problems);
+        check_positive_duration("teardown-timeout", self.teardown_timeout, &mut problems);
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Options, Vec<String>) {
+        let table: toml::Table = text.parse().unwrap();
+        let mut r = Reader::new(&table, "options");
+        let options = Options::read(&mut r);
+        r.problems(options.validate());
+        (
+            options,
+            r.finish().iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let (o, errors) = read("");
+        assert_eq!(o, Options::default());
+        assert!(errors.is_empty());
+        let (o, errors) =
+            read("http-timeout = \"5s\"\nmemory-limit = \"128MiB\"\ncpu-budget = \"250ms\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(o.http_timeout, Duration::from_secs(5));
+        assert_eq!(o.memory_limit, 128 << 20);
+        assert_eq!(o.cpu_budget, Duration::from_millis(250));
+        assert_eq!(o.iteration_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn memory_limit_range() {
+        for ok in ["1MiB", "4GiB", "1048576B", "2GB"] {
+            let (_, errors) = read(&format!("memory-limit = \"{ok}\""));
+            assert!(errors.is_empty(), "{ok}: {errors:?}");
+        }
+        let (_, errors) = read("memory-limit = \"8GiB\"");
+        assert_eq!(
+            errors,
+            ["options.memory-limit: must be between 1MiB and 4GiB, found 8GiB"]
+        );
+        let (_, errors) = read("memory-limit = \"1KB\"");
+        assert_eq!(
+            errors,
+            ["options.memory-limit: must be between 1MiB and 4GiB, found 1000B"]
+        );
+    }
+
+    #[test]
+    fn zero_and_bad_values() {
+        let (_, errors) = read("cpu-budget = \"0s\"\nhttp-timeout = 5\nsetup-timout = \"1s\"");
+        assert_eq!(
+            errors,
+            [
+                "options.cpu-budget: must be longer than 0s",
+                "options.http-timeout: expected a duration string such as \"30s\" or \"1m30s\", found integer 5",
+                "options.setup-timout: unknown key `setup-timout`; did you mean `setup-timeout`?",
+            ]
+        );
+    }
+}

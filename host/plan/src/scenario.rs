@@ -1,0 +1,339 @@
+//! `[scenarios.NAME]`: one workload of the plan: its executor and the settings every executor shares.
+//!
+//! ```toml
+//! [scenarios.browse]
+//! executor = "constant-vus"  # required, see the executor module for each one's keys
+//! vus = 50
+//! duration = "10s"
+//! graceful-stop = "30s"      # default 30s: how long running iterations may finish after the end
+//! start-time = "0s"          # default 0s: offset from the start of the run
+//! exec = "browse"            # the name passed to the guest's iteration(); default: the scenario's key
+//! tags = { flow = "shop" }   # added to every metric of this scenario
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stampede_metrics::TagSet;
+use toml::Value;
+
+use crate::executor::{EXECUTORS, Executor};
+use crate::reader::{Reader, describe, or, suggest};
+
+/// Default `graceful-stop` (k6's): time for iterations in flight to finish once a scenario ends.
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+
+/// One scenario of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Scenario {
+    /// The scenario's key in `[scenarios]` (`[A-Za-z0-9_-]+`).
+    pub name: String,
+    /// The name passed to the guest's `iteration()` (defaults to `name`; several scenarios may share one).
+    pub exec: String,
+    /// How VUs and iterations are scheduled.
+    pub executor: Executor,
+    /// When the scenario starts, from the start of the run.
+    pub start_time: Duration,
+    /// How long iterations in flight may run on after the executor's end before they are interrupted.
+    pub graceful_stop: Duration,
+    /// Tags added to every metric recorded by this scenario.
+    pub tags: TagSet,
+}
+
+/// Checks a scenario name: non-empty, letters, digits, `_` and `-` only (it appears in metric tags, URLs
+/// and file names).
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(
+            "a scenario name must not be empty; name it like [scenarios.browse]".to_owned(),
+        );
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        Some(c) => Err(format!(
+            "invalid scenario name \"{name}\": {c:?} is not allowed; use letters, digits, `_` and `-`"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks `exec`: the name of the guest's scenario function must not be blank.
+pub(crate) fn check_exec(exec: &str, scenario: &str) -> Result<(), String> {
+    if exec.trim().is_empty() {
+        return Err(format!(
+            "must not be empty: it is the name passed to the guest's iteration(); leave it out to use the scenario name \"{scenario}\""
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a tag name: `[A-Za-z_][A-Za-z0-9_]*`, so it works in selectors (`metric{name:value}`) and as a
+/// Prometheus label.
+fn check_tag_name(name: &str) -> Result<(), String> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid tag name \"{name}\": use letters, digits and `_`, starting with a letter or `_`"
+        ))
+    }
+}
+
+impl Scenario {
+    /// Reads the scenario `name` from its table. Problems are recorded in `r`; `None` when the executor is
+    /// missing or unknown.
+    pub(crate) fn read(name: &str, r: &mut Reader<'_>) -> Option<Scenario> {
+        let executor_name = r.string("executor");
+        let exec = match r.string("exec") {
+            Ok(Some(exec)) => {
+                if let Err(message) = check_exec(exec, name) {
+                    r.error("exec", message);
+                }
+                exec
+            }
+            _ => name,
+        };
+        let start_time = or(r.duration("start-time"), Duration::ZERO);
+        let graceful_stop = or(r.duration("graceful-stop"), DEFAULT_GRACEFUL_STOP);
+        let tags = read_tags(r);
+
+        let executor = match executor_name {
+            Ok(Some(executor_name)) => match Executor::read(executor_name, r) {
+                Some(executor) => {
+                    r.problems(executor.validate());
+                    report_keys_of_other_executors(executor_name, r);
+                    Some(executor)
+                }
+                None => {
+                    r.error("executor", unknown_executor_message(executor_name));
+                    tolerate_executor_keys(r);
+                    None
+                }
+            },
+            Ok(None) => {
+                let message = format!(
+                    "missing required key `executor` (one of: {})",
+                    EXECUTORS.join(", ")
+                );
+                r.missing("executor", message);
+                tolerate_executor_keys(r);
+                None
+            }
+            Err(_) => {
+                tolerate_executor_keys(r);
+                None
+            }
+        };
+        Some(Scenario {
+            name: name.to_owned(),
+            exec: exec.to_owned(),
+            executor: executor?,
+            start_time,
+            graceful_stop,
+            tags,
+        })
+    }
+}
+
+fn read_tags(r: &mut Reader<'_>) -> TagSet {
+    let Ok(Some(mut tr)) = r.table("tags") else {
+        return TagSet::empty();
+    };
+    let mut tags = Vec::new();
+    for (key, value) in tr.entries() {
+        if let Err(message) = check_tag_name(key) {
+            tr.error(key, message);
+        }
+        match value {
+            Value::String(s) => tags.push((key, s.as_str())),
+            other => {
+                tr.error(
+                    key,
+                    format!(
+                        "tag values must be strings, found {} (quote it)",
+                        describe(other)
+                    ),
+                );
+            }
+        }
+    }
+    let errors = tr.finish();
+    r.absorb("tags", errors);
+    TagSet::new(tags)
+}
+
+fn unknown_executor_message(name: &str) -> String {
+    let supported = EXECUTORS.join(", ");
+    match suggest(name, EXECUTORS.iter().copied()) {
+        Some(best) => format!(
+            "unknown executor \"{name}\"; did you mean \"{best}\"? (supported: {supported})"
+        ),
+        None => format!("unknown executor \"{name}\" (supported: {supported})"),
+    }
+}
+
+/// Keys that some executor reads: when the executor itself is unusable they are not reported as unknown,
+/// since they may well be right for the executor that was meant.
+fn tolerate_executor_keys(r: &mut Reader<'_>) {
+    for key in r.unread_keys() {
+        if EXECUTORS.iter().any(|e| Executor::keys(e).contains(&key)) {
+            r.mark_read(key);
+        }
+    }
+}
+
+/// A key of another executor (`iterations` on a `constant-vus`) gets a message naming who uses it.
+fn report_keys_of_other_executors(executor: &str, r: &mut Reader<'_>) {
+    for key in r.unread_keys() {
+        let users: Vec<&str> = EXECUTORS
+            .iter()
+            .copied()
+            .filter(|e| Executor::keys(e).contains(&key))
+            .collect();
+        if !users.is_empty() {
+            r.mark_read(key);
+            r.error(
+                key,
+                format!(
+                    "`{key}` is not a setting of {executor} (it is used by {})",
+                    users.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{ConstantVus, SharedIterations};
+
+    fn read(name: &str, text: &str) -> (Option<Scenario>, Vec<String>) {
+        let table: toml::Table = text.parse().unwrap();
+        let mut r = Reader::new(&table, crate::reader::join("scenarios", name));
+        let scenario = Scenario::read(name, &mut r);
+        (
+            scenario,
+            r.finish().iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn reads_common_settings_with_defaults() {
+        let (s, errors) = read("browse", "executor = \"constant-vus\"\nduration = \"10s\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = s.unwrap();
+        assert_eq!(s.exec, "browse");
+        assert_eq!(s.start_time, Duration::ZERO);
+        assert_eq!(s.graceful_stop, DEFAULT_GRACEFUL_STOP);
+        assert!(s.tags.is_empty());
+        assert_eq!(
+            s.executor,
+            Executor::ConstantVus(ConstantVus {
+                vus: 1,
+                duration: Duration::from_secs(10)
+            })
+        );
+
+        let text = r#"
+            executor = "shared-iterations"
+            vus = 2
+            iterations = 4
+            exec = "checkout"
+            start-time = "5s"
+            graceful-stop = "0s"
+            tags = { flow = "shop", tier = "gold" }
+        "#;
+        let (s, errors) = read("pool", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = s.unwrap();
+        assert_eq!(s.exec, "checkout");
+        assert_eq!(s.start_time, Duration::from_secs(5));
+        assert_eq!(s.graceful_stop, Duration::ZERO);
+        assert_eq!(s.tags, TagSet::new([("flow", "shop"), ("tier", "gold")]));
+        let want = SharedIterations {
+            vus: 2,
+            iterations: 4,
+            max_duration: Duration::from_secs(600),
+        };
+        assert_eq!(s.executor, Executor::SharedIterations(want));
+    }
+
+    #[test]
+    fn reports_executor_problems() {
+        let (s, errors) = read("a", "executor = \"ramping-vus\"\nvus = 3\nstart-vus = 0");
+        assert!(s.is_none());
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.executor: unknown executor \"ramping-vus\" (supported: constant-vus, per-vu-iterations, shared-iterations)",
+                "scenarios.a.start-vus: unknown key `start-vus`; expected one of: executor, exec, start-time, graceful-stop, tags",
+            ]
+        );
+        let (_, errors) = read("a", "executor = \"constant-vu\"");
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.executor: unknown executor \"constant-vu\"; did you mean \"constant-vus\"? (supported: constant-vus, per-vu-iterations, shared-iterations)"
+            ]
+        );
+        let (_, errors) = read("a", "vus = 2");
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.executor: missing required key `executor` (one of: constant-vus, per-vu-iterations, shared-iterations)"
+            ]
+        );
+        let (_, errors) = read(
+            "a",
+            "executor = \"constant-vus\"\niterations = 2\nduration = \"1s\"",
+        );
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.iterations: `iterations` is not a setting of constant-vus (it is used by per-vu-iterations, shared-iterations)"
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_every_bad_common_setting() {
+        let text = r#"
+            executor = "per-vu-iterations"
+            exec = " "
+            vus = 0
+            start-time = "soon"
+            tags = { flow = 1, "bad-name" = "x" }
+            iterations = "5"
+        "#;
+        let (_, errors) = read("a", text);
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.exec: must not be empty: it is the name passed to the guest's iteration(); leave it out to use the scenario name \"a\"",
+                "scenarios.a.vus: must be at least 1, found 0",
+                "scenarios.a.start-time: invalid duration \"soon\": expected a number before \"soon\" (write e.g. \"30s\", \"1m30s\" or \"500ms\")",
+                "scenarios.a.tags.flow: tag values must be strings, found integer 1 (quote it)",
+                "scenarios.a.tags.bad-name: invalid tag name \"bad-name\": use letters, digits and `_`, starting with a letter or `_`",
+                "scenarios.a.iterations: expected a whole number, found string \"5\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["browse", "a-b_c", "X1"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        assert!(check_name("").is_err());
+        assert_eq!(
+            check_name("my flow").unwrap_err(),
+            "invalid scenario name \"my flow\": ' ' is not allowed; use letters, digits, `_` and `-`"
+        );
+    }
+}

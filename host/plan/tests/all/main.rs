@@ -1,0 +1,3 @@
+//! Integration tests of `stampede-plan`, one binary with a module per area (as wasmtime does).
+
+mod golden;

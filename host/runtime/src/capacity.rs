@@ -1,0 +1,106 @@
+//! How many VUs (one instance each) this process can host, computed up front so a run fails with a
+//! precise message instead of ENOMEM half-way.
+//!
+//! Two limits matter on Linux: `vm.max_map_count` (each pooled instance costs a handful of memory
+//! mappings) and the address space (each VU reserves its memory limit plus stacks).
+
+use std::path::Path;
+
+/// Memory mappings one pooled VU costs (measured: ~6 with the pooling allocator, see WASM-NOTES).
+pub const MAPS_PER_VU: u64 = 7;
+/// Mappings kept free for the rest of the process (threads, sockets, libraries, allocator arenas).
+const MAP_HEADROOM: u64 = 4_000;
+/// Virtual memory a VU reserves beside its linear memory: stacks, tables, instance state, guard pages.
+const VIRTUAL_OVERHEAD_PER_VU: u64 = 16 * 1024 * 1024;
+/// A practical ceiling on usable address space for x86_64 user processes (128 TiB minus headroom).
+const ADDRESS_SPACE: u64 = 100 << 40;
+
+/// The VU capacity of this process and the limit that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCapacity {
+    /// Most VUs.
+    pub max_vus: u64,
+    /// Which limit, in words.
+    pub limited_by: String,
+    /// What the user can raise.
+    pub advice: String,
+}
+
+/// Capacity with every VU capped at `memory_limit` bytes of linear memory.
+pub fn host_capacity(memory_limit: u64) -> HostCapacity {
+    let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
+    let used_maps = std::fs::read_to_string("/proc/self/maps").map(|s| s.lines().count() as u64).ok();
+    let address_space = address_space_limit().min(ADDRESS_SPACE);
+    let per_vu_virtual = memory_limit.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
+    compute(max_map_count, used_maps, address_space, per_vu_virtual)
+}
+
+fn compute(
+    max_map_count: Option<u64>,
+    used_maps: Option<u64>,
+    address_space: u64,
+    per_vu_virtual: u64,
+) -> HostCapacity {
+    let by_space = address_space / per_vu_virtual.max(1);
+    let by_maps = max_map_count.map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / MAPS_PER_VU);
+    match by_maps {
+        Some(maps) if maps <= by_space => HostCapacity {
+            max_vus: maps,
+            limited_by: format!(
+                "vm.max_map_count is {}, about {MAPS_PER_VU} memory mappings per VU",
+                max_map_count.unwrap_or_default()
+            ),
+            advice: "raise vm.max_map_count (sysctl -w vm.max_map_count=1048576)".into(),
+        },
+        _ => HostCapacity {
+            max_vus: by_space,
+            limited_by: format!(
+                "address space: {} MiB reserved per VU for its memory limit and stacks",
+                per_vu_virtual >> 20
+            ),
+            advice: "lower options.memory-limit or raise the address-space limit (ulimit -v)".into(),
+        },
+    }
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+#[allow(unsafe_code)]
+fn address_space_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
+    if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY { u64::MAX } else { lim.rlim_cur }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_count_limits_default_linux() {
+        let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20);
+        assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / MAPS_PER_VU);
+        assert!(cap.limited_by.contains("vm.max_map_count is 65530"), "{}", cap.limited_by);
+    }
+
+    #[test]
+    fn address_space_limits_large_memories() {
+        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30);
+        assert_eq!(cap.max_vus, 16);
+        assert!(cap.limited_by.contains("address space"));
+    }
+
+    #[test]
+    fn unknown_map_count_falls_back_to_address_space() {
+        let cap = compute(None, None, 1 << 40, 1 << 30);
+        assert_eq!(cap.max_vus, 1024);
+    }
+
+    #[test]
+    fn this_host_has_some_capacity() {
+        assert!(host_capacity(64 << 20).max_vus > 100);
+    }
+}

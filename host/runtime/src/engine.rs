@@ -1,0 +1,109 @@
+//! The wasmtime engine: pooling allocator sized for the worker's VUs, epoch interruption, and the
+//! epoch ticker thread.
+
+use crate::capacity::{self, MAPS_PER_VU};
+use crate::error::RuntimeError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances. A guest running without host calls yields to tokio once per tick,
+/// and the CPU budget is counted in ticks, so this is the budget's resolution.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances kept beside the VUs for `setup` and `teardown`, which run in their own instance.
+const SPARE_INSTANCES: u32 = 2;
+
+/// Core wasm instances one component may create. Rust and C components use 3-4 (the module, shims);
+/// JavaScript and Python runtimes use more, so we leave room.
+const CORE_INSTANCES_PER_VU: u32 = 8;
+/// Linear memories per component: 1 for Rust and C, up to 3 for QuickJS.
+const MEMORIES_PER_VU: u32 = 3;
+/// Tables per component.
+const TABLES_PER_VU: u32 = 4;
+
+/// Per-guest-call native stack (wasm frames). Far above what scenarios need; only touched pages cost.
+const MAX_WASM_STACK: usize = 512 * 1024;
+/// Fiber stack for one async guest call: the wasm stack plus room for host frames.
+const ASYNC_STACK: usize = 1024 * 1024;
+
+/// What the engine must be sized for.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// VUs that may exist at the same time in this process.
+    pub max_vus: u64,
+    /// Linear memory cap per VU in bytes.
+    pub memory_limit: u64,
+}
+
+/// A wasmtime engine plus the thread that advances its epoch.
+pub struct EngineHandle {
+    engine: Engine,
+    stop: Arc<AtomicBool>,
+}
+
+impl EngineHandle {
+    /// Build an engine for `limits`, after checking the process can hold that many VUs.
+    pub fn new(limits: EngineLimits) -> Result<Self, RuntimeError> {
+        let cap = capacity::host_capacity(limits.memory_limit);
+        if limits.max_vus > cap.max_vus {
+            return Err(RuntimeError::Capacity {
+                requested: limits.max_vus,
+                max: cap.max_vus,
+                limited_by: cap.limited_by,
+                advice: cap.advice,
+            });
+        }
+        let engine = Engine::new(&config(limits)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), stop.clone());
+        Ok(EngineHandle { engine, stop })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn config(limits: EngineLimits) -> Config {
+    let slots = u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
+        .total_tables(slots.saturating_mul(TABLES_PER_VU))
+        .total_stacks(slots)
+        .max_memory_size(limits.memory_limit as usize);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .memory_reservation(limits.memory_limit)
+        .memory_guard_size(64 * 1024)
+        .memory_reservation_for_growth(0)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(ASYNC_STACK);
+    debug_assert!(MAPS_PER_VU > 0);
+    config
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("stampede-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}

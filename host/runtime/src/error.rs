@@ -1,0 +1,82 @@
+//! Errors of the runtime, split by whose fault they are.
+
+use std::time::Duration;
+
+/// Why a component could not be loaded or a VU could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The bytes are not WebAssembly at all.
+    #[error("{what} is not a WebAssembly file (it starts with {head}); point `component` at the .wasm file your build produced")]
+    NotWasm {
+        /// Where the bytes came from (a path or a hash).
+        what: String,
+        /// The first bytes, in hex.
+        head: String,
+    },
+    /// A core module instead of a component.
+    #[error("{what} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (Rust) or wrap it with `wasm-tools component new`")]
+    CoreModule {
+        /// Where the bytes came from.
+        what: String,
+    },
+    /// The component is valid but is not a Stampede scenario.
+    #[error("{what} does not implement the world stampede:scenario/scenario@0.1.0: {detail}; build it against wit/stampede.wit")]
+    WrongWorld {
+        /// Where the bytes came from.
+        what: String,
+        /// What is missing or extra.
+        detail: String,
+    },
+    /// wasmtime rejected the component (invalid or unsupported).
+    #[error("{what} could not be compiled: {detail}")]
+    Compile {
+        /// Where the bytes came from.
+        what: String,
+        /// wasmtime's message.
+        detail: String,
+    },
+    /// The plan asks for more VUs than this process can hold.
+    #[error(
+        "this process can host at most {max} VUs with one instance each ({limited_by}), but the plan needs {requested}; lower the VU count, {advice}, or spread the load over more workers"
+    )]
+    Capacity {
+        /// VUs requested.
+        requested: u64,
+        /// VUs possible.
+        max: u64,
+        /// Which limit.
+        limited_by: String,
+        /// What to raise.
+        advice: String,
+    },
+    /// Engine set-up failed (an environment problem, not the user's input).
+    #[error("could not set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+impl RuntimeError {
+    /// True when the user's input (component, plan) is at fault rather than the host.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, RuntimeError::Engine(_))
+    }
+}
+
+/// Why one guest call did not complete normally.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The guest trapped (a panic, `unreachable`, an out-of-bounds access...). The instance is discarded.
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The guest ran longer than the CPU budget without returning to the host.
+    #[error("exceeded the CPU budget of {0:?} per call (options.cpu-budget) and was interrupted")]
+    CpuBudget(Duration),
+    /// The guest tried to grow its memory past the limit.
+    #[error("exceeded the memory limit of {limit} bytes (options.memory-limit)")]
+    Memory {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The call did not return within the wall-clock limit (for example a host call that never ends).
+    #[error("did not finish within {0:?} (options.iteration-timeout)")]
+    Timeout(Duration),
+}

@@ -1,0 +1,24 @@
+//! Host imports: one file per WIT interface, each implementing the generated `Host` trait for
+//! [`VuState`](crate::state::VuState). [`linker`] wires them and WASI (with nothing granted) together.
+
+mod checks;
+mod context;
+mod http;
+mod log;
+mod metrics;
+mod time;
+
+use crate::bindings::{Scenario, types};
+use crate::state::VuState;
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+impl types::Host for VuState {}
+
+/// A linker with every Stampede import and WASI p2 (no files, no sockets, no environment).
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<VuState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    Scenario::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}

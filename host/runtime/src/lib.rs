@@ -1,0 +1,36 @@
+//! The Wasm side of a worker: a wasmtime engine sized for the worker's VUs, scenario components
+//! compiled once (and cached on disk), and one store plus instance per VU.
+//!
+//! How to use it:
+//!
+//! 1. [`EngineHandle::new`] with the VU count and memory limit; it fails up front with
+//!    [`RuntimeError::Capacity`] when this process cannot host that many VUs;
+//! 2. [`LoadedScenario::load`] the component bytes (checks the world, precise errors for non-Wasm
+//!    files, core modules and components of another world);
+//! 3. build one [`RunContext`] for the run (HTTP client with the target allowlist, params, the metrics
+//!    [`Collector`](stampede_metrics::Collector), limits);
+//! 4. [`LoadedScenario::setup`] once, then [`LoadedScenario::new_vu`] per VU and
+//!    [`WasmVu::iteration`] in a loop; [`WasmVu::close`] when the VU stops; finally
+//!    [`LoadedScenario::teardown`].
+//!
+//! Host imports live in `host/` (one file per WIT interface). Guest CPU is bounded with epoch
+//! interruption (a 10 ms ticker; a guest yields to tokio each tick and is interrupted after
+//! `cpu_budget`), guest memory with a limiter, and every call with a wall-clock timeout.
+
+mod bindings;
+mod cache;
+pub mod capacity;
+pub mod client;
+mod engine;
+mod error;
+mod host;
+mod state;
+mod vu;
+
+pub use cache::default_dir as default_cache_dir;
+pub use capacity::{HostCapacity, host_capacity};
+pub use client::{AllowedOrigin, HttpClient};
+pub use engine::{EPOCH_TICK, EngineHandle, EngineLimits};
+pub use error::{CallError, RuntimeError};
+pub use state::{RunContext, VuIdentity};
+pub use vu::{LoadedScenario, WasmVu};

@@ -1,0 +1,171 @@
+//! What one VU's `Store` holds, and what all VUs of a worker share.
+
+use crate::client::HttpClient;
+use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bytes of guest stdout/stderr kept per VU, to show the guest's own message when it traps.
+const GUEST_OUTPUT_CAPACITY: usize = 16 * 1024;
+/// Samples a VU buffers before handing them to the worker's collector (one lock per batch).
+const FLUSH_EVERY: usize = 256;
+
+/// Everything the VUs of one run on one worker share.
+pub struct RunContext {
+    /// The pooled HTTP client with the allowlist.
+    pub client: HttpClient,
+    /// Default per-request timeout.
+    pub http_timeout: Duration,
+    /// `[params]`.
+    pub params: Vec<(String, String)>,
+    /// Granted environment variables and their values.
+    pub env: Vec<(String, String)>,
+    /// This worker's id.
+    pub worker_id: String,
+    /// Where samples go.
+    pub collector: Arc<Collector>,
+    /// Metric kinds, builtins plus custom metrics registered at first use.
+    pub catalog: Mutex<Catalog>,
+    /// CPU budget per guest call.
+    pub cpu_budget: Duration,
+    /// Wall-clock limit per guest call.
+    pub call_timeout: Duration,
+    /// Linear memory limit per VU.
+    pub memory_limit: u64,
+}
+
+/// Who a VU is.
+#[derive(Debug, Clone)]
+pub struct VuIdentity {
+    /// Fleet-unique id, from 1 (0 is the setup/teardown instance).
+    pub id: u64,
+    /// Plan scenario name.
+    pub scenario: Arc<str>,
+    /// Tags every sample of this VU carries (`scenario` plus the scenario's tags).
+    pub tags: TagSet,
+}
+
+/// The data of one VU's store.
+pub struct VuState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) run: Arc<RunContext>,
+    pub(crate) who: VuIdentity,
+    pub(crate) iteration: u64,
+    pub(crate) samples: SampleBuffer,
+    pub(crate) output: MemoryOutputPipe,
+    pub(crate) limiter: MemoryLimiter,
+    /// Epoch ticks spent in the current call.
+    pub(crate) ticks: u64,
+    /// Set when the epoch callback interrupted the guest.
+    pub(crate) cpu_exceeded: bool,
+    /// Custom metrics used with a conflicting kind, already reported once.
+    pub(crate) warned: Vec<String>,
+    /// The guest's last error-level log line during the current call (the SDK logs panics there).
+    pub(crate) last_error_log: Option<String>,
+}
+
+impl VuState {
+    pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
+        let output = MemoryOutputPipe::new(GUEST_OUTPUT_CAPACITY);
+        let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
+        let limiter = MemoryLimiter { limit: run.memory_limit, hit: false };
+        VuState {
+            wasi,
+            table: ResourceTable::new(),
+            run,
+            who,
+            iteration: 0,
+            samples: SampleBuffer::default(),
+            output,
+            limiter,
+            ticks: 0,
+            cpu_exceeded: false,
+            warned: Vec::new(),
+            last_error_log: None,
+        }
+    }
+
+    /// Record one sample under a builtin metric with the VU's tags plus `extra`.
+    pub(crate) fn record(&mut self, metric: &str, kind: MetricKind, tags: &TagSet, value: f64) {
+        self.samples.push(SeriesKey { metric: metric.to_owned(), tags: tags.clone() }, kind, value);
+        if self.samples.len() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// The VU's tags merged with guest-supplied ones (guest tags cannot override `scenario`).
+    pub(crate) fn tags_with(&self, extra: &[(String, String)]) -> TagSet {
+        let mut tags = TagSet::new(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (k, v) in self.who.tags.iter() {
+            tags.insert(k, v);
+        }
+        tags
+    }
+
+    /// Hand buffered samples to the collector.
+    pub(crate) fn flush(&mut self) {
+        self.run.collector.flush(&mut self.samples);
+    }
+
+    /// What the guest said before it trapped: its last error log line, else the tail of whatever
+    /// it wrote to stdout/stderr.
+    pub(crate) fn guest_output_tail(&self) -> String {
+        if let Some(line) = &self.last_error_log {
+            return line.replace('\n', " ");
+        }
+        let bytes = self.output.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+}
+
+impl WasiView for VuState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps a VU's linear memory and remembers that the cap was hit, for a precise error.
+pub(crate) struct MemoryLimiter {
+    limit: u64,
+    pub(crate) hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// A new store for `state` with the memory limiter and the CPU-budget epoch callback installed.
+pub(crate) fn new_store(engine: &wasmtime::Engine, state: VuState) -> Store<VuState> {
+    let budget_ticks = (state.run.cpu_budget.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |mut ctx| {
+        let s = ctx.data_mut();
+        s.ticks += 1;
+        if s.ticks > budget_ticks {
+            s.cpu_exceeded = true;
+            Ok(wasmtime::UpdateDeadline::Interrupt)
+        } else {
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}

@@ -1,0 +1,201 @@
+//! Loading a scenario component and running VUs: one store and one instance per VU, kept across
+//! iterations and replaced after a trap.
+
+use crate::bindings::{Scenario, ScenarioPre};
+use crate::engine::EngineHandle;
+use crate::error::{CallError, RuntimeError};
+use crate::state::{RunContext, VuIdentity, VuState, new_store};
+use stampede_metrics::TagSet;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+/// A compiled scenario, ready to instantiate VUs from.
+pub struct LoadedScenario {
+    engine: Arc<EngineHandle>,
+    pre: ScenarioPre<VuState>,
+}
+
+impl LoadedScenario {
+    /// Check, compile (or load from `cache_dir`) and link a component. `what` names it in errors.
+    pub fn load(
+        engine: Arc<EngineHandle>,
+        bytes: &[u8],
+        sha256: &str,
+        what: &str,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, RuntimeError> {
+        check_magic(bytes, what)?;
+        let component = crate::cache::compile(engine.engine(), bytes, sha256, cache_dir)
+            .map_err(|e| RuntimeError::Compile { what: what.into(), detail: format!("{e:#}") })?;
+        let linker = crate::host::linker(engine.engine()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let wrong = |e: wasmtime::Error| RuntimeError::WrongWorld { what: what.into(), detail: format!("{e:#}") };
+        let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
+        let pre = ScenarioPre::new(instance_pre).map_err(wrong)?;
+        Ok(LoadedScenario { engine, pre })
+    }
+
+    async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
+        let mut store = new_store(self.engine.engine(), state);
+        let result = guarded(&mut store, async |s| self.pre.instantiate_async(s).await).await;
+        (store, result)
+    }
+
+    /// Run the scenario's `setup` in an instance of its own (VU id 0).
+    pub async fn setup(&self, run: Arc<RunContext>) -> Result<Result<Vec<u8>, String>, CallError> {
+        let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("setup"))).await;
+        let bindings = bindings?;
+        let result = guarded(&mut store, async |s| bindings.stampede_scenario_runner().call_setup(s).await).await;
+        store.data_mut().flush();
+        result
+    }
+
+    /// Run the scenario's `teardown` in an instance of its own (VU id 0).
+    pub async fn teardown(&self, run: Arc<RunContext>, setup_data: &[u8]) -> Result<Result<(), String>, CallError> {
+        let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("teardown"))).await;
+        let bindings = bindings?;
+        let result = guarded(&mut store, async |s| {
+            bindings.stampede_scenario_runner().call_teardown(s, setup_data).await
+        })
+        .await;
+        store.data_mut().flush();
+        result
+    }
+
+    /// Create a VU: instantiate and run the `vu` constructor with `setup_data`.
+    pub async fn new_vu(
+        self: &Arc<Self>,
+        run: Arc<RunContext>,
+        who: VuIdentity,
+        setup_data: Arc<[u8]>,
+    ) -> Result<WasmVu, CallError> {
+        let cfg = VuConfig { scenario: self.clone(), run, who, setup_data };
+        let live = cfg.start(0).await?;
+        Ok(WasmVu { cfg, live: Some(live), iterations: 0 })
+    }
+}
+
+fn lifecycle_vu(stage: &str) -> VuIdentity {
+    VuIdentity { id: 0, scenario: Arc::from(stage), tags: TagSet::new([("scenario", stage)]) }
+}
+
+fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        return Err(RuntimeError::NotWasm {
+            what: what.into(),
+            head: if head.is_empty() { "nothing: the file is empty".into() } else { head.join(" ") },
+        });
+    }
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(RuntimeError::CoreModule { what: what.into() });
+    }
+    Ok(())
+}
+
+/// Run one guest call with the CPU budget reset and the wall-clock limit applied, turning failures
+/// into [`CallError`]s that say what happened.
+async fn guarded<R>(
+    store: &mut Store<VuState>,
+    call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
+) -> Result<R, CallError> {
+    let limit = store.data().run.call_timeout;
+    {
+        let s = store.data_mut();
+        s.ticks = 0;
+        s.cpu_exceeded = false;
+        s.last_error_log = None;
+    }
+    store.set_epoch_deadline(1);
+    let outcome = tokio::time::timeout(limit, call(&mut *store)).await;
+    let s = store.data();
+    match outcome {
+        Err(_) => Err(CallError::Timeout(limit)),
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(_)) if s.cpu_exceeded => Err(CallError::CpuBudget(s.run.cpu_budget)),
+        Ok(Err(_)) if s.limiter.hit => Err(CallError::Memory { limit: s.run.memory_limit }),
+        Ok(Err(e)) => {
+            let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(|| format!("{e}"), |t| t.to_string());
+            let output = s.guest_output_tail();
+            Err(CallError::Trap(if output.is_empty() { trap } else { format!("{output} ({trap})") }))
+        }
+    }
+}
+
+struct Live {
+    store: Store<VuState>,
+    bindings: Scenario,
+    handle: ResourceAny,
+}
+
+/// What a VU needs to (re)create its instance. Shared-reference safe, unlike the store.
+struct VuConfig {
+    scenario: Arc<LoadedScenario>,
+    run: Arc<RunContext>,
+    who: VuIdentity,
+    setup_data: Arc<[u8]>,
+}
+
+/// One virtual user: a store, an instance and the guest's `vu` resource.
+pub struct WasmVu {
+    cfg: VuConfig,
+    live: Option<Live>,
+    iterations: u64,
+}
+
+impl VuConfig {
+    async fn start(&self, iterations: u64) -> Result<Live, CallError> {
+        let (mut store, bindings) = self.scenario.instance(VuState::new(self.run.clone(), self.who.clone())).await;
+        store.data_mut().iteration = iterations;
+        let started = match bindings {
+            Ok(bindings) => {
+                let data = &*self.setup_data;
+                guarded(&mut store, async |s| bindings.stampede_scenario_runner().vu().call_constructor(s, data).await)
+                    .await
+                    .map(|handle| (bindings, handle))
+            }
+            Err(e) => Err(e),
+        };
+        store.data_mut().flush();
+        let (bindings, handle) = started?;
+        Ok(Live { store, bindings, handle })
+    }
+}
+
+impl WasmVu {
+    /// This VU's id.
+    pub fn id(&self) -> u64 {
+        self.cfg.who.id
+    }
+
+    /// Run one iteration of the plan scenario `exec`. `Ok(Err(msg))` is an iteration the guest
+    /// reported as failed; `Err` means the instance was discarded (trap, budget, timeout) and the
+    /// next iteration starts from a fresh instance, re-running the constructor.
+    pub async fn iteration(&mut self, exec: &str) -> Result<Result<(), String>, CallError> {
+        let live = match self.live.take() {
+            Some(live) => live,
+            None => self.cfg.start(self.iterations).await?,
+        };
+        let Live { mut store, bindings, handle } = live;
+        store.data_mut().iteration = self.iterations;
+        self.iterations += 1;
+        let result = guarded(&mut store, async |s| {
+            bindings.stampede_scenario_runner().vu().call_iteration(s, handle, exec).await
+        })
+        .await;
+        store.data_mut().flush();
+        if result.is_ok() {
+            self.live = Some(Live { store, bindings, handle });
+        }
+        result
+    }
+
+    /// Drop the guest's `vu` resource (running its destructor) and hand over the last samples.
+    pub async fn close(mut self) {
+        if let Some(Live { mut store, handle, .. }) = self.live.take() {
+            let _ = guarded(&mut store, async |s| handle.resource_drop_async(s).await).await;
+            store.data_mut().flush();
+        }
+    }
+}

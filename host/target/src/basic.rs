@@ -1,0 +1,127 @@
+//! The stateless routes: `/`, `/json`, `/delay/{ms}`, `/status/{code}`, `/healthz` and the `404`
+//! fallback.
+//!
+//! `/` and `/json` are the benchmark routes: they answer with `'static` bytes, so a request costs
+//! no allocation for the body and touches no shared state beyond its counter.
+
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// The body of `/`, `/delay/{ms}` and `/healthz`.
+const OK: &str = "ok\n";
+
+/// The `/json` document, about 1 KiB: big enough to be a realistic small API response, small enough
+/// to stay a throughput benchmark.
+const DEMO_JSON: &str = include_str!("demo.json");
+
+/// The longest `/delay/{ms}` waits: long enough to exercise client timeouts, short enough that a
+/// typo does not hold a connection for hours.
+pub(crate) const MAX_DELAY_MS: u64 = 60_000;
+
+/// `GET /`.
+pub(crate) async fn root() -> &'static str {
+    OK
+}
+
+/// `GET /healthz`.
+pub(crate) async fn healthz() -> &'static str {
+    OK
+}
+
+/// `GET /json`.
+pub(crate) async fn json() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        DEMO_JSON,
+    )
+}
+
+/// `GET /delay/{ms}`: sleeps, capped at [`MAX_DELAY_MS`].
+pub(crate) async fn delay(
+    ms: Result<Path<String>, PathRejection>,
+) -> Result<&'static str, ApiError> {
+    let Path(raw) = ms?;
+    let ms: u64 = raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "delay must be a whole number of milliseconds (0 to {MAX_DELAY_MS}), got {raw:?}"
+        ))
+    })?;
+    tokio::time::sleep(Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
+    Ok(OK)
+}
+
+/// `ANY /status/{code}`: answers with that status.
+pub(crate) async fn status(
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(raw) = code?;
+    let status = parse_status(&raw).map_err(ApiError::bad_request)?;
+    if matches!(status.as_u16(), 204 | 205 | 304) {
+        // These statuses must not have a body.
+        return Ok(status.into_response());
+    }
+    let body = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    Ok((status, body).into_response())
+}
+
+fn parse_status(raw: &str) -> Result<StatusCode, String> {
+    let code: u16 = raw
+        .parse()
+        .map_err(|_| format!("status must be a number from 200 to 599, got {raw:?}"))?;
+    match code {
+        100..=199 => Err(format!(
+            "status {code} is informational (1xx) and cannot be a final response; use 200 to 599"
+        )),
+        200..=599 => StatusCode::from_u16(code).map_err(|error| error.to_string()),
+        _ => Err(format!("status must be from 200 to 599, got {code}")),
+    }
+}
+
+/// Any path no route matches.
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {}; the demo target serves /, /json, /delay/{{ms}}, /status/{{code}}, \
+         /healthz, /login, /logout, /products, /products/{{id}}, /cart and /metrics",
+        uri.path()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_json_is_valid_and_about_a_kibibyte() {
+        let value: serde_json::Value = serde_json::from_str(DEMO_JSON).unwrap();
+        assert!(value.is_object());
+        assert!(
+            (900..=1200).contains(&DEMO_JSON.len()),
+            "{}",
+            DEMO_JSON.len()
+        );
+    }
+
+    #[test]
+    fn statuses_outside_200_to_599_are_refused() {
+        assert_eq!(parse_status("200").unwrap(), StatusCode::OK);
+        assert_eq!(parse_status("599").unwrap().as_u16(), 599);
+        assert_eq!(parse_status("418").unwrap(), StatusCode::IM_A_TEAPOT);
+        for bad in [
+            "100", "101", "199", "99", "600", "0", "abc", "-1", "", "70000",
+        ] {
+            assert!(parse_status(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_status("101").unwrap_err().contains("informational"));
+    }
+}

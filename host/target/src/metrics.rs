@@ -1,0 +1,223 @@
+//! Request counting and the `/metrics` route.
+//!
+//! Every counted route is wrapped in a [`CountLayer`] that knows its [`RouteId`] up front, so
+//! counting a request is one relaxed atomic add: no path matching, no locks. The total is the sum
+//! of the per-route counters, computed when `/metrics` is scraped.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use tower::{Layer, Service};
+
+use crate::TargetState;
+
+/// The routes that are counted, one counter each. `/metrics` is deliberately absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RouteId {
+    Root,
+    Json,
+    Delay,
+    Status,
+    Healthz,
+    Login,
+    Logout,
+    Products,
+    Product,
+    Cart,
+    /// Any path no route matches (the `404` fallback).
+    Unmatched,
+}
+
+impl RouteId {
+    const ALL: [RouteId; 11] = [
+        RouteId::Root,
+        RouteId::Json,
+        RouteId::Delay,
+        RouteId::Status,
+        RouteId::Healthz,
+        RouteId::Login,
+        RouteId::Logout,
+        RouteId::Products,
+        RouteId::Product,
+        RouteId::Cart,
+        RouteId::Unmatched,
+    ];
+
+    /// The axum path template, which is also the `route` label.
+    pub(crate) fn template(self) -> &'static str {
+        match self {
+            RouteId::Root => "/",
+            RouteId::Json => "/json",
+            RouteId::Delay => "/delay/{ms}",
+            RouteId::Status => "/status/{code}",
+            RouteId::Healthz => "/healthz",
+            RouteId::Login => "/login",
+            RouteId::Logout => "/logout",
+            RouteId::Products => "/products",
+            RouteId::Product => "/products/{id}",
+            RouteId::Cart => "/cart",
+            RouteId::Unmatched => "unmatched",
+        }
+    }
+}
+
+/// An [`AtomicU64`] on its own cache line, so cores hammering different routes do not contend.
+#[derive(Default)]
+#[repr(align(64))]
+struct PaddedCounter(AtomicU64);
+
+/// One counter per [`RouteId`].
+#[derive(Default)]
+pub(crate) struct RequestCounters {
+    by_route: [PaddedCounter; RouteId::ALL.len()],
+}
+
+impl RequestCounters {
+    fn record(&self, route: RouteId) {
+        self.by_route[route as usize]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self, route: RouteId) -> u64 {
+        self.by_route[route as usize].0.load(Ordering::Relaxed)
+    }
+
+    /// Requests counted on every route.
+    pub(crate) fn total(&self) -> u64 {
+        RouteId::ALL.iter().map(|&route| self.get(route)).sum()
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    fn render(&self, active_sessions: usize) -> String {
+        let mut out = String::with_capacity(1024);
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "# HELP target_requests_total Requests handled by the demo target, excluding /metrics.\n\
+             # TYPE target_requests_total counter\n\
+             target_requests_total {}",
+            self.total()
+        );
+        out.push_str(
+            "# HELP target_requests_by_route_total Requests handled, by route template.\n\
+             # TYPE target_requests_by_route_total counter\n",
+        );
+        for route in RouteId::ALL {
+            let _ = writeln!(
+                out,
+                "target_requests_by_route_total{{route=\"{}\"}} {}",
+                route.template(),
+                self.get(route)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP target_active_sessions Sessions currently logged in.\n\
+             # TYPE target_active_sessions gauge\n\
+             target_active_sessions {active_sessions}"
+        );
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(state): State<Arc<TargetState>>) -> impl IntoResponse {
+    let body = state.counters.render(state.sessions.len());
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+}
+
+/// Counts each request for one route as it is routed, before the handler runs.
+#[derive(Clone)]
+pub(crate) struct CountLayer {
+    state: Arc<TargetState>,
+    route: RouteId,
+}
+
+impl CountLayer {
+    pub(crate) fn new(state: Arc<TargetState>, route: RouteId) -> Self {
+        Self { state, route }
+    }
+}
+
+impl<S> Layer<S> for CountLayer {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`CountLayer`] produces.
+#[derive(Clone)]
+pub(crate) struct Counted<S> {
+    inner: S,
+    layer: CountLayer,
+}
+
+impl<S, R> Service<R> for Counted<S>
+where
+    S: Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        self.layer.state.counters.record(self.layer.route);
+        self.inner.call(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_ids_index_their_own_counter() {
+        for (index, route) in RouteId::ALL.into_iter().enumerate() {
+            assert_eq!(route as usize, index, "{route:?}");
+        }
+    }
+
+    #[test]
+    fn render_lists_every_route_and_the_total() {
+        let counters = RequestCounters::default();
+        counters.record(RouteId::Root);
+        counters.record(RouteId::Root);
+        counters.record(RouteId::Unmatched);
+        let text = counters.render(7);
+        assert!(text.contains("\ntarget_requests_total 3\n"), "{text}");
+        assert!(text.contains("target_requests_by_route_total{route=\"/\"} 2\n"));
+        assert!(text.contains("target_requests_by_route_total{route=\"unmatched\"} 1\n"));
+        assert!(text.contains("target_requests_by_route_total{route=\"/cart\"} 0\n"));
+        assert!(text.ends_with("target_active_sessions 7\n"));
+        for name in [
+            "target_requests_total",
+            "target_requests_by_route_total",
+            "target_active_sessions",
+        ] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+    }
+}

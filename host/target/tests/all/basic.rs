@@ -1,0 +1,118 @@
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+
+use crate::Server;
+
+#[tokio::test]
+async fn root_and_healthz_say_ok() {
+    let server = Server::start().await;
+    for path in ["/", "/healthz"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let content_type = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        assert_eq!(response.bytes().await.unwrap().as_ref(), b"ok\n");
+    }
+}
+
+#[tokio::test]
+async fn json_is_a_fixed_kibibyte_document() {
+    let server = Server::start().await;
+    let first = server.get("/json").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()[CONTENT_TYPE], "application/json");
+    let first = first.bytes().await.unwrap();
+    assert!((900..=1200).contains(&first.len()), "{}", first.len());
+    serde_json::from_slice::<serde_json::Value>(&first).unwrap();
+    let second = server.get("/json").await.bytes().await.unwrap();
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
+async fn delay_waits_and_rejects_non_numbers() {
+    let server = Server::start().await;
+    let started = std::time::Instant::now();
+    let response = server.get("/delay/50").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+    assert_eq!(response.text().await.unwrap(), "ok\n");
+
+    for bad in ["/delay/abc", "/delay/-5", "/delay/1.5"] {
+        let response = server.get(bad).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("milliseconds"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_answers_with_the_requested_code_for_any_method() {
+    let server = Server::start().await;
+    for code in [200u16, 201, 302, 404, 418, 500, 503, 599] {
+        let response = server.get(&format!("/status/{code}")).await;
+        assert_eq!(response.status().as_u16(), code);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .starts_with(&code.to_string())
+        );
+    }
+    let response = server
+        .client
+        .post(server.url("/status/201"))
+        .body("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = server
+        .client
+        .delete(server.url("/status/204"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn status_refuses_informational_and_out_of_range_codes() {
+    let server = Server::start().await;
+    for bad in [
+        "/status/100",
+        "/status/101",
+        "/status/600",
+        "/status/99",
+        "/status/teapot",
+    ] {
+        let response = server.get(bad).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods() {
+    let server = Server::start().await;
+    let response = server.get("/nope").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("/nope"), "{body}");
+
+    let response = server
+        .client
+        .post(server.url("/json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -1,0 +1,220 @@
+//! The running half of the executors: one file per executor, named after its config key, over a
+//! shared VU loop. The pure half (config, validation, timeline) lives in `stampede_plan::executor`.
+
+mod constant_vus;
+mod per_vu_iterations;
+mod shared_iterations;
+
+use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
+use stampede_metrics::{Collector, MetricKind, SampleBuffer, SeriesKey, TagSet, names};
+use stampede_plan::{Executor, Scenario};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How long a VU whose initialisation failed waits before trying again.
+const INIT_RETRY: Duration = Duration::from_secs(1);
+
+/// State every scenario of a worker's run shares.
+pub struct RunShared {
+    /// Where iteration metrics go.
+    pub collector: Arc<Collector>,
+    /// VUs currently running an iteration loop.
+    pub active: AtomicU64,
+    /// VUs allocated (running or idle).
+    pub allocated: AtomicU64,
+    /// When set, the run was asked to stop at that instant (graceful stop applies from there).
+    pub stop: watch::Receiver<Option<Instant>>,
+    /// Init error messages already logged, so each distinct one is logged once.
+    logged: Mutex<HashSet<String>>,
+}
+
+impl RunShared {
+    /// Shared state reporting into `collector` and stopping when `stop` gets a value.
+    pub fn new(collector: Arc<Collector>, stop: watch::Receiver<Option<Instant>>) -> Self {
+        RunShared { collector, active: AtomicU64::new(0), allocated: AtomicU64::new(0), stop, logged: Mutex::default() }
+    }
+}
+
+/// One scenario of this worker's share, ready to run.
+pub struct ScenarioRun {
+    /// Index in the plan.
+    pub index: usize,
+    /// The plan scenario (its executor already scaled to this worker's segment).
+    pub scenario: Scenario,
+    /// VU id of this worker's first VU in this scenario (ids are fleet-unique).
+    pub first_vu_id: u64,
+    /// Tags of every iteration sample (`scenario` plus the scenario's tags).
+    pub tags: TagSet,
+}
+
+/// The scenario's clock: when iterations may start and when running ones are interrupted.
+pub(crate) struct Clock {
+    end: Instant,
+    graceful: Duration,
+    stop: watch::Receiver<Option<Instant>>,
+}
+
+impl Clock {
+    fn stop_at(&self) -> Instant {
+        match *self.stop.borrow() {
+            Some(s) if s < self.end => s,
+            _ => self.end,
+        }
+    }
+
+    /// Whether a new iteration may start now.
+    pub(crate) fn may_start(&self) -> bool {
+        Instant::now() < self.stop_at()
+    }
+
+    /// When a running iteration is interrupted.
+    fn hard_deadline(&self) -> Instant {
+        self.stop_at() + self.graceful
+    }
+}
+
+/// Run one scenario to its end: wait for its start time, then hand over to its executor.
+pub async fn run_scenario<F: VuFactory>(factory: Arc<F>, shared: Arc<RunShared>, run: ScenarioRun, t0: Instant) {
+    tokio::time::sleep_until(t0 + run.scenario.start_time).await;
+    if shared.stop.borrow().is_some() {
+        return;
+    }
+    let run = Arc::new(run);
+    match &run.scenario.executor {
+        Executor::ConstantVus(c) => constant_vus::run(factory, shared, run.clone(), c).await,
+        Executor::PerVuIterations(c) => per_vu_iterations::run(factory, shared, run.clone(), c).await,
+        Executor::SharedIterations(c) => shared_iterations::run(factory, shared, run.clone(), c).await,
+    }
+}
+
+/// Spawn `vus` VU loops that share `next` (which says whether VU `i` may start another iteration),
+/// and wait for all of them.
+pub(crate) async fn spawn_vus<F, N>(
+    factory: Arc<F>,
+    shared: Arc<RunShared>,
+    run: Arc<ScenarioRun>,
+    vus: u64,
+    duration: Duration,
+    next: N,
+) where
+    F: VuFactory,
+    N: Fn(u64) -> bool + Send + Sync + 'static,
+{
+    let next = Arc::new(next);
+    let end = Instant::now() + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..vus {
+        let clock = Clock { end, graceful: run.scenario.graceful_stop, stop: shared.stop.clone() };
+        let (factory, shared, run, next) = (factory.clone(), shared.clone(), run.clone(), next.clone());
+        tasks.spawn(async move {
+            let spec = VuSpec { id: run.first_vu_id + i, scenario: run.index };
+            vu_loop(&*factory, &shared, &run, spec, clock, || next(i)).await;
+        });
+    }
+    while let Some(res) = tasks.join_next().await {
+        if let Err(e) = res {
+            tracing::error!("a VU task failed: {e}");
+        }
+    }
+}
+
+async fn vu_loop<F: VuFactory>(
+    factory: &F,
+    shared: &RunShared,
+    run: &ScenarioRun,
+    spec: VuSpec,
+    clock: Clock,
+    mut next: impl FnMut() -> bool,
+) {
+    let mut vu = loop {
+        if !clock.may_start() {
+            return;
+        }
+        match factory.create(spec.clone()).await {
+            Ok(vu) => break vu,
+            Err(msg) => {
+                record(shared, run, names::VU_INIT_ERRORS, MetricKind::Counter, &[], 1.0);
+                if shared.logged.lock().expect("log lock").insert(msg.clone()) {
+                    tracing::error!(scenario = %run.scenario.name, "VU {} failed to initialise: {msg}", spec.id);
+                }
+                let retry = (Instant::now() + INIT_RETRY).min(clock.stop_at());
+                tokio::time::sleep_until(retry).await;
+            }
+        }
+    };
+    shared.allocated.fetch_add(1, Ordering::Relaxed);
+    shared.active.fetch_add(1, Ordering::Relaxed);
+    let mut buf = SampleBuffer::default();
+    let mut interrupted = false;
+    while clock.may_start() && next() {
+        let started = Instant::now();
+        match bounded(&mut vu, &clock).await {
+            Some(outcome) => record_iteration(shared, run, &mut buf, outcome, started.elapsed()),
+            None => {
+                push(&mut buf, run, names::INTERRUPTED_ITERATIONS, MetricKind::Counter, &[], 1.0);
+                interrupted = true;
+                break;
+            }
+        }
+    }
+    shared.collector.flush(&mut buf);
+    shared.active.fetch_sub(1, Ordering::Relaxed);
+    if !interrupted {
+        vu.close().await;
+    }
+}
+
+/// Run one iteration, interrupting it when the scenario's hard deadline passes (which moves earlier
+/// if the run is stopped meanwhile).
+async fn bounded<V: Vu>(vu: &mut V, clock: &Clock) -> Option<IterationOutcome> {
+    let mut stop = clock.stop.clone();
+    let mut watching = true;
+    let iteration = vu.iteration();
+    tokio::pin!(iteration);
+    loop {
+        let deadline = clock.hard_deadline();
+        tokio::select! {
+            outcome = &mut iteration => return Some(outcome),
+            _ = tokio::time::sleep_until(deadline) => return None,
+            changed = stop.changed(), if watching => watching = changed.is_ok(),
+        }
+    }
+}
+
+fn record_iteration(shared: &RunShared, run: &ScenarioRun, buf: &mut SampleBuffer, outcome: IterationOutcome, took: Duration) {
+    let ms = took.as_secs_f64() * 1000.0;
+    match outcome {
+        IterationOutcome::Completed => {}
+        IterationOutcome::Failed(msg) => {
+            push(buf, run, names::ITERATION_ERRORS, MetricKind::Counter, &[("error", "failed")], 1.0);
+            tracing::debug!(scenario = %run.scenario.name, "iteration failed: {msg}");
+        }
+        IterationOutcome::Aborted { kind, message } => {
+            push(buf, run, names::ITERATION_ERRORS, MetricKind::Counter, &[("error", kind)], 1.0);
+            if shared.logged.lock().expect("log lock").insert(format!("{kind}:{message}")) {
+                tracing::error!(scenario = %run.scenario.name, "iteration aborted, the VU restarts: {message}");
+            }
+        }
+    }
+    push(buf, run, names::ITERATIONS, MetricKind::Counter, &[], 1.0);
+    push(buf, run, names::ITERATION_DURATION, MetricKind::Trend, &[], ms);
+    shared.collector.flush(buf);
+}
+
+fn push(buf: &mut SampleBuffer, run: &ScenarioRun, metric: &str, kind: MetricKind, extra: &[(&str, &str)], v: f64) {
+    let mut tags = run.tags.clone();
+    for (k, val) in extra {
+        tags.insert(*k, *val);
+    }
+    buf.push(SeriesKey { metric: metric.to_owned(), tags }, kind, v);
+}
+
+fn record(shared: &RunShared, run: &ScenarioRun, metric: &str, kind: MetricKind, extra: &[(&str, &str)], v: f64) {
+    let mut buf = SampleBuffer::default();
+    push(&mut buf, run, metric, kind, extra, v);
+    shared.collector.flush(&mut buf);
+}

@@ -1,0 +1,147 @@
+//! A Stampede worker: receives its share of a run from a coordinator, runs it with Wasm VUs, and
+//! streams metric deltas back.
+//!
+//! The same code serves `stampede run` (coordinator and worker in one process, talking through an
+//! in-process channel) and the distributed mode (the channel is a network connection). Executors
+//! run over the [`Vu`] trait, so they are tested with fake VUs and tokio's paused time.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let (to_coord, _from_worker) = tokio::sync::mpsc::unbounded_channel();
+//! let (_to_worker, from_coord) = tokio::sync::mpsc::unbounded_channel();
+//! stampede_worker::run_worker(stampede_worker::WorkerOptions::local(), to_coord, from_coord).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod executor;
+mod flush;
+mod prepare;
+pub mod vu;
+pub mod wasm;
+
+pub use executor::{RunShared, ScenarioRun, run_scenario};
+pub use flush::flush_loop;
+pub use vu::{IterationOutcome, Vu, VuFactory, VuSpec};
+
+use prepare::Prepared;
+use stampede_metrics::Collector;
+use stampede_proto::{Capacity, CoordinatorMsg, FailureKind, PROTOCOL_VERSION, WorkerMsg};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// How a worker identifies itself and where it caches compiled components.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Fleet-unique name.
+    pub worker_id: String,
+    /// Compiled-component cache; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+    /// How often metric deltas are sent.
+    pub flush_interval: Duration,
+}
+
+impl WorkerOptions {
+    /// The in-process worker of `stampede run`.
+    pub fn local() -> Self {
+        WorkerOptions {
+            worker_id: "local".into(),
+            cache_dir: stampede_runtime::default_cache_dir(),
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Talk to a coordinator until it says [`CoordinatorMsg::Shutdown`] or hangs up.
+pub async fn run_worker(
+    opts: WorkerOptions,
+    tx: mpsc::UnboundedSender<WorkerMsg>,
+    mut rx: mpsc::UnboundedReceiver<CoordinatorMsg>,
+) -> anyhow::Result<()> {
+    let cap = stampede_runtime::host_capacity(64 << 20);
+    send(&tx, WorkerMsg::Hello {
+        protocol: PROTOCOL_VERSION,
+        worker_id: opts.worker_id.clone(),
+        capacity: Capacity { max_vus: cap.max_vus, limited_by: cap.limited_by },
+    })?;
+    let mut prepared: Option<Arc<Prepared>> = None;
+    let mut stop: Option<watch::Sender<Option<Instant>>> = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            CoordinatorMsg::Assign(a) => match prepare::prepare(&opts, *a) {
+                Ok(p) => {
+                    prepared = Some(Arc::new(p));
+                    send(&tx, WorkerMsg::Ready)?;
+                }
+                Err((error, kind)) => send(&tx, WorkerMsg::Failed { error, kind })?,
+            },
+            CoordinatorMsg::RunSetup => {
+                let p = need(&prepared)?;
+                let result = p.scenario.setup(p.run.clone()).await.unwrap_or_else(|e| Err(format!("setup {e}")));
+                send(&tx, WorkerMsg::SetupDone { result })?;
+            }
+            CoordinatorMsg::Start { setup_data } => {
+                let p = need(&prepared)?.clone();
+                let (stop_tx, stop_rx) = watch::channel(None);
+                stop = Some(stop_tx);
+                tokio::spawn(run_share(p, setup_data.into(), stop_rx, tx.clone(), opts.flush_interval));
+            }
+            CoordinatorMsg::Stop { reason } => {
+                tracing::info!("stopping: {reason}");
+                if let Some(stop) = &stop {
+                    stop.send_replace(Some(Instant::now()));
+                }
+            }
+            CoordinatorMsg::RunTeardown { setup_data } => {
+                let p = need(&prepared)?;
+                let result = p
+                    .scenario
+                    .teardown(p.run.clone(), &setup_data)
+                    .await
+                    .unwrap_or_else(|e| Err(format!("teardown {e}")));
+                send(&tx, WorkerMsg::TeardownDone { result })?;
+            }
+            CoordinatorMsg::Shutdown => break,
+        }
+    }
+    Ok(())
+}
+
+/// Run every scenario of the share, stream deltas, and say `Finished` after the last one.
+async fn run_share(
+    p: Arc<Prepared>,
+    setup_data: Arc<[u8]>,
+    stop: watch::Receiver<Option<Instant>>,
+    tx: mpsc::UnboundedSender<WorkerMsg>,
+    interval: Duration,
+) {
+    let collector: Arc<Collector> = p.run.collector.clone();
+    let shared = Arc::new(RunShared::new(collector, stop));
+    let factory = Arc::new(p.factory(setup_data));
+    let t0 = Instant::now();
+    let (done_tx, done_rx) = watch::channel(false);
+    let flusher = tokio::spawn(flush_loop(shared.clone(), tx.clone(), t0, interval, done_rx));
+    let mut scenarios = tokio::task::JoinSet::new();
+    for run in p.scenario_runs() {
+        scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
+    }
+    while scenarios.join_next().await.is_some() {}
+    let _ = done_tx.send(true);
+    let _ = flusher.await;
+    let _ = tx.send(WorkerMsg::Finished);
+}
+
+fn need(p: &Option<Arc<Prepared>>) -> anyhow::Result<&Arc<Prepared>> {
+    p.as_ref().ok_or_else(|| anyhow::anyhow!("protocol error: the coordinator sent a command before an assignment"))
+}
+
+fn send(tx: &mpsc::UnboundedSender<WorkerMsg>, msg: WorkerMsg) -> anyhow::Result<()> {
+    tx.send(msg).map_err(|_| anyhow::anyhow!("the coordinator hung up"))
+}
+
+/// Marks failures of an assignment.
+pub(crate) fn bad_input(e: impl std::fmt::Display) -> (String, FailureKind) {
+    (e.to_string(), FailureKind::BadInput)
+}

@@ -1,0 +1,110 @@
+//! Turning an [`Assignment`] into a ready share: the plan re-derived from its source, the executors
+//! scaled to this worker's segment, the engine sized for that many VUs, the component compiled.
+
+use crate::executor::ScenarioRun;
+use crate::wasm::{ScenarioInfo, WasmFactory};
+use crate::{WorkerOptions, bad_input};
+use stampede_metrics::{Catalog, Collector, TagSet};
+use stampede_plan::{Plan, Ratio, Segment};
+use stampede_proto::{Assignment, FailureKind, SegmentSpec};
+use stampede_runtime::{AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A worker's share, ready to start.
+pub(crate) struct Prepared {
+    pub(crate) plan: Plan,
+    pub(crate) segment: Segment,
+    pub(crate) scenario: Arc<LoadedScenario>,
+    pub(crate) run: Arc<RunContext>,
+}
+
+/// Convert the wire form of a segment.
+pub fn segment_from_spec(spec: SegmentSpec) -> Result<Segment, String> {
+    let r = |(n, d): (u64, u64)| Ratio::new(n, d).map_err(|e| e.to_string());
+    Segment::new(r(spec.from)?, r(spec.to)?).map_err(|e| e.to_string())
+}
+
+pub(crate) fn prepare(opts: &WorkerOptions, a: Assignment) -> Result<Prepared, (String, FailureKind)> {
+    let mut plan = stampede_plan::parse(&a.plan.toml, Path::new(".")).map_err(bad_input)?;
+    plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis)).map_err(bad_input)?;
+    let segment = segment_from_spec(a.segment).map_err(bad_input)?;
+    let share_vus: u64 = plan.scenarios.iter().map(|s| s.executor.for_segment(&segment).max_vus()).sum();
+    let limits = EngineLimits { max_vus: share_vus, memory_limit: plan.options.memory_limit };
+    let engine = Arc::new(EngineHandle::new(limits).map_err(|e| {
+        let kind = if e.is_bad_input() { FailureKind::BadInput } else { FailureKind::Internal };
+        (e.to_string(), kind)
+    })?);
+    let what = format!("component {}", a.component.name);
+    let scenario =
+        LoadedScenario::load(engine, &a.component.bytes, &a.component.sha256, &what, opts.cache_dir.as_deref())
+            .map_err(|e| {
+                let kind = if e.is_bad_input() { FailureKind::BadInput } else { FailureKind::Internal };
+                (e.to_string(), kind)
+            })?;
+    let allowed = plan
+        .targets
+        .iter()
+        .map(|o| AllowedOrigin { scheme: o.scheme.clone(), host: o.host.to_ascii_lowercase(), port: o.port })
+        .collect();
+    let env = plan.env.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v))).collect();
+    let run = Arc::new(RunContext {
+        client: HttpClient::new(allowed),
+        http_timeout: plan.options.http_timeout,
+        params: plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        env,
+        worker_id: opts.worker_id.clone(),
+        collector: Arc::new(Collector::default()),
+        catalog: Mutex::new(Catalog::with_builtins()),
+        cpu_budget: plan.options.cpu_budget,
+        call_timeout: plan.options.iteration_timeout,
+        memory_limit: plan.options.memory_limit,
+    });
+    Ok(Prepared { plan, segment, scenario: Arc::new(scenario), run })
+}
+
+impl Prepared {
+    /// Tags of every sample of plan scenario `i`.
+    fn tags(&self, i: usize) -> TagSet {
+        let s = &self.plan.scenarios[i];
+        let mut tags = s.tags.clone();
+        tags.insert("scenario", s.name.clone());
+        tags
+    }
+
+    pub(crate) fn factory(&self, setup_data: Arc<[u8]>) -> WasmFactory {
+        WasmFactory {
+            scenario: self.scenario.clone(),
+            run: self.run.clone(),
+            setup_data,
+            scenarios: (0..self.plan.scenarios.len())
+                .map(|i| ScenarioInfo {
+                    name: self.plan.scenarios[i].name.as_str().into(),
+                    exec: self.plan.scenarios[i].exec.as_str().into(),
+                    tags: self.tags(i),
+                })
+                .collect(),
+        }
+    }
+
+    /// This worker's scaled scenarios, with fleet-unique VU ids: scenario `i` owns the ids after
+    /// every earlier scenario's VUs, and this worker the part of them its segment covers.
+    pub(crate) fn scenario_runs(&self) -> Vec<ScenarioRun> {
+        let mut offset = 1;
+        let mut runs = Vec::new();
+        for (i, s) in self.plan.scenarios.iter().enumerate() {
+            let total = s.executor.max_vus();
+            let mut scenario = s.clone();
+            scenario.executor = s.executor.for_segment(&self.segment);
+            runs.push(ScenarioRun {
+                index: i,
+                scenario,
+                first_vu_id: offset + self.segment.index_range(total).start,
+                tags: self.tags(i),
+            });
+            offset += total;
+        }
+        runs
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build every Rust guest component (example plugins and test fixtures) for wasm32-wasip2, in release.
+#
+# Each workspace has its own .cargo/config.toml (target wasm32-wasip2, target dir target/guest, small
+# stack), so we cd into it rather than pass --manifest-path. Cargo makes this a no-op when nothing
+# changed. Prints the produced .wasm paths; exits non-zero on any failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+target=wasm32-wasip2
+out="$root/target/guest/$target/release"
+
+# The workspaces' .cargo/config.toml choose the target and target dir; don't let the caller's
+# environment send the output elsewhere.
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET CARGO_BUILD_TARGET_DIR
+
+if command -v rustup >/dev/null; then
+    if ! rustup target list --installed | grep -qx "$target"; then
+        echo "installing the Rust target $target" >&2
+        rustup target add "$target" >&2
+    fi
+else
+    echo "warning: rustup not found; assuming the $target target is installed" >&2
+fi
+
+# workspace directory : produced components (lib names), in build order
+workspaces=(
+    "plugins:rust_shop"
+    "tests/fixtures:fixture_basic wrong_world"
+)
+
+for entry in "${workspaces[@]}"; do
+    dir="${entry%%:*}"
+    echo "building guests in $dir" >&2
+    (cd "$root/$dir" && cargo build --release --quiet)
+done
+
+for entry in "${workspaces[@]}"; do
+    for lib in ${entry#*:}; do
+        wasm="$out/$lib.wasm"
+        if [[ ! -f "$wasm" ]]; then
+            echo "error: expected component $wasm was not produced" >&2
+            exit 1
+        fi
+        # A component's preamble is `\0asm` then version 0x0d 0x00 and layer 0x01 0x00
+        # (a core module would have 01 00 00 00).
+        if [[ "$(od -An -tx1 -j4 -N4 "$wasm" | tr -d ' \n')" != "0d000100" ]]; then
+            echo "error: $wasm is not a WebAssembly component" >&2
+            exit 1
+        fi
+        echo "$wasm"
+    done
+done
