@@ -36,7 +36,7 @@ pub enum CoordinatorError {
     #[error("setup failed: {0}")]
     Setup(String),
     /// The plan needs more VUs than the workers can host.
-    #[error("the plan needs {needed} VUs but the workers can host {available} ({limited_by}); lower the VU count or add workers")]
+    #[error("the workers can host at most {available} VUs ({limited_by}) but the plan needs {needed}; lower the VU count, raise that limit, or add workers")]
     Capacity {
         /// VUs the plan needs at most.
         needed: u64,

@@ -77,9 +77,19 @@ impl Clock {
     }
 }
 
-/// Run one scenario to its end: wait for its start time, then hand over to its executor.
+/// Run one scenario to its end: wait for its start time, then hand over to its executor. A stop
+/// before the start time ends it at once.
 pub async fn run_scenario<F: VuFactory>(factory: Arc<F>, shared: Arc<RunShared>, run: ScenarioRun, t0: Instant) {
-    tokio::time::sleep_until(t0 + run.scenario.start_time).await;
+    let mut stop = shared.stop.clone();
+    let stopped = async move {
+        if stop.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep_until(t0 + run.scenario.start_time) => {}
+        _ = stopped => {}
+    }
     if shared.stop.borrow().is_some() {
         return;
     }

@@ -1,0 +1,147 @@
+//! Helpers: build the guests once, start targets, write plans, run the binary.
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Build every guest component once per test binary (a no-op when they are up to date).
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(root().join("scripts/build-guests.sh"))
+            .output()
+            .expect("running scripts/build-guests.sh");
+        assert!(out.status.success(), "guest build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    });
+    let path = root().join("target/guest/wasm32-wasip2/release").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A demo target on a free loopback port.
+pub struct Target {
+    pub addr: SocketAddr,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Target {
+    pub async fn start() -> Target {
+        let (addr, handle) = stampede_target::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        Target { addr, handle }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `target_requests_total` as the target's own /metrics reports it.
+    pub async fn requests(&self) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.origin())).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("target_requests_total "))
+            .expect("target_requests_total in /metrics")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// A plan for the `fixture_basic` component against `target`, in mode `mode`.
+/// `extra` is inserted at the top level (after `[params]`'s mode/url), e.g. more params or tables.
+pub fn fixture_plan(target: &Target, mode: &str, params: &str, rest: &str) -> String {
+    format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+mode = "{mode}"
+url = "{origin}/"
+{params}
+
+{rest}
+"#,
+        wasm = guest("fixture_basic").display(),
+        origin = target.origin(),
+    )
+}
+
+/// `[scenarios.main]` with constant VUs.
+pub fn constant(vus: u64, duration: &str) -> String {
+    format!("[scenarios.main]\nexecutor = \"constant-vus\"\nvus = {vus}\nduration = \"{duration}\"\ngraceful-stop = \"2s\"\n")
+}
+
+/// The result of one `stampede run`.
+pub struct Run {
+    pub output: Output,
+    pub summary: Option<Value>,
+    #[allow(dead_code)]
+    pub dir: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn summary(&self) -> &Value {
+        self.summary.as_ref().unwrap_or_else(|| panic!("no summary JSON; stderr:\n{}", self.stderr()))
+    }
+
+    /// `metrics.<name>.<field>` from the summary, 0 when absent.
+    pub fn metric(&self, name: &str, field: &str) -> f64 {
+        self.summary()["metrics"][name][field].as_f64().unwrap_or(0.0)
+    }
+}
+
+/// Write `plan` to a temp dir and run `stampede run` on it with `args`.
+pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.toml");
+    std::fs::write(&plan_path, plan).unwrap();
+    let summary_path = dir.path().join("summary.json");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .arg("run")
+        .arg(&plan_path)
+        .arg("--quiet")
+        .arg("--summary-json")
+        .arg(&summary_path)
+        .args(args)
+        .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))
+        .output()
+        .await
+        .unwrap();
+    let summary = std::fs::read(&summary_path).ok().map(|b| serde_json::from_slice(&b).unwrap());
+    Run { output, summary, dir }
+}
+
+/// Run `stampede` with raw arguments.
+pub async fn stampede(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))
+        .output()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,79 @@
+//! Bad input: each exits 2 with a message that names the problem, before any load is sent.
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_plan_exits_2_listing_every_problem() {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "get",
+        "",
+        "[scenarios.main]\nexecutor = \"constant-vus\"\nvu = 3\nduration = \"ten seconds\"\n",
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("scenarios.main.vu") && err.contains("did you mean `vus`"), "{err}");
+    assert!(err.contains("scenarios.main.duration"), "{err}");
+    assert_eq!(target.requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_wasm_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("scenario.wasm");
+    std::fs::write(&fake, "#!/bin/sh\necho not wasm\n").unwrap();
+    let plan = format!(
+        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
+        fake.display(),
+        constant(1, "1s")
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("scenario.wasm is not a WebAssembly file"), "{}", run.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn core_module_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let plan = format!("component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}", core.display(), constant(1, "1s"));
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("is a core WebAssembly module, not a component"), "{}", run.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn component_of_another_world_exits_2() {
+    let plan = format!(
+        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
+        guest("wrong_world").display(),
+        constant(1, "1s")
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("does not implement the world stampede:scenario/scenario@0.1.0"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_vus_than_the_process_can_host_fails_up_front() {
+    let target = Target::start().await;
+    let plan = fixture_plan(&target, "get", "", &constant(1, "1s"));
+    let run = run_plan(&plan, &["--vus", "5000000"]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("can host at most"), "{}", run.stderr());
+    assert!(run.stderr().contains("vm.max_map_count"), "{}", run.stderr());
+    assert_eq!(target.requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_flag_exits_2() {
+    let out = stampede(&["run", "plan.toml", "--duration", "soon"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `stampede` binary, real guest components built from `plugins/` and
+//! `tests/fixtures/`, and real demo targets on 127.0.0.1. Every run is bounded (a few seconds, a few
+//! VUs) and stops by itself.
+
+mod common;
+mod errors;
+mod guests;
+mod run;
+mod validate;

@@ -1,0 +1,11 @@
+//! Integration tests of `stampede-worker`, one binary with a module per area (as wasmtime does).
+//! Executors run fake VUs ([`fake`]) on tokio's paused clock, so timings are exact and instant.
+
+mod constant_vus;
+mod fake;
+mod flush;
+mod graceful_stop;
+mod outcomes;
+mod per_vu_iterations;
+mod shared_iterations;
+mod stop;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this): installs what is missing, builds the
+# guest components, runs every host test (unit, golden, end-to-end with real processes on 127.0.0.1)
+# and the SDK's host-side tests. Everything uses the release profile so wasmtime is built once.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/lib.sh
+
+ensure_rust_target
+echo "==> building the guest components"
+bash scripts/build-guests.sh >/dev/null
+echo "==> host workspace tests"
+cargo test --release --workspace
+echo "==> Rust SDK host-side tests"
+(cd sdk/rust && CARGO_TARGET_DIR="$root/target/sdk-host" cargo test --quiet)
