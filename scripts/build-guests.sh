@@ -25,7 +25,7 @@ fi
 
 # workspace directory : produced components (lib names), in build order
 workspaces=(
-    "plugins:rust_shop"
+    "plugins:rust_get rust_shop"
     "tests/fixtures:fixture_basic wrong_world"
 )
 
