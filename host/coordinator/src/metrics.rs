@@ -19,13 +19,14 @@ pub struct SecondPoint {
     pub http_reqs: u64,
     /// Iterations completed in this second.
     pub iterations: u64,
-    /// Failed requests and aborted or failed iterations in this second.
+    /// Failed requests plus `iteration_errors` (failed, trapped or timed-out iterations) in this second.
     pub errors: u64,
 }
 
 #[derive(Debug, Default)]
 struct WorkerState {
     next_seq: u64,
+    finished: bool,
     vus: u64,
     vus_max: u64,
 }
@@ -62,6 +63,11 @@ impl RunMetrics {
             return Err(CoordinatorError::Sequence { worker: worker.to_owned(), expected: w.next_seq, got: d.seq });
         }
         w.next_seq += 1;
+        if w.finished {
+            // After the scenarios (teardown): samples only, the VU counts are final.
+            self.total.merge(&d.delta)?;
+            return Ok(());
+        }
         w.vus = d.vus;
         w.vus_max = d.vus_max;
         let (reqs, iters, errors) = counts(&d.delta);
@@ -77,6 +83,11 @@ impl RunMetrics {
         p.iterations += iters;
         p.errors += errors;
         Ok(())
+    }
+
+    /// `worker` ran its last scenario; later deltas (teardown) carry samples only.
+    pub fn finish(&mut self, worker: &str) {
+        self.workers.entry(worker.to_owned()).or_default().finished = true;
     }
 
     /// Fleet VUs running and allocated, from each worker's latest delta.

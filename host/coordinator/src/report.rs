@@ -83,13 +83,15 @@ pub struct CheckResult {
 /// One threshold's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThresholdResult {
-    /// The metric selector as written, e.g. `http_req_duration{name:login}`.
+    /// The metric selector in canonical form (tags sorted, `key:value`), e.g.
+    /// `http_req_duration{name:login}`.
     pub metric: String,
     /// The expression as written, e.g. `p(95) < 200ms`.
     pub expression: String,
     /// Whether it held.
     pub ok: bool,
-    /// The value it was checked against (`null` when the metric has no samples).
+    /// The value it was checked against: `null` when the metric has no samples (the threshold then
+    /// passes) or when the aggregation does not apply to the metric's kind (it then fails).
     pub observed: Option<f64>,
     /// Whether failing it stops the run.
     pub abort_on_fail: bool,

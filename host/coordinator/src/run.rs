@@ -55,7 +55,7 @@ pub struct LiveStats {
     pub http_reqs: u64,
     /// Requests per second over the last second.
     pub rps: u64,
-    /// Failed requests plus failed or aborted iterations.
+    /// Failed requests plus `iteration_errors` (failed, trapped or timed-out iterations).
     pub errors: u64,
     /// Set once the run is stopping early.
     pub stopping: Option<String>,
@@ -169,7 +169,10 @@ pub async fn run(
         tokio::select! {
             msg = s.next() => match msg? {
                 (i, WorkerMsg::Metrics(d)) => metrics.apply(&s.ids[i], d)?,
-                (i, WorkerMsg::Finished) => finished[i] = true,
+                (i, WorkerMsg::Finished) => {
+                    finished[i] = true;
+                    metrics.finish(&s.ids[i]);
+                }
                 (_, other) => return Err(unexpected("metrics", &other)),
             },
             _ = tick.tick() => {

@@ -24,6 +24,7 @@ pub mod client;
 mod engine;
 mod error;
 mod host;
+mod output;
 mod state;
 mod vu;
 

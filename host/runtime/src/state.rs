@@ -1,16 +1,14 @@
 //! What one VU's `Store` holds, and what all VUs of a worker share.
 
 use crate::client::HttpClient;
+use crate::output::TailPipe;
 use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bytes of guest stdout/stderr kept per VU, to show the guest's own message when it traps.
-const GUEST_OUTPUT_CAPACITY: usize = 16 * 1024;
 /// Samples a VU buffers before handing them to the worker's collector (one lock per batch).
 const FLUSH_EVERY: usize = 256;
 
@@ -57,7 +55,7 @@ pub struct VuState {
     pub(crate) who: VuIdentity,
     pub(crate) iteration: u64,
     pub(crate) samples: SampleBuffer,
-    pub(crate) output: MemoryOutputPipe,
+    pub(crate) output: TailPipe,
     pub(crate) limiter: MemoryLimiter,
     /// Epoch ticks spent in the current call.
     pub(crate) ticks: u64,
@@ -71,7 +69,7 @@ pub struct VuState {
 
 impl VuState {
     pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
-        let output = MemoryOutputPipe::new(GUEST_OUTPUT_CAPACITY);
+        let output = TailPipe::default();
         let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
         let limiter = MemoryLimiter { limit: run.memory_limit, hit: false };
         VuState {
@@ -118,8 +116,7 @@ impl VuState {
         if let Some(line) = &self.last_error_log {
             return line.replace('\n', " ");
         }
-        let bytes = self.output.contents();
-        let text = String::from_utf8_lossy(&bytes);
+        let text = self.output.contents();
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         lines[lines.len().saturating_sub(3)..].join(" | ")
     }

@@ -8,6 +8,7 @@ use crate::state::{RunContext, VuIdentity, VuState, new_store};
 use stampede_metrics::TagSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
@@ -38,24 +39,31 @@ impl LoadedScenario {
 
     async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
         let mut store = new_store(self.engine.engine(), state);
-        let result = guarded(&mut store, async |s| self.pre.instantiate_async(s).await).await;
+        let limit = store.data().run.call_timeout;
+        let result = guarded(&mut store, limit, async |s| self.pre.instantiate_async(s).await).await;
         (store, result)
     }
 
-    /// Run the scenario's `setup` in an instance of its own (VU id 0).
-    pub async fn setup(&self, run: Arc<RunContext>) -> Result<Result<Vec<u8>, String>, CallError> {
+    /// Run the scenario's `setup` in an instance of its own (VU id 0), within `limit`.
+    pub async fn setup(&self, run: Arc<RunContext>, limit: Duration) -> Result<Result<Vec<u8>, String>, CallError> {
         let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("setup"))).await;
         let bindings = bindings?;
-        let result = guarded(&mut store, async |s| bindings.stampede_scenario_runner().call_setup(s).await).await;
+        let result =
+            guarded(&mut store, limit, async |s| bindings.stampede_scenario_runner().call_setup(s).await).await;
         store.data_mut().flush();
         result
     }
 
-    /// Run the scenario's `teardown` in an instance of its own (VU id 0).
-    pub async fn teardown(&self, run: Arc<RunContext>, setup_data: &[u8]) -> Result<Result<(), String>, CallError> {
+    /// Run the scenario's `teardown` in an instance of its own (VU id 0), within `limit`.
+    pub async fn teardown(
+        &self,
+        run: Arc<RunContext>,
+        setup_data: &[u8],
+        limit: Duration,
+    ) -> Result<Result<(), String>, CallError> {
         let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("teardown"))).await;
         let bindings = bindings?;
-        let result = guarded(&mut store, async |s| {
+        let result = guarded(&mut store, limit, async |s| {
             bindings.stampede_scenario_runner().call_teardown(s, setup_data).await
         })
         .await;
@@ -98,9 +106,9 @@ fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
 /// into [`CallError`]s that say what happened.
 async fn guarded<R>(
     store: &mut Store<VuState>,
+    limit: Duration,
     call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
 ) -> Result<R, CallError> {
-    let limit = store.data().run.call_timeout;
     {
         let s = store.data_mut();
         s.ticks = 0;
@@ -151,7 +159,10 @@ impl VuConfig {
         let started = match bindings {
             Ok(bindings) => {
                 let data = &*self.setup_data;
-                guarded(&mut store, async |s| bindings.stampede_scenario_runner().vu().call_constructor(s, data).await)
+                let limit = self.run.call_timeout;
+                guarded(&mut store, limit, async |s| {
+                    bindings.stampede_scenario_runner().vu().call_constructor(s, data).await
+                })
                     .await
                     .map(|handle| (bindings, handle))
             }
@@ -180,7 +191,8 @@ impl WasmVu {
         let Live { mut store, bindings, handle } = live;
         store.data_mut().iteration = self.iterations;
         self.iterations += 1;
-        let result = guarded(&mut store, async |s| {
+        let limit = self.cfg.run.call_timeout;
+        let result = guarded(&mut store, limit, async |s| {
             bindings.stampede_scenario_runner().vu().call_iteration(s, handle, exec).await
         })
         .await;
@@ -194,7 +206,8 @@ impl WasmVu {
     /// Drop the guest's `vu` resource (running its destructor) and hand over the last samples.
     pub async fn close(mut self) {
         if let Some(Live { mut store, handle, .. }) = self.live.take() {
-            let _ = guarded(&mut store, async |s| handle.resource_drop_async(s).await).await;
+            let limit = self.cfg.run.call_timeout;
+            let _ = guarded(&mut store, limit, async |s| handle.resource_drop_async(s).await).await;
             store.data_mut().flush();
         }
     }

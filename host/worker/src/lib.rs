@@ -25,7 +25,8 @@ pub use vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 
 use prepare::Prepared;
 use stampede_metrics::Collector;
-use stampede_proto::{Capacity, CoordinatorMsg, FailureKind, PROTOCOL_VERSION, WorkerMsg};
+use stampede_proto::{Capacity, CoordinatorMsg, FailureKind, MetricsDelta, PROTOCOL_VERSION, WorkerMsg};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub async fn run_worker(
     })?;
     let mut prepared: Option<Arc<Prepared>> = None;
     let mut stop: Option<watch::Sender<Option<Instant>>> = None;
+    let seq = Arc::new(AtomicU64::new(0));
+    let mut started: Option<Instant> = None;
     while let Some(msg) = rx.recv().await {
         match msg {
             CoordinatorMsg::Assign(a) => match prepare::prepare(&opts, *a) {
@@ -79,14 +82,17 @@ pub async fn run_worker(
             },
             CoordinatorMsg::RunSetup => {
                 let p = need(&prepared)?;
-                let result = p.scenario.setup(p.run.clone()).await.unwrap_or_else(|e| Err(format!("setup {e}")));
+                let limit = p.plan.options.setup_timeout;
+                let result =
+                    p.scenario.setup(p.run.clone(), limit).await.unwrap_or_else(|e| Err(format!("setup {e}")));
                 send(&tx, WorkerMsg::SetupDone { result })?;
             }
             CoordinatorMsg::Start { setup_data } => {
                 let p = need(&prepared)?.clone();
                 let (stop_tx, stop_rx) = watch::channel(None);
                 stop = Some(stop_tx);
-                tokio::spawn(run_share(p, setup_data.into(), stop_rx, tx.clone(), opts.flush_interval));
+                started = Some(Instant::now());
+                tokio::spawn(run_share(p, setup_data.into(), stop_rx, tx.clone(), opts.flush_interval, seq.clone()));
             }
             CoordinatorMsg::Stop { reason } => {
                 tracing::info!("stopping: {reason}");
@@ -96,11 +102,19 @@ pub async fn run_worker(
             }
             CoordinatorMsg::RunTeardown { setup_data } => {
                 let p = need(&prepared)?;
+                let limit = p.plan.options.teardown_timeout;
                 let result = p
                     .scenario
-                    .teardown(p.run.clone(), &setup_data)
+                    .teardown(p.run.clone(), &setup_data, limit)
                     .await
                     .unwrap_or_else(|e| Err(format!("teardown {e}")));
+                // What teardown recorded, after the run's last delta.
+                let delta = p.run.collector.take();
+                if !delta.is_empty() {
+                    let at_ms = started.map_or(0, |t| t.elapsed().as_millis() as u64);
+                    let seq = seq.fetch_add(1, Ordering::Relaxed);
+                    send(&tx, WorkerMsg::Metrics(MetricsDelta { seq, at_ms, vus: 0, vus_max: 0, delta }))?;
+                }
                 send(&tx, WorkerMsg::TeardownDone { result })?;
             }
             CoordinatorMsg::Shutdown => break,
@@ -116,13 +130,14 @@ async fn run_share(
     stop: watch::Receiver<Option<Instant>>,
     tx: mpsc::UnboundedSender<WorkerMsg>,
     interval: Duration,
+    seq: Arc<AtomicU64>,
 ) {
     let collector: Arc<Collector> = p.run.collector.clone();
     let shared = Arc::new(RunShared::new(collector, stop));
     let factory = Arc::new(p.factory(setup_data));
     let t0 = Instant::now();
     let (done_tx, done_rx) = watch::channel(false);
-    let flusher = tokio::spawn(flush_loop(shared.clone(), tx.clone(), t0, interval, done_rx));
+    let flusher = tokio::spawn(flush_loop(shared.clone(), tx.clone(), t0, interval, done_rx, seq));
     let mut scenarios = tokio::task::JoinSet::new();
     for run in p.scenario_runs() {
         scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));

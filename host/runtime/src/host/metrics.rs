@@ -3,11 +3,16 @@
 
 use crate::bindings::metrics::Host;
 use crate::state::VuState;
-use stampede_metrics::{MetricKind, ValueType};
+use stampede_metrics::{BUILTINS, MetricKind, ValueType};
 
 impl VuState {
     fn custom(&mut self, name: String, kind: MetricKind, value: f64, tags: Vec<(String, String)>) {
-        let registered = self.run.catalog.lock().expect("catalog lock").register(&name, kind, ValueType::Default);
+        let registered = if BUILTINS.iter().any(|(b, _, _)| *b == name) {
+            Err(format!("`{name}` is a builtin metric; custom metrics need names of their own"))
+        } else {
+            let mut catalog = self.run.catalog.lock().expect("catalog lock");
+            catalog.register(&name, kind, ValueType::Default).map_err(|e| e.to_string())
+        };
         if let Err(e) = registered {
             if !self.warned.contains(&name) {
                 tracing::warn!(vu = self.who.id, "dropping samples of custom metric: {e}");

@@ -1,0 +1,74 @@
+//! Runs that cannot complete, and whose fault that is.
+
+use crate::fleet::{Script, constant, kinds, run, spec};
+use stampede_coordinator::CoordinatorError;
+use stampede_proto::{FailureKind, PROTOCOL_VERSION};
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_rejecting_the_input_is_a_bad_input_error() {
+    let mut w = Script::new("w0", 10);
+    w.fail_assign = Some(FailureKind::BadInput);
+    let (result, logs) = run(spec(&constant(2)), vec![w]).await;
+    let err = result.unwrap_err();
+
+    assert!(matches!(err, CoordinatorError::WorkerFailed { kind: FailureKind::BadInput, .. }), "{err:?}");
+    assert!(err.is_bad_input());
+    assert_eq!(err.to_string(), "the component does not compile");
+    assert_eq!(kinds(&logs[0]), ["assign"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_internal_worker_failure_is_not_bad_input() {
+    let mut w = Script::new("w0", 10);
+    w.fail_assign = Some(FailureKind::Internal);
+    let (result, _) = run(spec(&constant(2)), vec![w]).await;
+    assert!(!result.unwrap_err().is_bad_input());
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_protocol_version_is_refused_at_hello() {
+    let mut w = Script::new("w0", 10);
+    w.protocol = PROTOCOL_VERSION + 1;
+    let (result, logs) = run(spec(&constant(2)), vec![w]).await;
+    let err = result.unwrap_err();
+
+    assert!(matches!(err, CoordinatorError::Protocol(_)), "{err:?}");
+    assert!(!err.is_bad_input());
+    let want = format!("worker w0 speaks protocol {}, this coordinator {PROTOCOL_VERSION}", PROTOCOL_VERSION + 1);
+    assert!(err.to_string().contains(&want), "{err}");
+    assert!(logs[0].is_empty(), "nothing is assigned");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_larger_than_the_fleet_is_bad_input() {
+    let (result, logs) = run(spec(&constant(50)), vec![Script::new("w0", 10), Script::new("w1", 20)]).await;
+    let err = result.unwrap_err();
+
+    assert!(matches!(err, CoordinatorError::Capacity { needed: 50, available: 30, .. }), "{err:?}");
+    assert!(err.is_bad_input());
+    assert!(err.to_string().starts_with("the plan needs 50 VUs but the workers can host 30"), "{err}");
+    assert!(logs.iter().all(Vec::is_empty));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_setup_ends_the_run() {
+    let mut w = Script::new("w0", 10);
+    w.setup = Err("no token".into());
+    let (result, logs) = run(spec(&constant(2)), vec![w]).await;
+    let err = result.unwrap_err();
+
+    assert!(matches!(err, CoordinatorError::Setup(_)), "{err:?}");
+    assert_eq!(err.to_string(), "setup failed: no token");
+    assert_eq!(kinds(&logs[0]), ["assign", "run_setup", "shutdown"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_hanging_up_mid_run_is_lost() {
+    let mut w = Script::new("w0", 10);
+    w.hang_up_on_start = true;
+    let (result, _) = run(spec(&constant(2)), vec![w]).await;
+    let err = result.unwrap_err();
+
+    assert!(matches!(&err, CoordinatorError::WorkerLost(id) if id == "w0"), "{err:?}");
+    assert_eq!(err.to_string(), "worker w0 disconnected before the run ended");
+}
