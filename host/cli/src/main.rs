@@ -25,6 +25,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Check a plan and its component without running anything; reports every problem at once.
     Validate(cmd::validate::ValidateArgs),
+    /// Print a plan's timeline (max VUs, duration, each scenario's shape) without running it.
+    Inspect(cmd::inspect::InspectArgs),
     /// Serve the built-in demo system under test (loopback addresses only).
     Target(cmd::target::TargetArgs),
 }
@@ -32,7 +34,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return exit::report(Failure::Internal(e.into())),
     };
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => cmd::run::run(args).await,
             Command::Validate(args) => cmd::validate::run(args).await,
+            Command::Inspect(args) => cmd::inspect::run(args).await,
             Command::Target(args) => cmd::target::run(args).await,
         }
     });
@@ -53,6 +59,11 @@ fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("STAMPEDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,guest=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = EnvFilter::try_from_env("STAMPEDE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,guest=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

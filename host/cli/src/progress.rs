@@ -39,7 +39,9 @@ impl Progress {
     pub fn start(mut live: watch::Receiver<LiveStats>, total: Duration) -> Self {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} running {msg}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} running {msg}").expect("valid template"),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             let b = bar.clone();
             let task = tokio::spawn(async move {
@@ -47,7 +49,10 @@ impl Progress {
                     b.set_message(line(&live.borrow(), total));
                 }
             });
-            Progress { task, bar: Some(bar) }
+            Progress {
+                task,
+                bar: Some(bar),
+            }
         } else {
             let task = tokio::spawn(async move {
                 let mut last = tokio::time::Instant::now();

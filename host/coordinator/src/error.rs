@@ -6,7 +6,9 @@ use stampede_proto::FailureKind;
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
     /// A worker sent deltas out of order: samples would be lost or counted twice.
-    #[error("worker {worker} sent metrics delta {got} but {expected} was next; refusing to count samples twice or lose them")]
+    #[error(
+        "worker {worker} sent metrics delta {got} but {expected} was next; refusing to count samples twice or lose them"
+    )]
     Sequence {
         /// The worker.
         worker: String,
@@ -36,7 +38,9 @@ pub enum CoordinatorError {
     #[error("setup failed: {0}")]
     Setup(String),
     /// The plan needs more VUs than the workers can host.
-    #[error("the workers can host at most {available} VUs ({limited_by}) but the plan needs {needed}; lower the VU count, raise that limit, or add workers")]
+    #[error(
+        "the workers can host at most {available} VUs ({limited_by}) but the plan needs {needed}; lower the VU count, raise that limit, or add workers"
+    )]
     Capacity {
         /// VUs the plan needs at most.
         needed: u64,
@@ -52,7 +56,10 @@ impl CoordinatorError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            CoordinatorError::WorkerFailed { kind: FailureKind::BadInput, .. } | CoordinatorError::Capacity { .. }
+            CoordinatorError::WorkerFailed {
+                kind: FailureKind::BadInput,
+                ..
+            } | CoordinatorError::Capacity { .. }
         )
     }
 }

@@ -51,7 +51,11 @@ fn counts(delta: &Aggregate) -> (u64, u64, u64) {
         Some(stampede_metrics::Sink::Rate(r)) => r.trues,
         _ => 0,
     };
-    (count(names::HTTP_REQS), count(names::ITERATIONS), failed + count(names::ITERATION_ERRORS))
+    (
+        count(names::HTTP_REQS),
+        count(names::ITERATIONS),
+        failed + count(names::ITERATION_ERRORS),
+    )
 }
 
 impl RunMetrics {
@@ -60,7 +64,11 @@ impl RunMetrics {
     pub fn apply(&mut self, worker: &str, d: MetricsDelta) -> Result<(), CoordinatorError> {
         let w = self.workers.entry(worker.to_owned()).or_default();
         if d.seq != w.next_seq {
-            return Err(CoordinatorError::Sequence { worker: worker.to_owned(), expected: w.next_seq, got: d.seq });
+            return Err(CoordinatorError::Sequence {
+                worker: worker.to_owned(),
+                expected: w.next_seq,
+                got: d.seq,
+            });
         }
         w.next_seq += 1;
         if w.finished {
@@ -73,10 +81,18 @@ impl RunMetrics {
         let (reqs, iters, errors) = counts(&d.delta);
         self.total.merge(&d.delta)?;
         let (vus, vus_max) = self.vus();
-        self.total.sink_mut(&SeriesKey::untagged(names::VUS), MetricKind::Gauge).add(vus as f64);
-        self.total.sink_mut(&SeriesKey::untagged(names::VUS_MAX), MetricKind::Gauge).add(vus_max as f64);
-        let t = d.at_ms.div_ceil(1000).max(1);
-        let p = self.timeline.entry(t).or_insert_with(|| SecondPoint { t, ..Default::default() });
+        self.total
+            .sink_mut(&SeriesKey::untagged(names::VUS), MetricKind::Gauge)
+            .add(vus as f64);
+        self.total
+            .sink_mut(&SeriesKey::untagged(names::VUS_MAX), MetricKind::Gauge)
+            .add(vus_max as f64);
+        // Deltas are cut every second; round so a cut a few ms late still lands on its second.
+        let t = d.at_ms.saturating_add(500) / 1000;
+        let p = self.timeline.entry(t).or_insert_with(|| SecondPoint {
+            t,
+            ..Default::default()
+        });
         p.vus = vus;
         p.vus_max = vus_max;
         p.http_reqs += reqs;
@@ -92,6 +108,202 @@ impl RunMetrics {
 
     /// Fleet VUs running and allocated, from each worker's latest delta.
     pub fn vus(&self) -> (u64, u64) {
-        self.workers.values().fold((0, 0), |(a, b), w| (a + w.vus, b + w.vus_max))
+        self.workers
+            .values()
+            .fold((0, 0), |(a, b), w| (a + w.vus, b + w.vus_max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stampede_metrics::{Sink, TagSet};
+
+    type Sample<'a> = (&'a str, &'a [(&'a str, &'a str)], MetricKind, f64);
+
+    fn aggregate(samples: &[Sample<'_>]) -> Aggregate {
+        let mut a = Aggregate::new();
+        for (metric, tags, kind, value) in samples {
+            a.add(
+                &SeriesKey::new(*metric, TagSet::new(tags.iter().copied())),
+                *kind,
+                *value,
+            );
+        }
+        a
+    }
+
+    fn delta(seq: u64, at_ms: u64, vus: u64, samples: &[Sample<'_>]) -> MetricsDelta {
+        MetricsDelta {
+            seq,
+            at_ms,
+            vus,
+            vus_max: vus + 1,
+            delta: aggregate(samples),
+        }
+    }
+
+    const ITER: Sample<'static> = (
+        "iterations",
+        &[("scenario", "main")],
+        MetricKind::Counter,
+        1.0,
+    );
+    const LOGIN: &[(&str, &str)] = &[("name", "login")];
+
+    #[test]
+    fn merges_deltas_exactly() {
+        let a0 = [
+            ITER,
+            ITER,
+            ("http_req_duration", LOGIN, MetricKind::Trend, 12.5),
+            ("http_req_duration", LOGIN, MetricKind::Trend, 80.0),
+        ];
+        let b0 = [
+            ITER,
+            ("http_req_duration", LOGIN, MetricKind::Trend, 300.0),
+            ("http_req_failed", &[], MetricKind::Rate, 1.0),
+        ];
+        let a1 = [
+            ("http_req_duration", LOGIN, MetricKind::Trend, 45.25),
+            ("http_req_failed", &[], MetricKind::Rate, 0.0),
+        ];
+        let mut m = RunMetrics::default();
+        m.apply("a", delta(0, 1000, 1, &a0)).unwrap();
+        m.apply("b", delta(0, 1000, 1, &b0)).unwrap();
+        m.apply("a", delta(1, 2000, 1, &a1)).unwrap();
+
+        let all: Vec<Sample<'_>> = a0.iter().chain(&b0).chain(&a1).copied().collect();
+        let expected = aggregate(&all);
+        for (key, sink) in expected.iter() {
+            assert_eq!(m.total.get(key), Some(sink), "{key}");
+        }
+        let Some(Sink::Trend(t)) = m.total.metric_total("http_req_duration") else {
+            panic!()
+        };
+        assert_eq!(
+            (t.count(), t.min(), t.max(), t.sum()),
+            (4, 12.5, 300.0, 437.75)
+        );
+    }
+
+    #[test]
+    fn timeline_counts_per_second_and_fleet_vus_from_each_workers_latest_delta() {
+        let errors = (
+            "iteration_errors",
+            &[("error", "trap")][..],
+            MetricKind::Counter,
+            1.0,
+        );
+        let failed = ("http_req_failed", &[][..], MetricKind::Rate, 1.0);
+        let ok = ("http_req_failed", &[][..], MetricKind::Rate, 0.0);
+        let reqs = ("http_reqs", &[][..], MetricKind::Counter, 1.0);
+        let mut m = RunMetrics::default();
+        m.apply(
+            "a",
+            delta(0, 1000, 3, &[ITER, ITER, reqs, reqs, failed, ok]),
+        )
+        .unwrap();
+        m.apply("b", delta(0, 1000, 2, &[ITER, errors])).unwrap();
+        assert_eq!(m.vus(), (5, 7));
+        m.apply("a", delta(1, 1500, 0, &[ITER, reqs, ok])).unwrap();
+        assert_eq!(m.vus(), (2, 4), "b's latest still counts");
+
+        let points: Vec<SecondPoint> = m.timeline.values().cloned().collect();
+        let p1 = SecondPoint {
+            t: 1,
+            vus: 5,
+            vus_max: 7,
+            http_reqs: 2,
+            iterations: 3,
+            errors: 2,
+        };
+        let p2 = SecondPoint {
+            t: 2,
+            vus: 2,
+            vus_max: 4,
+            http_reqs: 1,
+            iterations: 1,
+            errors: 0,
+        };
+        assert_eq!(
+            points,
+            [p1, p2],
+            "a delta cut at 1.5s belongs to the second ending at 2s"
+        );
+        let Some(Sink::Gauge(vus)) = m.total.metric_total("vus") else {
+            panic!()
+        };
+        assert_eq!((vus.last, vus.min, vus.max), (2.0, 2.0, 5.0));
+    }
+
+    #[test]
+    fn deltas_out_of_order_are_refused() {
+        let mut m = RunMetrics::default();
+        m.apply("a", delta(0, 1000, 1, &[ITER])).unwrap();
+        let gap = m.apply("a", delta(2, 3000, 1, &[ITER])).unwrap_err();
+        assert!(
+            matches!(&gap, CoordinatorError::Sequence { worker, expected: 1, got: 2 } if worker == "a"),
+            "{gap:?}"
+        );
+        let duplicate = m.apply("a", delta(0, 1000, 1, &[ITER])).unwrap_err();
+        assert!(matches!(
+            duplicate,
+            CoordinatorError::Sequence {
+                expected: 1,
+                got: 0,
+                ..
+            }
+        ));
+        assert!(
+            m.apply("b", delta(1, 1000, 1, &[ITER])).is_err(),
+            "every worker starts at 0"
+        );
+        assert!(
+            matches!(m.total.metric_total("iterations"), Some(Sink::Counter(c)) if c.sum == 1.0),
+            "refused deltas are not merged"
+        );
+        m.apply("a", delta(1, 2000, 1, &[ITER])).unwrap();
+    }
+
+    #[test]
+    fn deltas_after_finish_add_samples_but_keep_the_final_vus() {
+        let mut m = RunMetrics::default();
+        m.apply("a", delta(0, 1000, 0, &[ITER])).unwrap();
+        m.finish("a");
+        m.apply(
+            "a",
+            delta(
+                1,
+                9000,
+                4,
+                &[("checks", &[("check", "teardown ok")], MetricKind::Rate, 1.0)],
+            ),
+        )
+        .unwrap();
+        assert_eq!(m.vus(), (0, 1));
+        assert!(m.total.metric_total("checks").is_some());
+        assert_eq!(
+            m.timeline.keys().copied().collect::<Vec<_>>(),
+            [1],
+            "teardown is not on the timeline"
+        );
+    }
+
+    #[test]
+    fn a_metric_changing_kind_is_an_error() {
+        let mut m = RunMetrics::default();
+        m.apply(
+            "a",
+            delta(0, 1000, 1, &[("cart", &[], MetricKind::Counter, 1.0)]),
+        )
+        .unwrap();
+        let err = m
+            .apply(
+                "b",
+                delta(0, 1000, 1, &[("cart", &[], MetricKind::Trend, 1.0)]),
+            )
+            .unwrap_err();
+        assert!(matches!(err, CoordinatorError::Metrics(_)), "{err:?}");
     }
 }

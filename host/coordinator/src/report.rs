@@ -99,7 +99,10 @@ pub struct ThresholdResult {
 
 /// Value type of a metric: the builtins' own, else the default.
 pub fn value_type(metric: &str) -> ValueType {
-    BUILTINS.iter().find(|(n, _, _)| *n == metric).map_or(ValueType::Default, |(_, _, vt)| *vt)
+    BUILTINS
+        .iter()
+        .find(|(n, _, _)| *n == metric)
+        .map_or(ValueType::Default, |(_, _, vt)| *vt)
 }
 
 /// Values of one sink, for the summary.
@@ -135,12 +138,20 @@ pub fn values(sink: &Sink, vt: ValueType, elapsed_s: f64) -> MetricValues {
             "trend"
         }
     };
-    MetricValues { kind, unit: vt.as_str(), values: v }
+    MetricValues {
+        kind,
+        unit: vt.as_str(),
+        values: v,
+    }
 }
 
 /// Evaluate every threshold against `total`. A threshold on a metric without samples passes, as in
 /// k6, but reports no observed value.
-pub fn evaluate(thresholds: &[Threshold], total: &Aggregate, elapsed_s: f64) -> Vec<ThresholdResult> {
+pub fn evaluate(
+    thresholds: &[Threshold],
+    total: &Aggregate,
+    elapsed_s: f64,
+) -> Vec<ThresholdResult> {
     thresholds
         .iter()
         .map(|t| {
@@ -175,16 +186,18 @@ pub fn checks(total: &Aggregate) -> Vec<CheckResult> {
             e.1 += r.falses();
         }
     }
-    by_name.into_iter().map(|(name, (passes, fails))| CheckResult { name, passes, fails }).collect()
+    by_name
+        .into_iter()
+        .map(|(name, (passes, fails))| CheckResult {
+            name,
+            passes,
+            fails,
+        })
+        .collect()
 }
 
 /// Build the report for a finished run.
-pub fn build(
-    info: RunInfo,
-    m: &RunMetrics,
-    thresholds: &[Threshold],
-    elapsed_s: f64,
-) -> Report {
+pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s: f64) -> Report {
     let mut metrics = BTreeMap::new();
     for name in m.total.metric_names() {
         if let Some(sink) = m.total.metric_total(&name) {
@@ -196,12 +209,19 @@ pub fn build(
             continue;
         }
         if let Some(sink) = m.total.select(&t.selector) {
-            metrics.insert(t.selector.to_string(), values(&sink, value_type(&t.selector.metric), elapsed_s));
+            metrics.insert(
+                t.selector.to_string(),
+                values(&sink, value_type(&t.selector.metric), elapsed_s),
+            );
         }
     }
     let results = evaluate(thresholds, &m.total, elapsed_s);
     let mut info = info;
-    info.status = if results.iter().all(|r| r.ok) { RunStatus::Passed } else { RunStatus::ThresholdsFailed };
+    info.status = if results.iter().all(|r| r.ok) {
+        RunStatus::Passed
+    } else {
+        RunStatus::ThresholdsFailed
+    };
     Report {
         schema: SCHEMA,
         run: info,
@@ -215,4 +235,234 @@ pub fn build(
 /// Parse a selector string back (used when rendering sub-metrics).
 pub fn parse_selector(s: &str) -> Option<Selector> {
     Selector::parse(s).ok()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use stampede_metrics::{MetricKind, SeriesKey, TagSet};
+    use stampede_proto::MetricsDelta;
+
+    /// The thresholds of a plan whose `[thresholds]` table is `toml`.
+    pub(crate) fn thresholds(toml: &str) -> Vec<Threshold> {
+        let text = format!(
+            "component = \"x.wasm\"\ntargets = [\"http://127.0.0.1:1\"]\n[scenarios.main]\nexecutor = \"per-vu-iterations\"\n[thresholds]\n{toml}"
+        );
+        stampede_plan::parse(&text, std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .thresholds
+    }
+
+    /// Logins of 100, 200 and 300ms, home pages of 10 and 20ms, 7 checks (one failed), 5 iterations.
+    pub(crate) fn metrics() -> RunMetrics {
+        let mut d = Aggregate::new();
+        let mut add = |metric: &str, tags: &[(&str, &str)], kind, values: &[f64]| {
+            for v in values {
+                d.add(
+                    &SeriesKey::new(metric, TagSet::new(tags.iter().copied())),
+                    kind,
+                    *v,
+                );
+            }
+        };
+        add(
+            "http_req_duration",
+            &[("name", "login")],
+            MetricKind::Trend,
+            &[100.0, 200.0, 300.0],
+        );
+        add(
+            "http_req_duration",
+            &[("name", "home")],
+            MetricKind::Trend,
+            &[10.0, 20.0],
+        );
+        add(
+            "checks",
+            &[("check", "status is 200")],
+            MetricKind::Rate,
+            &[1.0, 1.0, 1.0, 0.0],
+        );
+        add(
+            "checks",
+            &[("check", "body ok"), ("name", "home")],
+            MetricKind::Rate,
+            &[1.0, 1.0],
+        );
+        add(
+            "checks",
+            &[("check", "body ok"), ("name", "login")],
+            MetricKind::Rate,
+            &[1.0],
+        );
+        add(
+            "iterations",
+            &[("scenario", "main")],
+            MetricKind::Counter,
+            &[1.0; 5],
+        );
+        let mut m = RunMetrics::default();
+        m.apply(
+            "w",
+            MetricsDelta {
+                seq: 0,
+                at_ms: 1000,
+                vus: 2,
+                vus_max: 2,
+                delta: d,
+            },
+        )
+        .unwrap();
+        m
+    }
+
+    pub(crate) fn info() -> RunInfo {
+        RunInfo {
+            id: "run-1".into(),
+            component: "x.wasm".into(),
+            component_sha256: "ab".repeat(32),
+            duration_s: 2.5,
+            workers: 1,
+            status: RunStatus::Passed,
+            aborted: None,
+        }
+    }
+
+    pub(crate) const MIXED: &str = r#"
+        "http_req_duration{name:login}" = ["p(95) < 250ms", "avg < 500ms"]
+        http_req_duration = ["max < 1s"]
+        checks = ["rate > 0.9"]
+        iteration_errors = ["count < 1"]
+    "#;
+
+    #[test]
+    fn thresholds_get_verdicts_and_observed_values() {
+        let results = evaluate(&thresholds(MIXED), &metrics().total, 2.5);
+        let got: Vec<(&str, &str, bool)> = results
+            .iter()
+            .map(|r| (r.metric.as_str(), r.expression.as_str(), r.ok))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("http_req_duration{name:login}", "p(95) < 250ms", false),
+                ("http_req_duration{name:login}", "avg < 500ms", true),
+                ("http_req_duration", "max < 1s", true),
+                ("checks", "rate > 0.9", false),
+                ("iteration_errors", "count < 1", true),
+            ]
+        );
+        let p95 = results[0].observed.unwrap();
+        assert!((p95 - 300.0).abs() < 1.0, "{p95}");
+        assert_eq!(results[1].observed, Some(200.0));
+        assert_eq!(results[2].observed, Some(300.0));
+        assert_eq!(results[3].observed, Some(6.0 / 7.0));
+        assert_eq!(
+            results[4].observed, None,
+            "no samples: passes, observes nothing"
+        );
+    }
+
+    #[test]
+    fn an_aggregation_that_does_not_apply_fails_and_observes_null() {
+        // Custom metrics are kind-checked only at run time: `p(95)` on a counter cannot hold.
+        let mut m = RunMetrics::default();
+        let mut d = Aggregate::new();
+        d.add(&SeriesKey::untagged("cart"), MetricKind::Counter, 3.0);
+        m.apply(
+            "w",
+            MetricsDelta {
+                seq: 0,
+                at_ms: 1000,
+                vus: 0,
+                vus_max: 0,
+                delta: d,
+            },
+        )
+        .unwrap();
+        let r = &evaluate(&thresholds("cart = [\"p(95) < 1\"]"), &m.total, 1.0)[0];
+        assert!(!r.ok);
+        assert_eq!(
+            serde_json::to_value(r).unwrap()["observed"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn build_adds_submetrics_groups_checks_and_fails_the_run() {
+        let r = build(info(), &metrics(), &thresholds(MIXED), 2.5);
+
+        assert_eq!(r.schema, SCHEMA);
+        assert_eq!(r.run.status, RunStatus::ThresholdsFailed);
+        let keys: Vec<&str> = r.metrics.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "checks",
+                "http_req_duration",
+                "http_req_duration{name:login}",
+                "iterations",
+                "vus",
+                "vus_max"
+            ]
+        );
+        let login = &r.metrics["http_req_duration{name:login}"];
+        assert_eq!(
+            (
+                login.kind,
+                login.unit,
+                login.values["count"],
+                login.values["avg"]
+            ),
+            ("trend", "time", 3.0, 200.0)
+        );
+        assert_eq!(
+            r.metrics["http_req_duration"].values["count"], 5.0,
+            "all tags merged"
+        );
+        let it = &r.metrics["iterations"];
+        assert_eq!(
+            (it.kind, it.unit, it.values["count"], it.values["rate"]),
+            ("counter", "default", 5.0, 2.0)
+        );
+        let checks = &r.metrics["checks"];
+        assert_eq!(
+            (checks.values["passes"], checks.values["fails"]),
+            (6.0, 1.0)
+        );
+
+        let by_name: Vec<(&str, u64, u64)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.passes, c.fails))
+            .collect();
+        assert_eq!(
+            by_name,
+            [("body ok", 3, 0), ("status is 200", 3, 1)],
+            "grouped by the check tag, in name order"
+        );
+        assert_eq!(r.thresholds.len(), 5);
+        assert_eq!(r.timeseries.len(), 1);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["run"]["status"], "thresholds_failed");
+        assert_eq!(
+            json["metrics"]["http_req_duration{name:login}"]["type"],
+            "trend"
+        );
+    }
+
+    #[test]
+    fn a_run_passes_when_every_threshold_holds() {
+        let passing = "\"http_req_duration{name:login}\" = [\"avg < 500ms\"]\niteration_errors = [\"count < 1\"]";
+        assert_eq!(
+            build(info(), &metrics(), &thresholds(passing), 2.5)
+                .run
+                .status,
+            RunStatus::Passed
+        );
+        assert_eq!(
+            build(info(), &metrics(), &[], 2.5).run.status,
+            RunStatus::Passed
+        );
+    }
 }

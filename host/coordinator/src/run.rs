@@ -81,14 +81,24 @@ impl Session {
                 Err(CoordinatorError::WorkerFailed { error, kind })
             }
             Some(m) => Ok(m),
-            None => Err(CoordinatorError::WorkerLost(self.ids.first().cloned().unwrap_or_else(|| "?".into()))),
+            None => Err(CoordinatorError::WorkerLost(
+                self.ids.first().cloned().unwrap_or_else(|| "?".into()),
+            )),
         }
     }
 
-    async fn next_within(&mut self, limit: Duration, what: &str) -> Result<(usize, WorkerMsg), CoordinatorError> {
+    async fn next_within(
+        &mut self,
+        limit: Duration,
+        what: &str,
+    ) -> Result<(usize, WorkerMsg), CoordinatorError> {
         tokio::time::timeout(limit, self.next())
             .await
-            .map_err(|_| CoordinatorError::Protocol(format!("no answer from the workers within {limit:?} while waiting for {what}")))?
+            .map_err(|_| {
+                CoordinatorError::Protocol(format!(
+                    "no answer from the workers within {limit:?} while waiting for {what}"
+                ))
+            })?
     }
 }
 
@@ -101,7 +111,10 @@ pub async fn run(
     mut abort: watch::Receiver<Option<String>>,
 ) -> Result<Report, CoordinatorError> {
     let n = workers.senders.len();
-    let mut s = Session { workers, ids: vec![String::new(); n] };
+    let mut s = Session {
+        workers,
+        ids: vec![String::new(); n],
+    };
     let plan = spec.plan.clone();
     let hello_limit = LIFECYCLE_MARGIN;
 
@@ -110,7 +123,14 @@ pub async fn run(
     let mut limited = String::new();
     for _ in 0..n {
         match s.next_within(hello_limit, "hello").await? {
-            (i, WorkerMsg::Hello { protocol, worker_id, capacity }) => {
+            (
+                i,
+                WorkerMsg::Hello {
+                    protocol,
+                    worker_id,
+                    capacity,
+                },
+            ) => {
                 if protocol != PROTOCOL_VERSION {
                     return Err(CoordinatorError::Protocol(format!(
                         "worker {worker_id} speaks protocol {protocol}, this coordinator {PROTOCOL_VERSION}; run the same Stampede version everywhere"
@@ -125,12 +145,19 @@ pub async fn run(
     }
     let available: u64 = caps.iter().sum();
     if plan.max_vus() > available {
-        return Err(CoordinatorError::Capacity { needed: plan.max_vus(), available, limited_by: limited });
+        return Err(CoordinatorError::Capacity {
+            needed: plan.max_vus(),
+            available,
+            limited_by: limited,
+        });
     }
 
     // 2. assignments, weighted by capacity
     for (i, seg) in Segment::split_weighted(&caps).into_iter().enumerate() {
-        let segment = SegmentSpec { from: (seg.from.num(), seg.from.den()), to: (seg.to.num(), seg.to.den()) };
+        let segment = SegmentSpec {
+            from: (seg.from.num(), seg.from.den()),
+            to: (seg.to.num(), seg.to.den()),
+        };
         let a = Assignment {
             run_id: spec.run_id.clone(),
             plan: spec.source.clone(),
@@ -141,7 +168,13 @@ pub async fn run(
         let _ = s.workers.senders[i].send(CoordinatorMsg::Assign(Box::new(a)));
     }
     for _ in 0..n {
-        match s.next_within(hello_limit + Duration::from_secs(300), "the component to compile").await? {
+        match s
+            .next_within(
+                hello_limit + Duration::from_secs(300),
+                "the component to compile",
+            )
+            .await?
+        {
             (_, WorkerMsg::Ready) => {}
             (_, other) => return Err(unexpected("ready", &other)),
         }
@@ -149,7 +182,10 @@ pub async fn run(
 
     // 3. setup on worker 0
     let _ = s.workers.senders[0].send(CoordinatorMsg::RunSetup);
-    let setup_data = match s.next_within(plan.options.setup_timeout + LIFECYCLE_MARGIN, "setup").await? {
+    let setup_data = match s
+        .next_within(plan.options.setup_timeout + LIFECYCLE_MARGIN, "setup")
+        .await?
+    {
         (_, WorkerMsg::SetupDone { result: Ok(data) }) => data,
         (_, WorkerMsg::SetupDone { result: Err(e) }) => {
             s.broadcast(&CoordinatorMsg::Shutdown);
@@ -159,11 +195,15 @@ pub async fn run(
     };
 
     // 4. the run itself
-    s.broadcast(&CoordinatorMsg::Start { setup_data: setup_data.clone() });
+    s.broadcast(&CoordinatorMsg::Start {
+        setup_data: setup_data.clone(),
+    });
     let t0 = Instant::now();
     let mut metrics = RunMetrics::default();
     let mut finished = vec![false; n];
     let mut stopping: Option<String> = None;
+    // Once the abort switch is dropped, `changed()` fails at once on every poll: stop watching it.
+    let mut abort_open = true;
     let mut tick = tokio::time::interval_at(t0 + TICK, TICK);
     while !finished.iter().all(|f| *f) {
         tokio::select! {
@@ -183,10 +223,13 @@ pub async fn run(
                 }
                 live.send_replace(live_stats(&metrics, elapsed, &stopping));
             }
-            changed = abort.changed(), if stopping.is_none() => {
+            changed = abort.changed(), if stopping.is_none() && abort_open => {
                 let reason = match changed {
                     Ok(()) => abort.borrow().clone(),
-                    Err(_) => None,
+                    Err(_) => {
+                        abort_open = false;
+                        None
+                    }
                 };
                 if let Some(reason) = reason {
                     s.broadcast(&CoordinatorMsg::Stop { reason: reason.clone() });
@@ -201,7 +244,10 @@ pub async fn run(
     // 5. teardown on worker 0
     let _ = s.workers.senders[0].send(CoordinatorMsg::RunTeardown { setup_data });
     loop {
-        match s.next_within(plan.options.teardown_timeout + LIFECYCLE_MARGIN, "teardown").await? {
+        match s
+            .next_within(plan.options.teardown_timeout + LIFECYCLE_MARGIN, "teardown")
+            .await?
+        {
             (_, WorkerMsg::TeardownDone { result }) => {
                 if let Err(e) = result {
                     tracing::error!("teardown failed: {e}");
@@ -223,7 +269,12 @@ pub async fn run(
         status: RunStatus::Passed,
         aborted: stopping,
     };
-    Ok(report::build(info, &metrics, &plan.thresholds, elapsed.as_secs_f64()))
+    Ok(report::build(
+        info,
+        &metrics,
+        &plan.thresholds,
+        elapsed.as_secs_f64(),
+    ))
 }
 
 fn unexpected(phase: &str, msg: &WorkerMsg) -> CoordinatorError {
@@ -231,16 +282,26 @@ fn unexpected(phase: &str, msg: &WorkerMsg) -> CoordinatorError {
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
         .unwrap_or_default();
-    CoordinatorError::Protocol(format!("unexpected `{name}` message while waiting for {phase}"))
+    CoordinatorError::Protocol(format!(
+        "unexpected `{name}` message while waiting for {phase}"
+    ))
 }
 
 /// The first abort-on-fail threshold that fails after its delay, as a reason.
 fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String> {
-    plan.thresholds.iter().filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval).find_map(|t| {
-        let sink = m.total.select(&t.selector)?;
-        let e = t.expr.evaluate(&sink, elapsed.as_secs_f64());
-        (!e.ok).then(|| format!("threshold `{}: {}` failed (observed {})", t.selector, t.expr.source, e.observed))
-    })
+    plan.thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
+        .find_map(|t| {
+            let sink = m.total.select(&t.selector)?;
+            let e = t.expr.evaluate(&sink, elapsed.as_secs_f64());
+            (!e.ok).then(|| {
+                format!(
+                    "threshold `{}: {}` failed (observed {})",
+                    t.selector, t.expr.source, e.observed
+                )
+            })
+        })
 }
 
 fn live_stats(m: &RunMetrics, elapsed: Duration, stopping: &Option<String>) -> LiveStats {

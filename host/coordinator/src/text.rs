@@ -16,15 +16,28 @@ pub fn render(r: &Report) -> String {
             if c.fails == 0 {
                 let _ = writeln!(out, "     ✓ {}", c.name);
             } else {
-                let pct = if total == 0 { 0.0 } else { 100.0 * c.passes as f64 / total as f64 };
-                let _ = writeln!(out, "     ✗ {}\n      ↳  {pct:.0}% — ✓ {} / ✗ {}", c.name, c.passes, c.fails);
+                let pct = if total == 0 {
+                    0.0
+                } else {
+                    100.0 * c.passes as f64 / total as f64
+                };
+                let _ = writeln!(
+                    out,
+                    "     ✗ {}\n      ↳  {pct:.0}% — ✓ {} / ✗ {}",
+                    c.name, c.passes, c.fails
+                );
             }
         }
         out.push('\n');
     }
     for (name, values) in &r.metrics {
         let is_sub = name.contains('{');
-        let marks: Vec<bool> = r.thresholds.iter().filter(|t| &t.metric == name).map(|t| t.ok).collect();
+        let marks: Vec<bool> = r
+            .thresholds
+            .iter()
+            .filter(|t| &t.metric == name)
+            .map(|t| t.ok)
+            .collect();
         let mark = if marks.is_empty() {
             "  "
         } else if marks.iter().all(|ok| *ok) {
@@ -33,19 +46,30 @@ pub fn render(r: &Report) -> String {
             "✗ "
         };
         let label = if is_sub {
-            let tags = name.split_once('{').map_or("", |(_, t)| t.trim_end_matches('}'));
+            let tags = name
+                .split_once('{')
+                .map_or("", |(_, t)| t.trim_end_matches('}'));
             format!("  {{ {tags} }}")
         } else {
             name.clone()
         };
-        let metric = Selector::parse(name).map(|s| s.metric).unwrap_or_else(|_| name.clone());
+        let metric = Selector::parse(name)
+            .map(|s| s.metric)
+            .unwrap_or_else(|_| name.clone());
         let dots = NAME_WIDTH.saturating_sub(label.chars().count());
-        let _ = writeln!(out, "   {mark}{label}{}: {}", ".".repeat(dots), line(values, value_type(&metric)));
+        let _ = writeln!(
+            out,
+            "   {mark}{label}{}: {}",
+            ".".repeat(dots),
+            line(values, value_type(&metric))
+        );
     }
     if !r.thresholds.is_empty() {
         out.push_str("\n   thresholds:\n");
         for t in &r.thresholds {
-            let observed = t.observed.map_or_else(|| "no samples".to_owned(), |v| format!("{v:.4}"));
+            let observed = t
+                .observed
+                .map_or_else(|| "no samples".to_owned(), |v| format!("{v:.4}"));
             let _ = writeln!(
                 out,
                 "     {} {}: {}  (observed {observed})",
@@ -62,17 +86,35 @@ pub fn render(r: &Report) -> String {
         RunStatus::Passed => "passed",
         RunStatus::ThresholdsFailed => "THRESHOLDS FAILED",
     };
-    let _ = writeln!(out, "\n   run {} in {:.1}s: {verdict}", r.run.id, r.run.duration_s);
+    let _ = writeln!(
+        out,
+        "\n   run {} in {:.1}s: {verdict}",
+        r.run.id, r.run.duration_s
+    );
     out
 }
 
 fn line(v: &MetricValues, vt: ValueType) -> String {
     let get = |k: &str| v.values.get(k).copied().unwrap_or(0.0);
     match v.kind {
-        "counter" => format!("{:<12} {}", format_value(vt, get("count")), format_rate_per_sec(vt, get("rate"))),
-        "gauge" => format!("{:<12} min={} max={}", format_value(vt, get("value")), fmt(get("min")), fmt(get("max"))),
+        "counter" => format!(
+            "{:<12} {}",
+            format_value(vt, get("count")),
+            format_rate_per_sec(vt, get("rate"))
+        ),
+        "gauge" => format!(
+            "{:<12} min={} max={}",
+            format_value(vt, get("value")),
+            fmt(get("min")),
+            fmt(get("max"))
+        ),
         "rate" => {
-            format!("{:.2}% ✓ {} ✗ {}", 100.0 * get("rate"), get("passes") as u64, get("fails") as u64)
+            format!(
+                "{:.2}% ✓ {} ✗ {}",
+                100.0 * get("rate"),
+                get("passes") as u64,
+                get("fails") as u64
+            )
         }
         _ => ["avg", "min", "med", "max", "p90", "p95", "p99"]
             .iter()
@@ -92,4 +134,74 @@ fn line(v: &MetricValues, vt: ValueType) -> String {
 
 fn fmt(v: f64) -> String {
     format_value(ValueType::Default, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build;
+    use crate::report::tests::{MIXED, info, metrics, thresholds};
+
+    fn lines(out: &str) -> Vec<&str> {
+        out.lines().collect()
+    }
+
+    #[test]
+    fn marks_checks_thresholds_and_the_verdict() {
+        let out = render(&build(info(), &metrics(), &thresholds(MIXED), 2.5));
+        let lines = lines(&out);
+
+        assert!(lines.contains(&"     ✓ body ok"), "{out}");
+        assert!(lines.contains(&"     ✗ status is 200"), "{out}");
+        assert!(lines.contains(&"      ↳  75% — ✓ 3 / ✗ 1"), "{out}");
+        let starts = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
+        assert!(
+            starts("   ✗ checks....."),
+            "a failed threshold marks its metric\n{out}"
+        );
+        assert!(starts("   ✓ http_req_duration....."), "{out}");
+        assert!(
+            starts("   ✗   { name:login }....."),
+            "sub-metrics are indented under their metric\n{out}"
+        );
+        assert!(
+            starts("     iterations.....") && out.contains(".: 5            2/s\n"),
+            "no threshold, no mark\n{out}"
+        );
+        assert!(lines.contains(&"   thresholds:"), "{out}");
+        assert!(
+            starts("     ✗ http_req_duration{name:login}: p(95) < 250ms  (observed 30"),
+            "{out}"
+        );
+        assert!(
+            lines.contains(
+                &"     ✓ http_req_duration{name:login}: avg < 500ms  (observed 200.0000)"
+            ),
+            "{out}"
+        );
+        assert!(
+            lines.contains(&"     ✓ iteration_errors: count < 1  (observed no samples)"),
+            "{out}"
+        );
+        assert_eq!(
+            lines.last(),
+            Some(&"   run run-1 in 2.5s: THRESHOLDS FAILED"),
+            "{out}"
+        );
+        assert!(!out.contains("stopped early"));
+    }
+
+    #[test]
+    fn a_passed_run_stopped_early_says_why() {
+        let mut r = build(info(), &metrics(), &[], 2.5);
+        r.run.aborted = Some("interrupted by Ctrl-C".into());
+        let out = render(&r);
+
+        assert!(
+            out.contains("\n   run stopped early: interrupted by Ctrl-C\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("   run run-1 in 2.5s: passed\n"), "{out}");
+        assert!(!out.contains("thresholds:"), "{out}");
+    }
 }

@@ -55,7 +55,10 @@ mod threshold;
 pub mod units;
 
 pub use error::{PlanError, PlanErrors};
-pub use executor::{ConstantVus, EXECUTORS, Executor, PerVuIterations, SharedIterations};
+pub use executor::{
+    Arrivals, ConstantArrivalRate, ConstantVus, EXECUTORS, Executor, PerVuIterations,
+    RampingArrivalRate, RampingVus, SharedIterations, Stage, owns,
+};
 pub use options::{MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, Options};
 pub use origin::{Origin, OriginError};
 pub use plan::{Plan, load, parse};

@@ -62,8 +62,10 @@ impl Plan {
     }
 
     /// Applies command-line overrides, like k6's `--vus` and `--duration`: `vus` replaces every scenario's
-    /// VUs; `duration` replaces the `duration` of constant-VU scenarios and the `max-duration` of
-    /// iteration-based ones. The result is validated again; on error the plan is left unchanged.
+    /// VUs (the `max-vus` of arrival-rate scenarios, also capping their `pre-allocated-vus`); `duration`
+    /// replaces the `duration` of constant-vus and constant-arrival-rate scenarios and the `max-duration`
+    /// of iteration-based ones. Scenarios with stages ignore both: the stages say how many VUs (or what
+    /// rate) and for how long. The result is validated again; on error the plan is left unchanged.
     pub fn apply_overrides(
         &mut self,
         vus: Option<u64>,
@@ -559,6 +561,80 @@ mod tests {
         );
         p.apply_overrides(None, None).unwrap();
         assert_eq!(p, before);
+    }
+
+    #[test]
+    fn ramping_and_arrival_rate_scenarios() {
+        let mut p = plan(
+            r#"
+            [scenarios.ramp]
+            executor = "ramping-vus"
+            start-vus = 0
+            stages = [{ duration = "15s", target = 200 }, { duration = "15s", target = 0 }]
+            graceful-ramp-down = "5s"
+            [scenarios.steady]
+            executor = "constant-arrival-rate"
+            rate = 1000
+            duration = "20s"
+            pre-allocated-vus = 50
+            max-vus = 100
+            [scenarios.spike]
+            executor = "ramping-arrival-rate"
+            start-time = "1m"
+            stages = [{ duration = "10s", target = 100 }]
+            pre-allocated-vus = 5
+        "#,
+        );
+        let described: Vec<String> = p.scenarios.iter().map(|s| s.executor.describe()).collect();
+        assert_eq!(
+            described,
+            [
+                "ramping-vus: 0 -> 200 VUs over 15s, 200 -> 0 over 15s (max 200 VUs)",
+                "constant-arrival-rate: 1000 iterations/s for 20s (20000 iterations, 50..100 VUs)",
+                "ramping-arrival-rate: 0 -> 100 iterations/s over 10s (499 iterations, 5 VUs)",
+            ]
+        );
+        assert_eq!(p.max_vus(), 305);
+        // spike: 1m + 10s of stages + 30s graceful stop.
+        assert_eq!(p.total_duration(), Duration::from_secs(100));
+        let ramp = &p.scenarios[0].executor;
+        assert_eq!(ramp.graceful_ramp_down(), Some(Duration::from_secs(5)));
+        assert_eq!(p.scenarios[1].executor.graceful_ramp_down(), None);
+        assert_eq!(ramp.vus_at(Duration::from_millis(7500)), 100);
+
+        // --vus caps the arrival-rate pools and leaves the ramp alone; --duration only reaches the
+        // constant rate.
+        p.apply_overrides(Some(20), Some(Duration::from_secs(5)))
+            .unwrap();
+        let described: Vec<String> = p.scenarios.iter().map(|s| s.executor.describe()).collect();
+        assert_eq!(
+            described,
+            [
+                "ramping-vus: 0 -> 200 VUs over 15s, 200 -> 0 over 15s (max 200 VUs)",
+                "constant-arrival-rate: 1000 iterations/s for 5s (5000 iterations, 20 VUs)",
+                "ramping-arrival-rate: 0 -> 100 iterations/s over 10s (499 iterations, 5..20 VUs)",
+            ]
+        );
+        let err = p.apply_overrides(Some(0), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid plan, 2 problems:\n  scenarios.steady.pre-allocated-vus: must be at least 1, found 0\n  scenarios.spike.pre-allocated-vus: must be at least 1, found 0"
+        );
+
+        // A worker's shares: serde keeps the segment (the coordinator sends plans as JSON).
+        let third = crate::Segment::split_even(3)[1];
+        for s in &p.scenarios {
+            let share = s.executor.for_segment(&third);
+            let json = serde_json::to_value(&share).unwrap();
+            assert_eq!(json["segment"], "1/3:2/3");
+            assert_eq!(serde_json::from_value::<Executor>(json).unwrap(), share);
+        }
+        let mut json = serde_json::to_value(&p.scenarios[1].executor).unwrap();
+        json.as_object_mut().unwrap().remove("segment");
+        assert_eq!(
+            serde_json::from_value::<Executor>(json).unwrap(),
+            p.scenarios[1].executor
+        );
     }
 
     #[test]

@@ -266,27 +266,30 @@ mod tests {
 
     #[test]
     fn reports_executor_problems() {
-        let (s, errors) = read("a", "executor = \"ramping-vus\"\nvus = 3\nstart-vus = 0");
+        let (s, errors) = read(
+            "a",
+            "executor = \"externally-controlled\"\nvus = 3\nstart-vus = 0\nmax-vu = 1",
+        );
         assert!(s.is_none());
         assert_eq!(
             errors,
             [
-                "scenarios.a.executor: unknown executor \"ramping-vus\" (supported: constant-vus, per-vu-iterations, shared-iterations)",
-                "scenarios.a.start-vus: unknown key `start-vus`; expected one of: executor, exec, start-time, graceful-stop, tags",
+                "scenarios.a.executor: unknown executor \"externally-controlled\" (supported: constant-vus, ramping-vus, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate)",
+                "scenarios.a.max-vu: unknown key `max-vu`; expected one of: executor, exec, start-time, graceful-stop, tags",
             ]
         );
         let (_, errors) = read("a", "executor = \"constant-vu\"");
         assert_eq!(
             errors,
             [
-                "scenarios.a.executor: unknown executor \"constant-vu\"; did you mean \"constant-vus\"? (supported: constant-vus, per-vu-iterations, shared-iterations)"
+                "scenarios.a.executor: unknown executor \"constant-vu\"; did you mean \"constant-vus\"? (supported: constant-vus, ramping-vus, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate)"
             ]
         );
         let (_, errors) = read("a", "vus = 2");
         assert_eq!(
             errors,
             [
-                "scenarios.a.executor: missing required key `executor` (one of: constant-vus, per-vu-iterations, shared-iterations)"
+                "scenarios.a.executor: missing required key `executor` (one of: constant-vus, ramping-vus, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate)"
             ]
         );
         let (_, errors) = read(
@@ -297,6 +300,17 @@ mod tests {
             errors,
             [
                 "scenarios.a.iterations: `iterations` is not a setting of constant-vus (it is used by per-vu-iterations, shared-iterations)"
+            ]
+        );
+        let (_, errors) = read(
+            "a",
+            "executor = \"ramping-vus\"\nduration = \"1s\"\nstages = [{ duration = \"1s\", target = 1 }]\nmax-vus = 3",
+        );
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.duration: `duration` is not a setting of ramping-vus (it is used by constant-vus, constant-arrival-rate)",
+                "scenarios.a.max-vus: `max-vus` is not a setting of ramping-vus (it is used by constant-arrival-rate, ramping-arrival-rate)",
             ]
         );
     }

@@ -1,11 +1,13 @@
 //! Execution segments: which share of the fleet's load a worker runs, as exact fractions.
 //!
 //! The coordinator cuts `[0, 1)` into adjacent [`Segment`]s, one per worker (evenly or weighted by
-//! capacity). A worker then takes, for every number in the plan (VUs, iterations, later arrival rates),
-//! its [`Segment::scale`]d share: `floor(total * to) - floor(total * from)`. Because adjacent segments share
-//! their boundary, the shares of a split always add up to the total exactly, with no rounding drift and no
-//! coordination between workers. [`Segment::index_range`] gives the same share as a range of indices, which
-//! makes fleet-unique VU ids.
+//! capacity). A worker then takes, for every number in the plan (VUs, iterations, a ramp's VU count at each
+//! moment), its [`Segment::scale`]d share: `floor(total * to) - floor(total * from)`. Because adjacent
+//! segments share their boundary, the shares of a split always add up to the total exactly, with no
+//! rounding drift and no coordination between workers. [`Segment::index_range`] gives the same share as a
+//! range of indices, which makes fleet-unique VU ids. The iterations of arrival-rate scenarios are
+//! striped instead, one by one, so that each worker's share is spread evenly over time: see
+//! [`owns`](crate::owns).
 //!
 //! ```
 //! use stampede_plan::Segment;

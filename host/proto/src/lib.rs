@@ -170,5 +170,8 @@ pub struct SegmentSpec {
 
 impl SegmentSpec {
     /// The whole load.
-    pub const FULL: SegmentSpec = SegmentSpec { from: (0, 1), to: (1, 1) };
+    pub const FULL: SegmentSpec = SegmentSpec {
+        from: (0, 1),
+        to: (1, 1),
+    };
 }

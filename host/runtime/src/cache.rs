@@ -19,8 +19,15 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// Compile `bytes` or load the compiled artifact from `dir`.
-pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, dir: Option<&Path>) -> wasmtime::Result<Component> {
-    let Some(dir) = dir else { return Component::new(engine, bytes) };
+pub fn compile(
+    engine: &Engine,
+    bytes: &[u8],
+    sha256: &str,
+    dir: Option<&Path>,
+) -> wasmtime::Result<Component> {
+    let Some(dir) = dir else {
+        return Component::new(engine, bytes);
+    };
     let mut h = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     let path = dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()));
@@ -35,7 +42,10 @@ pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, dir: Option<&Path>) 
     }
     let component = Component::new(engine, bytes)?;
     if let Err(e) = store(&path, &component) {
-        tracing::debug!("could not cache the compiled component at {}: {e:#}", path.display());
+        tracing::debug!(
+            "could not cache the compiled component at {}: {e:#}",
+            path.display()
+        );
     }
     Ok(component)
 }
@@ -43,7 +53,11 @@ pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, dir: Option<&Path>) 
 fn store(path: &Path, component: &Component) -> wasmtime::Result<()> {
     let dir = path.parent().expect("cache path has a parent");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}", std::process::id(), path.file_name().unwrap().to_string_lossy()));
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        std::process::id(),
+        path.file_name().unwrap().to_string_lossy()
+    ));
     std::fs::write(&tmp, component.serialize()?)?;
     std::fs::rename(&tmp, path)?;
     Ok(())

@@ -29,7 +29,9 @@ pub struct HostCapacity {
 /// Capacity with every VU capped at `memory_limit` bytes of linear memory.
 pub fn host_capacity(memory_limit: u64) -> HostCapacity {
     let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
-    let used_maps = std::fs::read_to_string("/proc/self/maps").map(|s| s.lines().count() as u64).ok();
+    let used_maps = std::fs::read_to_string("/proc/self/maps")
+        .map(|s| s.lines().count() as u64)
+        .ok();
     let address_space = address_space_limit().min(ADDRESS_SPACE);
     let per_vu_virtual = memory_limit.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
     compute(max_map_count, used_maps, address_space, per_vu_virtual)
@@ -42,7 +44,8 @@ fn compute(
     per_vu_virtual: u64,
 ) -> HostCapacity {
     let by_space = address_space / per_vu_virtual.max(1);
-    let by_maps = max_map_count.map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / MAPS_PER_VU);
+    let by_maps = max_map_count
+        .map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / MAPS_PER_VU);
     match by_maps {
         Some(maps) if maps <= by_space => HostCapacity {
             max_vus: maps,
@@ -58,7 +61,8 @@ fn compute(
                 "address space: {} MiB reserved per VU for its memory limit and stacks",
                 per_vu_virtual >> 20
             ),
-            advice: "lower options.memory-limit or raise the address-space limit (ulimit -v)".into(),
+            advice: "lower options.memory-limit or raise the address-space limit (ulimit -v)"
+                .into(),
         },
     }
 }
@@ -69,10 +73,17 @@ fn read_u64(path: &Path) -> Option<u64> {
 
 #[allow(unsafe_code)]
 fn address_space_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
-    if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY { u64::MAX } else { lim.rlim_cur }
+    if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        lim.rlim_cur
+    }
 }
 
 #[cfg(test)]
@@ -83,7 +94,11 @@ mod tests {
     fn map_count_limits_default_linux() {
         let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20);
         assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / MAPS_PER_VU);
-        assert!(cap.limited_by.contains("vm.max_map_count is 65530"), "{}", cap.limited_by);
+        assert!(
+            cap.limited_by.contains("vm.max_map_count is 65530"),
+            "{}",
+            cap.limited_by
+        );
     }
 
     #[test]

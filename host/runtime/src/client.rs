@@ -94,7 +94,10 @@ impl RequestError {
 
     /// Whether the request reached the network.
     pub fn was_sent(&self) -> bool {
-        !matches!(self, RequestError::OriginNotAllowed(_) | RequestError::Invalid(_))
+        !matches!(
+            self,
+            RequestError::OriginNotAllowed(_) | RequestError::Invalid(_)
+        )
     }
 }
 
@@ -115,12 +118,18 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(usize::MAX)
             .build(connector);
-        HttpClient { client, allowed: allowed.into() }
+        HttpClient {
+            client,
+            allowed: allowed.into(),
+        }
     }
 
     /// Check the allowlist, build the request, send it and read the whole response.
     pub async fn send(&self, req: OutgoingRequest) -> Result<CompletedResponse, RequestError> {
-        let uri: Uri = req.url.parse().map_err(|e| RequestError::Invalid(format!("bad URL `{}`: {e}", req.url)))?;
+        let uri: Uri = req
+            .url
+            .parse()
+            .map_err(|e| RequestError::Invalid(format!("bad URL `{}`: {e}", req.url)))?;
         self.check_origin(&uri, &req.url)?;
         if uri.scheme_str() == Some("https") {
             return Err(RequestError::Invalid(
@@ -133,7 +142,11 @@ impl HttpClient {
             let resp = self.client.request(request).await.map_err(classify)?;
             let head_at = Instant::now();
             let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map_err(|e| RequestError::Protocol(e.to_string()))?.to_bytes();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| RequestError::Protocol(e.to_string()))?
+                .to_bytes();
             Ok::<_, RequestError>((parts, body, head_at))
         };
         let (parts, body, head_at) = tokio::time::timeout(req.timeout, exchange)
@@ -146,14 +159,21 @@ impl HttpClient {
             .iter()
             .map(|(k, v)| {
                 bytes_received += (k.as_str().len() + v.len() + 4) as u64;
-                (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
             })
             .collect();
         Ok(CompletedResponse {
             status: parts.status.as_u16(),
             headers,
             body,
-            timings: Timings { duration: end - start, waiting: head_at - start, receiving: end - head_at },
+            timings: Timings {
+                duration: end - start,
+                waiting: head_at - start,
+                receiving: end - head_at,
+            },
             bytes_sent,
             bytes_received,
         })
@@ -162,16 +182,31 @@ impl HttpClient {
     fn check_origin(&self, uri: &Uri, url: &str) -> Result<(), RequestError> {
         let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
         let Some(host) = uri.host() else {
-            return Err(RequestError::Invalid(format!("URL `{url}` is not absolute (http://host:port/path)")));
+            return Err(RequestError::Invalid(format!(
+                "URL `{url}` is not absolute (http://host:port/path)"
+            )));
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
-        if self.allowed.iter().any(|o| o.scheme == scheme && o.host == host && o.port == port) {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        if self
+            .allowed
+            .iter()
+            .any(|o| o.scheme == scheme && o.host == host && o.port == port)
+        {
             Ok(())
         } else {
             Err(RequestError::OriginNotAllowed(format!(
                 "{scheme}://{}:{port} is not in the plan's targets",
-                if host.contains(':') { format!("[{host}]") } else { host }
+                if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                }
             )))
         }
     }
@@ -185,12 +220,15 @@ fn build(
 ) -> Result<(Request<Full<Bytes>>, u64), RequestError> {
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| RequestError::Invalid(format!("bad method `{method}`")))?;
-    let mut sent = (method.as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 11) as u64;
+    let mut sent =
+        (method.as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 11) as u64;
     let mut builder = Request::builder().method(method).uri(uri.clone());
     let mut has_host = false;
     for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| RequestError::Invalid(format!("bad header name `{k}`")))?;
-        let value = HeaderValue::from_str(&v).map_err(|_| RequestError::Invalid(format!("bad value for header `{k}`")))?;
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| RequestError::Invalid(format!("bad header name `{k}`")))?;
+        let value = HeaderValue::from_str(&v)
+            .map_err(|_| RequestError::Invalid(format!("bad value for header `{k}`")))?;
         has_host |= name == http::header::HOST;
         sent += (name.as_str().len() + value.len() + 4) as u64;
         builder = builder.header(name, value);
@@ -200,7 +238,9 @@ fn build(
     }
     let body = Bytes::from(body.unwrap_or_default());
     sent += body.len() as u64;
-    let req = builder.body(Full::new(body)).map_err(|e| RequestError::Invalid(e.to_string()))?;
+    let req = builder
+        .body(Full::new(body))
+        .map_err(|e| RequestError::Invalid(e.to_string()))?;
     Ok((req, sent))
 }
 
@@ -212,5 +252,9 @@ fn classify(e: hyper_util::client::legacy::Error) -> RequestError {
         msg = format!("{msg}: {s}");
         src = s.source();
     }
-    if e.is_connect() { RequestError::Connect(msg) } else { RequestError::Protocol(msg) }
+    if e.is_connect() {
+        RequestError::Connect(msg)
+    } else {
+        RequestError::Protocol(msg)
+    }
 }

@@ -1,7 +1,7 @@
 //! The wasmtime engine: pooling allocator sized for the worker's VUs, epoch interruption, and the
 //! epoch ticker thread.
 
-use crate::capacity::{self, MAPS_PER_VU};
+use crate::capacity;
 use crate::error::RuntimeError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +55,8 @@ impl EngineHandle {
                 advice: cap.advice,
             });
         }
-        let engine = Engine::new(&config(limits)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let engine =
+            Engine::new(&config(limits)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop.clone());
         Ok(EngineHandle { engine, stop })
@@ -74,7 +75,8 @@ impl Drop for EngineHandle {
 }
 
 fn config(limits: EngineLimits) -> Config {
-    let slots = u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
+    let slots =
+        u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
         .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
@@ -92,7 +94,6 @@ fn config(limits: EngineLimits) -> Config {
         .memory_reservation_for_growth(0)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
-    debug_assert!(MAPS_PER_VU > 0);
     config
 }
 

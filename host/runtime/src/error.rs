@@ -6,7 +6,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// The bytes are not WebAssembly at all.
-    #[error("{what} is not a WebAssembly file (it starts with {head}); point `component` at the .wasm file your build produced")]
+    #[error(
+        "{what} is not a WebAssembly file (it starts with {head}); point `component` at the .wasm file your build produced"
+    )]
     NotWasm {
         /// Where the bytes came from (a path or a hash).
         what: String,
@@ -14,13 +16,17 @@ pub enum RuntimeError {
         head: String,
     },
     /// A core module instead of a component.
-    #[error("{what} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (Rust) or wrap it with `wasm-tools component new`")]
+    #[error(
+        "{what} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (Rust) or wrap it with `wasm-tools component new`"
+    )]
     CoreModule {
         /// Where the bytes came from.
         what: String,
     },
     /// The component is valid but is not a Stampede scenario.
-    #[error("{what} does not implement the world stampede:scenario/scenario@0.1.0: {detail}; build it against wit/stampede.wit")]
+    #[error(
+        "{what} does not implement the world stampede:scenario/scenario@0.1.0: {detail}; build it against wit/stampede.wit"
+    )]
     WrongWorld {
         /// Where the bytes came from.
         what: String,

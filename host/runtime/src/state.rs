@@ -70,8 +70,14 @@ pub struct VuState {
 impl VuState {
     pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
         let output = TailPipe::default();
-        let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
-        let limiter = MemoryLimiter { limit: run.memory_limit, hit: false };
+        let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .build();
+        let limiter = MemoryLimiter {
+            limit: run.memory_limit,
+            hit: false,
+        };
         VuState {
             wasi,
             table: ResourceTable::new(),
@@ -90,7 +96,14 @@ impl VuState {
 
     /// Record one sample under a builtin metric with the VU's tags plus `extra`.
     pub(crate) fn record(&mut self, metric: &str, kind: MetricKind, tags: &TagSet, value: f64) {
-        self.samples.push(SeriesKey { metric: metric.to_owned(), tags: tags.clone() }, kind, value);
+        self.samples.push(
+            SeriesKey {
+                metric: metric.to_owned(),
+                tags: tags.clone(),
+            },
+            kind,
+            value,
+        );
         if self.samples.len() >= FLUSH_EVERY {
             self.flush();
         }
@@ -124,7 +137,10 @@ impl VuState {
 
 impl WasiView for VuState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -135,7 +151,12 @@ pub(crate) struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired as u64 > self.limit {
             self.hit = true;
             return Ok(false);
@@ -143,14 +164,20 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
 
 /// A new store for `state` with the memory limiter and the CPU-budget epoch callback installed.
 pub(crate) fn new_store(engine: &wasmtime::Engine, state: VuState) -> Store<VuState> {
-    let budget_ticks = (state.run.cpu_budget.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
+    let budget_ticks =
+        (state.run.cpu_budget.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);

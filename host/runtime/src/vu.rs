@@ -28,10 +28,19 @@ impl LoadedScenario {
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
-        let component = crate::cache::compile(engine.engine(), bytes, sha256, cache_dir)
-            .map_err(|e| RuntimeError::Compile { what: what.into(), detail: format!("{e:#}") })?;
-        let linker = crate::host::linker(engine.engine()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        let wrong = |e: wasmtime::Error| RuntimeError::WrongWorld { what: what.into(), detail: format!("{e:#}") };
+        let component =
+            crate::cache::compile(engine.engine(), bytes, sha256, cache_dir).map_err(|e| {
+                RuntimeError::Compile {
+                    what: what.into(),
+                    detail: format!("{e:#}"),
+                }
+            })?;
+        let linker = crate::host::linker(engine.engine())
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let wrong = |e: wasmtime::Error| RuntimeError::WrongWorld {
+            what: what.into(),
+            detail: format!("{e:#}"),
+        };
         let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
         let pre = ScenarioPre::new(instance_pre).map_err(wrong)?;
         Ok(LoadedScenario { engine, pre })
@@ -40,16 +49,27 @@ impl LoadedScenario {
     async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
         let mut store = new_store(self.engine.engine(), state);
         let limit = store.data().run.call_timeout;
-        let result = guarded(&mut store, limit, async |s| self.pre.instantiate_async(s).await).await;
+        let result = guarded(&mut store, limit, async |s| {
+            self.pre.instantiate_async(s).await
+        })
+        .await;
         (store, result)
     }
 
     /// Run the scenario's `setup` in an instance of its own (VU id 0), within `limit`.
-    pub async fn setup(&self, run: Arc<RunContext>, limit: Duration) -> Result<Result<Vec<u8>, String>, CallError> {
-        let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("setup"))).await;
+    pub async fn setup(
+        &self,
+        run: Arc<RunContext>,
+        limit: Duration,
+    ) -> Result<Result<Vec<u8>, String>, CallError> {
+        let (mut store, bindings) = self
+            .instance(VuState::new(run, lifecycle_vu("setup")))
+            .await;
         let bindings = bindings?;
-        let result =
-            guarded(&mut store, limit, async |s| bindings.stampede_scenario_runner().call_setup(s).await).await;
+        let result = guarded(&mut store, limit, async |s| {
+            bindings.stampede_scenario_runner().call_setup(s).await
+        })
+        .await;
         store.data_mut().flush();
         result
     }
@@ -61,10 +81,15 @@ impl LoadedScenario {
         setup_data: &[u8],
         limit: Duration,
     ) -> Result<Result<(), String>, CallError> {
-        let (mut store, bindings) = self.instance(VuState::new(run, lifecycle_vu("teardown"))).await;
+        let (mut store, bindings) = self
+            .instance(VuState::new(run, lifecycle_vu("teardown")))
+            .await;
         let bindings = bindings?;
         let result = guarded(&mut store, limit, async |s| {
-            bindings.stampede_scenario_runner().call_teardown(s, setup_data).await
+            bindings
+                .stampede_scenario_runner()
+                .call_teardown(s, setup_data)
+                .await
         })
         .await;
         store.data_mut().flush();
@@ -78,14 +103,27 @@ impl LoadedScenario {
         who: VuIdentity,
         setup_data: Arc<[u8]>,
     ) -> Result<WasmVu, CallError> {
-        let cfg = VuConfig { scenario: self.clone(), run, who, setup_data };
+        let cfg = VuConfig {
+            scenario: self.clone(),
+            run,
+            who,
+            setup_data,
+        };
         let live = cfg.start(0).await?;
-        Ok(WasmVu { cfg, live: Some(live), iterations: 0 })
+        Ok(WasmVu {
+            cfg,
+            live: Some(live),
+            iterations: 0,
+        })
     }
 }
 
 fn lifecycle_vu(stage: &str) -> VuIdentity {
-    VuIdentity { id: 0, scenario: Arc::from(stage), tags: TagSet::new([("scenario", stage)]) }
+    VuIdentity {
+        id: 0,
+        scenario: Arc::from(stage),
+        tags: TagSet::new([("scenario", stage)]),
+    }
 }
 
 fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
@@ -93,7 +131,11 @@ fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
         let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
         return Err(RuntimeError::NotWasm {
             what: what.into(),
-            head: if head.is_empty() { "nothing: the file is empty".into() } else { head.join(" ") },
+            head: if head.is_empty() {
+                "nothing: the file is empty".into()
+            } else {
+                head.join(" ")
+            },
         });
     }
     if bytes[4..8] == [1, 0, 0, 0] {
@@ -122,11 +164,19 @@ async fn guarded<R>(
         Err(_) => Err(CallError::Timeout(limit)),
         Ok(Ok(r)) => Ok(r),
         Ok(Err(_)) if s.cpu_exceeded => Err(CallError::CpuBudget(s.run.cpu_budget)),
-        Ok(Err(_)) if s.limiter.hit => Err(CallError::Memory { limit: s.run.memory_limit }),
+        Ok(Err(_)) if s.limiter.hit => Err(CallError::Memory {
+            limit: s.run.memory_limit,
+        }),
         Ok(Err(e)) => {
-            let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(|| format!("{e}"), |t| t.to_string());
+            let trap = e
+                .downcast_ref::<wasmtime::Trap>()
+                .map_or_else(|| format!("{e}"), |t| t.to_string());
             let output = s.guest_output_tail();
-            Err(CallError::Trap(if output.is_empty() { trap } else { format!("{output} ({trap})") }))
+            Err(CallError::Trap(if output.is_empty() {
+                trap
+            } else {
+                format!("{output} ({trap})")
+            }))
         }
     }
 }
@@ -154,23 +204,34 @@ pub struct WasmVu {
 
 impl VuConfig {
     async fn start(&self, iterations: u64) -> Result<Live, CallError> {
-        let (mut store, bindings) = self.scenario.instance(VuState::new(self.run.clone(), self.who.clone())).await;
+        let (mut store, bindings) = self
+            .scenario
+            .instance(VuState::new(self.run.clone(), self.who.clone()))
+            .await;
         store.data_mut().iteration = iterations;
         let started = match bindings {
             Ok(bindings) => {
                 let data = &*self.setup_data;
                 let limit = self.run.call_timeout;
                 guarded(&mut store, limit, async |s| {
-                    bindings.stampede_scenario_runner().vu().call_constructor(s, data).await
+                    bindings
+                        .stampede_scenario_runner()
+                        .vu()
+                        .call_constructor(s, data)
+                        .await
                 })
-                    .await
-                    .map(|handle| (bindings, handle))
+                .await
+                .map(|handle| (bindings, handle))
             }
             Err(e) => Err(e),
         };
         store.data_mut().flush();
         let (bindings, handle) = started?;
-        Ok(Live { store, bindings, handle })
+        Ok(Live {
+            store,
+            bindings,
+            handle,
+        })
     }
 }
 
@@ -188,26 +249,44 @@ impl WasmVu {
             Some(live) => live,
             None => self.cfg.start(self.iterations).await?,
         };
-        let Live { mut store, bindings, handle } = live;
+        let Live {
+            mut store,
+            bindings,
+            handle,
+        } = live;
         store.data_mut().iteration = self.iterations;
         self.iterations += 1;
         let limit = self.cfg.run.call_timeout;
         let result = guarded(&mut store, limit, async |s| {
-            bindings.stampede_scenario_runner().vu().call_iteration(s, handle, exec).await
+            bindings
+                .stampede_scenario_runner()
+                .vu()
+                .call_iteration(s, handle, exec)
+                .await
         })
         .await;
         store.data_mut().flush();
         if result.is_ok() {
-            self.live = Some(Live { store, bindings, handle });
+            self.live = Some(Live {
+                store,
+                bindings,
+                handle,
+            });
         }
         result
     }
 
     /// Drop the guest's `vu` resource (running its destructor) and hand over the last samples.
     pub async fn close(mut self) {
-        if let Some(Live { mut store, handle, .. }) = self.live.take() {
+        if let Some(Live {
+            mut store, handle, ..
+        }) = self.live.take()
+        {
             let limit = self.cfg.run.call_timeout;
-            let _ = guarded(&mut store, limit, async |s| handle.resource_drop_async(s).await).await;
+            let _ = guarded(&mut store, limit, async |s| {
+                handle.resource_drop_async(s).await
+            })
+            .await;
             store.data_mut().flush();
         }
     }

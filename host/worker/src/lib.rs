@@ -25,10 +25,12 @@ pub use vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 
 use prepare::Prepared;
 use stampede_metrics::Collector;
-use stampede_proto::{Capacity, CoordinatorMsg, FailureKind, MetricsDelta, PROTOCOL_VERSION, WorkerMsg};
-use std::sync::atomic::{AtomicU64, Ordering};
+use stampede_proto::{
+    Capacity, CoordinatorMsg, FailureKind, MetricsDelta, PROTOCOL_VERSION, WorkerMsg,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -62,11 +64,17 @@ pub async fn run_worker(
     mut rx: mpsc::UnboundedReceiver<CoordinatorMsg>,
 ) -> anyhow::Result<()> {
     let cap = stampede_runtime::host_capacity(64 << 20);
-    send(&tx, WorkerMsg::Hello {
-        protocol: PROTOCOL_VERSION,
-        worker_id: opts.worker_id.clone(),
-        capacity: Capacity { max_vus: cap.max_vus, limited_by: cap.limited_by },
-    })?;
+    send(
+        &tx,
+        WorkerMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            worker_id: opts.worker_id.clone(),
+            capacity: Capacity {
+                max_vus: cap.max_vus,
+                limited_by: cap.limited_by,
+            },
+        },
+    )?;
     let mut prepared: Option<Arc<Prepared>> = None;
     let mut stop: Option<watch::Sender<Option<Instant>>> = None;
     let seq = Arc::new(AtomicU64::new(0));
@@ -83,8 +91,11 @@ pub async fn run_worker(
             CoordinatorMsg::RunSetup => {
                 let p = need(&prepared)?;
                 let limit = p.plan.options.setup_timeout;
-                let result =
-                    p.scenario.setup(p.run.clone(), limit).await.unwrap_or_else(|e| Err(format!("setup {e}")));
+                let result = p
+                    .scenario
+                    .setup(p.run.clone(), limit)
+                    .await
+                    .unwrap_or_else(|e| Err(format!("setup {e}")));
                 send(&tx, WorkerMsg::SetupDone { result })?;
             }
             CoordinatorMsg::Start { setup_data } => {
@@ -92,7 +103,14 @@ pub async fn run_worker(
                 let (stop_tx, stop_rx) = watch::channel(None);
                 stop = Some(stop_tx);
                 started = Some(Instant::now());
-                tokio::spawn(run_share(p, setup_data.into(), stop_rx, tx.clone(), opts.flush_interval, seq.clone()));
+                tokio::spawn(run_share(
+                    p,
+                    setup_data.into(),
+                    stop_rx,
+                    tx.clone(),
+                    opts.flush_interval,
+                    seq.clone(),
+                ));
             }
             CoordinatorMsg::Stop { reason } => {
                 tracing::info!("stopping: {reason}");
@@ -113,7 +131,16 @@ pub async fn run_worker(
                 if !delta.is_empty() {
                     let at_ms = started.map_or(0, |t| t.elapsed().as_millis() as u64);
                     let seq = seq.fetch_add(1, Ordering::Relaxed);
-                    send(&tx, WorkerMsg::Metrics(MetricsDelta { seq, at_ms, vus: 0, vus_max: 0, delta }))?;
+                    send(
+                        &tx,
+                        WorkerMsg::Metrics(MetricsDelta {
+                            seq,
+                            at_ms,
+                            vus: 0,
+                            vus_max: 0,
+                            delta,
+                        }),
+                    )?;
                 }
                 send(&tx, WorkerMsg::TeardownDone { result })?;
             }
@@ -137,7 +164,14 @@ async fn run_share(
     let factory = Arc::new(p.factory(setup_data));
     let t0 = Instant::now();
     let (done_tx, done_rx) = watch::channel(false);
-    let flusher = tokio::spawn(flush_loop(shared.clone(), tx.clone(), t0, interval, done_rx, seq));
+    let flusher = tokio::spawn(flush_loop(
+        shared.clone(),
+        tx.clone(),
+        t0,
+        interval,
+        done_rx,
+        seq,
+    ));
     let mut scenarios = tokio::task::JoinSet::new();
     for run in p.scenario_runs() {
         scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
@@ -149,11 +183,14 @@ async fn run_share(
 }
 
 fn need(p: &Option<Arc<Prepared>>) -> anyhow::Result<&Arc<Prepared>> {
-    p.as_ref().ok_or_else(|| anyhow::anyhow!("protocol error: the coordinator sent a command before an assignment"))
+    p.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("protocol error: the coordinator sent a command before an assignment")
+    })
 }
 
 fn send(tx: &mpsc::UnboundedSender<WorkerMsg>, msg: WorkerMsg) -> anyhow::Result<()> {
-    tx.send(msg).map_err(|_| anyhow::anyhow!("the coordinator hung up"))
+    tx.send(msg)
+        .map_err(|_| anyhow::anyhow!("the coordinator hung up"))
 }
 
 /// Marks failures of an assignment.

@@ -7,7 +7,9 @@ use crate::{WorkerOptions, bad_input};
 use stampede_metrics::{Catalog, Collector, TagSet};
 use stampede_plan::{Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
-use stampede_runtime::{AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext};
+use stampede_runtime::{
+    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext,
+};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,33 +28,69 @@ pub fn segment_from_spec(spec: SegmentSpec) -> Result<Segment, String> {
     Segment::new(r(spec.from)?, r(spec.to)?).map_err(|e| e.to_string())
 }
 
-pub(crate) fn prepare(opts: &WorkerOptions, a: Assignment) -> Result<Prepared, (String, FailureKind)> {
+pub(crate) fn prepare(
+    opts: &WorkerOptions,
+    a: Assignment,
+) -> Result<Prepared, (String, FailureKind)> {
     let mut plan = stampede_plan::parse(&a.plan.toml, Path::new(".")).map_err(bad_input)?;
-    plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis)).map_err(bad_input)?;
+    plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis))
+        .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
-    let share_vus: u64 = plan.scenarios.iter().map(|s| s.executor.for_segment(&segment).max_vus()).sum();
-    let limits = EngineLimits { max_vus: share_vus, memory_limit: plan.options.memory_limit };
+    let share_vus: u64 = plan
+        .scenarios
+        .iter()
+        .map(|s| s.executor.for_segment(&segment).max_vus())
+        .sum();
+    let limits = EngineLimits {
+        max_vus: share_vus,
+        memory_limit: plan.options.memory_limit,
+    };
     let engine = Arc::new(EngineHandle::new(limits).map_err(|e| {
-        let kind = if e.is_bad_input() { FailureKind::BadInput } else { FailureKind::Internal };
+        let kind = if e.is_bad_input() {
+            FailureKind::BadInput
+        } else {
+            FailureKind::Internal
+        };
         (e.to_string(), kind)
     })?);
     let what = format!("component {}", a.component.name);
-    let scenario =
-        LoadedScenario::load(engine, &a.component.bytes, &a.component.sha256, &what, opts.cache_dir.as_deref())
-            .map_err(|e| {
-                let kind = if e.is_bad_input() { FailureKind::BadInput } else { FailureKind::Internal };
-                (e.to_string(), kind)
-            })?;
+    let scenario = LoadedScenario::load(
+        engine,
+        &a.component.bytes,
+        &a.component.sha256,
+        &what,
+        opts.cache_dir.as_deref(),
+    )
+    .map_err(|e| {
+        let kind = if e.is_bad_input() {
+            FailureKind::BadInput
+        } else {
+            FailureKind::Internal
+        };
+        (e.to_string(), kind)
+    })?;
     let allowed = plan
         .targets
         .iter()
-        .map(|o| AllowedOrigin { scheme: o.scheme.clone(), host: o.host.to_ascii_lowercase(), port: o.port })
+        .map(|o| AllowedOrigin {
+            scheme: o.scheme.clone(),
+            host: o.host.to_ascii_lowercase(),
+            port: o.port,
+        })
         .collect();
-    let env = plan.env.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v))).collect();
+    let env = plan
+        .env
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
+        .collect();
     let run = Arc::new(RunContext {
         client: HttpClient::new(allowed),
         http_timeout: plan.options.http_timeout,
-        params: plan.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        params: plan
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         env,
         worker_id: opts.worker_id.clone(),
         collector: Arc::new(Collector::default()),
@@ -61,7 +99,12 @@ pub(crate) fn prepare(opts: &WorkerOptions, a: Assignment) -> Result<Prepared, (
         call_timeout: plan.options.iteration_timeout,
         memory_limit: plan.options.memory_limit,
     });
-    Ok(Prepared { plan, segment, scenario: Arc::new(scenario), run })
+    Ok(Prepared {
+        plan,
+        segment,
+        scenario: Arc::new(scenario),
+        run,
+    })
 }
 
 impl Prepared {

@@ -1,8 +1,8 @@
 //! The [`Vu`] and [`VuFactory`] implementations backed by the Wasm runtime.
 
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
-use stampede_runtime::{CallError, LoadedScenario, RunContext, VuIdentity, WasmVu};
 use stampede_metrics::TagSet;
+use stampede_runtime::{CallError, LoadedScenario, RunContext, VuIdentity, WasmVu};
 use std::sync::Arc;
 
 /// Per plan scenario: the name passed to `iteration` and the tags of its samples.
@@ -39,9 +39,20 @@ impl VuFactory for WasmFactory {
 
     async fn create(&self, spec: VuSpec) -> Result<WasmVuAdapter, String> {
         let info = &self.scenarios[spec.scenario];
-        let who = VuIdentity { id: spec.id, scenario: info.name.clone(), tags: info.tags.clone() };
-        match self.scenario.new_vu(self.run.clone(), who, self.setup_data.clone()).await {
-            Ok(vu) => Ok(WasmVuAdapter { vu, exec: info.exec.clone() }),
+        let who = VuIdentity {
+            id: spec.id,
+            scenario: info.name.clone(),
+            tags: info.tags.clone(),
+        };
+        match self
+            .scenario
+            .new_vu(self.run.clone(), who, self.setup_data.clone())
+            .await
+        {
+            Ok(vu) => Ok(WasmVuAdapter {
+                vu,
+                exec: info.exec.clone(),
+            }),
             Err(e) => Err(format!("the vu constructor {e}")),
         }
     }
@@ -59,7 +70,10 @@ impl Vu for WasmVuAdapter {
                     CallError::Memory { .. } => "memory",
                     CallError::Timeout(_) => "timeout",
                 };
-                IterationOutcome::Aborted { kind, message: format!("VU {} {e}", self.vu.id()) }
+                IterationOutcome::Aborted {
+                    kind,
+                    message: format!("VU {} {e}", self.vu.id()),
+                }
             }
         }
     }

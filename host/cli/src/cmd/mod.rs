@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod inspect;
 pub mod run;
 pub mod target;
 pub mod validate;

@@ -38,7 +38,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Read a component file, with a message that says what to do when it is missing.
 pub fn read_component(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path)
-        .with_context(|| format!("cannot read the component {} (build the scenario first)", path.display()))
+        .with_context(|| {
+            format!(
+                "cannot read the component {} (build the scenario first)",
+                path.display()
+            )
+        })
         .map_err(bad_input)
 }
 
@@ -49,19 +54,33 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
-    plan.apply_overrides(args.vus, args.duration).map_err(|e| bad_input(anyhow!("{e}")))?;
+    plan.apply_overrides(args.vus, args.duration)
+        .map_err(|e| bad_input(anyhow!("{e}")))?;
     let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
     let bytes = read_component(&plan.component)?;
     let component = ComponentBlob {
-        name: plan.component.file_name().map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned()),
+        name: plan
+            .component
+            .file_name()
+            .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned()),
         sha256: sha256_hex(&bytes),
         bytes: Arc::new(bytes),
     };
-    let total = plan.total_duration();
+    // The planned end of the last scenario (graceful stops only extend it when iterations overrun).
+    let total = plan
+        .scenarios
+        .iter()
+        .map(|s| s.start_time + s.executor.max_duration())
+        .max()
+        .unwrap_or_default();
     let spec = RunSpec {
         run_id: run_id(),
         plan: Arc::new(plan),
-        source: PlanSource { toml, vus: args.vus, duration_ms: args.duration.map(|d| d.as_millis() as u64) },
+        source: PlanSource {
+            toml,
+            vus: args.vus,
+            duration_ms: args.duration.map(|d| d.as_millis() as u64),
+        },
         component,
     };
 
@@ -113,14 +132,25 @@ fn spawn_local_worker() -> Workers {
         }
     });
     tokio::spawn(async move {
-        if let Err(e) = stampede_worker::run_worker(stampede_worker::WorkerOptions::local(), worker_tx, worker_rx).await {
+        if let Err(e) = stampede_worker::run_worker(
+            stampede_worker::WorkerOptions::local(),
+            worker_tx,
+            worker_rx,
+        )
+        .await
+        {
             tracing::error!("worker stopped: {e:#}");
         }
     });
-    Workers { senders: vec![to_worker], incoming }
+    Workers {
+        senders: vec![to_worker],
+        incoming,
+    }
 }
 
 fn run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     format!("{:x}-{:x}", now.as_secs(), std::process::id())
 }

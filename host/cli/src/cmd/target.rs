@@ -12,9 +12,14 @@ pub struct TargetArgs {
 }
 
 pub async fn run(args: TargetArgs) -> Result<(), Failure> {
-    eprintln!("stampede target listening on http://{} (Ctrl-C to stop)", args.listen);
+    eprintln!(
+        "stampede target listening on http://{} (Ctrl-C to stop)",
+        args.listen
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    stampede_target::serve(args.listen, shutdown).await.map_err(bad_input)
+    stampede_target::serve(args.listen, shutdown)
+        .await
+        .map_err(bad_input)
 }

@@ -13,7 +13,10 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     let bytes = super::run::read_component(&plan.component)?;
-    let name = plan.component.file_name().map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
+    let name = plan
+        .component
+        .file_name()
+        .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
     let sha = super::run::sha256_hex(&bytes);
     let engine = stampede_runtime::EngineHandle::new(stampede_runtime::EngineLimits {
         max_vus: 1,

@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Build every guest component once per test binary (a no-op when they are up to date).
@@ -19,9 +22,15 @@ pub fn guest(name: &str) -> PathBuf {
             .arg(root().join("scripts/build-guests.sh"))
             .output()
             .expect("running scripts/build-guests.sh");
-        assert!(out.status.success(), "guest build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "guest build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
-    let path = root().join("target/guest/wasm32-wasip2/release").join(format!("{name}.wasm"));
+    let path = root()
+        .join("target/guest/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
@@ -34,7 +43,9 @@ pub struct Target {
 
 impl Target {
     pub async fn start() -> Target {
-        let (addr, handle) = stampede_target::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (addr, handle) = stampede_target::spawn("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         Target { addr, handle }
     }
 
@@ -44,7 +55,12 @@ impl Target {
 
     /// `target_requests_total` as the target's own /metrics reports it.
     pub async fn requests(&self) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.origin())).await.unwrap().text().await.unwrap();
+        let text = reqwest::get(format!("{}/metrics", self.origin()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find_map(|l| l.strip_prefix("target_requests_total "))
             .expect("target_requests_total in /metrics")
@@ -81,7 +97,9 @@ url = "{origin}/"
 
 /// `[scenarios.main]` with constant VUs.
 pub fn constant(vus: u64, duration: &str) -> String {
-    format!("[scenarios.main]\nexecutor = \"constant-vus\"\nvus = {vus}\nduration = \"{duration}\"\ngraceful-stop = \"2s\"\n")
+    format!(
+        "[scenarios.main]\nexecutor = \"constant-vus\"\nvus = {vus}\nduration = \"{duration}\"\ngraceful-stop = \"2s\"\n"
+    )
 }
 
 /// The result of one `stampede run`.
@@ -106,12 +124,16 @@ impl Run {
     }
 
     pub fn summary(&self) -> &Value {
-        self.summary.as_ref().unwrap_or_else(|| panic!("no summary JSON; stderr:\n{}", self.stderr()))
+        self.summary
+            .as_ref()
+            .unwrap_or_else(|| panic!("no summary JSON; stderr:\n{}", self.stderr()))
     }
 
     /// `metrics.<name>.<field>` from the summary, 0 when absent.
     pub fn metric(&self, name: &str, field: &str) -> f64 {
-        self.summary()["metrics"][name][field].as_f64().unwrap_or(0.0)
+        self.summary()["metrics"][name][field]
+            .as_f64()
+            .unwrap_or(0.0)
     }
 }
 
@@ -132,8 +154,14 @@ pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
         .output()
         .await
         .unwrap();
-    let summary = std::fs::read(&summary_path).ok().map(|b| serde_json::from_slice(&b).unwrap());
-    Run { output, summary, dir }
+    let summary = std::fs::read(&summary_path)
+        .ok()
+        .map(|b| serde_json::from_slice(&b).unwrap());
+    Run {
+        output,
+        summary,
+        dir,
+    }
 }
 
 /// Run `stampede` with raw arguments.

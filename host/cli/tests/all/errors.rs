@@ -14,7 +14,10 @@ async fn broken_plan_exits_2_listing_every_problem() {
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     let err = run.stderr();
-    assert!(err.contains("scenarios.main.vu") && err.contains("did you mean `vus`"), "{err}");
+    assert!(
+        err.contains("scenarios.main.vu") && err.contains("did you mean `vus`"),
+        "{err}"
+    );
     assert!(err.contains("scenarios.main.duration"), "{err}");
     assert_eq!(target.requests().await, 0);
 }
@@ -31,7 +34,12 @@ async fn non_wasm_file_exits_2() {
     );
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    assert!(run.stderr().contains("scenario.wasm is not a WebAssembly file"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("scenario.wasm is not a WebAssembly file"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,10 +47,19 @@ async fn core_module_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
-    let plan = format!("component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}", core.display(), constant(1, "1s"));
+    let plan = format!(
+        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
+        core.display(),
+        constant(1, "1s")
+    );
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    assert!(run.stderr().contains("is a core WebAssembly module, not a component"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("is a core WebAssembly module, not a component"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -55,7 +72,8 @@ async fn component_of_another_world_exits_2() {
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
-        run.stderr().contains("does not implement the world stampede:scenario/scenario@0.1.0"),
+        run.stderr()
+            .contains("does not implement the world stampede:scenario/scenario@0.1.0"),
         "{}",
         run.stderr()
     );
@@ -67,8 +85,16 @@ async fn more_vus_than_the_process_can_host_fails_up_front() {
     let plan = fixture_plan(&target, "get", "", &constant(1, "1s"));
     let run = run_plan(&plan, &["--vus", "5000000"]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    assert!(run.stderr().contains("can host at most"), "{}", run.stderr());
-    assert!(run.stderr().contains("vm.max_map_count"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("can host at most"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("vm.max_map_count"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(target.requests().await, 0);
 }
 

@@ -11,13 +11,32 @@ async fn requests_outside_targets_are_never_sent() {
     let before = target.requests().await;
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(other.requests().await, 0, "a refused request reached the other origin");
+    assert_eq!(
+        other.requests().await,
+        0,
+        "a refused request reached the other origin"
+    );
     let iters = run.metric("iterations", "count");
     assert!(iters > 0.0);
-    assert_eq!(run.metric("http_req_failed", "passes"), iters, "every refused request is a failed request");
-    assert_eq!(run.metric("http_reqs", "count") as u64, target.requests().await - before);
-    assert!(run.stdout().contains("✓ forbidden refused"), "{}", run.stdout());
-    assert!(run.stderr().contains("is not in the plan's targets"), "{}", run.stderr());
+    assert_eq!(
+        run.metric("http_req_failed", "passes"),
+        iters,
+        "every refused request is a failed request"
+    );
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await - before
+    );
+    assert!(
+        run.stdout().contains("✓ forbidden refused"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains("is not in the plan's targets"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,7 +45,10 @@ async fn a_trapping_vu_is_recreated_and_others_carry_on() {
     let run = run_plan(&fixture_plan(&target, "trap", "", &constant(2, "1s")), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("iteration_errors", "count") > 0.0);
-    assert!(run.metric("http_reqs", "count") > 0.0, "iterations between traps still run");
+    assert!(
+        run.metric("http_reqs", "count") > 0.0,
+        "iterations between traps still run"
+    );
     assert!(run.stderr().contains("trap on purpose"), "{}", run.stderr());
 }
 
@@ -39,36 +61,62 @@ async fn a_busy_loop_is_interrupted_after_the_cpu_budget() {
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(started.elapsed().as_secs() < 20);
     assert!(run.metric("iteration_errors", "count") >= 2.0);
-    assert!(run.stderr().contains("exceeded the CPU budget"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("exceeded the CPU budget"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_memory_bomb_hits_the_memory_limit() {
     let target = Target::start().await;
-    let rest = format!("[options]\nmemory-limit = \"16MiB\"\n\n{}", constant(1, "1s"));
+    let rest = format!(
+        "[options]\nmemory-limit = \"16MiB\"\n\n{}",
+        constant(1, "1s")
+    );
     let run = run_plan(&fixture_plan(&target, "membomb", "", &rest), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("iteration_errors", "count") >= 1.0);
-    assert!(run.stderr().contains("exceeded the memory limit"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("exceeded the memory limit"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_call_times_out() {
     let target = Target::start().await;
-    let rest = format!("[options]\niteration-timeout = \"500ms\"\n\n{}", constant(1, "1s"));
+    let rest = format!(
+        "[options]\niteration-timeout = \"500ms\"\n\n{}",
+        constant(1, "1s")
+    );
     let run = run_plan(&fixture_plan(&target, "hang", "", &rest), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("iteration_errors", "count") >= 1.0);
-    assert!(run.stderr().contains("did not finish within"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("did not finish within"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_constructor_is_reported_and_retried() {
     let target = Target::start().await;
-    let run = run_plan(&fixture_plan(&target, "init-trap", "", &constant(2, "2s")), &[]).await;
+    let run = run_plan(
+        &fixture_plan(&target, "init-trap", "", &constant(2, "2s")),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("vu_init_errors", "count") >= 2.0);
-    assert!(run.stderr().contains("init trap on purpose"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("init trap on purpose"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,14 +125,25 @@ async fn iteration_errors_are_counted_not_fatal() {
     let run = run_plan(&fixture_plan(&target, "error", "", &constant(1, "1s")), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("iteration_errors", "count") > 0.0);
-    assert_eq!(run.metric("iteration_errors", "count"), run.metric("iterations", "count"));
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        run.metric("iterations", "count")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_setup_stops_the_run_with_its_message() {
     let target = Target::start().await;
-    let run = run_plan(&fixture_plan(&target, "setup-fail", "", &constant(1, "1s")), &[]).await;
+    let run = run_plan(
+        &fixture_plan(&target, "setup-fail", "", &constant(1, "1s")),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    assert!(run.stderr().contains("setup failed on purpose"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("setup failed on purpose"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(target.requests().await, 0);
 }

@@ -4,6 +4,7 @@
 
 mod common;
 mod errors;
+mod executors;
 mod guests;
 mod run;
 mod validate;

@@ -10,15 +10,28 @@ async fn demo_plan_counts_exactly_what_the_target_saw() {
     let plan = std::fs::read_to_string(root().join("plugins/rust-shop/plan.toml"))
         .unwrap()
         .replace("http://127.0.0.1:18080", &target.origin())
-        .replace("../../target/guest", &root().join("target/guest").display().to_string());
+        .replace(
+            "../../target/guest",
+            &root().join("target/guest").display().to_string(),
+        );
     let before = target.requests().await;
     let run = run_plan(&plan, &["--vus", "50", "--duration", "10s"]).await;
-    assert_eq!(run.code(), 0, "stderr:\n{}\nstdout:\n{}", run.stderr(), run.stdout());
+    assert_eq!(
+        run.code(),
+        0,
+        "stderr:\n{}\nstdout:\n{}",
+        run.stderr(),
+        run.stdout()
+    );
     let reqs = run.metric("http_reqs", "count");
     assert!(reqs > 0.0);
     assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
     assert!(run.metric("checks", "passes") > 0.0);
-    assert_eq!(reqs as u64, target.requests().await - before, "http_reqs vs target_requests_total");
+    assert_eq!(
+        reqs as u64,
+        target.requests().await - before,
+        "http_reqs vs target_requests_total"
+    );
     assert_eq!(run.metric("vus_max", "max"), 50.0);
     let ts = run.summary()["timeseries"].as_array().unwrap();
     assert!(ts.len() >= 9, "one point per second: {ts:?}");
@@ -32,13 +45,20 @@ async fn unmeetable_threshold_exits_99() {
         &target,
         "get",
         "",
-        &format!("{}\n[thresholds]\nhttp_req_duration = [\"p(95) < 0.001ms\"]\n", constant(2, "1s")),
+        &format!(
+            "{}\n[thresholds]\nhttp_req_duration = [\"p(95) < 0.001ms\"]\n",
+            constant(2, "1s")
+        ),
     );
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 99, "{}", run.stderr());
     assert_eq!(run.summary()["run"]["status"], "thresholds_failed");
     assert_eq!(run.summary()["thresholds"][0]["ok"], false);
-    assert!(run.stdout().contains("✗ http_req_duration"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("✗ http_req_duration"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,8 +76,16 @@ async fn abort_on_fail_stops_the_run_early() {
     let started = std::time::Instant::now();
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 99, "{}", run.stderr());
-    assert!(started.elapsed().as_secs() < 15, "the run was not stopped early");
-    assert!(run.summary()["run"]["aborted"].as_str().unwrap().contains("count < 5"));
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "the run was not stopped early"
+    );
+    assert!(
+        run.summary()["run"]["aborted"]
+            .as_str()
+            .unwrap()
+            .contains("count < 5")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

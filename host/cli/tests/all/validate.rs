@@ -7,7 +7,11 @@ async fn the_demo_plan_validates() {
     let plan = root().join("plugins/rust-shop/plan.toml");
     guest("rust_shop");
     let out = stampede(&["validate", plan.to_str().unwrap()]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 }
 
@@ -17,7 +21,8 @@ async fn validate_reports_every_problem_with_its_path() {
     let out = stampede(&["validate", plan.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    let expected = std::fs::read_to_string(root().join("tests/plans/invalid/multiple_problems.err")).unwrap();
+    let expected =
+        std::fs::read_to_string(root().join("tests/plans/invalid/multiple_problems.err")).unwrap();
     let first = expected.lines().nth(1).unwrap().trim();
     assert!(err.contains(first), "{err}\nexpected to contain: {first}");
 }

@@ -4,7 +4,8 @@
 use stampede_coordinator::{Report, RunSpec, Workers};
 use stampede_metrics::{Aggregate, MetricKind, SeriesKey, TagSet};
 use stampede_proto::{
-    Capacity, ComponentBlob, CoordinatorMsg, FailureKind, MetricsDelta, PROTOCOL_VERSION, PlanSource, WorkerMsg,
+    Capacity, ComponentBlob, CoordinatorMsg, FailureKind, MetricsDelta, PROTOCOL_VERSION,
+    PlanSource, WorkerMsg,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -48,7 +49,8 @@ impl Script {
 
     /// Send `samples` with `vus` running at `at` seconds after the start.
     pub fn delta(mut self, at: f64, vus: u64, samples: Aggregate) -> Self {
-        self.deltas.push((Duration::from_secs_f64(at), vus, samples));
+        self.deltas
+            .push((Duration::from_secs_f64(at), vus, samples));
         self
     }
 }
@@ -80,21 +82,39 @@ async fn worker(
     let send = |m: WorkerMsg| {
         let _ = tx.send((i, m));
     };
-    let capacity = Capacity { max_vus: s.max_vus, limited_by: "the test's say-so".into() };
-    send(WorkerMsg::Hello { protocol: s.protocol, worker_id: s.id.clone(), capacity });
+    let capacity = Capacity {
+        max_vus: s.max_vus,
+        limited_by: "the test's say-so".into(),
+    };
+    send(WorkerMsg::Hello {
+        protocol: s.protocol,
+        worker_id: s.id.clone(),
+        capacity,
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut log = Vec::new();
     while let Some(msg) = rx.recv().await {
         log.push((t0.elapsed(), msg.clone()));
         match msg {
             CoordinatorMsg::Assign(_) => match s.fail_assign {
-                Some(kind) => send(WorkerMsg::Failed { error: "the component does not compile".into(), kind }),
+                Some(kind) => send(WorkerMsg::Failed {
+                    error: "the component does not compile".into(),
+                    kind,
+                }),
                 None => send(WorkerMsg::Ready),
             },
-            CoordinatorMsg::RunSetup => send(WorkerMsg::SetupDone { result: s.setup.clone() }),
+            CoordinatorMsg::RunSetup => send(WorkerMsg::SetupDone {
+                result: s.setup.clone(),
+            }),
             CoordinatorMsg::Start { .. } if s.hang_up_on_start => break,
             CoordinatorMsg::Start { .. } => {
-                tokio::spawn(share(i, s.allocated, s.deltas.clone(), tx.clone(), stop_rx.clone()));
+                tokio::spawn(share(
+                    i,
+                    s.allocated,
+                    s.deltas.clone(),
+                    tx.clone(),
+                    stop_rx.clone(),
+                ));
             }
             CoordinatorMsg::Stop { .. } => {
                 stop_tx.send_replace(true);
@@ -120,28 +140,34 @@ async fn share(
             _ = tokio::time::sleep_until(start + at) => {}
             _ = stop.wait_for(|s| *s) => break,
         }
-        let d = MetricsDelta { seq: seq as u64, at_ms: at.as_millis() as u64, vus, vus_max, delta };
+        let d = MetricsDelta {
+            seq: seq as u64,
+            at_ms: at.as_millis() as u64,
+            vus,
+            vus_max,
+            delta,
+        };
         let _ = tx.send((i, WorkerMsg::Metrics(d)));
     }
     let _ = tx.send((i, WorkerMsg::Finished));
 }
 
-/// An aggregate of `(metric, tags, kind, value)` samples.
-pub fn samples(list: &[(&str, &[(&str, &str)], MetricKind, f64)]) -> Aggregate {
+/// `n` samples of 1 of the counter `metric` with `tags`.
+pub fn counter(metric: &str, tags: &[(&str, &str)], n: u64) -> Aggregate {
     let mut a = Aggregate::new();
-    for (metric, tags, kind, value) in list {
-        a.add(&SeriesKey::new(*metric, TagSet::new(tags.iter().copied())), *kind, *value);
+    for _ in 0..n {
+        a.add(
+            &SeriesKey::new(metric, TagSet::new(tags.iter().copied())),
+            MetricKind::Counter,
+            1.0,
+        );
     }
     a
 }
 
 /// `n` completed iterations of scenario `main`.
 pub fn iterations(n: u64) -> Aggregate {
-    let mut a = Aggregate::new();
-    for _ in 0..n {
-        a.add(&SeriesKey::new("iterations", TagSet::new([("scenario", "main")])), MetricKind::Counter, 1.0);
-    }
-    a
+    counter("iterations", &[("scenario", "main")], n)
 }
 
 /// A run of the plan `component = "x.wasm"`, one target, and `rest`.
@@ -151,8 +177,16 @@ pub fn spec(rest: &str) -> RunSpec {
     RunSpec {
         run_id: "run-1".into(),
         plan: Arc::new(plan),
-        source: PlanSource { toml, vus: None, duration_ms: None },
-        component: ComponentBlob { name: "x.wasm".into(), sha256: "ab".repeat(32), bytes: Arc::new(b"\0asm".to_vec()) },
+        source: PlanSource {
+            toml,
+            vus: None,
+            duration_ms: None,
+        },
+        component: ComponentBlob {
+            name: "x.wasm".into(),
+            sha256: "ab".repeat(32),
+            bytes: Arc::new(b"\0asm".to_vec()),
+        },
     }
 }
 
@@ -165,7 +199,10 @@ pub fn constant(vus: u64) -> String {
 pub async fn run(
     spec: RunSpec,
     scripts: Vec<Script>,
-) -> (Result<Report, stampede_coordinator::CoordinatorError>, Vec<Log>) {
+) -> (
+    Result<Report, stampede_coordinator::CoordinatorError>,
+    Vec<Log>,
+) {
     let (workers, handles) = fleet(scripts);
     let (live, _live_rx) = watch::channel(Default::default());
     let (_abort, abort_rx) = watch::channel(None);
@@ -180,6 +217,11 @@ pub async fn run(
 /// The kinds of the messages in `log`, as `serde` names them (`assign`, `start`, ...).
 pub fn kinds(log: &Log) -> Vec<String> {
     log.iter()
-        .map(|(_, m)| serde_json::to_value(m).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|(_, m)| {
+            serde_json::to_value(m).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }

@@ -1,9 +1,8 @@
 //! `stampede_coordinator::run` end to end with scripted workers: the phases, the merged report,
 //! live stats, and stopping early.
 
-use crate::fleet::{Script, constant, fleet, iterations, kinds, run, samples, spec};
+use crate::fleet::{Script, constant, counter, fleet, iterations, kinds, run, spec};
 use stampede_coordinator::{LiveStats, RunStatus};
-use stampede_metrics::MetricKind;
 use stampede_proto::{CoordinatorMsg, SegmentSpec};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -24,20 +23,33 @@ fn stops(log: &crate::fleet::Log) -> Vec<(Duration, String)> {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_goes_through_every_phase_and_merges_the_workers() {
-    let spec = spec(&format!("{}[thresholds]\niterations = [\"count >= 10\"]\n", constant(4)));
-    let w0 = Script::new("w0", 10).delta(1.0, 1, iterations(2)).delta(2.0, 1, iterations(3)).delta(2.5, 0, iterations(1));
-    let w1 = Script::new("w1", 30).delta(1.0, 3, iterations(4)).delta(2.0, 0, iterations(5));
+    let spec = spec(&format!(
+        "{}[thresholds]\niterations = [\"count >= 10\"]\n",
+        constant(4)
+    ));
+    let w0 = Script::new("w0", 10)
+        .delta(1.0, 1, iterations(2))
+        .delta(2.0, 1, iterations(3))
+        .delta(2.5, 0, iterations(1));
+    let w1 = Script::new("w1", 30)
+        .delta(1.0, 3, iterations(4))
+        .delta(2.0, 0, iterations(5));
     let (workers, handles) = fleet(vec![w0, w1]);
     let (live, live_rx) = watch::channel(LiveStats::default());
     let (_abort, abort_rx) = watch::channel(None);
-    let report = stampede_coordinator::run(spec, workers, live, abort_rx).await.unwrap();
+    let report = stampede_coordinator::run(spec, workers, live, abort_rx)
+        .await
+        .unwrap();
     let mut logs = Vec::new();
     for h in handles {
         logs.push(h.await.unwrap());
     }
 
     // Setup and teardown run on worker 0 only; everyone starts and shuts down.
-    assert_eq!(kinds(&logs[0]), ["assign", "run_setup", "start", "run_teardown", "shutdown"]);
+    assert_eq!(
+        kinds(&logs[0]),
+        ["assign", "run_setup", "start", "run_teardown", "shutdown"]
+    );
     assert_eq!(kinds(&logs[1]), ["assign", "start", "shutdown"]);
     // Shares are weighted by capacity (10 : 30).
     let segments: Vec<SegmentSpec> = logs
@@ -47,36 +59,77 @@ async fn a_run_goes_through_every_phase_and_merges_the_workers() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(segments, [SegmentSpec { from: (0, 1), to: (1, 4) }, SegmentSpec { from: (1, 4), to: (1, 1) }]);
+    assert_eq!(
+        segments,
+        [
+            SegmentSpec {
+                from: (0, 1),
+                to: (1, 4)
+            },
+            SegmentSpec {
+                from: (1, 4),
+                to: (1, 1)
+            }
+        ]
+    );
     for log in &logs {
-        assert!(matches!(&log[log.len() - 2].1, CoordinatorMsg::Start { setup_data } if setup_data == b"token"));
+        let start = log
+            .iter()
+            .find(|(_, m)| matches!(m, CoordinatorMsg::Start { .. }));
+        assert!(
+            matches!(start, Some((_, CoordinatorMsg::Start { setup_data })) if setup_data == b"token")
+        );
     }
-    assert!(matches!(&logs[0][3].1, CoordinatorMsg::RunTeardown { setup_data } if setup_data == b"token"));
+    assert!(
+        matches!(&logs[0][3].1, CoordinatorMsg::RunTeardown { setup_data } if setup_data == b"token")
+    );
 
     assert_eq!(report.schema, "stampede-summary/1");
-    assert_eq!((report.run.id.as_str(), report.run.component.as_str()), ("run-1", "x.wasm"));
+    assert_eq!(
+        (report.run.id.as_str(), report.run.component.as_str()),
+        ("run-1", "x.wasm")
+    );
     assert_eq!(report.run.workers, 2);
-    assert_eq!(report.run.duration_s, 2.5, "from start to the last Finished");
+    assert_eq!(
+        report.run.duration_s, 2.5,
+        "from start to the last Finished"
+    );
     assert_eq!(report.run.status, RunStatus::Passed);
     assert_eq!(report.run.aborted, None);
     let it = &report.metrics["iterations"];
-    assert_eq!((it.kind, it.values["count"], it.values["rate"]), ("counter", 15.0, 6.0));
+    assert_eq!(
+        (it.kind, it.values["count"], it.values["rate"]),
+        ("counter", 15.0, 6.0)
+    );
     assert_eq!(report.metrics["vus"].values["max"], 4.0, "peak fleet VUs");
     assert!(report.thresholds[0].ok);
     assert_eq!(report.thresholds[0].observed, Some(15.0));
-    let per_second: Vec<(u64, u64, u64)> = report.timeseries.iter().map(|p| (p.t, p.iterations, p.vus)).collect();
+    let per_second: Vec<(u64, u64, u64)> = report
+        .timeseries
+        .iter()
+        .map(|p| (p.t, p.iterations, p.vus))
+        .collect();
     assert_eq!(per_second, [(1, 6, 4), (2, 8, 1), (3, 1, 0)]);
     assert_eq!(report.timeseries[0].vus_max, 4);
 
     let live = live_rx.borrow().clone();
-    assert_eq!((live.iterations, live.vus, live.elapsed, live.stopping), (15, 0, secs(2.5), None));
+    assert_eq!(
+        (live.iterations, live.vus, live.elapsed, live.stopping),
+        (15, 0, secs(2.5), None)
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["run"]["status"], "passed");
 }
 
 fn failing_run() -> Script {
-    let errors = samples(&[("iteration_errors", &[("scenario", "main"), ("error", "failed")], MetricKind::Counter, 1.0)]);
-    (1..10).fold(Script::new("w0", 10).delta(0.5, 2, errors), |s, i| s.delta(f64::from(i) + 0.5, 2, iterations(1)))
+    let errors = counter(
+        "iteration_errors",
+        &[("scenario", "main"), ("error", "failed")],
+        1,
+    );
+    (1..10).fold(Script::new("w0", 10).delta(0.5, 2, errors), |s, i| {
+        s.delta(f64::from(i) + 0.5, 2, iterations(1))
+    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,12 +144,22 @@ async fn a_failing_abort_on_fail_threshold_stops_the_run() {
     let stops = stops(&logs[0]);
     assert_eq!(stops.len(), 1, "{stops:?}");
     let (at, reason) = &stops[0];
-    assert_eq!(*at, secs(1.0), "evaluated at the first tick after the failure");
-    assert_eq!(reason, "threshold `iteration_errors: count < 1` failed (observed 1)");
+    assert_eq!(
+        *at,
+        secs(1.0),
+        "evaluated at the first tick after the failure"
+    );
+    assert_eq!(
+        reason,
+        "threshold `iteration_errors: count < 1` failed (observed 1)"
+    );
     assert_eq!(report.run.aborted.as_deref(), Some(reason.as_str()));
     assert_eq!(report.run.status, RunStatus::ThresholdsFailed);
     assert_eq!(report.run.duration_s, 1.0);
-    assert!(!report.metrics.contains_key("iterations"), "deltas due after the stop never came");
+    assert!(
+        !report.metrics.contains_key("iterations"),
+        "deltas due after the stop never came"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,14 +171,25 @@ async fn delay_abort_eval_postpones_the_abort() {
     let (result, logs) = run(spec, vec![failing_run()]).await;
     let report = result.unwrap();
 
-    assert_eq!(stops(&logs[0]).iter().map(|(at, _)| *at).collect::<Vec<_>>(), [secs(3.0)]);
-    assert_eq!(report.metrics["iterations"].values["count"], 2.0, "the deltas due at 1.5s and 2.5s came; the 0.5s one held the errors");
+    assert_eq!(
+        stops(&logs[0])
+            .iter()
+            .map(|(at, _)| *at)
+            .collect::<Vec<_>>(),
+        [secs(3.0)]
+    );
+    assert_eq!(
+        report.metrics["iterations"].values["count"], 2.0,
+        "the deltas due at 1.5s and 2.5s came; the 0.5s one held the errors"
+    );
     assert_eq!(report.run.status, RunStatus::ThresholdsFailed);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_abort_request_stops_the_run_without_failing_it() {
-    let script = (1..10).fold(Script::new("w0", 10), |s, i| s.delta(f64::from(i), 2, iterations(1)));
+    let script = (1..10).fold(Script::new("w0", 10), |s, i| {
+        s.delta(f64::from(i), 2, iterations(1))
+    });
     let (workers, handles) = fleet(vec![script]);
     let (live, _live_rx) = watch::channel(LiveStats::default());
     let (abort, abort_rx) = watch::channel(None);
@@ -124,11 +198,16 @@ async fn an_abort_request_stops_the_run_without_failing_it() {
         abort.send_replace(Some("interrupted by Ctrl-C".to_owned()));
         abort
     });
-    let report = stampede_coordinator::run(spec(&constant(2)), workers, live, abort_rx).await.unwrap();
+    let report = stampede_coordinator::run(spec(&constant(2)), workers, live, abort_rx)
+        .await
+        .unwrap();
     let log = handles.into_iter().next().unwrap().await.unwrap();
     drop(ctrl_c.await);
 
-    assert_eq!(stops(&log), [(secs(2.5), "interrupted by Ctrl-C".to_owned())]);
+    assert_eq!(
+        stops(&log),
+        [(secs(2.5), "interrupted by Ctrl-C".to_owned())]
+    );
     assert_eq!(report.run.aborted.as_deref(), Some("interrupted by Ctrl-C"));
     assert_eq!(report.run.status, RunStatus::Passed);
     assert_eq!(report.metrics["iterations"].values["count"], 2.0);
@@ -136,12 +215,16 @@ async fn an_abort_request_stops_the_run_without_failing_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_abort_switch_does_not_stop_the_run() {
-    let script = Script::new("w0", 10).delta(1.0, 2, iterations(3)).delta(2.0, 0, iterations(4));
+    let script = Script::new("w0", 10)
+        .delta(1.0, 2, iterations(3))
+        .delta(2.0, 0, iterations(4));
     let (workers, handles) = fleet(vec![script]);
     let (live, _live_rx) = watch::channel(LiveStats::default());
     let (abort, abort_rx) = watch::channel(None);
     drop(abort);
-    let report = stampede_coordinator::run(spec(&constant(2)), workers, live, abort_rx).await.unwrap();
+    let report = stampede_coordinator::run(spec(&constant(2)), workers, live, abort_rx)
+        .await
+        .unwrap();
     let log = handles.into_iter().next().unwrap().await.unwrap();
 
     assert!(stops(&log).is_empty());

@@ -104,7 +104,8 @@ pub(crate) fn validate(
     problems: &mut Vec<Problem>,
 ) {
     if stages.is_empty() {
-        let message = r#"at least one stage is needed, e.g. stages = [{ duration = "30s", target = 10 }]"#;
+        let message =
+            r#"at least one stage is needed, e.g. stages = [{ duration = "30s", target = 10 }]"#;
         problems.push((KEY, message.to_owned()));
         return;
     }
@@ -117,7 +118,9 @@ pub(crate) fn validate(
     if start == 0 && stages.iter().all(|s| s.target == 0) {
         problems.push((
             KEY,
-            format!("{start_key} and every stage target are 0: the scenario {nothing}; raise a target"),
+            format!(
+                "{start_key} and every stage target are 0: the scenario {nothing}; raise a target"
+            ),
         ));
     }
 }
@@ -140,23 +143,27 @@ pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The stages in words, e.g. `0 -> 200 VUs over 15s, 200 for 1m, 200 -> 50 at once`; `unit` follows the
-/// first stage's target.
-pub(crate) fn describe_stages(start: u64, stages: &[Stage], unit: &str) -> String {
+/// The stages in words, e.g. `0 -> 200 VUs over 15s, 200 for 1m, 200 -> 50 at once`; `first_target`
+/// renders the first stage's target with its unit (`"200 VUs"`), later targets are bare numbers.
+pub(crate) fn describe_stages(
+    start: u64,
+    stages: &[Stage],
+    first_target: impl Fn(u64) -> String,
+) -> String {
     let mut from = start;
     let mut parts = Vec::with_capacity(stages.len());
     for (i, s) in stages.iter().enumerate() {
-        let unit = if i == 0 { unit } else { "" };
-        let part = if s.duration.is_zero() {
-            format!("{from} -> {}{unit} at once", s.target)
-        } else if s.target == from {
-            format!("{}{unit} for {}", s.target, format_duration(s.duration))
+        let target = if i == 0 {
+            first_target(s.target)
         } else {
-            format!(
-                "{from} -> {}{unit} over {}",
-                s.target,
-                format_duration(s.duration)
-            )
+            s.target.to_string()
+        };
+        let part = if s.duration.is_zero() {
+            format!("{from} -> {target} at once")
+        } else if s.target == from {
+            format!("{target} for {}", format_duration(s.duration))
+        } else {
+            format!("{from} -> {target} over {}", format_duration(s.duration))
         };
         parts.push(part);
         from = s.target;
@@ -173,7 +180,12 @@ mod tests {
         let mut r = Reader::new(&table, "scenarios.ramp");
         let stages = read(&mut r, "the target");
         let mut problems = Vec::new();
-        validate(&stages, 0, ("start-vus", "would never run a VU"), &mut problems);
+        validate(
+            &stages,
+            0,
+            ("start-vus", "would never run a VU"),
+            &mut problems,
+        );
         r.problems(problems);
         let errors = r.finish().iter().map(ToString::to_string).collect();
         (stages, errors)
@@ -192,11 +204,11 @@ mod tests {
         assert_eq!(total_duration(&stages), Duration::from_secs(70));
         assert_eq!(peak(3, &stages), 20);
         assert_eq!(
-            describe_stages(0, &stages, " VUs"),
+            describe_stages(0, &stages, |n| format!("{n} VUs")),
             "0 -> 20 VUs over 10s, 20 -> 0 at once, 0 -> 5 over 1m"
         );
         assert_eq!(
-            describe_stages(5, &[Stage::secs(30, 5)], "/s"),
+            describe_stages(5, &[Stage::secs(30, 5)], |n| format!("{n}/s")),
             "5/s for 30s"
         );
     }
@@ -233,7 +245,9 @@ mod tests {
         let (_, errors) = read_stages("stages = []");
         assert_eq!(
             errors,
-            ["scenarios.ramp.stages: at least one stage is needed, e.g. stages = [{ duration = \"30s\", target = 10 }]"]
+            [
+                "scenarios.ramp.stages: at least one stage is needed, e.g. stages = [{ duration = \"30s\", target = 10 }]"
+            ]
         );
         let (_, errors) = read_stages(r#"stages = [{ duration = "0s", target = 0 }]"#);
         assert_eq!(
@@ -246,7 +260,9 @@ mod tests {
         let (stages, errors) = read_stages("");
         assert_eq!(
             errors,
-            ["scenarios.ramp.stages: missing required key `stages` (the ramp, e.g. stages = [{ duration = \"30s\", target = 10 }])"]
+            [
+                "scenarios.ramp.stages: missing required key `stages` (the ramp, e.g. stages = [{ duration = \"30s\", target = 10 }])"
+            ]
         );
         assert_eq!(stages, [SUBSTITUTE]);
         let (_, errors) = read_stages("stages = { duration = \"1s\" }");

@@ -8,7 +8,12 @@ impl Host for VuState {
     fn check(&mut self, name: String, ok: bool, tags: Vec<(String, String)>) -> bool {
         let mut all = self.tags_with(&tags);
         all.insert("check", name);
-        self.record(names::CHECKS, MetricKind::Rate, &all, if ok { 1.0 } else { 0.0 });
+        self.record(
+            names::CHECKS,
+            MetricKind::Rate,
+            &all,
+            if ok { 1.0 } else { 0.0 },
+        );
         ok
     }
 }

@@ -18,11 +18,19 @@ fn expected(status: u16) -> bool {
 
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        let name = req.name.unwrap_or_else(|| req.url.split(['?', '#']).next().unwrap_or_default().to_owned());
+        let name = req.name.unwrap_or_else(|| {
+            req.url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
         let mut tags = self.tags_with(&req.tags);
         tags.insert("name", name);
         tags.insert("method", req.method.to_ascii_uppercase());
-        let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| Duration::from_millis(u64::from(t)));
+        let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| {
+            Duration::from_millis(u64::from(t))
+        });
         let outgoing = OutgoingRequest {
             method: req.method,
             url: req.url,
@@ -67,12 +75,42 @@ impl VuState {
         tags.insert("expected_response", ok.to_string());
         let t = &resp.timings;
         self.record(names::HTTP_REQS, MetricKind::Counter, &tags, 1.0);
-        self.record(names::HTTP_REQ_DURATION, MetricKind::Trend, &tags, ms(t.duration));
-        self.record(names::HTTP_REQ_WAITING, MetricKind::Trend, &tags, ms(t.waiting));
-        self.record(names::HTTP_REQ_RECEIVING, MetricKind::Trend, &tags, ms(t.receiving));
-        self.record(names::HTTP_REQ_FAILED, MetricKind::Rate, &tags, if ok { 0.0 } else { 1.0 });
-        self.record(names::DATA_SENT, MetricKind::Counter, &tags, resp.bytes_sent as f64);
-        self.record(names::DATA_RECEIVED, MetricKind::Counter, &tags, resp.bytes_received as f64);
+        self.record(
+            names::HTTP_REQ_DURATION,
+            MetricKind::Trend,
+            &tags,
+            ms(t.duration),
+        );
+        self.record(
+            names::HTTP_REQ_WAITING,
+            MetricKind::Trend,
+            &tags,
+            ms(t.waiting),
+        );
+        self.record(
+            names::HTTP_REQ_RECEIVING,
+            MetricKind::Trend,
+            &tags,
+            ms(t.receiving),
+        );
+        self.record(
+            names::HTTP_REQ_FAILED,
+            MetricKind::Rate,
+            &tags,
+            if ok { 0.0 } else { 1.0 },
+        );
+        self.record(
+            names::DATA_SENT,
+            MetricKind::Counter,
+            &tags,
+            resp.bytes_sent as f64,
+        );
+        self.record(
+            names::DATA_RECEIVED,
+            MetricKind::Counter,
+            &tags,
+            resp.bytes_received as f64,
+        );
     }
 
     fn record_error(&mut self, mut tags: TagSet, err: &RequestError) {
@@ -83,11 +121,11 @@ impl VuState {
             self.record(names::HTTP_REQS, MetricKind::Counter, &tags, 1.0);
         }
         self.record(names::HTTP_REQ_FAILED, MetricKind::Rate, &tags, 1.0);
-        if let RequestError::OriginNotAllowed(m) = err {
-            if !self.warned.iter().any(|w| w == m) {
-                tracing::warn!(vu = self.who.id, "request refused: {m}");
-                self.warned.push(m.clone());
-            }
+        if let RequestError::OriginNotAllowed(m) = err
+            && !self.warned.iter().any(|w| w == m)
+        {
+            tracing::warn!(vu = self.who.id, "request refused: {m}");
+            self.warned.push(m.clone());
         }
     }
 }

@@ -8,10 +8,14 @@ use stampede_metrics::{BUILTINS, MetricKind, ValueType};
 impl VuState {
     fn custom(&mut self, name: String, kind: MetricKind, value: f64, tags: Vec<(String, String)>) {
         let registered = if BUILTINS.iter().any(|(b, _, _)| *b == name) {
-            Err(format!("`{name}` is a builtin metric; custom metrics need names of their own"))
+            Err(format!(
+                "`{name}` is a builtin metric; custom metrics need names of their own"
+            ))
         } else {
             let mut catalog = self.run.catalog.lock().expect("catalog lock");
-            catalog.register(&name, kind, ValueType::Default).map_err(|e| e.to_string())
+            catalog
+                .register(&name, kind, ValueType::Default)
+                .map_err(|e| e.to_string())
         };
         if let Err(e) = registered {
             if !self.warned.contains(&name) {

@@ -1,8 +1,12 @@
 //! The running half of the executors: one file per executor, named after its config key, over a
 //! shared VU loop. The pure half (config, validation, timeline) lives in `stampede_plan::executor`.
 
+mod arrival_rate;
+mod constant_arrival_rate;
 mod constant_vus;
 mod per_vu_iterations;
+mod ramping_arrival_rate;
+mod ramping_vus;
 mod shared_iterations;
 
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
@@ -35,7 +39,13 @@ pub struct RunShared {
 impl RunShared {
     /// Shared state reporting into `collector` and stopping when `stop` gets a value.
     pub fn new(collector: Arc<Collector>, stop: watch::Receiver<Option<Instant>>) -> Self {
-        RunShared { collector, active: AtomicU64::new(0), allocated: AtomicU64::new(0), stop, logged: Mutex::default() }
+        RunShared {
+            collector,
+            active: AtomicU64::new(0),
+            allocated: AtomicU64::new(0),
+            stop,
+            logged: Mutex::default(),
+        }
     }
 }
 
@@ -53,13 +63,23 @@ pub struct ScenarioRun {
 
 /// The scenario's clock: when iterations may start and when running ones are interrupted.
 pub(crate) struct Clock {
-    end: Instant,
-    graceful: Duration,
-    stop: watch::Receiver<Option<Instant>>,
+    pub(crate) end: Instant,
+    pub(crate) graceful: Duration,
+    pub(crate) stop: watch::Receiver<Option<Instant>>,
 }
 
 impl Clock {
-    fn stop_at(&self) -> Instant {
+    /// A clock for a scenario that started now and runs `duration`.
+    pub(crate) fn starting_now(run: &ScenarioRun, shared: &RunShared, duration: Duration) -> Clock {
+        Clock {
+            end: Instant::now() + duration,
+            graceful: run.scenario.graceful_stop,
+            stop: shared.stop.clone(),
+        }
+    }
+
+    /// When new iterations stop: the scenario's end, or earlier if the run was stopped.
+    pub(crate) fn stop_at(&self) -> Instant {
         match *self.stop.borrow() {
             Some(s) if s < self.end => s,
             _ => self.end,
@@ -72,14 +92,19 @@ impl Clock {
     }
 
     /// When a running iteration is interrupted.
-    fn hard_deadline(&self) -> Instant {
+    pub(crate) fn hard_deadline(&self) -> Instant {
         self.stop_at() + self.graceful
     }
 }
 
 /// Run one scenario to its end: wait for its start time, then hand over to its executor. A stop
 /// before the start time ends it at once.
-pub async fn run_scenario<F: VuFactory>(factory: Arc<F>, shared: Arc<RunShared>, run: ScenarioRun, t0: Instant) {
+pub async fn run_scenario<F: VuFactory>(
+    factory: Arc<F>,
+    shared: Arc<RunShared>,
+    run: ScenarioRun,
+    t0: Instant,
+) {
     let mut stop = shared.stop.clone();
     let stopped = async move {
         if stop.wait_for(Option::is_some).await.is_err() {
@@ -96,8 +121,19 @@ pub async fn run_scenario<F: VuFactory>(factory: Arc<F>, shared: Arc<RunShared>,
     let run = Arc::new(run);
     match &run.scenario.executor {
         Executor::ConstantVus(c) => constant_vus::run(factory, shared, run.clone(), c).await,
-        Executor::PerVuIterations(c) => per_vu_iterations::run(factory, shared, run.clone(), c).await,
-        Executor::SharedIterations(c) => shared_iterations::run(factory, shared, run.clone(), c).await,
+        Executor::PerVuIterations(c) => {
+            per_vu_iterations::run(factory, shared, run.clone(), c).await
+        }
+        Executor::SharedIterations(c) => {
+            shared_iterations::run(factory, shared, run.clone(), c).await
+        }
+        Executor::RampingVus(c) => ramping_vus::run(factory, shared, run.clone(), c).await,
+        Executor::ConstantArrivalRate(c) => {
+            constant_arrival_rate::run(factory, shared, run.clone(), c).await
+        }
+        Executor::RampingArrivalRate(c) => {
+            ramping_arrival_rate::run(factory, shared, run.clone(), c).await
+        }
     }
 }
 
@@ -115,20 +151,82 @@ pub(crate) async fn spawn_vus<F, N>(
     N: Fn(u64) -> bool + Send + Sync + 'static,
 {
     let next = Arc::new(next);
-    let end = Instant::now() + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..vus {
-        let clock = Clock { end, graceful: run.scenario.graceful_stop, stop: shared.stop.clone() };
-        let (factory, shared, run, next) = (factory.clone(), shared.clone(), run.clone(), next.clone());
+        let clock = Clock::starting_now(&run, &shared, duration);
+        let (factory, shared, run, next) =
+            (factory.clone(), shared.clone(), run.clone(), next.clone());
         tasks.spawn(async move {
-            let spec = VuSpec { id: run.first_vu_id + i, scenario: run.index };
+            let spec = VuSpec {
+                id: run.first_vu_id + i,
+                scenario: run.index,
+            };
             vu_loop(&*factory, &shared, &run, spec, clock, || next(i)).await;
         });
     }
+    join_all(tasks).await;
+}
+
+/// Wait for every task, logging any that panicked.
+pub(crate) async fn join_all(mut tasks: tokio::task::JoinSet<()>) {
     while let Some(res) = tasks.join_next().await {
         if let Err(e) = res {
             tracing::error!("a VU task failed: {e}");
         }
+    }
+}
+
+/// Create a VU, retrying (after [`INIT_RETRY`]) while iterations may still start; `None` once they
+/// may not. Each failure is counted in `vu_init_errors`, each distinct message logged once.
+pub(crate) async fn create_vu<F: VuFactory>(
+    factory: &F,
+    shared: &RunShared,
+    run: &ScenarioRun,
+    spec: &VuSpec,
+    clock: &Clock,
+) -> Option<F::Vu> {
+    loop {
+        if !clock.may_start() {
+            return None;
+        }
+        if let Some(vu) = create_vu_once(factory, shared, run, spec).await {
+            return Some(vu);
+        }
+        let retry = (Instant::now() + INIT_RETRY).min(clock.stop_at());
+        tokio::time::sleep_until(retry).await;
+    }
+}
+
+/// One attempt at creating a VU (counted and logged like [`create_vu`] on failure).
+pub(crate) async fn create_vu_once<F: VuFactory>(
+    factory: &F,
+    shared: &RunShared,
+    run: &ScenarioRun,
+    spec: &VuSpec,
+) -> Option<F::Vu> {
+    match factory.create(spec.clone()).await {
+        Ok(vu) => {
+            shared.allocated.fetch_add(1, Ordering::Relaxed);
+            Some(vu)
+        }
+        Err(msg) => {
+            init_failed(shared, run, spec, msg);
+            None
+        }
+    }
+}
+
+fn init_failed(shared: &RunShared, run: &ScenarioRun, spec: &VuSpec, msg: String) {
+    record(
+        shared,
+        run,
+        names::VU_INIT_ERRORS,
+        MetricKind::Counter,
+        &[],
+        1.0,
+    );
+    if shared.logged.lock().expect("log lock").insert(msg.clone()) {
+        tracing::error!(scenario = %run.scenario.name, "VU {} failed to initialise: {msg}", spec.id);
     }
 }
 
@@ -140,32 +238,18 @@ async fn vu_loop<F: VuFactory>(
     clock: Clock,
     mut next: impl FnMut() -> bool,
 ) {
-    let mut vu = loop {
-        if !clock.may_start() {
-            return;
-        }
-        match factory.create(spec.clone()).await {
-            Ok(vu) => break vu,
-            Err(msg) => {
-                record(shared, run, names::VU_INIT_ERRORS, MetricKind::Counter, &[], 1.0);
-                if shared.logged.lock().expect("log lock").insert(msg.clone()) {
-                    tracing::error!(scenario = %run.scenario.name, "VU {} failed to initialise: {msg}", spec.id);
-                }
-                let retry = (Instant::now() + INIT_RETRY).min(clock.stop_at());
-                tokio::time::sleep_until(retry).await;
-            }
-        }
+    let Some(mut vu) = create_vu(factory, shared, run, &spec, &clock).await else {
+        return;
     };
-    shared.allocated.fetch_add(1, Ordering::Relaxed);
     shared.active.fetch_add(1, Ordering::Relaxed);
     let mut buf = SampleBuffer::default();
     let mut interrupted = false;
     while clock.may_start() && next() {
         let started = Instant::now();
-        match bounded(&mut vu, &clock).await {
+        match bounded(&mut vu, &clock, None).await {
             Some(outcome) => record_iteration(shared, run, &mut buf, outcome, started.elapsed()),
             None => {
-                push(&mut buf, run, names::INTERRUPTED_ITERATIONS, MetricKind::Counter, &[], 1.0);
+                record_interrupted(shared, run, &mut buf);
                 interrupted = true;
                 break;
             }
@@ -178,52 +262,160 @@ async fn vu_loop<F: VuFactory>(
     }
 }
 
+/// A VU's own early stop on top of the scenario's: the VU is interrupted `grace` after `retired`
+/// says true (ramping-vus ramping down).
+pub(crate) struct Retire<'a> {
+    /// Re-evaluated whenever `changed` fires.
+    pub retired: &'a (dyn Fn() -> bool + Sync),
+    /// Fires when `retired` may have changed.
+    pub changed: watch::Receiver<u64>,
+    /// Time a retired VU gets to finish its iteration.
+    pub grace: Duration,
+    /// Set while the VU is retired: it no longer counts as a running VU (the `vus` metric follows
+    /// the plan's stages), though it may still finish its iteration.
+    pub counted_out: &'a mut bool,
+    /// The run's running-VU counter.
+    pub active: &'a AtomicU64,
+}
+
 /// Run one iteration, interrupting it when the scenario's hard deadline passes (which moves earlier
-/// if the run is stopped meanwhile).
-async fn bounded<V: Vu>(vu: &mut V, clock: &Clock) -> Option<IterationOutcome> {
+/// if the run is stopped meanwhile), or `grace` after the VU is retired.
+pub(crate) async fn bounded<V: Vu>(
+    vu: &mut V,
+    clock: &Clock,
+    mut retire: Option<Retire<'_>>,
+) -> Option<IterationOutcome> {
     let mut stop = clock.stop.clone();
     let mut watching = true;
+    let mut retire_at: Option<Instant> = None;
     let iteration = vu.iteration();
     tokio::pin!(iteration);
     loop {
-        let deadline = clock.hard_deadline();
+        if let Some(r) = &mut retire {
+            let retired = (r.retired)();
+            retire_at = match (retired, retire_at) {
+                (true, None) => Some(Instant::now() + r.grace),
+                (true, at) => at,
+                (false, _) => None,
+            };
+            if retired != *r.counted_out {
+                *r.counted_out = retired;
+                if retired {
+                    r.active.fetch_sub(1, Ordering::Relaxed);
+                } else {
+                    r.active.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let deadline = retire_at.map_or(clock.hard_deadline(), |at| at.min(clock.hard_deadline()));
         tokio::select! {
             outcome = &mut iteration => return Some(outcome),
             _ = tokio::time::sleep_until(deadline) => return None,
             changed = stop.changed(), if watching => watching = changed.is_ok(),
+            changed = async { retire.as_mut().expect("guarded").changed.changed().await }, if retire.is_some() => {
+                if changed.is_err() {
+                    retire = None;
+                }
+            }
         }
     }
 }
 
-fn record_iteration(shared: &RunShared, run: &ScenarioRun, buf: &mut SampleBuffer, outcome: IterationOutcome, took: Duration) {
+/// Count an iteration interrupted at its deadline.
+pub(crate) fn record_interrupted(shared: &RunShared, run: &ScenarioRun, buf: &mut SampleBuffer) {
+    push(
+        buf,
+        run,
+        names::INTERRUPTED_ITERATIONS,
+        MetricKind::Counter,
+        &[],
+        1.0,
+    );
+    shared.collector.flush(buf);
+}
+
+pub(crate) fn record_iteration(
+    shared: &RunShared,
+    run: &ScenarioRun,
+    buf: &mut SampleBuffer,
+    outcome: IterationOutcome,
+    took: Duration,
+) {
     let ms = took.as_secs_f64() * 1000.0;
     match outcome {
         IterationOutcome::Completed => {}
         IterationOutcome::Failed(msg) => {
-            push(buf, run, names::ITERATION_ERRORS, MetricKind::Counter, &[("error", "failed")], 1.0);
+            push(
+                buf,
+                run,
+                names::ITERATION_ERRORS,
+                MetricKind::Counter,
+                &[("error", "failed")],
+                1.0,
+            );
             tracing::debug!(scenario = %run.scenario.name, "iteration failed: {msg}");
         }
         IterationOutcome::Aborted { kind, message } => {
-            push(buf, run, names::ITERATION_ERRORS, MetricKind::Counter, &[("error", kind)], 1.0);
-            if shared.logged.lock().expect("log lock").insert(format!("{kind}:{message}")) {
+            push(
+                buf,
+                run,
+                names::ITERATION_ERRORS,
+                MetricKind::Counter,
+                &[("error", kind)],
+                1.0,
+            );
+            if shared
+                .logged
+                .lock()
+                .expect("log lock")
+                .insert(format!("{kind}:{message}"))
+            {
                 tracing::error!(scenario = %run.scenario.name, "iteration aborted, the VU restarts: {message}");
             }
         }
     }
     push(buf, run, names::ITERATIONS, MetricKind::Counter, &[], 1.0);
-    push(buf, run, names::ITERATION_DURATION, MetricKind::Trend, &[], ms);
+    push(
+        buf,
+        run,
+        names::ITERATION_DURATION,
+        MetricKind::Trend,
+        &[],
+        ms,
+    );
     shared.collector.flush(buf);
 }
 
-fn push(buf: &mut SampleBuffer, run: &ScenarioRun, metric: &str, kind: MetricKind, extra: &[(&str, &str)], v: f64) {
+pub(crate) fn push(
+    buf: &mut SampleBuffer,
+    run: &ScenarioRun,
+    metric: &str,
+    kind: MetricKind,
+    extra: &[(&str, &str)],
+    v: f64,
+) {
     let mut tags = run.tags.clone();
     for (k, val) in extra {
         tags.insert(*k, *val);
     }
-    buf.push(SeriesKey { metric: metric.to_owned(), tags }, kind, v);
+    buf.push(
+        SeriesKey {
+            metric: metric.to_owned(),
+            tags,
+        },
+        kind,
+        v,
+    );
 }
 
-fn record(shared: &RunShared, run: &ScenarioRun, metric: &str, kind: MetricKind, extra: &[(&str, &str)], v: f64) {
+pub(crate) fn record(
+    shared: &RunShared,
+    run: &ScenarioRun,
+    metric: &str,
+    kind: MetricKind,
+    extra: &[(&str, &str)],
+    v: f64,
+) {
     let mut buf = SampleBuffer::default();
     push(&mut buf, run, metric, kind, extra, v);
     shared.collector.flush(&mut buf);

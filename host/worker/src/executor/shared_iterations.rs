@@ -15,7 +15,8 @@ pub(super) async fn run<F: VuFactory>(
 ) {
     let left = AtomicU64::new(c.iterations);
     spawn_vus(factory, shared, run, c.vus, c.max_duration, move |_| {
-        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     })
     .await;
 }

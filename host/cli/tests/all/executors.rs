@@ -1,0 +1,99 @@
+//! Workload models against a real target: open-model arrival rates (exact counts, drops, schedule
+//! kept) and ramping VUs (the `vus` series follows the stages).
+
+use crate::common::*;
+
+fn arrival_plan(target: &Target, pre: u64, max: u64) -> String {
+    let scenario = format!(
+        "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 1000\ntime-unit = \"1s\"\n\
+         duration = \"20s\"\npre-allocated-vus = {pre}\nmax-vus = {max}\ngraceful-stop = \"5s\"\n"
+    );
+    let origin = target.origin();
+    fixture_plan(target, "get", "", &scenario).replace(
+        &format!("url = \"{origin}/\""),
+        &format!("url = \"{origin}/delay/20\""),
+    )
+}
+
+/// 1,000 iterations/s for 20 s against /delay/20 with enough VUs: 20,000 iterations (±1 %), no drops.
+#[tokio::test(flavor = "multi_thread")]
+async fn constant_arrival_rate_keeps_the_rate_with_enough_vus() {
+    let target = Target::start().await;
+    let run = run_plan(&arrival_plan(&target, 100, 400), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    assert!(
+        (iterations - 20_000.0).abs() <= 200.0,
+        "iterations {iterations}"
+    );
+    assert_eq!(
+        run.metric("dropped_iterations", "count"),
+        0.0,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+    assert!(
+        run.metric("iteration_delay", "p95") < 5.0,
+        "{}",
+        run.stdout()
+    );
+}
+
+/// With too few VUs the executor counts every iteration it could not start, and the ones it starts
+/// still start on schedule.
+#[tokio::test(flavor = "multi_thread")]
+async fn constant_arrival_rate_counts_drops_when_max_vus_is_too_low() {
+    let target = Target::start().await;
+    let run = run_plan(&arrival_plan(&target, 5, 5), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let (iterations, dropped) = (
+        run.metric("iterations", "count"),
+        run.metric("dropped_iterations", "count"),
+    );
+    assert!(dropped > 10_000.0, "dropped {dropped}");
+    assert!(iterations > 1_000.0, "iterations {iterations}");
+    let interrupted = run.metric("interrupted_iterations", "count");
+    assert!(
+        (iterations + dropped + interrupted - 20_000.0).abs() <= 200.0,
+        "{iterations} + {dropped} + {interrupted}"
+    );
+    assert!(
+        run.metric("iteration_delay", "p95") < 5.0,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("vus_max", "max"), 5.0);
+}
+
+/// ramping-vus 0 -> 200 -> 0 over 30 s: each second's `vus` is within one VU of the stages.
+#[tokio::test(flavor = "multi_thread")]
+async fn ramping_vus_follows_the_stages() {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "think",
+        "sleep_ms = \"200\"",
+        "[scenarios.ramp]\nexecutor = \"ramping-vus\"\nstart-vus = 0\ngraceful-ramp-down = \"1s\"\n\
+         stages = [{ duration = \"15s\", target = 200 }, { duration = \"15s\", target = 0 }]\n",
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let series = run.summary()["timeseries"].as_array().unwrap().clone();
+    assert!(series.len() >= 29, "{series:?}");
+    for p in &series {
+        let t = p["t"].as_u64().unwrap();
+        let vus = p["vus"].as_f64().unwrap();
+        let expected = if t <= 15 {
+            200.0 * t as f64 / 15.0
+        } else {
+            (200.0 * (30.0 - t as f64) / 15.0).max(0.0)
+        };
+        assert!(
+            (vus - expected).abs() <= 1.0 + 1e-9,
+            "t={t}s: vus {vus}, stages say {expected:.1}; series {series:?}"
+        );
+    }
+    // The peak is reached at 15 s exactly, between two samples.
+    assert!(run.metric("vus", "max") >= 199.0, "{}", run.stdout());
+}

@@ -1,0 +1,192 @@
+//! The open model shared by `constant-arrival-rate` and `ramping-arrival-rate`: iterations start on
+//! the plan's schedule whether or not earlier ones finished. Each scheduled start goes to an idle
+//! VU; when none is idle the iteration is counted in `dropped_iterations` (never silently) and, below
+//! `max-vus`, one more VU is initialised in the background for later arrivals. How late each
+//! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
+
+use super::{
+    Clock, RunShared, ScenarioRun, bounded, create_vu, create_vu_once, join_all, push, record,
+    record_interrupted, record_iteration,
+};
+use crate::vu::{Vu, VuFactory, VuSpec};
+use stampede_metrics::{MetricKind, SampleBuffer, names};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio::time::Instant;
+
+/// An iteration to start, and when it was due.
+struct Job {
+    due: Instant,
+}
+
+/// What every VU task of one arrival-rate scenario shares.
+struct Pool<F> {
+    factory: Arc<F>,
+    shared: Arc<RunShared>,
+    run: Arc<ScenarioRun>,
+    jobs: Mutex<mpsc::UnboundedReceiver<Job>>,
+    /// One permit per VU waiting for a job.
+    idle: Semaphore,
+    /// VUs created or being created (bounded by `max-vus`).
+    spawned: AtomicU64,
+    /// The next VU id offset for a VU created on demand.
+    next_id: AtomicU64,
+    /// When the scenario ends (set once pre-allocated VUs are ready).
+    end: Instant,
+}
+
+/// Run `schedule` (offsets from now of this worker's iterations, in order) with between
+/// `pre_allocated` and `max_vus` VUs, for `duration`.
+pub(super) async fn run<F: VuFactory>(
+    factory: Arc<F>,
+    shared: Arc<RunShared>,
+    run: Arc<ScenarioRun>,
+    schedule: impl Iterator<Item = Duration>,
+    pre_allocated: u64,
+    max_vus: u64,
+    duration: Duration,
+) {
+    // Initialise the pre-allocated VUs before the clock starts, as k6 does, so the first arrivals
+    // find them ready. One attempt each: a VU that fails here is created on demand later.
+    let mut ready = Vec::new();
+    let mut inits = tokio::task::JoinSet::new();
+    for n in 0..pre_allocated.min(max_vus) {
+        let (factory, shared, run) = (factory.clone(), shared.clone(), run.clone());
+        inits.spawn(async move {
+            let spec = VuSpec {
+                id: run.first_vu_id + n,
+                scenario: run.index,
+            };
+            create_vu_once(&*factory, &shared, &run, &spec).await
+        });
+    }
+    while let Some(vu) = inits.join_next().await {
+        if let Ok(Some(vu)) = vu {
+            ready.push(vu);
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pool = Arc::new(Pool {
+        factory,
+        shared: shared.clone(),
+        run: run.clone(),
+        jobs: Mutex::new(rx),
+        idle: Semaphore::new(0),
+        spawned: AtomicU64::new(0),
+        next_id: AtomicU64::new(pre_allocated.min(max_vus)),
+        end: Instant::now() + duration,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    // Ready VUs are idle from the first arrival on, before their tasks first run.
+    pool.idle.add_permits(ready.len());
+    for vu in ready {
+        spawn_vu(&pool, &mut tasks, Some(vu));
+    }
+    let clock = Clock::starting_now(&run, &shared, duration);
+    let start = Instant::now();
+    for offset in schedule {
+        let due = start + offset;
+        if due >= clock.stop_at() {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        if !clock.may_start() {
+            break;
+        }
+        match pool.idle.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                let _ = tx.send(Job { due });
+            }
+            Err(_) => {
+                record(
+                    &shared,
+                    &run,
+                    names::DROPPED_ITERATIONS,
+                    MetricKind::Counter,
+                    &[],
+                    1.0,
+                );
+                if pool.spawned.load(Ordering::Relaxed) < max_vus {
+                    spawn_vu(&pool, &mut tasks, None);
+                }
+            }
+        }
+    }
+    drop(tx);
+    join_all(tasks).await;
+}
+
+/// Start a VU task with `vu`, or one that first creates its VU (ids continue after the existing ones).
+fn spawn_vu<F: VuFactory>(
+    pool: &Arc<Pool<F>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    vu: Option<F::Vu>,
+) {
+    pool.spawned.fetch_add(1, Ordering::Relaxed);
+    let n = if vu.is_some() {
+        0
+    } else {
+        pool.next_id.fetch_add(1, Ordering::Relaxed)
+    };
+    let pool = pool.clone();
+    tasks.spawn(async move { vu_task(&pool, n, vu).await });
+}
+
+async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
+    let (shared, run) = (&*pool.shared, &*pool.run);
+    let clock = Clock {
+        end: pool.end,
+        graceful: run.scenario.graceful_stop,
+        stop: shared.stop.clone(),
+    };
+    let vu = match vu {
+        Some(vu) => Some(vu),
+        None => {
+            let spec = VuSpec {
+                id: run.first_vu_id + n,
+                scenario: run.index,
+            };
+            let vu = create_vu(&*pool.factory, shared, run, &spec, &clock).await;
+            if vu.is_some() {
+                pool.idle.add_permits(1);
+            }
+            vu
+        }
+    };
+    let Some(mut vu) = vu else { return };
+    let mut buf = SampleBuffer::default();
+    loop {
+        // Holding a permit (counted as idle) from here: the next job is ours.
+        let job = pool.jobs.lock().await.recv().await;
+        let Some(job) = job else { break };
+        let started = Instant::now();
+        push(
+            &mut buf,
+            run,
+            names::ITERATION_DELAY,
+            MetricKind::Trend,
+            &[],
+            ms(started - job.due),
+        );
+        shared.active.fetch_add(1, Ordering::Relaxed);
+        let outcome = bounded(&mut vu, &clock, None).await;
+        shared.active.fetch_sub(1, Ordering::Relaxed);
+        match outcome {
+            Some(outcome) => record_iteration(shared, run, &mut buf, outcome, started.elapsed()),
+            None => {
+                record_interrupted(shared, run, &mut buf);
+                return;
+            }
+        }
+        pool.idle.add_permits(1);
+    }
+    shared.collector.flush(&mut buf);
+    vu.close().await;
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,125 @@
+//! `ramping-vus`: the number of running VUs follows the plan's stages. Every VU the executor may
+//! need is a task from the start; VU `i` runs iterations while the target is above `i`. When the
+//! target drops, the VUs above it finish their iteration within `graceful-ramp-down`, then are
+//! interrupted; they wait (initialised) in case the target rises again.
+
+use super::{
+    Clock, Retire, RunShared, ScenarioRun, bounded, create_vu, join_all, record_interrupted,
+    record_iteration,
+};
+use crate::vu::{Vu, VuFactory, VuSpec};
+use stampede_metrics::SampleBuffer;
+use stampede_plan::RampingVus;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How often the target VU count is re-read from the plan's timeline. Ramps change by at most a
+/// few VUs in this time; the `vus` series is sampled once per second.
+const RETARGET_EVERY: Duration = Duration::from_millis(10);
+
+pub(super) async fn run<F: VuFactory>(
+    factory: Arc<F>,
+    shared: Arc<RunShared>,
+    run: Arc<ScenarioRun>,
+    c: &RampingVus,
+) {
+    let duration = c.max_duration();
+    let start = Instant::now();
+    let (target_tx, target_rx) = watch::channel(c.vus_at(Duration::ZERO));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..c.max_vus() {
+        let clock = Clock::starting_now(&run, &shared, duration);
+        let (factory, shared, run, target) = (
+            factory.clone(),
+            shared.clone(),
+            run.clone(),
+            target_rx.clone(),
+        );
+        let grace = c.graceful_ramp_down;
+        tasks.spawn(
+            async move { ramping_vu(&*factory, &shared, &run, i, clock, target, grace).await },
+        );
+    }
+    let clock = Clock::starting_now(&run, &shared, duration);
+    let mut tick = tokio::time::interval(RETARGET_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while clock.may_start() {
+        tick.tick().await;
+        target_tx.send_if_modified(|t| {
+            let new = c.vus_at(start.elapsed());
+            std::mem::replace(t, new) != new
+        });
+    }
+    target_tx.send_replace(0);
+    join_all(tasks).await;
+}
+
+async fn ramping_vu<F: VuFactory>(
+    factory: &F,
+    shared: &RunShared,
+    run: &ScenarioRun,
+    i: u64,
+    clock: Clock,
+    mut target: watch::Receiver<u64>,
+    grace: Duration,
+) {
+    let mut vu: Option<F::Vu> = None;
+    let mut buf = SampleBuffer::default();
+    loop {
+        // Wait for this VU's turn (or the end).
+        let active = tokio::select! {
+            t = target.wait_for(|t| *t > i) => t.is_ok(),
+            _ = tokio::time::sleep_until(clock.stop_at()) => false,
+        };
+        if !active || !clock.may_start() {
+            break;
+        }
+        if vu.is_none() {
+            let spec = VuSpec {
+                id: run.first_vu_id + i,
+                scenario: run.index,
+            };
+            vu = create_vu(factory, shared, run, &spec, &clock).await;
+        }
+        let Some(v) = vu.as_mut() else { break };
+        shared.active.fetch_add(1, Ordering::Relaxed);
+        let rx = target.clone();
+        let retired = move || *rx.borrow() <= i;
+        let mut lost = false;
+        let mut counted_out = false;
+        while clock.may_start() && *target.borrow() > i {
+            let started = Instant::now();
+            let retire = Retire {
+                retired: &retired,
+                changed: target.clone(),
+                grace,
+                counted_out: &mut counted_out,
+                active: &shared.active,
+            };
+            match bounded(v, &clock, Some(retire)).await {
+                Some(outcome) => {
+                    record_iteration(shared, run, &mut buf, outcome, started.elapsed())
+                }
+                None => {
+                    record_interrupted(shared, run, &mut buf);
+                    lost = true;
+                    break;
+                }
+            }
+        }
+        if !counted_out {
+            shared.active.fetch_sub(1, Ordering::Relaxed);
+        }
+        if lost {
+            // An interrupted VU's instance is in an unknown state: start a fresh one next time.
+            vu = None;
+            shared.allocated.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    if let Some(v) = vu {
+        v.close().await;
+    }
+}
