@@ -2,18 +2,24 @@
 //! hands it to the shared [`Collector`] in batches; the worker cuts a delta with [`Collector::take`].
 
 use crate::{Aggregate, MetricKind, SeriesKey};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// Samples recorded by one VU since its last flush.
+/// Samples recorded by one VU since its last flush. Keys are shared (`Arc`), so a VU that records the
+/// same series again and again (every request) clones a pointer, not a tag set.
 #[derive(Debug, Default)]
 pub struct SampleBuffer {
-    samples: Vec<(SeriesKey, MetricKind, f64)>,
+    samples: Vec<(Arc<SeriesKey>, MetricKind, f64)>,
 }
 
 impl SampleBuffer {
     /// Add one sample.
     pub fn push(&mut self, key: SeriesKey, kind: MetricKind, value: f64) {
-        self.samples.push((key, kind, value));
+        self.samples.push((Arc::new(key), kind, value));
+    }
+
+    /// Add one sample to a series whose key the caller keeps for reuse.
+    pub fn push_shared(&mut self, key: &Arc<SeriesKey>, kind: MetricKind, value: f64) {
+        self.samples.push((key.clone(), kind, value));
     }
 
     /// Samples waiting.

@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod host;
 mod output;
+mod series;
 mod state;
 mod vu;
 

@@ -2,6 +2,7 @@
 
 use crate::client::HttpClient;
 use crate::output::TailPipe;
+use crate::series::SeriesCache;
 use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub struct VuState {
     pub(crate) warned: Vec<String>,
     /// The guest's last error-level log line during the current call (the SDK logs panics there).
     pub(crate) last_error_log: Option<String>,
+    /// Series keys of this VU's requests, reused across requests.
+    pub(crate) series: SeriesCache,
 }
 
 impl VuState {
@@ -91,19 +94,19 @@ impl VuState {
             cpu_exceeded: false,
             warned: Vec::new(),
             last_error_log: None,
+            series: SeriesCache::default(),
         }
     }
 
     /// Record one sample under a builtin metric with the VU's tags plus `extra`.
     pub(crate) fn record(&mut self, metric: &str, kind: MetricKind, tags: &TagSet, value: f64) {
-        self.samples.push(
-            SeriesKey {
-                metric: metric.to_owned(),
-                tags: tags.clone(),
-            },
-            kind,
-            value,
-        );
+        self.samples
+            .push(SeriesKey::new(metric, tags.clone()), kind, value);
+        self.flush_if_full();
+    }
+
+    /// Hand samples to the collector once enough have gathered (one lock per batch).
+    pub(crate) fn flush_if_full(&mut self) {
         if self.samples.len() >= FLUSH_EVERY {
             self.flush();
         }
@@ -111,8 +114,13 @@ impl VuState {
 
     /// The VU's tags merged with guest-supplied ones (guest tags cannot override `scenario`).
     pub(crate) fn tags_with(&self, extra: &[(String, String)]) -> TagSet {
+        Self::merge_tags(&self.who.tags, extra)
+    }
+
+    /// `vu_tags` over `extra`: the VU's own tags win.
+    pub(crate) fn merge_tags(vu_tags: &TagSet, extra: &[(String, String)]) -> TagSet {
         let mut tags = TagSet::new(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        for (k, v) in self.who.tags.iter() {
+        for (k, v) in vu_tags.iter() {
             tags.insert(k, v);
         }
         tags

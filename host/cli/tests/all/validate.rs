@@ -31,10 +31,23 @@ async fn validate_reports_every_problem_with_its_path() {
 async fn inspect_prints_each_scenario_shape_and_the_timeline() {
     let plan = root().join("tests/plans/valid/ramping.toml");
     let out = stampede(&["inspect", plan.to_str().unwrap(), "--step", "5s"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ramping-vus: 0 -> 200 VUs over 15s"), "{text}");
-    assert!(text.contains("constant-arrival-rate: 1000 iterations/s for 20s (20000 iterations"), "{text}");
-    let at_10s = text.lines().find(|l| l.trim_start().starts_with("2m 10s")).expect("a 2m 10s row");
+    assert!(
+        text.contains("ramping-vus: 0 -> 200 VUs over 15s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("constant-arrival-rate: 1000 iterations/s for 20s (20000 iterations"),
+        "{text}"
+    );
+    let at_10s = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("2m 10s"))
+        .expect("a 2m 10s row");
     assert!(at_10s.split_whitespace().any(|v| v == "133"), "{at_10s}");
 }

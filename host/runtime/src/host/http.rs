@@ -4,7 +4,7 @@
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
 use crate::state::VuState;
-use stampede_metrics::{MetricKind, TagSet, names};
+use stampede_metrics::{MetricKind, names};
 use std::time::Duration;
 
 fn ms(d: Duration) -> f64 {
@@ -12,22 +12,25 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// k6's default `expected_response`: statuses 200 to 399.
-fn expected(status: u16) -> bool {
+pub(crate) fn expected(status: u16) -> bool {
     (200..400).contains(&status)
 }
 
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        let name = req.name.unwrap_or_else(|| {
-            req.url
-                .split(['?', '#'])
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
-        let mut tags = self.tags_with(&req.tags);
-        tags.insert("name", name);
-        tags.insert("method", req.method.to_ascii_uppercase());
+        let name = match &req.name {
+            Some(n) => n.as_str(),
+            None => req.url.split(['?', '#']).next().unwrap_or_default(),
+        };
+        let shape = {
+            let vu_tags = &self.who.tags;
+            self.series.shape(name, &req.method, &req.tags, || {
+                let mut tags = VuState::merge_tags(vu_tags, &req.tags);
+                tags.insert("name", name);
+                tags.insert("method", req.method.to_ascii_uppercase());
+                tags
+            })
+        };
         let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| {
             Duration::from_millis(u64::from(t))
         });
@@ -41,7 +44,7 @@ impl Host for VuState {
         let client = self.run.client.clone();
         match client.send(outgoing).await {
             Ok(resp) => {
-                self.record_response(tags, &resp);
+                self.record_response(shape, &resp);
                 Ok(Response {
                     status: resp.status,
                     headers: resp.headers,
@@ -55,7 +58,7 @@ impl Host for VuState {
                 })
             }
             Err(err) => {
-                self.record_error(tags, &err);
+                self.record_error(shape, &err);
                 Err(match err {
                     RequestError::OriginNotAllowed(m) => HttpError::OriginNotAllowed(m),
                     RequestError::Invalid(m) => HttpError::InvalidRequest(m),
@@ -69,51 +72,23 @@ impl Host for VuState {
 }
 
 impl VuState {
-    fn record_response(&mut self, mut tags: TagSet, resp: &CompletedResponse) {
-        let ok = expected(resp.status);
-        tags.insert("status", resp.status.to_string());
-        tags.insert("expected_response", ok.to_string());
+    fn record_response(&mut self, shape: usize, resp: &CompletedResponse) {
+        let s = self.series.series(shape, resp.status);
         let t = &resp.timings;
-        self.record(names::HTTP_REQS, MetricKind::Counter, &tags, 1.0);
-        self.record(
-            names::HTTP_REQ_DURATION,
-            MetricKind::Trend,
-            &tags,
-            ms(t.duration),
-        );
-        self.record(
-            names::HTTP_REQ_WAITING,
-            MetricKind::Trend,
-            &tags,
-            ms(t.waiting),
-        );
-        self.record(
-            names::HTTP_REQ_RECEIVING,
-            MetricKind::Trend,
-            &tags,
-            ms(t.receiving),
-        );
-        self.record(
-            names::HTTP_REQ_FAILED,
-            MetricKind::Rate,
-            &tags,
-            if ok { 0.0 } else { 1.0 },
-        );
-        self.record(
-            names::DATA_SENT,
-            MetricKind::Counter,
-            &tags,
-            resp.bytes_sent as f64,
-        );
-        self.record(
-            names::DATA_RECEIVED,
-            MetricKind::Counter,
-            &tags,
-            resp.bytes_received as f64,
-        );
+        let failed = if expected(resp.status) { 0.0 } else { 1.0 };
+        let b = &mut self.samples;
+        b.push_shared(&s.reqs, MetricKind::Counter, 1.0);
+        b.push_shared(&s.duration, MetricKind::Trend, ms(t.duration));
+        b.push_shared(&s.waiting, MetricKind::Trend, ms(t.waiting));
+        b.push_shared(&s.receiving, MetricKind::Trend, ms(t.receiving));
+        b.push_shared(&s.failed, MetricKind::Rate, failed);
+        b.push_shared(&s.sent, MetricKind::Counter, resp.bytes_sent as f64);
+        b.push_shared(&s.received, MetricKind::Counter, resp.bytes_received as f64);
+        self.flush_if_full();
     }
 
-    fn record_error(&mut self, mut tags: TagSet, err: &RequestError) {
+    fn record_error(&mut self, shape: usize, err: &RequestError) {
+        let mut tags = self.series.base(shape).clone();
         tags.insert("status", "0");
         tags.insert("expected_response", "false");
         tags.insert("error_code", err.code());

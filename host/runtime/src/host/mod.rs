@@ -4,6 +4,8 @@
 mod checks;
 mod context;
 mod http;
+
+pub(crate) use http::expected;
 mod log;
 mod metrics;
 mod time;

@@ -48,12 +48,20 @@ pub(super) async fn run<F: VuFactory>(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while clock.may_start() {
         tick.tick().await;
+        let elapsed = start.elapsed();
+        // The end of the stages (or a stop) is not a ramp-down: running iterations get
+        // `graceful-stop`, not `graceful-ramp-down`.
+        if elapsed >= duration || !clock.may_start() {
+            break;
+        }
         target_tx.send_if_modified(|t| {
-            let new = c.vus_at(start.elapsed());
+            let new = c.vus_at(elapsed);
             std::mem::replace(t, new) != new
         });
     }
-    target_tx.send_replace(0);
+    // Closing the channel releases the VUs waiting for their turn at once (also on a stop, before
+    // the planned end); running ones stop after their iteration.
+    drop(target_tx);
     join_all(tasks).await;
 }
 

@@ -8,7 +8,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn constant(vus: u64, duration: f64) -> Executor {
-    Executor::ConstantVus(ConstantVus { vus, duration: secs(duration) })
+    Executor::ConstantVus(ConstantVus {
+        vus,
+        duration: secs(duration),
+    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -21,18 +24,40 @@ async fn runs_vus_for_the_duration() {
     assert_eq!(h.vus(), (3, 3), "all VUs run during the scenario");
     task.await.unwrap();
 
-    assert_eq!(h.t0.elapsed(), secs(10.0), "10s divide into whole iterations: nothing runs on");
+    assert_eq!(
+        h.t0.elapsed(),
+        secs(10.0),
+        "10s divide into whole iterations: nothing runs on"
+    );
     assert_eq!(h.vus(), (0, 3), "active VUs go back to 0, allocated stay");
     let m = h.shared.collector.take();
     assert_eq!(count(&m, "iterations"), 3 * 5);
-    assert_eq!(count(&m, "iterations{scenario:main}"), 3 * 5, "samples carry the scenario tag");
+    assert_eq!(
+        count(&m, "iterations{scenario:main}"),
+        3 * 5,
+        "samples carry the scenario tag"
+    );
     assert_eq!(count(&m, "interrupted_iterations"), 0);
-    let Some(Sink::Trend(t)) = m.select(&Selector::metric("iteration_duration")) else { panic!("no durations") };
+    let Some(Sink::Trend(t)) = m.select(&Selector::metric("iteration_duration")) else {
+        panic!("no durations")
+    };
     assert_eq!((t.count(), t.min(), t.max()), (15, 2000.0, 2000.0));
 
     assert_eq!(factory.log.ids(), [1, 2, 3], "ids start at first_vu_id");
-    assert!(factory.log.started.lock().unwrap().iter().all(|(_, at)| *at < secs(10.0)));
-    assert_eq!(factory.log.closed.load(Ordering::Relaxed), 3, "VUs that stop normally are closed");
+    assert!(
+        factory
+            .log
+            .started
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, at)| *at < secs(10.0))
+    );
+    assert_eq!(
+        factory.log.closed.load(Ordering::Relaxed),
+        3,
+        "VUs that stop normally are closed"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -62,5 +87,9 @@ async fn the_duration_counts_from_the_scenario_start() {
     assert_eq!(took, secs(9.0));
     assert_eq!(count(&m, "iterations"), 2 * 4);
     let created = factory.log.created.lock().unwrap().clone();
-    assert_eq!(created, [(1, secs(5.0)), (2, secs(5.0))], "no VU exists before start-time");
+    assert_eq!(
+        created,
+        [(1, secs(5.0)), (2, secs(5.0))],
+        "no VU exists before start-time"
+    );
 }

@@ -3,7 +3,9 @@
 
 use stampede_metrics::{Aggregate, Collector, Selector, Sink, TagSet};
 use stampede_plan::{DEFAULT_GRACEFUL_STOP, Executor, Scenario};
-use stampede_worker::{IterationOutcome, RunShared, ScenarioRun, Vu, VuFactory, VuSpec, run_scenario};
+use stampede_worker::{
+    IterationOutcome, RunShared, ScenarioRun, Vu, VuFactory, VuSpec, run_scenario,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,7 +55,13 @@ impl Log {
 
     /// VU ids created, sorted.
     pub fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.created.lock().unwrap().iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<u64> = self
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort();
         ids
     }
@@ -70,7 +78,12 @@ pub struct FakeFactory {
 impl FakeFactory {
     /// VUs that follow `script`; `t0` is the origin of the log's offsets.
     pub fn new(t0: Instant, script: impl Fn(u64, u64) -> Step + Send + Sync + 'static) -> Self {
-        FakeFactory { script: Arc::new(script), init_failures: AtomicU64::new(0), t0, log: Arc::default() }
+        FakeFactory {
+            script: Arc::new(script),
+            init_failures: AtomicU64::new(0),
+            t0,
+            log: Arc::default(),
+        }
     }
 
     /// Make the first `n` calls of `create` fail.
@@ -85,12 +98,24 @@ impl VuFactory for FakeFactory {
 
     async fn create(&self, spec: VuSpec) -> Result<FakeVu, String> {
         self.log.create_calls.fetch_add(1, Ordering::Relaxed);
-        let failing = self.init_failures.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        let failing = self
+            .init_failures
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         if failing.is_ok() {
             return Err("constructor failed".into());
         }
-        self.log.created.lock().unwrap().push((spec.id, self.t0.elapsed()));
-        Ok(FakeVu { id: spec.id, n: 0, script: self.script.clone(), log: self.log.clone(), t0: self.t0 })
+        self.log
+            .created
+            .lock()
+            .unwrap()
+            .push((spec.id, self.t0.elapsed()));
+        Ok(FakeVu {
+            id: spec.id,
+            n: 0,
+            script: self.script.clone(),
+            log: self.log.clone(),
+            t0: self.t0,
+        })
     }
 }
 
@@ -107,7 +132,11 @@ impl Vu for FakeVu {
     async fn iteration(&mut self) -> IterationOutcome {
         let step = (self.script)(self.id, self.n);
         self.n += 1;
-        self.log.started.lock().unwrap().push((self.id, self.t0.elapsed()));
+        self.log
+            .started
+            .lock()
+            .unwrap()
+            .push((self.id, self.t0.elapsed()));
         match step {
             Step::After(d, outcome) => {
                 tokio::time::sleep(d).await;
@@ -144,24 +173,49 @@ pub struct Harness {
 impl Harness {
     pub fn new() -> Self {
         let (stop, stop_rx) = watch::channel(None);
-        Harness { shared: Arc::new(RunShared::new(Arc::new(Collector::default()), stop_rx)), stop, t0: Instant::now() }
+        Harness {
+            shared: Arc::new(RunShared::new(Arc::new(Collector::default()), stop_rx)),
+            stop,
+            t0: Instant::now(),
+        }
     }
 
     /// `run_scenario` of `scenario` with `factory`, as a task.
-    pub fn spawn(&self, factory: &Arc<FakeFactory>, scenario: Scenario) -> tokio::task::JoinHandle<()> {
-        let run = ScenarioRun { index: 0, scenario, first_vu_id: 1, tags: TagSet::new([("scenario", "main")]) };
-        tokio::spawn(run_scenario(factory.clone(), self.shared.clone(), run, self.t0))
+    pub fn spawn(
+        &self,
+        factory: &Arc<FakeFactory>,
+        scenario: Scenario,
+    ) -> tokio::task::JoinHandle<()> {
+        let run = ScenarioRun {
+            index: 0,
+            scenario,
+            first_vu_id: 1,
+            tags: TagSet::new([("scenario", "main")]),
+        };
+        tokio::spawn(run_scenario(
+            factory.clone(),
+            self.shared.clone(),
+            run,
+            self.t0,
+        ))
     }
 
     /// Run `scenario` to its end; returns how long it took and every sample it recorded.
-    pub async fn run(&self, factory: &Arc<FakeFactory>, scenario: Scenario) -> (Duration, Aggregate) {
+    pub async fn run(
+        &self,
+        factory: &Arc<FakeFactory>,
+        scenario: Scenario,
+    ) -> (Duration, Aggregate) {
         self.spawn(factory, scenario).await.unwrap();
         (self.t0.elapsed(), self.shared.collector.take())
     }
 
     /// VUs running and allocated.
     pub fn vus(&self) -> (u64, u64) {
-        (self.shared.active.load(Ordering::Relaxed), self.shared.allocated.load(Ordering::Relaxed))
+        (
+            self.shared.active.load(Ordering::Relaxed),
+            self.shared.allocated.load(Ordering::Relaxed),
+        )
     }
 
     /// Ask the run to stop now.

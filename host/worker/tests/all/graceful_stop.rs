@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 fn constant(vus: u64, duration: f64, graceful_stop: f64) -> stampede_plan::Scenario {
-    let mut s = scenario(Executor::ConstantVus(ConstantVus { vus, duration: secs(duration) }));
+    let mut s = scenario(Executor::ConstantVus(ConstantVus {
+        vus,
+        duration: secs(duration),
+    }));
     s.graceful_stop = secs(graceful_stop);
     s
 }
@@ -37,15 +40,29 @@ async fn iterations_past_graceful_stop_are_interrupted() {
     assert_eq!(count(&m, "interrupted_iterations"), 3);
     assert_eq!(count(&m, "interrupted_iterations{scenario:main}"), 3);
     assert_eq!(took, secs(11.0));
-    assert_eq!(factory.log.closed.load(Ordering::Relaxed), 0, "interrupted VUs are dropped, not closed");
+    assert_eq!(
+        factory.log.closed.load(Ordering::Relaxed),
+        0,
+        "interrupted VUs are dropped, not closed"
+    );
     assert_eq!(h.vus(), (0, 3));
 }
 
 #[tokio::test(start_paused = true)]
 async fn hanging_iterations_are_interrupted() {
     let h = Harness::new();
-    let factory = Arc::new(FakeFactory::new(h.t0, |_, n| if n == 0 { sleeps(secs(1.0)) } else { Step::Hang }));
-    let mut s = scenario(Executor::PerVuIterations(PerVuIterations { vus: 2, iterations: 5, max_duration: secs(5.0) }));
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, n| {
+        if n == 0 {
+            sleeps(secs(1.0))
+        } else {
+            Step::Hang
+        }
+    }));
+    let mut s = scenario(Executor::PerVuIterations(PerVuIterations {
+        vus: 2,
+        iterations: 5,
+        max_duration: secs(5.0),
+    }));
     s.graceful_stop = secs(2.0);
     let (took, m) = h.run(&factory, s).await;
 

@@ -7,7 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 fn per_vu(vus: u64, iterations: u64, max_duration: f64) -> Executor {
-    Executor::PerVuIterations(PerVuIterations { vus, iterations, max_duration: secs(max_duration) })
+    Executor::PerVuIterations(PerVuIterations {
+        vus,
+        iterations,
+        max_duration: secs(max_duration),
+    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -18,8 +22,15 @@ async fn every_vu_runs_exactly_its_iterations() {
     let (took, m) = h.run(&factory, scenario(per_vu(3, 4, 600.0))).await;
 
     assert_eq!(count(&m, "iterations"), 3 * 4);
-    assert_eq!(factory.log.per_vu(), BTreeMap::from([(1, 4), (2, 4), (3, 4)]));
-    assert_eq!(took, secs(3.0 * 4.0), "the scenario ends with its slowest VU");
+    assert_eq!(
+        factory.log.per_vu(),
+        BTreeMap::from([(1, 4), (2, 4), (3, 4)])
+    );
+    assert_eq!(
+        took,
+        secs(3.0 * 4.0),
+        "the scenario ends with its slowest VU"
+    );
     assert_eq!(count(&m, "interrupted_iterations"), 0);
     assert_eq!(factory.log.closed.load(Ordering::Relaxed), 3);
     assert_eq!(h.vus(), (0, 3));

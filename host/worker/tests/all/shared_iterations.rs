@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn shared(vus: u64, iterations: u64, max_duration: f64) -> Executor {
-    Executor::SharedIterations(SharedIterations { vus, iterations, max_duration: secs(max_duration) })
+    Executor::SharedIterations(SharedIterations {
+        vus,
+        iterations,
+        max_duration: secs(max_duration),
+    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -16,7 +20,11 @@ async fn runs_exactly_the_pool_across_vus() {
     let (took, m) = h.run(&factory, scenario(shared(3, 10, 600.0))).await;
 
     assert_eq!(count(&m, "iterations"), 10);
-    assert_eq!(factory.log.started.lock().unwrap().len(), 10, "no iteration starts beyond the pool");
+    assert_eq!(
+        factory.log.started.lock().unwrap().len(),
+        10,
+        "no iteration starts beyond the pool"
+    );
     let per_vu = factory.log.per_vu();
     assert_eq!(per_vu.values().sum::<u64>(), 10);
     assert!(per_vu.values().all(|n| (3..=4).contains(n)), "{per_vu:?}");
@@ -28,11 +36,16 @@ async fn runs_exactly_the_pool_across_vus() {
 async fn fast_vus_take_more_of_the_pool() {
     let h = Harness::new();
     // VU 1: 1s per iteration; VUs 2 and 3: 4.5s. At 4.5s VU 1 has run 5 and the others take the last 2.
-    let factory = Arc::new(FakeFactory::new(h.t0, |id, _| sleeps(secs(if id == 1 { 1.0 } else { 4.5 }))));
+    let factory = Arc::new(FakeFactory::new(h.t0, |id, _| {
+        sleeps(secs(if id == 1 { 1.0 } else { 4.5 }))
+    }));
     let (took, m) = h.run(&factory, scenario(shared(3, 9, 600.0))).await;
 
     assert_eq!(count(&m, "iterations"), 9);
-    assert_eq!(factory.log.per_vu(), BTreeMap::from([(1, 5), (2, 2), (3, 2)]));
+    assert_eq!(
+        factory.log.per_vu(),
+        BTreeMap::from([(1, 5), (2, 2), (3, 2)])
+    );
     assert_eq!(took, secs(9.0));
 }
 

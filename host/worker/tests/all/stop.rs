@@ -5,7 +5,10 @@ use stampede_plan::{ConstantVus, Executor, PerVuIterations};
 use std::sync::Arc;
 
 fn long_constant(vus: u64, graceful_stop: f64) -> stampede_plan::Scenario {
-    let mut s = scenario(Executor::ConstantVus(ConstantVus { vus, duration: secs(600.0) }));
+    let mut s = scenario(Executor::ConstantVus(ConstantVus {
+        vus,
+        duration: secs(600.0),
+    }));
     s.graceful_stop = secs(graceful_stop);
     s
 }
@@ -47,14 +50,21 @@ async fn a_stop_interrupts_iterations_after_graceful_stop() {
 async fn start_time_delays_the_scenario() {
     let h = Harness::new();
     let factory = Arc::new(FakeFactory::new(h.t0, |_, _| sleeps(secs(1.0))));
-    let mut s = scenario(Executor::PerVuIterations(PerVuIterations { vus: 2, iterations: 1, max_duration: secs(60.0) }));
+    let mut s = scenario(Executor::PerVuIterations(PerVuIterations {
+        vus: 2,
+        iterations: 1,
+        max_duration: secs(60.0),
+    }));
     s.start_time = secs(5.0);
     let (took, m) = h.run(&factory, s).await;
 
     assert_eq!(count(&m, "iterations"), 2);
     assert_eq!(took, secs(6.0));
     let started = factory.log.started.lock().unwrap().clone();
-    assert!(started.iter().all(|(_, at)| *at == secs(5.0)), "{started:?}");
+    assert!(
+        started.iter().all(|(_, at)| *at == secs(5.0)),
+        "{started:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -68,7 +78,17 @@ async fn a_stop_before_start_time_skips_the_scenario_at_once() {
     h.stop_now();
     task.await.unwrap();
 
-    assert_eq!(h.t0.elapsed(), secs(1.0), "a stopped run does not wait for scenarios that never start");
-    assert_eq!(factory.log.create_calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        h.t0.elapsed(),
+        secs(1.0),
+        "a stopped run does not wait for scenarios that never start"
+    );
+    assert_eq!(
+        factory
+            .log
+            .create_calls
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     assert_eq!(h.vus(), (0, 0));
 }

@@ -1,0 +1,134 @@
+//! A VU's cache of the series keys its requests record into, so recording a request clones seven
+//! pointers instead of building seven tag sets. Keyed by what makes a request's tags: its metric
+//! name, method and extra tags, then its status.
+
+use stampede_metrics::{SeriesKey, TagSet, names};
+use std::sync::Arc;
+
+/// Distinct request shapes a VU remembers; beyond this the cache starts over (a scenario that names
+/// every URL differently still records correctly, just without the cache's help).
+const MAX_SHAPES: usize = 64;
+
+/// The seven series one HTTP response records into.
+pub(crate) struct HttpSeries {
+    pub(crate) reqs: Arc<SeriesKey>,
+    pub(crate) duration: Arc<SeriesKey>,
+    pub(crate) waiting: Arc<SeriesKey>,
+    pub(crate) receiving: Arc<SeriesKey>,
+    pub(crate) failed: Arc<SeriesKey>,
+    pub(crate) sent: Arc<SeriesKey>,
+    pub(crate) received: Arc<SeriesKey>,
+}
+
+impl HttpSeries {
+    fn new(tags: TagSet) -> Self {
+        let key = |m: &str| Arc::new(SeriesKey::new(m, tags.clone()));
+        HttpSeries {
+            reqs: key(names::HTTP_REQS),
+            duration: key(names::HTTP_REQ_DURATION),
+            waiting: key(names::HTTP_REQ_WAITING),
+            receiving: key(names::HTTP_REQ_RECEIVING),
+            failed: key(names::HTTP_REQ_FAILED),
+            sent: key(names::DATA_SENT),
+            received: key(names::DATA_RECEIVED),
+        }
+    }
+}
+
+struct Shape {
+    name: String,
+    method: String,
+    extra: Vec<(String, String)>,
+    /// VU tags + extra + `name` + `method`.
+    base: TagSet,
+    by_status: Vec<(u16, Arc<HttpSeries>)>,
+}
+
+/// The cache.
+#[derive(Default)]
+pub(crate) struct SeriesCache {
+    shapes: Vec<Shape>,
+}
+
+impl SeriesCache {
+    /// The index of a request shape, created with `base` (called only on a miss) when new.
+    pub(crate) fn shape(
+        &mut self,
+        name: &str,
+        method: &str,
+        extra: &[(String, String)],
+        base: impl FnOnce() -> TagSet,
+    ) -> usize {
+        if let Some(i) = self.shapes.iter().position(|s| {
+            s.name == name && s.method.eq_ignore_ascii_case(method) && s.extra == extra
+        }) {
+            return i;
+        }
+        if self.shapes.len() >= MAX_SHAPES {
+            self.shapes.clear();
+        }
+        self.shapes.push(Shape {
+            name: name.to_owned(),
+            method: method.to_owned(),
+            extra: extra.to_vec(),
+            base: base(),
+            by_status: Vec::new(),
+        });
+        self.shapes.len() - 1
+    }
+
+    /// The tags of shape `i` (for error samples, which are not cached).
+    pub(crate) fn base(&self, i: usize) -> &TagSet {
+        &self.shapes[i].base
+    }
+
+    /// The series of shape `i` answered with `status`.
+    pub(crate) fn series(&mut self, i: usize, status: u16) -> Arc<HttpSeries> {
+        let shape = &mut self.shapes[i];
+        if let Some((_, s)) = shape.by_status.iter().find(|(st, _)| *st == status) {
+            return s.clone();
+        }
+        let mut tags = shape.base.clone();
+        tags.insert("status", status.to_string());
+        tags.insert(
+            "expected_response",
+            crate::host::expected(status).to_string(),
+        );
+        let s = Arc::new(HttpSeries::new(tags));
+        shape.by_status.push((status, s.clone()));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_statuses_are_reused() {
+        let mut c = SeriesCache::default();
+        let base = || TagSet::new([("name", "home"), ("method", "GET")]);
+        let a = c.shape("home", "GET", &[], base);
+        assert_eq!(c.shape("home", "get", &[], || unreachable!()), a);
+        let b = c.shape("home", "POST", &[], base);
+        assert_ne!(a, b);
+        let s1 = c.series(a, 200);
+        let s2 = c.series(a, 200);
+        assert!(Arc::ptr_eq(&s1, &s2));
+        assert_eq!(s1.reqs.tags.get("status"), Some("200"));
+        assert_eq!(s1.reqs.tags.get("expected_response"), Some("true"));
+        assert_eq!(
+            c.series(a, 500).failed.tags.get("expected_response"),
+            Some("false")
+        );
+    }
+
+    #[test]
+    fn the_cache_starts_over_when_full() {
+        let mut c = SeriesCache::default();
+        for i in 0..MAX_SHAPES + 1 {
+            c.shape(&format!("n{i}"), "GET", &[], TagSet::default);
+        }
+        assert_eq!(c.shapes.len(), 1);
+    }
+}
