@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Memory per VU and VU start rate (one instance per VU, Rust guest).
+
+Starts `stampede target` on 127.0.0.1, then runs `stampede run` with N VUs that each GET / and then
+sleep 1 s (fixture_basic, mode `think`), for each N given. While each run is going, samples
+VmRSS + VmPTE of the stampede process every 100 ms. Memory per VU is the difference of the plateaus
+of two runs divided by the difference in VUs, so fixed costs (engine, code, runtime) cancel out.
+The VU start rate is N divided by the time from the scenario start until `vus` reached N (from the
+run's per-second series, so it is a lower bound at 1 s resolution).
+
+Every run is bounded (DURATION seconds) and targets only 127.0.0.1.
+
+usage: bench/memory.py [N1 N2 ...]   (default: 1000 10000)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/stampede")
+WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/fixture_basic.wasm")
+PORT = 18096
+DURATION = 12
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def run(n, work):
+    plan = os.path.join(work, f"plan-{n}.toml")
+    with open(plan, "w") as f:
+        f.write(f"""component = "{WASM}"
+targets = ["http://127.0.0.1:{PORT}"]
+[params]
+mode = "think"
+url = "http://127.0.0.1:{PORT}/"
+sleep_ms = "1000"
+[options]
+memory-limit = "16MiB"
+[scenarios.idle]
+executor = "constant-vus"
+vus = {n}
+duration = "{DURATION}s"
+graceful-stop = "5s"
+""")
+    summary = os.path.join(work, f"summary-{n}.json")
+    proc = subprocess.Popen([BIN, "run", plan, "--quiet", "--summary-json", summary],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, status_kib(proc.pid, "VmRSS") + status_kib(proc.pid, "VmPTE"))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.1)
+    err = proc.stderr.read().decode()
+    if proc.returncode != 0:
+        sys.exit(f"stampede run with {n} VUs exited {proc.returncode}:\n{err}")
+    s = json.load(open(summary))
+    ready = next((p["t"] for p in s["timeseries"] if p["vus"] >= n), None)
+    return peak, ready, s["metrics"]["http_reqs"]["count"]
+
+
+def main():
+    ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as work:
+            results = [(n, *run(n, work)) for n in ns]
+    finally:
+        target.kill()
+    print(f"VUs that GET then sleep 1 s, one instance per VU (Rust guest), {DURATION}s runs")
+    print(f"{'VUs':>8}{'RSS+PTE MiB':>14}{'all at':>9}{'start rate':>14}{'requests':>10}")
+    for n, peak, ready, reqs in results:
+        rate = f"{n / ready:,.0f}/s" if ready else "-"
+        print(f"{n:>8}{peak / 1024:>14.1f}{(str(ready) + 's') if ready else '-':>9}{'>= ' + rate:>14}{reqs:>10.0f}")
+    for (n1, p1, *_), (n2, p2, *_) in zip(results, results[1:]):
+        print(f"per VU between {n1} and {n2} VUs: {(p2 - p1) / (n2 - n1):.1f} KiB (VmRSS + VmPTE)")
+
+
+if __name__ == "__main__":
+    main()
