@@ -3,12 +3,14 @@
 //!
 //! Timings use `Instant::now()` reads only (no timers): request start, response head, last body byte.
 
+use crate::connect::{ConnectTiming, TimedConnector};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An origin the plan allows: scheme, lower-case host, port.
@@ -59,7 +61,9 @@ pub struct CompletedResponse {
 pub struct Timings {
     /// Request start to last body byte.
     pub duration: Duration,
-    /// Request start to response head.
+    /// Opening a new connection for this request; zero when a pooled one was reused.
+    pub connecting: Duration,
+    /// Request start to response head, minus `connecting`.
     pub waiting: Duration,
     /// Response head to last body byte.
     pub receiving: Duration,
@@ -104,7 +108,7 @@ impl RequestError {
 /// The shared client. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<TimedConnector, Full<Bytes>>,
     allowed: std::sync::Arc<[AllowedOrigin]>,
 }
 
@@ -117,7 +121,7 @@ impl HttpClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
+            .build(TimedConnector(connector));
         HttpClient {
             client,
             allowed: allowed.into(),
@@ -141,15 +145,19 @@ impl HttpClient {
         let exchange = async {
             let resp = self.client.request(request).await.map_err(classify)?;
             let head_at = Instant::now();
+            let connecting = resp
+                .extensions()
+                .get::<Arc<ConnectTiming>>()
+                .map_or(Duration::ZERO, |t| t.take());
             let (parts, body) = resp.into_parts();
             let body = body
                 .collect()
                 .await
                 .map_err(|e| RequestError::Protocol(e.to_string()))?
                 .to_bytes();
-            Ok::<_, RequestError>((parts, body, head_at))
+            Ok::<_, RequestError>((parts, body, head_at, connecting))
         };
-        let (parts, body, head_at) = tokio::time::timeout(req.timeout, exchange)
+        let (parts, body, head_at, connecting) = tokio::time::timeout(req.timeout, exchange)
             .await
             .map_err(|_| RequestError::Timeout)??;
         let end = Instant::now();
@@ -171,7 +179,8 @@ impl HttpClient {
             body,
             timings: Timings {
                 duration: end - start,
-                waiting: head_at - start,
+                connecting,
+                waiting: (head_at - start).saturating_sub(connecting),
                 receiving: end - head_at,
             },
             bytes_sent,

@@ -21,6 +21,7 @@ mod bindings;
 mod cache;
 pub mod capacity;
 pub mod client;
+mod connect;
 mod engine;
 mod error;
 mod host;

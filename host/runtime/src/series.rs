@@ -1,5 +1,5 @@
-//! A VU's cache of the series keys its requests record into, so recording a request clones seven
-//! pointers instead of building seven tag sets. Keyed by what makes a request's tags: its metric
+//! A VU's cache of the series keys its requests record into, so recording a request clones eight
+//! pointers instead of building eight tag sets. Keyed by what makes a request's tags: its metric
 //! name, method and extra tags, then its status.
 
 use stampede_metrics::{SeriesKey, TagSet, names};
@@ -9,10 +9,11 @@ use std::sync::Arc;
 /// every URL differently still records correctly, just without the cache's help).
 const MAX_SHAPES: usize = 64;
 
-/// The seven series one HTTP response records into.
+/// The eight series one HTTP response records into.
 pub(crate) struct HttpSeries {
     pub(crate) reqs: Arc<SeriesKey>,
     pub(crate) duration: Arc<SeriesKey>,
+    pub(crate) connecting: Arc<SeriesKey>,
     pub(crate) waiting: Arc<SeriesKey>,
     pub(crate) receiving: Arc<SeriesKey>,
     pub(crate) failed: Arc<SeriesKey>,
@@ -26,6 +27,7 @@ impl HttpSeries {
         HttpSeries {
             reqs: key(names::HTTP_REQS),
             duration: key(names::HTTP_REQ_DURATION),
+            connecting: key(names::HTTP_REQ_CONNECTING),
             waiting: key(names::HTTP_REQ_WAITING),
             receiving: key(names::HTTP_REQ_RECEIVING),
             failed: key(names::HTTP_REQ_FAILED),

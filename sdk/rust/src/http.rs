@@ -215,9 +215,9 @@ impl From<wit::Response> for Response {
 pub struct Timings {
     /// Request start to last body byte (what `http_req_duration` records).
     pub duration_ms: f64,
-    /// Opening a new TCP connection. Not measured yet: always 0 (set-up is part of `waiting_ms`).
+    /// Opening a new TCP connection; 0 when a pooled connection was reused.
     pub connecting_ms: f64,
-    /// Request start to the first response byte.
+    /// Request start to the first response byte, minus `connecting_ms`.
     pub waiting_ms: f64,
     /// First response byte to last body byte.
     pub receiving_ms: f64,

@@ -33,6 +33,14 @@ async fn demo_plan_counts_exactly_what_the_target_saw() {
         "http_reqs vs target_requests_total"
     );
     assert_eq!(run.metric("vus_max", "max"), 50.0);
+    // Every response has a connect time; new connections a positive one, reused ones zero.
+    assert_eq!(run.metric("http_req_connecting", "count"), reqs);
+    assert!(run.metric("http_req_connecting", "max") > 0.0);
+    assert_eq!(
+        run.metric("http_req_connecting", "med"),
+        0.0,
+        "keep-alive connections are reused"
+    );
     let ts = run.summary()["timeseries"].as_array().unwrap();
     assert!(ts.len() >= 9, "one point per second: {ts:?}");
     assert!(run.stdout().contains("✓ checks"), "{}", run.stdout());

@@ -51,7 +51,7 @@ impl Host for VuState {
                     body: resp.body.to_vec(),
                     timings: Timings {
                         duration_ms: ms(resp.timings.duration),
-                        connecting_ms: 0.0,
+                        connecting_ms: ms(resp.timings.connecting),
                         waiting_ms: ms(resp.timings.waiting),
                         receiving_ms: ms(resp.timings.receiving),
                     },
@@ -79,6 +79,7 @@ impl VuState {
         let b = &mut self.samples;
         b.push_shared(&s.reqs, MetricKind::Counter, 1.0);
         b.push_shared(&s.duration, MetricKind::Trend, ms(t.duration));
+        b.push_shared(&s.connecting, MetricKind::Trend, ms(t.connecting));
         b.push_shared(&s.waiting, MetricKind::Trend, ms(t.waiting));
         b.push_shared(&s.receiving, MetricKind::Trend, ms(t.receiving));
         b.push_shared(&s.failed, MetricKind::Rate, failed);
