@@ -13,6 +13,8 @@ out="$root/target/guest/$target/release"
 # The workspaces' .cargo/config.toml choose the target and target dir; don't let the caller's
 # environment send the output elsewhere.
 unset CARGO_TARGET_DIR CARGO_BUILD_TARGET CARGO_BUILD_TARGET_DIR
+# Host flags (e.g. -D warnings, target-cpu=native) must not replace the guests' own rustflags.
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 
 if command -v rustup >/dev/null; then
     if ! rustup target list --installed | grep -qx "$target"; then

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 pub struct SecondPoint {
     /// Seconds since the run started (the end of the interval).
     pub t: u64,
+    /// Milliseconds since the run started when `vus` was sampled (the latest worker report in
+    /// this second); `t` is this rounded to the second.
+    pub at_ms: u64,
     /// VUs running across the fleet.
     pub vus: u64,
     /// VUs allocated across the fleet.
@@ -95,6 +98,7 @@ impl RunMetrics {
         });
         p.vus = vus;
         p.vus_max = vus_max;
+        p.at_ms = d.at_ms;
         p.http_reqs += reqs;
         p.iterations += iters;
         p.errors += errors;
@@ -212,6 +216,7 @@ mod tests {
         let points: Vec<SecondPoint> = m.timeline.values().cloned().collect();
         let p1 = SecondPoint {
             t: 1,
+            at_ms: 1000,
             vus: 5,
             vus_max: 7,
             http_reqs: 2,
@@ -220,6 +225,7 @@ mod tests {
         };
         let p2 = SecondPoint {
             t: 2,
+            at_ms: 1500,
             vus: 2,
             vus_max: 4,
             http_reqs: 1,

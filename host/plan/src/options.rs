@@ -3,7 +3,7 @@
 //! ```toml
 //! [options]
 //! http-timeout = "60s"       # per request, unless the request sets its own
-//! iteration-timeout = "60s"  # wall clock per guest call (constructor, iteration, setup, teardown)
+//! iteration-timeout = "5m"   # wall clock per VU call (constructor, iteration); above http-timeout
 //! cpu-budget = "1s"          # guest CPU time per call before it is interrupted
 //! memory-limit = "64MiB"     # linear memory per VU, 1MiB..4GiB
 //! setup-timeout = "60s"
@@ -41,12 +41,17 @@ pub struct Options {
     pub teardown_timeout: Duration,
 }
 
+/// The longest accepted timeout (a day): longer values are certainly typos, and they would overflow
+/// deadline arithmetic.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 impl Default for Options {
-    /// The documented defaults: 60s timeouts, a 1s CPU budget, 64 MiB of memory per VU.
+    /// The documented defaults: 60s timeouts (5 minutes per iteration, so a slow request ends as a
+    /// request timeout, not an iteration abort), a 1s CPU budget, 64 MiB of memory per VU.
     fn default() -> Self {
         Options {
             http_timeout: Duration::from_secs(60),
-            iteration_timeout: Duration::from_secs(60),
+            iteration_timeout: Duration::from_secs(300),
             cpu_budget: Duration::from_secs(1),
             memory_limit: 64 << 20,
             setup_timeout: Duration::from_secs(60),
@@ -75,6 +80,33 @@ impl Options {
         check_positive_duration("http-timeout", self.http_timeout, &mut problems);
         check_positive_duration("iteration-timeout", self.iteration_timeout, &mut problems);
         check_positive_duration("cpu-budget", self.cpu_budget, &mut problems);
+        if self.http_timeout >= self.iteration_timeout {
+            problems.push((
+                "http-timeout",
+                format!(
+                    "must be shorter than iteration-timeout ({}), found {}: a hung request would end the \
+                     whole iteration before it could time out and be recorded",
+                    crate::units::format_duration(self.iteration_timeout),
+                    crate::units::format_duration(self.http_timeout)
+                ),
+            ));
+        }
+        for (key, d) in [
+            ("http-timeout", self.http_timeout),
+            ("iteration-timeout", self.iteration_timeout),
+            ("setup-timeout", self.setup_timeout),
+            ("teardown-timeout", self.teardown_timeout),
+        ] {
+            if d > MAX_TIMEOUT {
+                problems.push((
+                    key,
+                    format!(
+                        "must be at most {}",
+                        crate::units::format_duration(MAX_TIMEOUT)
+                    ),
+                ));
+            }
+        }
         if !(MIN_MEMORY_LIMIT..=MAX_MEMORY_LIMIT).contains(&self.memory_limit) {
             let message = format!(
                 "must be between {} and {}, found {}",
@@ -116,7 +148,7 @@ mod tests {
         assert_eq!(o.http_timeout, Duration::from_secs(5));
         assert_eq!(o.memory_limit, 128 << 20);
         assert_eq!(o.cpu_budget, Duration::from_millis(250));
-        assert_eq!(o.iteration_timeout, Duration::from_secs(60));
+        assert_eq!(o.iteration_timeout, Duration::from_secs(300));
     }
 
     #[test]

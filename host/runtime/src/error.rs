@@ -83,6 +83,11 @@ pub enum CallError {
         limit: u64,
     },
     /// The call did not return within the wall-clock limit (for example a host call that never ends).
-    #[error("did not finish within {0:?} (options.iteration-timeout)")]
-    Timeout(Duration),
+    #[error("did not finish within {limit:?} (options.{option})")]
+    Timeout {
+        /// The limit.
+        limit: Duration,
+        /// The plan option that sets it, e.g. `iteration-timeout`.
+        option: &'static str,
+    },
 }

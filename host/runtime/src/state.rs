@@ -143,6 +143,13 @@ impl VuState {
     }
 }
 
+impl Drop for VuState {
+    /// An interrupted iteration drops the store mid-call: what it recorded until then still counts.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 impl WasiView for VuState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

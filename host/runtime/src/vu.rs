@@ -12,6 +12,9 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
+/// The plan option behind the limit of VU calls (instantiation, constructor, iteration, drop).
+const ITERATION_TIMEOUT: &str = "iteration-timeout";
+
 /// A compiled scenario, ready to instantiate VUs from.
 pub struct LoadedScenario {
     engine: Arc<EngineHandle>,
@@ -48,7 +51,7 @@ impl LoadedScenario {
 
     async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
         let mut store = new_store(self.engine.engine(), state);
-        let limit = store.data().run.call_timeout;
+        let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = guarded(&mut store, limit, async |s| {
             self.pre.instantiate_async(s).await
         })
@@ -66,7 +69,7 @@ impl LoadedScenario {
             .instance(VuState::new(run, lifecycle_vu("setup")))
             .await;
         let bindings = bindings?;
-        let result = guarded(&mut store, limit, async |s| {
+        let result = guarded(&mut store, (limit, "setup-timeout"), async |s| {
             bindings.stampede_scenario_runner().call_setup(s).await
         })
         .await;
@@ -85,7 +88,7 @@ impl LoadedScenario {
             .instance(VuState::new(run, lifecycle_vu("teardown")))
             .await;
         let bindings = bindings?;
-        let result = guarded(&mut store, limit, async |s| {
+        let result = guarded(&mut store, (limit, "teardown-timeout"), async |s| {
             bindings
                 .stampede_scenario_runner()
                 .call_teardown(s, setup_data)
@@ -148,7 +151,7 @@ fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
 /// into [`CallError`]s that say what happened.
 async fn guarded<R>(
     store: &mut Store<VuState>,
-    limit: Duration,
+    (limit, option): (Duration, &'static str),
     call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
 ) -> Result<R, CallError> {
     {
@@ -156,12 +159,13 @@ async fn guarded<R>(
         s.ticks = 0;
         s.cpu_exceeded = false;
         s.last_error_log = None;
+        s.limiter.hit = false;
     }
     store.set_epoch_deadline(1);
     let outcome = tokio::time::timeout(limit, call(&mut *store)).await;
     let s = store.data();
     match outcome {
-        Err(_) => Err(CallError::Timeout(limit)),
+        Err(_) => Err(CallError::Timeout { limit, option }),
         Ok(Ok(r)) => Ok(r),
         Ok(Err(_)) if s.cpu_exceeded => Err(CallError::CpuBudget(s.run.cpu_budget)),
         Ok(Err(_)) if s.limiter.hit => Err(CallError::Memory {
@@ -212,7 +216,7 @@ impl VuConfig {
         let started = match bindings {
             Ok(bindings) => {
                 let data = &*self.setup_data;
-                let limit = self.run.call_timeout;
+                let limit = (self.run.call_timeout, ITERATION_TIMEOUT);
                 guarded(&mut store, limit, async |s| {
                     bindings
                         .stampede_scenario_runner()
@@ -241,6 +245,19 @@ impl WasmVu {
         self.cfg.who.id
     }
 
+    /// True after a trap or timeout discarded the instance: the next iteration re-creates it.
+    pub fn needs_restart(&self) -> bool {
+        self.live.is_none()
+    }
+
+    /// Re-create the instance and re-run the constructor (after a trap or timeout).
+    pub async fn restart(&mut self) -> Result<(), CallError> {
+        if self.live.is_none() {
+            self.live = Some(self.cfg.start(self.iterations).await?);
+        }
+        Ok(())
+    }
+
     /// Run one iteration of the plan scenario `exec`. `Ok(Err(msg))` is an iteration the guest
     /// reported as failed; `Err` means the instance was discarded (trap, budget, timeout) and the
     /// next iteration starts from a fresh instance, re-running the constructor.
@@ -256,7 +273,7 @@ impl WasmVu {
         } = live;
         store.data_mut().iteration = self.iterations;
         self.iterations += 1;
-        let limit = self.cfg.run.call_timeout;
+        let limit = (self.cfg.run.call_timeout, ITERATION_TIMEOUT);
         let result = guarded(&mut store, limit, async |s| {
             bindings
                 .stampede_scenario_runner()
@@ -282,7 +299,7 @@ impl WasmVu {
             mut store, handle, ..
         }) = self.live.take()
         {
-            let limit = self.cfg.run.call_timeout;
+            let limit = (self.cfg.run.call_timeout, ITERATION_TIMEOUT);
             let _ = guarded(&mut store, limit, async |s| {
                 handle.resource_drop_async(s).await
             })

@@ -9,6 +9,9 @@ pub enum IterationOutcome {
     Completed,
     /// The guest returned `err(message)`: the iteration counts as failed, the VU goes on.
     Failed(String),
+    /// The VU had to be re-created (after an abort) and its constructor failed: no iteration ran.
+    /// Counted in `vu_init_errors`; the VU waits a moment and tries again.
+    InitFailed(String),
     /// The guest trapped, ran out of CPU budget or memory, or timed out; the VU was reset and
     /// re-initialises before its next iteration.
     Aborted {

@@ -60,6 +60,14 @@ impl VuFactory for WasmFactory {
 
 impl Vu for WasmVuAdapter {
     async fn iteration(&mut self) -> IterationOutcome {
+        if self.vu.needs_restart()
+            && let Err(e) = self.vu.restart().await
+        {
+            return IterationOutcome::InitFailed(format!(
+                "VU {}: the vu constructor {e}",
+                self.vu.id()
+            ));
+        }
         match self.vu.iteration(&self.exec).await {
             Ok(Ok(())) => IterationOutcome::Completed,
             Ok(Err(msg)) => IterationOutcome::Failed(msg),
@@ -68,7 +76,7 @@ impl Vu for WasmVuAdapter {
                     CallError::Trap(_) => "trap",
                     CallError::CpuBudget(_) => "cpu-budget",
                     CallError::Memory { .. } => "memory",
-                    CallError::Timeout(_) => "timeout",
+                    CallError::Timeout { .. } => "timeout",
                 };
                 IterationOutcome::Aborted {
                     kind,

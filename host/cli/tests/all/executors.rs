@@ -84,10 +84,12 @@ async fn ramping_vus_follows_the_stages() {
     for p in &series {
         let t = p["t"].as_u64().unwrap();
         let vus = p["vus"].as_f64().unwrap();
-        let expected = if t <= 15 {
-            200.0 * t as f64 / 15.0
+        // The stages at the moment the sample was taken (up 0 -> 200 over 15 s, down over 15 s).
+        let at = p["at_ms"].as_f64().unwrap() / 1000.0;
+        let expected = if at <= 15.0 {
+            (200.0 * at / 15.0).floor()
         } else {
-            (200.0 * (30.0 - t as f64) / 15.0).max(0.0)
+            (200.0 * (30.0 - at) / 15.0).floor().max(0.0)
         };
         assert!(
             (vus - expected).abs() <= 1.0 + 1e-9,

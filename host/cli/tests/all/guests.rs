@@ -89,7 +89,7 @@ async fn a_memory_bomb_hits_the_memory_limit() {
 async fn a_hanging_call_times_out() {
     let target = Target::start().await;
     let rest = format!(
-        "[options]\niteration-timeout = \"500ms\"\n\n{}",
+        "[options]\nhttp-timeout = \"200ms\"\niteration-timeout = \"500ms\"\n\n{}",
         constant(1, "1s")
     );
     let run = run_plan(&fixture_plan(&target, "hang", "", &rest), &[]).await;

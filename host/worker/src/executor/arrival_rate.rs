@@ -5,10 +5,10 @@
 //! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
 
 use super::{
-    Clock, RunShared, ScenarioRun, bounded, create_vu, create_vu_once, join_all, push, record,
-    record_interrupted, record_iteration,
+    Clock, RunShared, ScenarioRun, bounded, create_vu, create_vu_once, init_backoff, join_all,
+    push, record, record_interrupted, record_iteration,
 };
-use crate::vu::{Vu, VuFactory, VuSpec};
+use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::{MetricKind, SampleBuffer, names};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +91,11 @@ pub(super) async fn run<F: VuFactory>(
         if due >= clock.stop_at() {
             break;
         }
-        tokio::time::sleep_until(due).await;
+        let mut stop = shared.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = stop.wait_for(|s| s.is_some()) => break,
+        }
         if !clock.may_start() {
             break;
         }
@@ -175,7 +179,13 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         let outcome = bounded(&mut vu, &clock, None).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);
         match outcome {
-            Some(outcome) => record_iteration(shared, run, &mut buf, outcome, started.elapsed()),
+            Some(outcome) => {
+                let retry = matches!(outcome, IterationOutcome::InitFailed(_));
+                record_iteration(shared, run, &mut buf, outcome, started.elapsed());
+                if retry {
+                    init_backoff(&clock).await;
+                }
+            }
             None => {
                 record_interrupted(shared, run, &mut buf);
                 return;

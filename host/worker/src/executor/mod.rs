@@ -192,9 +192,13 @@ pub(crate) async fn create_vu<F: VuFactory>(
         if let Some(vu) = create_vu_once(factory, shared, run, spec).await {
             return Some(vu);
         }
-        let retry = (Instant::now() + INIT_RETRY).min(clock.stop_at());
-        tokio::time::sleep_until(retry).await;
+        init_backoff(clock).await;
     }
+}
+
+/// Wait before re-creating a VU whose constructor failed (never past the scenario's stop).
+pub(crate) async fn init_backoff(clock: &Clock) {
+    tokio::time::sleep_until((Instant::now() + INIT_RETRY).min(clock.stop_at())).await;
 }
 
 /// One attempt at creating a VU (counted and logged like [`create_vu`] on failure).
@@ -247,7 +251,13 @@ async fn vu_loop<F: VuFactory>(
     while clock.may_start() && next() {
         let started = Instant::now();
         match bounded(&mut vu, &clock, None).await {
-            Some(outcome) => record_iteration(shared, run, &mut buf, outcome, started.elapsed()),
+            Some(outcome) => {
+                let retry = matches!(outcome, IterationOutcome::InitFailed(_));
+                record_iteration(shared, run, &mut buf, outcome, started.elapsed());
+                if retry {
+                    init_backoff(&clock).await;
+                }
+            }
             None => {
                 record_interrupted(shared, run, &mut buf);
                 interrupted = true;
@@ -343,6 +353,21 @@ pub(crate) fn record_iteration(
 ) {
     let ms = took.as_secs_f64() * 1000.0;
     match outcome {
+        IterationOutcome::InitFailed(msg) => {
+            push(
+                buf,
+                run,
+                names::VU_INIT_ERRORS,
+                MetricKind::Counter,
+                &[],
+                1.0,
+            );
+            shared.collector.flush(buf);
+            if shared.logged.lock().expect("log lock").insert(msg.clone()) {
+                tracing::error!(scenario = %run.scenario.name, "{msg}");
+            }
+            return;
+        }
         IterationOutcome::Completed => {}
         IterationOutcome::Failed(msg) => {
             push(

@@ -4,10 +4,10 @@
 //! interrupted; they wait (initialised) in case the target rises again.
 
 use super::{
-    Clock, Retire, RunShared, ScenarioRun, bounded, create_vu, join_all, record_interrupted,
-    record_iteration,
+    Clock, Retire, RunShared, ScenarioRun, bounded, create_vu, init_backoff, join_all,
+    record_interrupted, record_iteration,
 };
-use crate::vu::{Vu, VuFactory, VuSpec};
+use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::SampleBuffer;
 use stampede_plan::RampingVus;
 use std::sync::Arc;
@@ -109,7 +109,11 @@ async fn ramping_vu<F: VuFactory>(
             };
             match bounded(v, &clock, Some(retire)).await {
                 Some(outcome) => {
-                    record_iteration(shared, run, &mut buf, outcome, started.elapsed())
+                    let retry = matches!(outcome, IterationOutcome::InitFailed(_));
+                    record_iteration(shared, run, &mut buf, outcome, started.elapsed());
+                    if retry {
+                        init_backoff(&clock).await;
+                    }
                 }
                 None => {
                     record_interrupted(shared, run, &mut buf);
