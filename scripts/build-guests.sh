@@ -16,14 +16,8 @@ unset CARGO_TARGET_DIR CARGO_BUILD_TARGET CARGO_BUILD_TARGET_DIR
 # Host flags (e.g. -D warnings, target-cpu=native) must not replace the guests' own rustflags.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 
-if command -v rustup >/dev/null; then
-    if ! rustup target list --installed | grep -qx "$target"; then
-        echo "installing the Rust target $target" >&2
-        rustup target add "$target" >&2
-    fi
-else
-    echo "warning: rustup not found; assuming the $target target is installed" >&2
-fi
+source "$root/scripts/lib.sh"
+ensure_rust_target
 
 # workspace directory : produced components (lib names), in build order
 workspaces=(

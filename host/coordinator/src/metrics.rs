@@ -44,13 +44,14 @@ pub struct RunMetrics {
     workers: BTreeMap<String, WorkerState>,
 }
 
-/// Counts from one delta for the timeline.
-fn counts(delta: &Aggregate) -> (u64, u64, u64) {
-    let count = |m: &str| match delta.metric_total(m) {
+/// Requests, iterations and errors (failed requests plus `iteration_errors`) in `agg`: what the
+/// timeline and the live progress show.
+pub(crate) fn counts(agg: &Aggregate) -> (u64, u64, u64) {
+    let count = |m: &str| match agg.metric_total(m) {
         Some(stampede_metrics::Sink::Counter(c)) => c.sum as u64,
         _ => 0,
     };
-    let failed = match delta.metric_total(names::HTTP_REQ_FAILED) {
+    let failed = match agg.metric_total(names::HTTP_REQ_FAILED) {
         Some(stampede_metrics::Sink::Rate(r)) => r.trues,
         _ => 0,
     };

@@ -3,9 +3,8 @@
 //! worker, the distributed mode connects remote ones.
 
 use crate::error::CoordinatorError;
-use crate::metrics::RunMetrics;
+use crate::metrics::{RunMetrics, counts};
 use crate::report::{self, Report, RunInfo, RunStatus};
-use stampede_metrics::{Sink, names};
 use stampede_plan::{Plan, Segment};
 use stampede_proto::{
     Assignment, ComponentBlob, CoordinatorMsg, PROTOCOL_VERSION, PlanSource, SegmentSpec, WorkerMsg,
@@ -289,39 +288,37 @@ fn unexpected(phase: &str, msg: &WorkerMsg) -> CoordinatorError {
 
 /// The first abort-on-fail threshold that fails after its delay, as a reason.
 fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String> {
-    plan.thresholds
+    let due: Vec<_> = plan
+        .thresholds
         .iter()
         .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
-        .find_map(|t| {
-            let sink = m.total.select(&t.selector)?;
-            let e = t.expr.evaluate(&sink, elapsed.as_secs_f64());
-            (!e.ok).then(|| {
-                format!(
-                    "threshold `{}: {}` failed (observed {})",
-                    t.selector, t.expr.source, e.observed
-                )
-            })
+        .cloned()
+        .collect();
+    report::evaluate(&due, &m.total, elapsed.as_secs_f64())
+        .into_iter()
+        .find(|r| !r.ok)
+        .map(|r| {
+            let observed = r
+                .observed
+                .map_or_else(|| "not applicable".to_owned(), |v| v.to_string());
+            format!(
+                "threshold `{}: {}` failed (observed {observed})",
+                r.metric, r.expression
+            )
         })
 }
 
 fn live_stats(m: &RunMetrics, elapsed: Duration, stopping: &Option<String>) -> LiveStats {
-    let count = |name: &str| match m.total.metric_total(name) {
-        Some(Sink::Counter(c)) => c.sum as u64,
-        _ => 0,
-    };
-    let failed = match m.total.metric_total(names::HTTP_REQ_FAILED) {
-        Some(Sink::Rate(r)) => r.trues,
-        _ => 0,
-    };
+    let (http_reqs, iterations, errors) = counts(&m.total);
     let (vus, vus_max) = m.vus();
     LiveStats {
         elapsed,
         vus,
         vus_max,
-        iterations: count(names::ITERATIONS),
-        http_reqs: count(names::HTTP_REQS),
+        iterations,
+        http_reqs,
         rps: m.timeline.values().next_back().map_or(0, |p| p.http_reqs),
-        errors: failed + count(names::ITERATION_ERRORS),
+        errors,
         stopping: stopping.clone(),
     }
 }

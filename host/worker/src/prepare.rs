@@ -8,7 +8,7 @@ use stampede_metrics::{Catalog, Collector, TagSet};
 use stampede_plan::{Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
 use stampede_runtime::{
-    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext,
+    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,16 @@ pub fn segment_from_spec(spec: SegmentSpec) -> Result<Segment, String> {
     Segment::new(r(spec.from)?, r(spec.to)?).map_err(|e| e.to_string())
 }
 
+/// A runtime error as a failure message, classed by whose fault it is.
+fn runtime_failure(e: RuntimeError) -> (String, FailureKind) {
+    let kind = if e.is_bad_input() {
+        FailureKind::BadInput
+    } else {
+        FailureKind::Internal
+    };
+    (e.to_string(), kind)
+}
+
 pub(crate) fn prepare(
     opts: &WorkerOptions,
     a: Assignment,
@@ -45,14 +55,7 @@ pub(crate) fn prepare(
         max_vus: share_vus,
         memory_limit: plan.options.memory_limit,
     };
-    let engine = Arc::new(EngineHandle::new(limits).map_err(|e| {
-        let kind = if e.is_bad_input() {
-            FailureKind::BadInput
-        } else {
-            FailureKind::Internal
-        };
-        (e.to_string(), kind)
-    })?);
+    let engine = Arc::new(EngineHandle::new(limits).map_err(runtime_failure)?);
     let what = format!("component {}", a.component.name);
     let scenario = LoadedScenario::load(
         engine,
@@ -61,14 +64,7 @@ pub(crate) fn prepare(
         &what,
         opts.cache_dir.as_deref(),
     )
-    .map_err(|e| {
-        let kind = if e.is_bad_input() {
-            FailureKind::BadInput
-        } else {
-            FailureKind::Internal
-        };
-        (e.to_string(), kind)
-    })?;
+    .map_err(runtime_failure)?;
     let allowed = plan
         .targets
         .iter()

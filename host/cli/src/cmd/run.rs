@@ -36,7 +36,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Read a component file, with a message that says what to do when it is missing.
-pub fn read_component(path: &Path) -> Result<Vec<u8>, Failure> {
+fn read_component(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path)
         .with_context(|| {
             format!(
@@ -47,9 +47,16 @@ pub fn read_component(path: &Path) -> Result<Vec<u8>, Failure> {
         .map_err(bad_input)
 }
 
-/// Lower-case hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// Read a component and name it (its file name) and hash it (lower-case hex SHA-256).
+pub fn component_blob(path: &Path) -> Result<ComponentBlob, Failure> {
+    let bytes = read_component(path)?;
+    Ok(ComponentBlob {
+        name: path
+            .file_name()
+            .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned()),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        bytes: Arc::new(bytes),
+    })
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
@@ -57,15 +64,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     plan.apply_overrides(args.vus, args.duration)
         .map_err(|e| bad_input(anyhow!("{e}")))?;
     let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
-    let bytes = read_component(&plan.component)?;
-    let component = ComponentBlob {
-        name: plan
-            .component
-            .file_name()
-            .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned()),
-        sha256: sha256_hex(&bytes),
-        bytes: Arc::new(bytes),
-    };
+    let component = component_blob(&plan.component)?;
     // The planned end of the last scenario (graceful stops only extend it when iterations overrun).
     let total = plan
         .scenarios

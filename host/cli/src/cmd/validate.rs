@@ -12,22 +12,18 @@ pub struct ValidateArgs {
 
 pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
-    let bytes = super::run::read_component(&plan.component)?;
-    let name = plan
-        .component
-        .file_name()
-        .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
-    let sha = super::run::sha256_hex(&bytes);
+    let component = super::run::component_blob(&plan.component)?;
     let engine = stampede_runtime::EngineHandle::new(stampede_runtime::EngineLimits {
-        max_vus: 1,
+        // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
+        max_vus: plan.max_vus(),
         memory_limit: plan.options.memory_limit,
     })
     .map_err(bad_input)?;
     stampede_runtime::LoadedScenario::load(
         std::sync::Arc::new(engine),
-        &bytes,
-        &sha,
-        &format!("component {name}"),
+        &component.bytes,
+        &component.sha256,
+        &format!("component {}", component.name),
         stampede_runtime::default_cache_dir().as_deref(),
     )
     .map_err(bad_input)?;

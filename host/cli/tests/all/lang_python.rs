@@ -119,7 +119,16 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
         run.stderr()
     );
     assert_eq!(run.metric("vus_max", "max"), 10.0, "{}", run.stdout());
-    assert_eq!(run.metric("iteration_errors", "count"), 0.0, "{}", run.stdout());
-    assert!(run.metric("cart_items_added", "count") > 0.0, "{}", run.stdout());
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        0.0,
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.metric("cart_items_added", "count") > 0.0,
+        "{}",
+        run.stdout()
+    );
     assert!(run.stdout().contains("✓ checks"), "{}", run.stdout());
 }
