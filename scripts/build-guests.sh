@@ -47,3 +47,11 @@ for entry in "${workspaces[@]}"; do
         echo "$wasm"
     done
 done
+
+# JavaScript guests: componentize-js (pinned in sdk/js/package-lock.json); needs node >= 20 and npm.
+if [[ ! -d "$root/sdk/js/node_modules" ]]; then
+    echo "installing the JS SDK toolchain (npm ci in sdk/js)" >&2
+    npm ci --prefix "$root/sdk/js" --no-audit --no-fund >&2
+fi
+node "$root/sdk/js/build.mjs" --if-stale "$root/plugins/js-shop/scenario.js" "$root/target/guest/js/js_shop.wasm" >&2
+echo "$root/target/guest/js/js_shop.wasm"

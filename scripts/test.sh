@@ -14,3 +14,5 @@ echo "==> host workspace tests"
 cargo test --release --workspace
 echo "==> Rust SDK host-side tests"
 (cd sdk/rust && CARGO_TARGET_DIR="$root/target/sdk-host" cargo test --quiet)
+echo "==> JS SDK unit tests"
+npm test --prefix sdk/js

@@ -6,5 +6,6 @@ mod common;
 mod errors;
 mod executors;
 mod guests;
+mod lang_js;
 mod run;
 mod validate;

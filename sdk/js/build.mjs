@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Build a JavaScript scenario into a Stampede component (world stampede:scenario/scenario@0.1.0).
+//
+//   node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
+//
+// Runs componentize-js (StarlingMonkey) directly through its API, with the `http` and `fetch-event`
+// engine features disabled: the component then imports the Stampede interfaces plus plain WASI 0.2
+// (stdio, clocks, random), never wasi:http, which the host does not link.
+//
+// The scenario may import other modules by relative path, this SDK's `stampede.js` included: the
+// build evaluates them from a folder that contains both the entry and this SDK, and the snapshot
+// holds them, so the component reads no file at run time.
+//
+// --if-stale: do nothing when <out.wasm> is newer than the entry's folder's .js/.mjs files, this SDK
+// (stampede.js, build.mjs, package-lock.json) and the WIT folder.
+//
+// Needs `npm ci` in this folder first (scripts call `npm ci --prefix sdk/js`).
+
+import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const sdkDir = dirname(fileURLToPath(import.meta.url));
+
+function usage(message) {
+  if (message) console.error(`error: ${message}`);
+  console.error(
+    'usage: node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>',
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = {
+    ifStale: false,
+    wit: resolve(sdkDir, '../../wit'),
+    world: 'scenario',
+    positional: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) usage(`${arg} needs a value`);
+      return argv[++i];
+    };
+    if (arg === '--if-stale') opts.ifStale = true;
+    else if (arg === '--wit') opts.wit = resolve(value());
+    else if (arg === '--world') opts.world = value();
+    else if (arg === '-h' || arg === '--help') usage();
+    else if (arg.startsWith('-')) usage(`unknown option ${arg}`);
+    else opts.positional.push(arg);
+  }
+  if (opts.positional.length !== 2) usage('expected <entry.js> and <out.wasm>');
+  return opts;
+}
+
+/** The deepest folder that contains every path in `paths` (absolute paths). */
+function commonAncestor(paths) {
+  const split = paths.map((p) => p.split(sep));
+  const first = split[0];
+  let n = 0;
+  while (n < first.length && split.every((parts) => parts[n] === first[n])) n++;
+  return first.slice(0, n).join(sep) || sep;
+}
+
+/** Newest modification time (ms) among the files under `dir` accepted by `keep`. */
+async function newestUnder(dir, keep) {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, await newestUnder(path, keep));
+    else if (keep(entry.name)) newest = Math.max(newest, (await stat(path)).mtimeMs);
+  }
+  return newest;
+}
+
+async function isStale(entry, out, wit) {
+  let built;
+  try {
+    built = (await stat(out)).mtimeMs;
+  } catch {
+    return true;
+  }
+  const js = (name) => name.endsWith('.js') || name.endsWith('.mjs');
+  const sources = [
+    await newestUnder(dirname(entry), js),
+    await newestUnder(wit, (name) => name.endsWith('.wit')),
+    ...(await Promise.all(
+      ['stampede.js', 'build.mjs', 'package-lock.json'].map(async (f) => {
+        try {
+          return (await stat(join(sdkDir, f))).mtimeMs;
+        } catch {
+          return 0;
+        }
+      }),
+    )),
+  ];
+  return sources.some((t) => t > built);
+}
+
+/** Read an unsigned LEB128 at `pos`; returns `[value, next position]`. */
+function leb(bytes, pos) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const b = bytes[pos++];
+    value += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return [value, pos];
+    shift += 7;
+  }
+}
+
+/**
+ * The bytes of a component's top-level import sections (id 10), concatenated. Nested modules and
+ * components live in their own sections and are skipped whole, so strings inside the engine do not
+ * count.
+ */
+function topLevelImportBytes(component) {
+  const bytes = Buffer.from(component.buffer, component.byteOffset, component.byteLength);
+  if (bytes.readUInt32LE(0) !== 0x6d736100 || bytes.readUInt32LE(4) !== 0x0001000d) {
+    throw new Error('componentize-js did not produce a component');
+  }
+  const parts = [];
+  let pos = 8;
+  while (pos < bytes.length) {
+    const id = bytes[pos];
+    const [size, start] = leb(bytes, pos + 1);
+    if (id === 10) parts.push(bytes.subarray(start, start + size));
+    pos = start + size;
+  }
+  return Buffer.concat(parts);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const entry = resolve(opts.positional[0]);
+  const out = resolve(opts.positional[1]);
+
+  if (opts.ifStale && !(await isStale(entry, out, opts.wit))) {
+    console.error(`up to date: ${relative(process.cwd(), out) || out}`);
+    return;
+  }
+
+  let componentize;
+  try {
+    ({ componentize } = await import('@bytecodealliance/componentize-js'));
+  } catch (e) {
+    console.error(`error: cannot load componentize-js (${e.message}); run \`npm ci --prefix ${sdkDir}\``);
+    process.exit(1);
+  }
+
+  // componentize-js maps the current directory to `/` while it evaluates the module graph when the
+  // entry lies under it, so run from a folder holding both the scenario and this SDK. (Not `/`
+  // itself: componentize-js would then cut a character off the entry's path.)
+  let root = commonAncestor([dirname(entry), sdkDir]);
+  if (root === sep) root = dirname(entry);
+  process.chdir(root);
+
+  const started = Date.now();
+  const { component } = await componentize({
+    sourcePath: entry,
+    witPath: opts.wit,
+    worldName: opts.world,
+    disableFeatures: ['http', 'fetch-event'],
+  });
+
+  // The host links WASI 0.2 without wasi:http; refuse a component that would fail to link.
+  const imports = topLevelImportBytes(component);
+  if (imports.includes('wasi:http/')) {
+    console.error('error: the component imports wasi:http, which Stampede does not provide');
+    process.exit(1);
+  }
+
+  await mkdir(dirname(out), { recursive: true });
+  const partial = `${out}.partial-${process.pid}`;
+  await writeFile(partial, component);
+  await rename(partial, out);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const mib = (component.byteLength / 1048576).toFixed(1);
+  console.error(`built ${out} (${mib} MiB) in ${seconds} s`);
+}
+
+main().catch((e) => {
+  console.error(`error: ${e && e.message ? e.message : e}`);
+  process.exit(1);
+});

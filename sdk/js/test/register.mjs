@@ -1,0 +1,3 @@
+import { register } from 'node:module';
+
+register('./wit-mock.mjs', import.meta.url);
