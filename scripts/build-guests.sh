@@ -55,3 +55,7 @@ if [[ ! -d "$root/sdk/js/node_modules" ]]; then
 fi
 node "$root/sdk/js/build.mjs" --if-stale "$root/plugins/js-shop/scenario.js" "$root/target/guest/js/js_shop.wasm" >&2
 echo "$root/target/guest/js/js_shop.wasm"
+
+# Python guests: componentize-py (pinned in sdk/python/requirements.txt), installed on first use into
+# target/sdk-python/venv; needs python3 with venv and pip. A no-op when up to date.
+bash "$root/sdk/python/build.sh" "$root/plugins/python-shop" python_shop "$root/target/guest/python/python_shop.wasm"

@@ -16,3 +16,5 @@ echo "==> Rust SDK host-side tests"
 (cd sdk/rust && CARGO_TARGET_DIR="$root/target/sdk-host" cargo test --quiet)
 echo "==> JS SDK unit tests"
 npm test --prefix sdk/js
+echo "==> Python SDK unit tests"
+python3 sdk/python/tests/test_stampede.py

@@ -10,8 +10,9 @@ use std::path::Path;
 pub const MAPS_PER_VU: u64 = 7;
 /// Mappings kept free for the rest of the process (threads, sockets, libraries, allocator arenas).
 const MAP_HEADROOM: u64 = 4_000;
-/// Virtual memory a VU reserves beside its linear memory: stacks, tables, instance state, guard pages.
-const VIRTUAL_OVERHEAD_PER_VU: u64 = 16 * 1024 * 1024;
+/// Virtual memory a VU reserves beside its linear memories: its core instance slots (1 MiB each by
+/// default), its async stack, tables and guard pages.
+const VIRTUAL_OVERHEAD_PER_VU: u64 = (crate::engine::CORE_INSTANCES_PER_VU as u64 + 16) << 20;
 /// A practical ceiling on usable address space for x86_64 user processes (128 TiB minus headroom).
 const ADDRESS_SPACE: u64 = 100 << 40;
 
@@ -33,7 +34,9 @@ pub fn host_capacity(memory_limit: u64) -> HostCapacity {
         .map(|s| s.lines().count() as u64)
         .ok();
     let address_space = address_space_limit().min(ADDRESS_SPACE);
-    let per_vu_virtual = memory_limit.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
+    // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
+    let memories = u64::from(crate::engine::MEMORIES_PER_VU) * (memory_limit + (64 << 10));
+    let per_vu_virtual = memories.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
     compute(max_map_count, used_maps, address_space, per_vu_virtual)
 }
 

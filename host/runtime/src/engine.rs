@@ -15,11 +15,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances kept beside the VUs for `setup` and `teardown`, which run in their own instance.
 const SPARE_INSTANCES: u32 = 2;
 
-/// Core wasm instances one component may create. Rust and C components use 3-4 (the module, shims);
-/// JavaScript and Python runtimes use more, so we leave room.
-const CORE_INSTANCES_PER_VU: u32 = 8;
+/// Core wasm instances one component may create: Rust and C components use 3, componentize-js 4,
+/// componentize-py 14 (counted in the built components).
+pub(crate) const CORE_INSTANCES_PER_VU: u32 = 16;
 /// Linear memories per component: 1 for Rust and C, up to 3 for QuickJS.
-const MEMORIES_PER_VU: u32 = 3;
+pub(crate) const MEMORIES_PER_VU: u32 = 3;
 /// Tables per component.
 const TABLES_PER_VU: u32 = 4;
 

@@ -7,5 +7,6 @@ mod errors;
 mod executors;
 mod guests;
 mod lang_js;
+mod lang_python;
 mod run;
 mod validate;

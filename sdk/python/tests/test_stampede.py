@@ -1,0 +1,215 @@
+"""Host-side tests of stampede.py with fake bindings: `python3 sdk/python/tests/test_stampede.py`.
+
+The real `wit_world` package only exists inside a component; these fakes record what the SDK sends to the
+host, so request building, error mapping, Rng and Tasks can be checked with plain CPython (3.9+).
+"""
+
+import os
+import sys
+import types
+import unittest
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, List, Optional, Tuple
+
+
+def _install_fakes() -> types.SimpleNamespace:
+    calls = types.SimpleNamespace(sent=[], checks=[], logs=[], metrics=[], sleeps=[], reply=None,
+                                  vu_id=1, iteration=0, params={})
+
+    @dataclass(frozen=True)
+    class Err(Exception):
+        value: Any
+
+    cpt = types.ModuleType("componentize_py_types")
+    cpt.Err = Err
+    sys.modules["componentize_py_types"] = cpt
+
+    ww = types.ModuleType("wit_world")
+    exports = types.ModuleType("wit_world.exports")
+    imports = types.ModuleType("wit_world.imports")
+    ww.exports, ww.imports = exports, imports
+    sys.modules.update({"wit_world": ww, "wit_world.exports": exports, "wit_world.imports": imports})
+
+    def mod(name: str, **attrs: Any) -> None:
+        m = types.ModuleType(f"wit_world.imports.{name}")
+        m.__dict__.update(attrs)
+        setattr(imports, name, m)
+        sys.modules[m.__name__] = m
+
+    @dataclass
+    class Request:
+        method: str
+        url: str
+        headers: List[Tuple[str, str]]
+        body: Optional[bytes]
+        name: Optional[str]
+        timeout_ms: Optional[int]
+        tags: List[Tuple[str, str]]
+
+    @dataclass
+    class Timings:
+        duration_ms: float
+        connecting_ms: float
+        waiting_ms: float
+        receiving_ms: float
+
+    @dataclass
+    class Response:
+        status: int
+        headers: List[Tuple[str, str]]
+        body: bytes
+        timings: Timings
+
+    http_errors = {}
+    for case in ["OriginNotAllowed", "InvalidRequest", "Connect", "Protocol"]:
+        http_errors[case] = dataclass(type(f"HttpError_{case}", (), {"__annotations__": {"value": str}}))
+    http_errors["Timeout"] = dataclass(type("HttpError_Timeout", (), {}))
+
+    def send(req: Request) -> Response:
+        calls.sent.append(req)
+        if isinstance(calls.reply, Exception):
+            raise calls.reply
+        return calls.reply or Response(200, [("content-type", "application/json")], b'{"a":1}',
+                                       Timings(1.5, 0.0, 1.0, 0.5))
+
+    mod("http", Request=Request, Timings=Timings, Response=Response, send=send,
+        **{f"HttpError_{k}": v for k, v in http_errors.items()})
+    mod("checks", check=lambda name, ok, tags: calls.checks.append((name, ok, tags)) or ok)
+    mod("context", vu_id=lambda: calls.vu_id, iteration=lambda: calls.iteration, worker_id=lambda: "w",
+        scenario=lambda: "main", param=lambda n: calls.params.get(n), params=lambda: list(calls.params.items()),
+        env=lambda n: None)
+    mod("time", sleep=lambda ms: calls.sleeps.append(ms), now_ms=lambda: 42)
+    Level = Enum("Level", {"DEBUG": 0, "INFO": 1, "WARN": 2, "ERROR": 3})
+    mod("types", Level=Level)
+    mod("log", write=lambda level, msg: calls.logs.append((level.name, msg)))
+    mod("metrics", **{k: (lambda k: lambda name, v, tags: calls.metrics.append((k, name, v, tags)))(k)
+                      for k in ["counter_add", "rate_add", "trend_add", "gauge_set"]})
+    calls.Err = Err
+    calls.errors = http_errors
+    return calls
+
+
+FAKE = _install_fakes()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import stampede  # noqa: E402
+
+
+class StampedeTest(unittest.TestCase):
+    def setUp(self) -> None:
+        FAKE.sent.clear(); FAKE.checks.clear(); FAKE.logs.clear(); FAKE.sleeps.clear()
+        FAKE.reply = None; FAKE.params = {}
+
+    def test_request_record(self) -> None:
+        res = stampede.post("http://h/cart", json={"id": 3}, bearer="tok", name="cart", tags={"k": "v"},
+                            timeout_ms=500)
+        req = FAKE.sent[0]
+        self.assertEqual(req.method, "POST")
+        self.assertEqual(req.body, b'{"id":3}')
+        self.assertEqual(req.headers, [("authorization", "Bearer tok"), ("content-type", "application/json")])
+        self.assertEqual((req.name, req.timeout_ms, req.tags), ("cart", 500, [("k", "v")]))
+        self.assertEqual(res.json(), {"a": 1})
+        self.assertTrue(res.ok)
+        self.assertEqual(res.header("Content-Type"), "application/json")
+        self.assertEqual(res.timings.duration_ms, 1.5)
+        stampede.request("get", "http://h/", headers={"Content-Type": "x"}, json=[])
+        self.assertEqual(FAKE.sent[1].method, "GET")
+        self.assertEqual(FAKE.sent[1].headers, [("Content-Type", "x")])
+        stampede.get("http://h/")
+        self.assertEqual((FAKE.sent[2].body, FAKE.sent[2].headers, FAKE.sent[2].tags), (None, [], []))
+
+    def test_http_errors_become_fail(self) -> None:
+        FAKE.reply = FAKE.Err(FAKE.errors["Connect"]("refused"))
+        with self.assertRaises(stampede.HttpError) as e:
+            stampede.get("http://h/")
+        self.assertEqual((e.exception.kind, str(e.exception)), ("connect", "connection failed: refused"))
+        FAKE.reply = FAKE.Err(FAKE.errors["Timeout"]())
+        with self.assertRaises(stampede.Fail) as e:
+            stampede.get("http://h/")
+        self.assertEqual(str(e.exception), "request timed out")
+
+    def test_vu_guards(self) -> None:
+        class Vu(stampede.Vu):
+            def __init__(self, setup_data: bytes) -> None:
+                if setup_data == b"boom":
+                    raise RuntimeError("init")
+
+            def iteration(self, scenario: str) -> None:
+                if scenario == "fail":
+                    raise stampede.Fail("nope")
+                if scenario == "http":
+                    stampede.get("http://h/")
+                if scenario == "bug":
+                    {}["x"]
+
+        vu = Vu(b"")
+        vu.iteration("ok")
+        with self.assertRaises(FAKE.Err) as e:
+            vu.iteration("fail")
+        self.assertEqual(e.exception.value, "nope")
+        FAKE.reply = FAKE.Err(FAKE.errors["OriginNotAllowed"]("http://x"))
+        with self.assertRaises(FAKE.Err) as e:
+            vu.iteration("http")
+        self.assertEqual(e.exception.value, "origin not allowed by the plan's targets: http://x")
+        self.assertEqual(FAKE.logs, [])
+        with self.assertRaises(KeyError):
+            vu.iteration("bug")
+        self.assertEqual(FAKE.logs[0][0], "ERROR")
+        self.assertIn("Vu.iteration raised KeyError", FAKE.logs[0][1])
+        with self.assertRaises(RuntimeError):
+            Vu(b"boom")
+        self.assertIn("Vu.__init__ raised RuntimeError: init", FAKE.logs[1][1])
+
+    def test_runner_defaults_and_fail(self) -> None:
+        self.assertEqual(stampede.Runner().setup(), b"")
+
+        class Runner(stampede.Runner):
+            def setup(self) -> bytes:
+                raise stampede.Fail("no setup")
+
+        with self.assertRaises(FAKE.Err) as e:
+            Runner().setup()
+        self.assertEqual(e.exception.value, "no setup")
+
+    def test_params_check_sleep(self) -> None:
+        FAKE.params = {"n": " 7 ", "bad": "x"}
+        self.assertEqual(stampede.param_int("n", 1), 7)
+        self.assertEqual(stampede.param_int("missing", 1), 1)
+        self.assertEqual(stampede.param("missing", "d"), "d")
+        with self.assertRaises(ValueError):
+            stampede.param_int("bad", 1)
+        self.assertTrue(stampede.check("c", 1, [("a", "b")]))
+        self.assertEqual(FAKE.checks, [("c", True, [("a", "b")])])
+        stampede.sleep_ms(0); stampede.sleep_ms(2.1); stampede.sleep(0.5)
+        self.assertEqual(FAKE.sleeps, [3, 500])
+
+    def test_rng_matches_splitmix64_and_rust(self) -> None:
+        rng = stampede.Rng(0)
+        self.assertEqual(rng.next_u64(), 0xE220A8397B1DCDAF)  # the published SplitMix64 sequence
+        self.assertEqual(rng.next_u64(), 0x6E789E6AA1B965F4)
+        self.assertEqual(stampede.Rng.seeded(1, 2).state, stampede.Rng.seeded(1, 2).state)
+        self.assertNotEqual(stampede.Rng.seeded(1, 2).state, stampede.Rng.seeded(2, 1).state)
+        r = stampede.Rng(42)
+        seen = {r.between(3, 7) for _ in range(1000)}
+        self.assertEqual(seen, {3, 4, 5, 6, 7})
+        self.assertIsNone(r.pick([]))
+        self.assertTrue(all(0.0 <= r.random() < 1.0 for _ in range(100)))
+
+    def test_tasks_follow_weights_and_prefix_errors(self) -> None:
+        tasks = stampede.Tasks().task(3, "x", lambda s: "x").task(0, "off", lambda s: "off").task(1, "y", lambda s: "y")
+        counts = {"x": 0, "off": 0, "y": 0}
+        for it in range(20000):
+            counts[tasks.run_one(None, stampede.Rng.seeded(1 + it % 50, it, stampede._TASK_STREAM))] += 1
+        self.assertEqual(counts["off"], 0)
+        self.assertTrue(0.73 < counts["x"] / 20000 < 0.77, counts)
+
+        def boom(_s: Any) -> None:
+            raise stampede.Fail("boom")
+
+        with self.assertRaises(stampede.Fail) as e:
+            stampede.Tasks().task(1, "b", boom).run_one(None)
+        self.assertEqual(str(e.exception), "b: boom")
+
+
+if __name__ == "__main__":
+    unittest.main()
