@@ -5,10 +5,9 @@
 //! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
 
 use super::{
-    Clock, RunShared, ScenarioRun, bounded, create_vu, create_vu_once, init_backoff, join_all,
-    push, record, record_interrupted, record_iteration,
+    Clock, RunShared, ScenarioRun, create_vu, create_vu_once, join_all, push, record, run_iteration,
 };
-use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
+use crate::vu::{Vu, VuFactory, VuSpec};
 use stampede_metrics::{MetricKind, SampleBuffer, names};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -176,20 +175,10 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
             ms(started - job.due),
         );
         shared.active.fetch_add(1, Ordering::Relaxed);
-        let outcome = bounded(&mut vu, &clock, None).await;
+        let completed = run_iteration(&mut vu, &clock, None, shared, run, &mut buf).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);
-        match outcome {
-            Some(outcome) => {
-                let retry = matches!(outcome, IterationOutcome::InitFailed(_));
-                record_iteration(shared, run, &mut buf, outcome, started.elapsed());
-                if retry {
-                    init_backoff(&clock).await;
-                }
-            }
-            None => {
-                record_interrupted(shared, run, &mut buf);
-                return;
-            }
+        if !completed {
+            return;
         }
         pool.idle.add_permits(1);
     }

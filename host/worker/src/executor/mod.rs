@@ -249,26 +249,43 @@ async fn vu_loop<F: VuFactory>(
     let mut buf = SampleBuffer::default();
     let mut interrupted = false;
     while clock.may_start() && next() {
-        let started = Instant::now();
-        match bounded(&mut vu, &clock, None).await {
-            Some(outcome) => {
-                let retry = matches!(outcome, IterationOutcome::InitFailed(_));
-                record_iteration(shared, run, &mut buf, outcome, started.elapsed());
-                if retry {
-                    init_backoff(&clock).await;
-                }
-            }
-            None => {
-                record_interrupted(shared, run, &mut buf);
-                interrupted = true;
-                break;
-            }
+        if !run_iteration(&mut vu, &clock, None, shared, run, &mut buf).await {
+            interrupted = true;
+            break;
         }
     }
     shared.collector.flush(&mut buf);
     shared.active.fetch_sub(1, Ordering::Relaxed);
     if !interrupted {
         vu.close().await;
+    }
+}
+
+/// Run one iteration within the scenario's deadlines (and `retire`'s), record how it ended, and
+/// after a failed re-initialisation wait before the next try. `false` when the iteration was
+/// interrupted: the VU's instance is then in an unknown state and must be dropped.
+pub(crate) async fn run_iteration<V: Vu>(
+    vu: &mut V,
+    clock: &Clock,
+    retire: Option<Retire<'_>>,
+    shared: &RunShared,
+    run: &ScenarioRun,
+    buf: &mut SampleBuffer,
+) -> bool {
+    let started = Instant::now();
+    match bounded(vu, clock, retire).await {
+        Some(outcome) => {
+            let retry = matches!(outcome, IterationOutcome::InitFailed(_));
+            record_iteration(shared, run, buf, outcome, started.elapsed());
+            if retry {
+                init_backoff(clock).await;
+            }
+            true
+        }
+        None => {
+            record_interrupted(shared, run, buf);
+            false
+        }
     }
 }
 

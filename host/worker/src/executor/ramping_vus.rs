@@ -3,11 +3,8 @@
 //! target drops, the VUs above it finish their iteration within `graceful-ramp-down`, then are
 //! interrupted; they wait (initialised) in case the target rises again.
 
-use super::{
-    Clock, Retire, RunShared, ScenarioRun, bounded, create_vu, init_backoff, join_all,
-    record_interrupted, record_iteration,
-};
-use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
+use super::{Clock, Retire, RunShared, ScenarioRun, create_vu, join_all, run_iteration};
+use crate::vu::{Vu, VuFactory, VuSpec};
 use stampede_metrics::SampleBuffer;
 use stampede_plan::RampingVus;
 use std::sync::Arc;
@@ -99,7 +96,6 @@ async fn ramping_vu<F: VuFactory>(
         let mut lost = false;
         let mut counted_out = false;
         while clock.may_start() && *target.borrow() > i {
-            let started = Instant::now();
             let retire = Retire {
                 retired: &retired,
                 changed: target.clone(),
@@ -107,19 +103,9 @@ async fn ramping_vu<F: VuFactory>(
                 counted_out: &mut counted_out,
                 active: &shared.active,
             };
-            match bounded(v, &clock, Some(retire)).await {
-                Some(outcome) => {
-                    let retry = matches!(outcome, IterationOutcome::InitFailed(_));
-                    record_iteration(shared, run, &mut buf, outcome, started.elapsed());
-                    if retry {
-                        init_backoff(&clock).await;
-                    }
-                }
-                None => {
-                    record_interrupted(shared, run, &mut buf);
-                    lost = true;
-                    break;
-                }
+            if !run_iteration(v, &clock, Some(retire), shared, run, &mut buf).await {
+                lost = true;
+                break;
             }
         }
         if !counted_out {
