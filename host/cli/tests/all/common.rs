@@ -173,3 +173,44 @@ pub async fn stampede(args: &[&str]) -> Output {
         .await
         .unwrap()
 }
+
+/// Run a plugin's own `plan.toml` (`plugins/<plugin>/plan.toml`) against a fresh target: its
+/// `http://127.0.0.1:18080` becomes the target's origin and its component path `component_in_plan`
+/// becomes `component`. Asserts what every example must show: exit 0, every check passes, and
+/// `http_reqs` > 0 equals what the target itself counted. Returns the run and that request count.
+pub async fn run_plugin_exactly(
+    plugin: &str,
+    component_in_plan: &str,
+    component: &Path,
+    args: &[&str],
+) -> (Run, f64) {
+    let target = Target::start().await;
+    let plan = std::fs::read_to_string(root().join("plugins").join(plugin).join("plan.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:18080", &target.origin())
+        .replace(component_in_plan, &component.display().to_string());
+    assert!(
+        plan.contains(&target.origin()) && plan.contains(&*component.to_string_lossy()),
+        "{plan}"
+    );
+    let before = target.requests().await;
+    let run = run_plan(&plan, args).await;
+    assert_eq!(
+        run.code(),
+        0,
+        "stderr:\n{}\nstdout:\n{}",
+        run.stderr(),
+        run.stdout()
+    );
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 0.0, "{}", run.stdout());
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+    assert!(run.metric("checks", "passes") > 0.0, "{}", run.stdout());
+    assert_eq!(
+        reqs as u64,
+        target.requests().await - before,
+        "http_reqs vs target_requests_total"
+    );
+    assert!(run.stdout().contains("✓ checks"), "{}", run.stdout());
+    (run, reqs)
+}

@@ -103,30 +103,13 @@ fn check_passes(run: &Run, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_shop_plan_counts_exactly_what_the_target_saw() {
     let wasm = js_shop();
-    let target = Target::start().await;
-    let plan = std::fs::read_to_string(root().join("plugins/js-shop/plan.toml"))
-        .unwrap()
-        .replace("http://127.0.0.1:18080", &target.origin())
-        .replace(&format!("../../{JS_SHOP}"), &wasm.display().to_string());
-    assert!(plan.contains(&target.origin()), "{plan}");
-    let before = target.requests().await;
-    let run = run_plan(&plan, &["--vus", "10", "--duration", "10s"]).await;
-    assert_eq!(
-        run.code(),
-        0,
-        "stderr:\n{}\nstdout:\n{}",
-        run.stderr(),
-        run.stdout()
-    );
-    let reqs = run.metric("http_reqs", "count");
-    assert!(reqs > 0.0, "{}", run.stdout());
-    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
-    assert!(run.metric("checks", "passes") > 0.0);
-    assert_eq!(
-        reqs as u64,
-        target.requests().await - before,
-        "http_reqs vs target_requests_total"
-    );
+    let (run, _) = run_plugin_exactly(
+        "js-shop",
+        &format!("../../{JS_SHOP}"),
+        &wasm,
+        &["--vus", "10", "--duration", "10s"],
+    )
+    .await;
     assert_eq!(run.metric("vus_max", "max"), 10.0);
     assert_eq!(
         run.metric("iteration_errors", "count"),
