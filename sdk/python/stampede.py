@@ -128,6 +128,11 @@ def _guard_result(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             _log_exception(where, e)
             raise
 
+    return _guarded_like(wrapper, fn, where)
+
+
+def _guarded_like(wrapper: Callable[..., Any], fn: Callable[..., Any], where: str) -> Callable[..., Any]:
+    """Give a guard wrapper the wrapped function's name and doc, and mark it as guarded."""
     wrapper.__name__ = getattr(fn, "__name__", where)
     wrapper.__doc__ = getattr(fn, "__doc__", None)
     wrapper._stampede_guarded = True  # type: ignore[attr-defined]
@@ -144,10 +149,7 @@ def _guard_trap(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             _log_exception(where, e)
             raise
 
-    wrapper.__name__ = getattr(fn, "__name__", where)
-    wrapper.__doc__ = getattr(fn, "__doc__", None)
-    wrapper._stampede_guarded = True  # type: ignore[attr-defined]
-    return wrapper
+    return _guarded_like(wrapper, fn, where)
 
 
 def _guard_methods(cls: type, traps: Sequence[str], results: Sequence[str]) -> None:
