@@ -3,9 +3,10 @@
 //
 //   node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
 //
-// Runs componentize-js (StarlingMonkey) directly through its API, with the `http` and `fetch-event`
-// engine features disabled: the component then imports the Stampede interfaces plus plain WASI 0.2
-// (stdio, clocks, random), never wasi:http, which the host does not link.
+// Runs componentize-js (StarlingMonkey) directly through its API, with the `fetch-event` engine
+// feature disabled (a scenario is not an HTTP server): the component imports the Stampede interfaces,
+// plain WASI 0.2 (stdio, clocks, random) and wasi:http/outgoing-handler, which serves `fetch()`; the
+// host routes it through the same pooled client, timing and target allowlist as `http.send`.
 //
 // The scenario may import other modules by relative path, this SDK's `stampede.js` included: the
 // build evaluates them from a folder that contains both the entry and this SDK, and the snapshot
@@ -99,37 +100,12 @@ async function isStale(entry, out, wit) {
   return sources.some((t) => t > built);
 }
 
-/** Read an unsigned LEB128 at `pos`; returns `[value, next position]`. */
-function leb(bytes, pos) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = bytes[pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return [value, pos];
-    shift += 7;
-  }
-}
-
-/**
- * The bytes of a component's top-level import sections (id 10), concatenated. Nested modules and
- * components live in their own sections and are skipped whole, so strings inside the engine do not
- * count.
- */
-function topLevelImportBytes(component) {
-  const bytes = Buffer.from(component.buffer, component.byteOffset, component.byteLength);
-  if (bytes.readUInt32LE(0) !== 0x6d736100 || bytes.readUInt32LE(4) !== 0x0001000d) {
+/** Fail unless `bytes` starts with a component's preamble (`\0asm`, version 0x0d, layer 1). */
+function assertComponent(bytes) {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.readUInt32LE(0) !== 0x6d736100 || view.readUInt32LE(4) !== 0x0001000d) {
     throw new Error('componentize-js did not produce a component');
   }
-  const parts = [];
-  let pos = 8;
-  while (pos < bytes.length) {
-    const id = bytes[pos];
-    const [size, start] = leb(bytes, pos + 1);
-    if (id === 10) parts.push(bytes.subarray(start, start + size));
-    pos = start + size;
-  }
-  return Buffer.concat(parts);
 }
 
 async function main() {
@@ -162,15 +138,9 @@ async function main() {
     sourcePath: entry,
     witPath: opts.wit,
     worldName: opts.world,
-    disableFeatures: ['http', 'fetch-event'],
+    disableFeatures: ['fetch-event'],
   });
-
-  // The host links WASI 0.2 without wasi:http; refuse a component that would fail to link.
-  const imports = topLevelImportBytes(component);
-  if (imports.includes('wasi:http/')) {
-    console.error('error: the component imports wasi:http, which Stampede does not provide');
-    process.exit(1);
-  }
+  assertComponent(component);
 
   await mkdir(dirname(out), { recursive: true });
   const partial = `${out}.partial-${process.pid}`;

@@ -22,6 +22,16 @@ pub(crate) struct HttpSeries {
 }
 
 impl HttpSeries {
+    /// The series of a request with tags `base` (VU tags, `name`, `method`) answered with `status`.
+    pub(crate) fn for_status(mut base: TagSet, status: u16) -> Self {
+        base.insert("status", status.to_string());
+        base.insert(
+            "expected_response",
+            crate::host::expected(status).to_string(),
+        );
+        Self::new(base)
+    }
+
     fn new(tags: TagSet) -> Self {
         let key = |m: &str| Arc::new(SeriesKey::new(m, tags.clone()));
         HttpSeries {
@@ -90,13 +100,7 @@ impl SeriesCache {
         if let Some((_, s)) = shape.by_status.iter().find(|(st, _)| *st == status) {
             return s.clone();
         }
-        let mut tags = shape.base.clone();
-        tags.insert("status", status.to_string());
-        tags.insert(
-            "expected_response",
-            crate::host::expected(status).to_string(),
-        );
-        let s = Arc::new(HttpSeries::new(tags));
+        let s = Arc::new(HttpSeries::for_status(shape.base.clone(), status));
         shape.by_status.push((status, s.clone()));
         s
     }

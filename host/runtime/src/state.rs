@@ -1,6 +1,7 @@
 //! What one VU's `Store` holds, and what all VUs of a worker share.
 
 use crate::client::HttpClient;
+use crate::host::{FetchHooks, FetchState};
 use crate::output::TailPipe;
 use crate::series::SeriesCache;
 use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
@@ -68,6 +69,8 @@ pub struct VuState {
     pub(crate) last_error_log: Option<String>,
     /// Series keys of this VU's requests, reused across requests.
     pub(crate) series: SeriesCache,
+    /// `wasi:http` (`fetch()`) state.
+    pub(crate) fetch: FetchState,
 }
 
 impl VuState {
@@ -81,8 +84,13 @@ impl VuState {
             limit: run.memory_limit,
             hit: false,
         };
+        let fetch = FetchState {
+            ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            hooks: FetchHooks::new(run.clone(), who.tags.clone(), who.id),
+        };
         VuState {
             wasi,
+            fetch,
             table: ResourceTable::new(),
             run,
             who,

@@ -3,8 +3,9 @@
 
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
+use crate::series::HttpSeries;
 use crate::state::VuState;
-use stampede_metrics::{MetricKind, names};
+use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
 use std::time::Duration;
 
 fn ms(d: Duration) -> f64 {
@@ -74,29 +75,14 @@ impl Host for VuState {
 impl VuState {
     fn record_response(&mut self, shape: usize, resp: &CompletedResponse) {
         let s = self.series.series(shape, resp.status);
-        let t = &resp.timings;
-        let failed = if expected(resp.status) { 0.0 } else { 1.0 };
-        let b = &mut self.samples;
-        b.push_shared(&s.reqs, MetricKind::Counter, 1.0);
-        b.push_shared(&s.duration, MetricKind::Trend, ms(t.duration));
-        b.push_shared(&s.connecting, MetricKind::Trend, ms(t.connecting));
-        b.push_shared(&s.waiting, MetricKind::Trend, ms(t.waiting));
-        b.push_shared(&s.receiving, MetricKind::Trend, ms(t.receiving));
-        b.push_shared(&s.failed, MetricKind::Rate, failed);
-        b.push_shared(&s.sent, MetricKind::Counter, resp.bytes_sent as f64);
-        b.push_shared(&s.received, MetricKind::Counter, resp.bytes_received as f64);
+        push_response(&mut self.samples, &s, resp);
         self.flush_if_full();
     }
 
     fn record_error(&mut self, shape: usize, err: &RequestError) {
-        let mut tags = self.series.base(shape).clone();
-        tags.insert("status", "0");
-        tags.insert("expected_response", "false");
-        tags.insert("error_code", err.code());
-        if err.was_sent() {
-            self.record(names::HTTP_REQS, MetricKind::Counter, &tags, 1.0);
-        }
-        self.record(names::HTTP_REQ_FAILED, MetricKind::Rate, &tags, 1.0);
+        let tags = self.series.base(shape).clone();
+        push_error(&mut self.samples, tags, err);
+        self.flush_if_full();
         if let RequestError::OriginNotAllowed(m) = err
             && !self.warned.iter().any(|w| w == m)
         {
@@ -104,4 +90,39 @@ impl VuState {
             self.warned.push(m.clone());
         }
     }
+}
+
+/// The samples of one answered request: `http_reqs`, the four phase trends, `http_req_failed` and
+/// the two `data_*` counters.
+pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &CompletedResponse) {
+    let t = &resp.timings;
+    let failed = if expected(resp.status) { 0.0 } else { 1.0 };
+    b.push_shared(&s.reqs, MetricKind::Counter, 1.0);
+    b.push_shared(&s.duration, MetricKind::Trend, ms(t.duration));
+    b.push_shared(&s.connecting, MetricKind::Trend, ms(t.connecting));
+    b.push_shared(&s.waiting, MetricKind::Trend, ms(t.waiting));
+    b.push_shared(&s.receiving, MetricKind::Trend, ms(t.receiving));
+    b.push_shared(&s.failed, MetricKind::Rate, failed);
+    b.push_shared(&s.sent, MetricKind::Counter, resp.bytes_sent as f64);
+    b.push_shared(&s.received, MetricKind::Counter, resp.bytes_received as f64);
+}
+
+/// The samples of a request without a response, tagged `status=0` and its `error_code`: it counts
+/// in `http_reqs` only if it reached the network, and always as failed.
+pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestError) {
+    tags.insert("status", "0");
+    tags.insert("expected_response", "false");
+    tags.insert("error_code", err.code());
+    if err.was_sent() {
+        b.push(
+            SeriesKey::new(names::HTTP_REQS, tags.clone()),
+            MetricKind::Counter,
+            1.0,
+        );
+    }
+    b.push(
+        SeriesKey::new(names::HTTP_REQ_FAILED, tags),
+        MetricKind::Rate,
+        1.0,
+    );
 }

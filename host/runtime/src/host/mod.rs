@@ -3,7 +3,10 @@
 
 mod checks;
 mod context;
+mod fetch;
 mod http;
+
+pub(crate) use fetch::{FetchHooks, FetchState};
 
 pub(crate) use http::expected;
 mod log;
@@ -17,10 +20,12 @@ use wasmtime::component::{HasSelf, Linker};
 
 impl types::Host for VuState {}
 
-/// A linker with every Stampede import and WASI p2 (no files, no sockets, no environment).
+/// A linker with every Stampede import, WASI p2 (no files, no sockets, no environment) and
+/// `wasi:http` (served by the same client as `http.send`).
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<VuState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Scenario::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

@@ -1,0 +1,153 @@
+//! `wasi:http/outgoing-handler`, which a JavaScript `fetch()` (and any other guest's standard HTTP
+//! client) calls: its requests take the same path as `http.send`: the worker's pooled client, the
+//! plan's target allowlist, host-side timing and the same `http_*` / `data_*` samples, tagged with
+//! the VU's tags, `name` (the URL without its query) and `method`.
+//!
+//! wasmtime-wasi-http hands the request over as a streaming body and runs the returned future on
+//! its own task, away from the VU's store, so these hooks carry what recording needs (the run's
+//! context and the VU's tags) and flush their samples to the collector themselves (one lock per
+//! request; `http.send` batches them).
+
+use super::http::{push_error, push_response};
+use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
+use crate::series::HttpSeries;
+use crate::state::{RunContext, VuState};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use stampede_metrics::{SampleBuffer, TagSet};
+use std::future::Future;
+use std::sync::Arc;
+use wasmtime_wasi_http::{
+    Error as WasiHttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
+};
+
+/// What a VU's `wasi:http` requests need once they leave the store.
+pub(crate) struct FetchHooks {
+    run: Arc<RunContext>,
+    vu_tags: TagSet,
+    vu_id: u64,
+}
+
+impl FetchHooks {
+    pub(crate) fn new(run: Arc<RunContext>, vu_tags: TagSet, vu_id: u64) -> Self {
+        FetchHooks {
+            run,
+            vu_tags,
+            vu_id,
+        }
+    }
+}
+
+/// The `wasi:http` state of a VU's store.
+pub(crate) struct FetchState {
+    pub(crate) ctx: WasiHttpCtx,
+    pub(crate) hooks: FetchHooks,
+}
+
+impl WasiHttpView for VuState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.fetch.ctx,
+            table: &mut self.table,
+            hooks: &mut self.fetch.hooks,
+        }
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), WasiHttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), WasiHttpError>> + Send>;
+
+impl WasiHttpHooks for FetchHooks {
+    /// Only `http` is served (like `http.send`); `https` fails with a clear error per request.
+    fn default_scheme(&mut self) -> Option<http::uri::Scheme> {
+        Some(http::uri::Scheme::HTTP)
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let run = self.run.clone();
+        let vu_tags = self.vu_tags.clone();
+        let vu_id = self.vu_id;
+        Box::new(async move {
+            let timeout = options
+                .and_then(|o| o.first_byte_timeout)
+                .unwrap_or(run.http_timeout);
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            let method = parts.method.as_str().to_owned();
+            let mut tags = vu_tags;
+            tags.insert("name", url.split(['?', '#']).next().unwrap_or_default());
+            tags.insert("method", method.as_str());
+            let body = body.collect().await?.to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .filter(|(k, _)| *k != http::header::HOST)
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let outgoing = OutgoingRequest {
+                method,
+                url,
+                headers,
+                body: (!body.is_empty()).then(|| body.to_vec()),
+                timeout,
+            };
+            let result = run.client.send(outgoing).await;
+            let mut samples = SampleBuffer::default();
+            match &result {
+                Ok(resp) => push_response(
+                    &mut samples,
+                    &HttpSeries::for_status(tags, resp.status),
+                    resp,
+                ),
+                Err(err) => {
+                    if let RequestError::OriginNotAllowed(m) = err {
+                        tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                    }
+                    push_error(&mut samples, tags, err)
+                }
+            }
+            run.collector.flush(&mut samples);
+            let resp = into_response(result?)?;
+            Ok((resp, Box::new(async { Ok(()) }) as IoFuture))
+        })
+    }
+}
+
+/// A buffered response as the `wasi:http` response the guest reads.
+fn into_response(resp: CompletedResponse) -> Result<http::Response<WasiBody>, WasiHttpError> {
+    let mut builder = http::Response::builder().status(resp.status);
+    for (k, v) in &resp.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder
+        .body(
+            Full::new(Bytes::clone(&resp.body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .map_err(|e| WasiHttpError::InternalError(Some(e.to_string())))
+}
+
+impl From<RequestError> for WasiHttpError {
+    fn from(err: RequestError) -> Self {
+        match err {
+            RequestError::OriginNotAllowed(_) => WasiHttpError::HttpRequestDenied,
+            RequestError::Invalid(m) => WasiHttpError::InternalError(Some(m)),
+            RequestError::Connect(_) => WasiHttpError::ConnectionRefused,
+            RequestError::Timeout => WasiHttpError::HttpResponseTimeout,
+            RequestError::Protocol(_) => WasiHttpError::HttpProtocolError,
+        }
+    }
+}
