@@ -10,7 +10,12 @@ run's per-second series, so it is a lower bound at 1 s resolution).
 
 Every run is bounded (DURATION seconds) and targets only 127.0.0.1.
 
-usage: bench/memory.py [N1 N2 ...]   (default: 1000 10000)
+With one instance per VU each VU needs about 7 memory mappings, so more than ~8,700 VUs need a higher
+`vm.max_map_count` than Linux's default 65530 (Stampede refuses such a plan up front with that advice).
+`--raise-max-map-count` sets it to 1048576 first (root only; it is a system-wide setting, so the bench
+does it only when asked and says so).
+
+usage: bench/memory.py [--raise-max-map-count] [N1 N2 ...]   (default: 10000 50000)
 """
 import json
 import os
@@ -71,7 +76,16 @@ graceful-stop = "5s"
 
 
 def main():
-    ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    args = sys.argv[1:]
+    if "--raise-max-map-count" in args:
+        args.remove("--raise-max-map-count")
+        with open("/proc/sys/vm/max_map_count") as f:
+            current = int(f.read())
+        if current < 1048576:
+            print(f"raising vm.max_map_count from {current} to 1048576 (system-wide)")
+            with open("/proc/sys/vm/max_map_count", "w") as f:
+                f.write("1048576")
+    ns = [int(a) for a in args] or [10000, 50000]
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -59,3 +59,15 @@ echo "$root/target/guest/js/js_shop.wasm"
 # Python guests: componentize-py (pinned in sdk/python/requirements.txt), installed on first use into
 # target/sdk-python/venv; needs python3 with venv and pip. A no-op when up to date.
 bash "$root/sdk/python/build.sh" "$root/plugins/python-shop" python_shop "$root/target/guest/python/python_shop.wasm"
+
+# C guests: the Makefile generates the bindings and componentizes with the stampede binary itself, so
+# they are built only once `target/release/stampede` exists (build the host first). make rebuilds only
+# what changed; ensure_c_toolchain installs clang, wasm-ld and wasi-libc (Debian) when missing.
+stampede="$root/target/release/stampede"
+if [[ -x "$stampede" ]]; then
+    ensure_c_toolchain
+    make -s -C "$root/plugins/c-shop" STAMPEDE="$stampede" >&2
+    echo "$root/target/guest/c/c_shop.wasm"
+else
+    echo "skipping the C guests: $stampede is not built yet (cargo build --release -p stampede)" >&2
+fi

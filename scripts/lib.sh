@@ -19,3 +19,31 @@ wait_for_http() {
     echo "error: $1 did not answer within 10 s" >&2
     return 1
 }
+
+# Install Debian packages with apt-get (through sudo unless root).
+apt_install() {
+    if ! command -v apt-get >/dev/null; then
+        echo "error: please install these packages (Debian names): $*" >&2
+        return 1
+    fi
+    local sudo=""
+    if [[ "$(id -u)" -ne 0 ]]; then
+        if ! command -v sudo >/dev/null; then
+            echo "error: installing $* needs root or sudo" >&2
+            return 1
+        fi
+        sudo=sudo
+    fi
+    echo "==> installing $*" >&2
+    $sudo apt-get update -qq >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# The C guest toolchain (clang, wasm-ld, wasi-libc, compiler-rt builtins for wasm32), installed from
+# Debian's packages when clang or the wasi-libc headers are missing. A no-op otherwise.
+ensure_c_toolchain() {
+    if command -v clang >/dev/null && command -v wasm-ld >/dev/null && [[ -f /usr/include/wasm32-wasi/stdlib.h ]]; then
+        return 0
+    fi
+    apt_install clang lld wasi-libc libclang-rt-14-dev-wasm32
+}

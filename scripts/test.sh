@@ -8,6 +8,7 @@ cd "$root"
 source scripts/lib.sh
 
 ensure_rust_target
+ensure_c_toolchain
 echo "==> building the guest components"
 bash scripts/build-guests.sh >/dev/null
 echo "==> host workspace tests"

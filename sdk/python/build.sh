@@ -8,7 +8,7 @@
 # to `componentize-py componentize`, e.g. `-p path/to/vendored/deps`.
 #
 # componentize-py (pinned in sdk/python/requirements.txt) is installed on first use into a venv under
-# target/sdk-python/ (needs `python3` >= 3.9 with venv and pip, and PyPI the first time; set PYTHON to
+# target/sdk-python/ (or $STAMPEDE_PYTHON_TOOLS; needs `python3` >= 3.9 with venv and pip, and PyPI the first time; set PYTHON to
 # choose the interpreter). The build is skipped when <out.wasm> is newer than every source (*.py in
 # <app_dir> and sdk/python, wit/*.wit, requirements.txt); set STAMPEDE_FORCE_BUILD=1 to rebuild anyway.
 # Prints the component's path on success.
@@ -25,7 +25,7 @@ shift 3
 
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$sdk/../.." && pwd)"
-tools="$root/target/sdk-python"
+tools="${STAMPEDE_PYTHON_TOOLS:-$root/target/sdk-python}"
 venv="$tools/venv"
 python="${PYTHON:-python3}"
 

@@ -34,6 +34,11 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Serve the built-in demo system under test (loopback addresses only).
     Target(cmd::target::TargetArgs),
+    /// Create a scenario project (Rust, JavaScript, Python or C) that builds and runs as is.
+    New(cmd::new::NewArgs),
+    /// Toolchain helpers for guests without a Stampede build of their own (C bindings, wrapping a
+    /// core module into a component).
+    Guest(cmd::guest::GuestArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
             Command::Validate(args) => cmd::validate::run(args).await,
             Command::Inspect(args) => cmd::inspect::run(args).await,
             Command::Target(args) => cmd::target::run(args).await,
+            Command::Guest(args) => cmd::guest::run(args).await,
+            Command::New(args) => cmd::new::run(args).await,
         }
     });
     // VU tasks may still hold instances; do not wait for them.

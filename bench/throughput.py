@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Throughput per generator core, side by side, in one invocation (called by bench/http.sh; not named
+http.py, which would shadow the standard library's http package).
+
+For each target (nginx from Debian's packages, one worker; and `stampede target`), each pinned to
+CPU 0, runs on CPU 1, one after the other and each for DURATION seconds with CONNECTIONS connections:
+- Stampede with the rust-get plugin (1 GET + 1 check per iteration, constant-vus = CONNECTIONS),
+- wrk (Debian's package, 1 thread),
+- hyper-loop (bench/hyper-loop: a minimal hyper-util client loop on one thread),
+and prints requests/s, CPU seconds per 1,000 requests, p50/p99 and peak RSS of each, plus Stampede's
+ratios to each reference. Load goes only to 127.0.0.1; every run stops by itself.
+
+usage: bench/throughput.py DURATION CONNECTIONS
+"""
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/stampede")
+LOOP = os.path.join(ROOT, "target/release/hyper-loop")
+WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
+PIN_TARGET, PIN_GEN = ([], [])
+if shutil.which("taskset") and os.cpu_count() >= 2:
+    PIN_TARGET, PIN_GEN = (["taskset", "-c", "0"], ["taskset", "-c", "1"])
+
+
+def wait_http(url):
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not answer")
+
+
+def measure(cmd, out_path):
+    """Run cmd; returns (wall, cpu seconds, peak RSS KiB). Uses a fresh child so rusage is its own."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    with open(out_path, "wb") as out:
+        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        sys.exit(f"{' '.join(cmd)} exited {code}:\n{open(out_path).read()[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss
+
+
+def ms(txt):
+    v, unit = re.match(r"([\d.]+)(us|ms|s)", txt).groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def run_all(name, url, origin, secs, conns, work):
+    rows = []
+    plan = os.path.join(work, f"plan-{name}.toml")
+    with open(plan, "w") as f:
+        f.write(f"""component = "{WASM}"
+targets = ["{origin}"]
+[params]
+url = "{url}"
+[scenarios.get]
+executor = "constant-vus"
+vus = {conns}
+duration = "{secs}s"
+""")
+    # Warm the compile cache so compilation is not measured.
+    subprocess.check_call([BIN, "run", plan, "--quiet", "--duration", "1s", "--vus", "1"],
+                          stdout=subprocess.DEVNULL)
+    summary = os.path.join(work, f"s-{name}.json")
+    _, cpu, rss = measure(PIN_GEN + [BIN, "run", plan, "--quiet", "--summary-json", summary],
+                          os.path.join(work, "s.out"))
+    s = json.load(open(summary))
+    assert s["metrics"]["checks"]["fails"] == 0, "checks failed during the benchmark"
+    n = s["metrics"]["http_reqs"]["count"]
+    d = s["metrics"]["http_req_duration"]
+    rows.append(("stampede", n, n / s["run"]["duration_s"], cpu, d["med"], d["p99"], rss))
+
+    out = os.path.join(work, "w.out")
+    _, cpu, rss = measure(PIN_GEN + ["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--latency", url], out)
+    w = open(out).read()
+    n = int(re.search(r"(\d+) requests in", w).group(1))
+    rows.append(("wrk", n, float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1)), cpu,
+                 ms(re.search(r"50%\s+(\S+)", w).group(1)), ms(re.search(r"99%\s+(\S+)", w).group(1)), rss))
+
+    out = os.path.join(work, "h.out")
+    _, cpu, rss = measure(PIN_GEN + [LOOP, url, "--connections", str(conns), "--duration", str(secs)], out)
+    h = json.loads(open(out).read().strip().splitlines()[-1])
+    rows.append(("hyper-loop", h["requests"], h["req_per_s"], cpu, h["p50_ms"], h["p99_ms"], rss))
+
+    print(f"\nGET {url} ({name}), {conns} connections, {secs}s each, generator pinned to one core")
+    print(f"{'tool':<12}{'requests':>10}{'req/s':>10}{'CPU s/1k req':>14}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MiB':>14}")
+    for tool, n, rate, cpu, p50, p99, rss in rows:
+        print(f"{tool:<12}{n:>10.0f}{rate:>10.0f}{cpu / n * 1000:>14.4f}{p50:>9.3f}{p99:>9.3f}{rss / 1024:>14.1f}")
+    s_rate, s_cpu = rows[0][2], rows[0][3] / rows[0][1]
+    for tool, n, rate, cpu, *_ in rows[1:]:
+        print(f"stampede / {tool}: req/s {s_rate / rate:.2f}, CPU per request {s_cpu / (cpu / n):.2f}")
+
+
+def main():
+    secs, conns = int(sys.argv[1]), int(sys.argv[2])
+    with tempfile.TemporaryDirectory() as work:
+        procs = []
+        try:
+            if shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"):
+                conf = os.path.join(work, "nginx.conf")
+                with open(conf, "w") as f:
+                    f.write(f"""worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx.err;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:18093;
+        location / {{ default_type text/plain; return 200 "ok\\n"; }}
+    }}
+}}
+""")
+                procs.append(subprocess.Popen(PIN_TARGET + ["/usr/sbin/nginx", "-c", conf, "-p", work],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                wait_http("http://127.0.0.1:18093/")
+                run_all("nginx", "http://127.0.0.1:18093/", "http://127.0.0.1:18093", secs, conns, work)
+            else:
+                print("nginx not installed: skipping the nginx target")
+            procs.append(subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", "127.0.0.1:18090"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_http("http://127.0.0.1:18090/healthz")
+            run_all("stampede target", "http://127.0.0.1:18090/", "http://127.0.0.1:18090", secs, conns, work)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
+
+
+if __name__ == "__main__":
+    main()

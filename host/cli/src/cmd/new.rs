@@ -1,0 +1,305 @@
+//! `stampede new --lang rust|js|python|c NAME`: a scenario project that builds and runs as is.
+//!
+//! Every project has the same shape: the scenario source, a `build.sh` that produces `NAME.wasm`,
+//! a `plan.toml` for `stampede target`, a README, `wit/stampede.wit` (the world this binary runs) and
+//! a copy of the language's SDK under `sdk/<lang>/`, so the project needs nothing from the Stampede
+//! repository. All of it is built into the binary.
+
+use crate::exit::{Failure, bad_input};
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `stampede new`.
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// The scenario's language.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// Project name: lower-case letters, digits, `-` and `_`, starting with a letter. The project
+    /// is created in the folder of that name (or in `--dir`).
+    name: String,
+    /// Create the project here instead of `./NAME` (must not exist, or be empty).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// The languages `stampede new` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the stampede-sdk crate (cargo, target wasm32-wasip2).
+    Rust,
+    /// JavaScript, with componentize-js (node and npm).
+    Js,
+    /// Python, with componentize-py (python3 with venv and pip).
+    Python,
+    /// C, with clang for wasm32-wasi, wasi-libc and `stampede guest`.
+    C,
+}
+
+/// One file of a project: path inside it, contents (with `{{...}}` placeholders), executable bit.
+struct File {
+    path: &'static str,
+    contents: &'static str,
+    executable: bool,
+}
+
+const fn file(path: &'static str, contents: &'static str) -> File {
+    File {
+        path,
+        contents,
+        executable: false,
+    }
+}
+
+const fn script(path: &'static str, contents: &'static str) -> File {
+    File {
+        path,
+        contents,
+        executable: true,
+    }
+}
+
+macro_rules! sdk {
+    ($path:literal, $from:literal) => {
+        file($path, include_str!(concat!("../../../../", $from)))
+    };
+}
+
+macro_rules! template {
+    ($path:literal, $from:literal) => {
+        file($path, include_str!(concat!("../../templates/", $from)))
+    };
+}
+
+const COMMON: &[File] = &[
+    template!("plan.toml", "common/plan.toml"),
+    template!("README.md", "common/README.md"),
+    template!(".gitignore", "common/gitignore"),
+    file("wit/stampede.wit", super::guest::SCENARIO_WIT),
+];
+
+const RUST: &[File] = &[
+    template!("Cargo.toml", "rust/Cargo.toml"),
+    template!(".cargo/config.toml", "rust/cargo/config.toml"),
+    template!("src/lib.rs", "rust/lib.rs"),
+    script("build.sh", include_str!("../../templates/rust/build.sh")),
+    sdk!("sdk/rust/Cargo.toml", "sdk/rust/Cargo.toml"),
+    sdk!("sdk/rust/README.md", "sdk/rust/README.md"),
+    sdk!("sdk/rust/src/lib.rs", "sdk/rust/src/lib.rs"),
+    sdk!("sdk/rust/src/context.rs", "sdk/rust/src/context.rs"),
+    sdk!("sdk/rust/src/http.rs", "sdk/rust/src/http.rs"),
+    sdk!("sdk/rust/src/log.rs", "sdk/rust/src/log.rs"),
+    sdk!("sdk/rust/src/metrics.rs", "sdk/rust/src/metrics.rs"),
+    sdk!("sdk/rust/src/rng.rs", "sdk/rust/src/rng.rs"),
+    sdk!("sdk/rust/src/scenario.rs", "sdk/rust/src/scenario.rs"),
+    sdk!("sdk/rust/src/tasks.rs", "sdk/rust/src/tasks.rs"),
+];
+
+const JS: &[File] = &[
+    template!("scenario.js", "js/scenario.js"),
+    script("build.sh", include_str!("../../templates/js/build.sh")),
+    sdk!("sdk/js/README.md", "sdk/js/README.md"),
+    sdk!("sdk/js/build.mjs", "sdk/js/build.mjs"),
+    sdk!("sdk/js/stampede.js", "sdk/js/stampede.js"),
+    sdk!("sdk/js/stampede.d.ts", "sdk/js/stampede.d.ts"),
+    sdk!("sdk/js/wit.d.ts", "sdk/js/wit.d.ts"),
+    sdk!("sdk/js/package.json", "sdk/js/package.json"),
+    sdk!("sdk/js/package-lock.json", "sdk/js/package-lock.json"),
+];
+
+const PYTHON: &[File] = &[
+    template!("src/scenario.py", "python/scenario.py"),
+    template!("src/runner.py", "python/runner.py"),
+    script("build.sh", include_str!("../../templates/python/build.sh")),
+    sdk!("sdk/python/README.md", "sdk/python/README.md"),
+    script("sdk/python/build.sh", include_str!("../../../../sdk/python/build.sh")),
+    sdk!("sdk/python/stampede.py", "sdk/python/stampede.py"),
+    sdk!("sdk/python/requirements.txt", "sdk/python/requirements.txt"),
+];
+
+const C: &[File] = &[
+    template!("scenario.c", "c/scenario.c"),
+    template!("Makefile", "c/Makefile"),
+    script("build.sh", include_str!("../../templates/c/build.sh")),
+    sdk!("sdk/c/README.md", "sdk/c/README.md"),
+    sdk!("sdk/c/stampede.h", "sdk/c/stampede.h"),
+    sdk!("sdk/c/stampede.c", "sdk/c/stampede.c"),
+];
+
+impl Lang {
+    fn files(self) -> &'static [File] {
+        match self {
+            Lang::Rust => RUST,
+            Lang::Js => JS,
+            Lang::Python => PYTHON,
+            Lang::C => C,
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Js => "js",
+            Lang::Python => "python",
+            Lang::C => "c",
+        }
+    }
+
+    fn language(self) -> &'static str {
+        match self {
+            Lang::Rust => "Rust",
+            Lang::Js => "JavaScript",
+            Lang::Python => "Python",
+            Lang::C => "C",
+        }
+    }
+
+    /// What `build.sh` needs, for the README.
+    fn build_note(self) -> &'static str {
+        match self {
+            Lang::Rust => "cargo; adds the wasm32-wasip2 target with rustup if missing",
+            Lang::Js => "node >= 20 and npm; installs componentize-js on first use",
+            Lang::Python => "python3 with venv and pip; installs componentize-py on first use",
+            Lang::C => {
+                "clang, lld and wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32) and `stampede`"
+            }
+        }
+    }
+
+    /// The README's rows for the language's own files.
+    fn readme_rows(self) -> &'static str {
+        match self {
+            Lang::Rust => {
+                "| `src/lib.rs` | the scenario |\n| `Cargo.toml`, `.cargo/config.toml` | the crate, built for `wasm32-wasip2` |\n| `sdk/rust/` | the Stampede Rust SDK (`stampede-sdk`; its README documents the API) |\n"
+            }
+            Lang::Js => {
+                "| `scenario.js` | the scenario |\n| `sdk/js/` | the Stampede JavaScript SDK (`stampede.js`, typings, `build.mjs`; its README documents the API) |\n"
+            }
+            Lang::Python => {
+                "| `src/scenario.py` | the scenario |\n| `src/runner.py` | where componentize-py finds the exported `Vu` class |\n| `sdk/python/` | the Stampede Python SDK (`stampede.py`, `build.sh`; its README documents the API) |\n"
+            }
+            Lang::C => {
+                "| `scenario.c` | the scenario |\n| `Makefile` | bindings (`stampede guest bindings-c`), clang, then `stampede guest componentize` |\n| `sdk/c/` | the Stampede C helpers (`stampede.h`; its README documents the API) |\n"
+            }
+        }
+    }
+}
+
+pub async fn run(args: NewArgs) -> Result<(), Failure> {
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    create(args.lang, &args.name, &dir).map_err(bad_input)?;
+    println!(
+        "created {} ({} scenario `{}`)\n\nnext:\n  cd {}\n  ./build.sh\n  stampede target &\n  stampede run plan.toml",
+        dir.display(),
+        args.lang.language(),
+        args.name,
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Check a project name: it becomes a file name, a crate name and a package name.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !starts_with_letter || !rest_ok || name.len() > 64 {
+        bail!(
+            "project name `{name}` is not usable: use lower-case letters, digits, `-` and `_`, \
+             starting with a letter (at most 64 characters), e.g. `checkout-flow`"
+        );
+    }
+    Ok(())
+}
+
+/// Write the project for `lang` named `name` into `dir` (which must not exist, or be empty).
+pub fn create(lang: Lang, name: &str, dir: &Path) -> anyhow::Result<()> {
+    check_name(name)?;
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir)
+            .with_context(|| format!("{} exists and is not a readable folder", dir.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "{} already exists and is not empty: choose another name or --dir",
+                dir.display()
+            );
+        }
+    }
+    let crate_name = name.replace('-', "_");
+    let fill = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{crate}}", &crate_name)
+            .replace("{{lang}}", lang.key())
+            .replace("{{language}}", lang.language())
+            .replace("{{build_note}}", lang.build_note())
+            .replace("{{files}}", lang.readme_rows())
+    };
+    for f in COMMON.iter().chain(lang.files()) {
+        let path = dir.join(f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        // SDK files are copied as they are; only the templates have placeholders.
+        let contents = if f.path.starts_with("sdk/") || f.path.starts_with("wit/") {
+            f.contents.to_owned()
+        } else {
+            fill(f.contents)
+        };
+        std::fs::write(&path, contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if f.executable {
+            set_executable(&path)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = std::fs::metadata(path)?.permissions();
+    perms.set_mode(0o755);
+    std::fs::set_permissions(path, perms)
+        .with_context(|| format!("cannot make {} executable", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for ok in ["shop", "checkout-flow", "a1_b2"] {
+            check_name(ok).unwrap();
+        }
+        for bad in ["", "Shop", "1shop", "-x", "a b", "a/b", "ünï"] {
+            let err = check_name(bad).unwrap_err().to_string();
+            assert!(err.contains("lower-case letters"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_language_fills_every_placeholder_and_refuses_a_non_empty_folder() {
+        for lang in [Lang::Rust, Lang::Js, Lang::Python, Lang::C] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("my-test");
+            create(lang, "my-test", &dir).unwrap();
+            for f in COMMON.iter().chain(lang.files()) {
+                let text = std::fs::read_to_string(dir.join(f.path)).unwrap();
+                if !f.path.starts_with("sdk/") {
+                    assert!(!text.contains("{{"), "{lang:?} {}: {text}", f.path);
+                }
+            }
+            let plan = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
+            assert!(plan.contains("component = \"my-test.wasm\""));
+            let err = create(lang, "my-test", &dir).unwrap_err().to_string();
+            assert!(err.contains("not empty"), "{err}");
+        }
+    }
+}
