@@ -19,6 +19,7 @@ usage: bench/memory.py [--raise-max-map-count] [N1 N2 ...]   (default: 10000 500
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,8 @@ def status_kib(pid, field):
 
 
 def run(n, work):
+    # Long enough for every VU to start (a few thousand per second) and then idle a while.
+    duration = DURATION + n // 2500
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
         f.write(f"""component = "{WASM}"
@@ -54,7 +57,7 @@ memory-limit = "16MiB"
 [scenarios.idle]
 executor = "constant-vus"
 vus = {n}
-duration = "{DURATION}s"
+duration = "{duration}s"
 graceful-stop = "5s"
 """)
     summary = os.path.join(work, f"summary-{n}.json")
@@ -86,6 +89,15 @@ def main():
             with open("/proc/sys/vm/max_map_count", "w") as f:
                 f.write("1048576")
     ns = [int(a) for a in args] or [10000, 50000]
+    # Each VU may hold a connection: let the children open enough files (root may raise the hard limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(hard, 4 * max(ns) + 1024)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if hard < 2 * max(ns):
+            print(f"warning: open file limit {hard} may be too low for {max(ns)} VUs")
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -99,7 +111,7 @@ def main():
             results = [(n, *run(n, work)) for n in ns]
     finally:
         target.kill()
-    print(f"VUs that GET then sleep 1 s, one instance per VU (Rust guest), {DURATION}s runs")
+    print(f"VUs that GET then sleep 1 s, one instance per VU (Rust guest), runs of {DURATION}s + 1s per 2,500 VUs")
     print(f"{'VUs':>8}{'RSS+PTE MiB':>14}{'all at':>9}{'start rate':>14}{'requests':>10}")
     for n, peak, ready, reqs in results:
         rate = f"{n / ready:,.0f}/s" if ready else "-"

@@ -15,7 +15,6 @@ usage: bench/throughput.py DURATION CONNECTIONS
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -43,17 +42,14 @@ def wait_http(url):
 
 
 def measure(cmd, out_path):
-    """Run cmd; returns (wall, cpu seconds, peak RSS KiB). Uses a fresh child so rusage is its own."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    with open(out_path, "wb") as out:
-        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if code != 0:
-        sys.exit(f"{' '.join(cmd)} exited {code}:\n{open(out_path).read()[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss
+    """Run cmd through bench/measure.py (a fresh parent, so the peak RSS is this command's own);
+    returns (wall, CPU seconds of the command and its children, peak RSS KiB)."""
+    m = json.loads(subprocess.check_output(
+        [sys.executable, os.path.join(ROOT, "bench/measure.py"), out_path, out_path + ".err", "--"] + cmd))
+    if m["code"] != 0:
+        sys.exit(f"{' '.join(cmd)} exited {m['code']}:\n{open(out_path).read()[-3000:]}"
+                 f"{open(out_path + '.err').read()[-3000:]}")
+    return m["wall"], m["cpu"], m["max_rss_kib"]
 
 
 def ms(txt):

@@ -104,9 +104,15 @@ async fn run(args: Args) -> anyhow::Result<(Counts, f64)> {
     let start = Instant::now();
     let end = start + args.duration;
     let one = {
-        let (client, hist, errors, url) = (client.clone(), hist.clone(), errors.clone(), args.url.clone());
+        let (client, hist, errors, url) = (
+            client.clone(),
+            hist.clone(),
+            errors.clone(),
+            args.url.clone(),
+        );
         move || {
-            let (client, hist, errors, url) = (client.clone(), hist.clone(), errors.clone(), url.clone());
+            let (client, hist, errors, url) =
+                (client.clone(), hist.clone(), errors.clone(), url.clone());
             async move {
                 let t0 = Instant::now();
                 let ok = match client.get(url).await {

@@ -44,6 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +67,19 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => exit::report(f),
+    }
+}
+
+/// Every connection a VU holds is a file descriptor: lift the soft `RLIMIT_NOFILE` to the hard limit
+/// (what `ulimit -n` would allow anyway), as load generators must. Higher needs the hard limit raised.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("could not raise the open file limit: {e}");
+        }
     }
 }
 

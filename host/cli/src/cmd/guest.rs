@@ -12,8 +12,8 @@
 
 use crate::exit::{Failure, bad_input};
 use anyhow::Context;
-use wasi_preview1_component_adapter_provider as adapter;
 use std::path::{Path, PathBuf};
+use wasi_preview1_component_adapter_provider as adapter;
 use wit_bindgen_core::wit_parser::{Resolve, WorldId};
 
 /// The scenario world the host implements, built in.
@@ -73,11 +73,7 @@ pub async fn run(args: GuestArgs) -> Result<(), Failure> {
             std::fs::write(&output, &component)
                 .with_context(|| format!("cannot write {}", output.display()))
                 .map_err(bad_input)?;
-            eprintln!(
-                "wrote {} ({} bytes)",
-                output.display(),
-                component.len()
-            );
+            eprintln!("wrote {} ({} bytes)", output.display(), component.len());
             Ok(())
         }
     }

@@ -112,7 +112,10 @@ const PYTHON: &[File] = &[
     template!("src/runner.py", "python/runner.py"),
     script("build.sh", include_str!("../../templates/python/build.sh")),
     sdk!("sdk/python/README.md", "sdk/python/README.md"),
-    script("sdk/python/build.sh", include_str!("../../../../sdk/python/build.sh")),
+    script(
+        "sdk/python/build.sh",
+        include_str!("../../../../sdk/python/build.sh"),
+    ),
     sdk!("sdk/python/stampede.py", "sdk/python/stampede.py"),
     sdk!("sdk/python/requirements.txt", "sdk/python/requirements.txt"),
 ];
@@ -186,7 +189,10 @@ impl Lang {
 }
 
 pub async fn run(args: NewArgs) -> Result<(), Failure> {
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     create(args.lang, &args.name, &dir).map_err(bad_input)?;
     println!(
         "created {} ({} scenario `{}`)\n\nnext:\n  cd {}\n  ./build.sh\n  stampede target &\n  stampede run plan.toml",
@@ -202,7 +208,8 @@ pub async fn run(args: NewArgs) -> Result<(), Failure> {
 pub fn check_name(name: &str) -> anyhow::Result<()> {
     let mut chars = name.chars();
     let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !starts_with_letter || !rest_ok || name.len() > 64 {
         bail!(
             "project name `{name}` is not usable: use lower-case letters, digits, `-` and `_`, \

@@ -109,7 +109,13 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(path) = &args.summary_json {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Failure::Internal(e.into()))?;
         std::fs::write(path, json)
-            .with_context(|| format!("cannot write the summary to {}", path.display()))
+            .with_context(|| {
+                format!(
+                    "cannot write the summary to {} (with many VUs, \"too many open files\" means \
+                     the open file limit is below the number of connections: raise `ulimit -n`)",
+                    path.display()
+                )
+            })
             .map_err(Failure::Internal)?;
     }
     match report.run.status {

@@ -187,7 +187,11 @@ iterations = 25
     let refused_sel = &run.summary()["metrics"]["http_req_failed{error_code:origin-not-allowed}"];
     assert_eq!(refused_sel["passes"].as_f64(), Some(100.0), "{refused_sel}");
     // Host-side timings for every answered fetch.
-    for phase in ["http_req_duration", "http_req_waiting", "http_req_receiving"] {
+    for phase in [
+        "http_req_duration",
+        "http_req_waiting",
+        "http_req_receiving",
+    ] {
         assert_eq!(run.metric(phase, "count"), 100.0, "{phase}");
     }
     assert!(run.metric("http_req_duration", "max") > 0.0);

@@ -41,7 +41,15 @@ async fn scaffold_build_and_run(lang: &str) {
     let summary = dir.join("summary.json");
     let before = target.requests().await;
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["run", "plan.toml", "--quiet", "--vus", "2", "--duration", "3s"])
+        .args([
+            "run",
+            "plan.toml",
+            "--quiet",
+            "--vus",
+            "2",
+            "--duration",
+            "3s",
+        ])
         .arg("--summary-json")
         .arg(&summary)
         .current_dir(&dir)
@@ -60,7 +68,11 @@ async fn scaffold_build_and_run(lang: &str) {
     let reqs = s["metrics"]["http_reqs"]["count"].as_f64().unwrap();
     assert!(reqs > 0.0, "{stdout}");
     assert_eq!(reqs as u64, target.requests().await - before, "{lang}");
-    assert_eq!(s["metrics"]["checks"]["fails"].as_f64(), Some(0.0), "{stdout}");
+    assert_eq!(
+        s["metrics"]["checks"]["fails"].as_f64(),
+        Some(0.0),
+        "{stdout}"
+    );
     assert_eq!(
         s["metrics"]["checks"]["passes"].as_f64(),
         Some(2.0 * reqs),
