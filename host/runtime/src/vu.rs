@@ -208,11 +208,13 @@ pub struct WasmVu {
 
 impl VuConfig {
     async fn start(&self, iterations: u64) -> Result<Live, CallError> {
+        let began = std::time::Instant::now();
         let (mut store, bindings) = self
             .scenario
             .instance(VuState::new(self.run.clone(), self.who.clone()))
             .await;
         store.data_mut().iteration = iterations;
+        let instantiated = began.elapsed();
         let started = match bindings {
             Ok(bindings) => {
                 let data = &*self.setup_data;
@@ -230,6 +232,14 @@ impl VuConfig {
             Err(e) => Err(e),
         };
         store.data_mut().flush();
+        // `STAMPEDE_LOG=stampede_runtime::vu_start=debug` prints these (bench/languages.py reads them).
+        tracing::debug!(
+            target: "stampede_runtime::vu_start",
+            vu = self.who.id,
+            instantiate_us = instantiated.as_micros() as u64,
+            constructor_us = (began.elapsed() - instantiated).as_micros() as u64,
+            ok = started.is_ok(),
+        );
         let (bindings, handle) = started?;
         Ok(Live {
             store,
