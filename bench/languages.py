@@ -21,10 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/stampede")
+from benchlib import BIN, ROOT, status_kib, wait_http
+
 PORT = 18095
 PLUGINS = [
     ("rust", "rust-shop", "target/guest/wasm32-wasip2/release/rust_shop.wasm"),
@@ -32,14 +31,6 @@ PLUGINS = [
     ("python", "python-shop", "target/guest/python/python_shop.wasm"),
     ("c", "c-shop", "target/guest/c/c_shop.wasm"),
 ]
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def run(plan, vus, secs):
@@ -69,12 +60,7 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{origin}/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:
             for lang, plugin, wasm in PLUGINS:
                 path = os.path.join(ROOT, wasm)

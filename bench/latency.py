@@ -13,21 +13,14 @@ usage: bench/latency.py [RATE=5000] [DURATION=10]   (build first: bench/http.sh 
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/stampede")
-LOOP = os.path.join(ROOT, "target/release/hyper-loop")
+from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
+
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18094
-PIN_TARGET, PIN_GEN = ([], [])
-if shutil.which("taskset") and os.cpu_count() >= 2:
-    PIN_TARGET, PIN_GEN = (["taskset", "-c", "0"], ["taskset", "-c", "1"])
 
 
 def main():
@@ -38,12 +31,7 @@ def main():
     target = subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{origin}/healthz", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:
             plan = os.path.join(work, "plan.toml")
             with open(plan, "w") as f:

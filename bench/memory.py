@@ -24,21 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/stampede")
+from benchlib import BIN, ROOT, status_kib, wait_http
+
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/fixture_basic.wasm")
 PORT = 18096
 DURATION = 12
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def run(n, work):
@@ -101,12 +92,7 @@ def main():
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{PORT}/healthz")
         with tempfile.TemporaryDirectory() as work:
             results = [(n, *run(n, work)) for n in ns]
     finally:

@@ -19,26 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/stampede")
-LOOP = os.path.join(ROOT, "target/release/hyper-loop")
+from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
+
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
-PIN_TARGET, PIN_GEN = ([], [])
-if shutil.which("taskset") and os.cpu_count() >= 2:
-    PIN_TARGET, PIN_GEN = (["taskset", "-c", "0"], ["taskset", "-c", "1"])
-
-
-def wait_http(url):
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not answer")
 
 
 def measure(cmd, out_path):

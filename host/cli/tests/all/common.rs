@@ -135,6 +135,17 @@ impl Run {
             .as_f64()
             .unwrap_or(0.0)
     }
+
+    /// Passes of the check `name` in the summary's `checks` list.
+    pub fn check_passes(&self, name: &str) -> u64 {
+        self.summary()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["passes"].as_u64())
+            .unwrap_or(0)
+    }
 }
 
 /// Write `plan` to a temp dir and run `stampede run` on it with `args`.
@@ -213,4 +224,22 @@ pub async fn run_plugin_exactly(
     );
     assert!(run.stdout().contains("✓ checks"), "{}", run.stdout());
     (run, reqs)
+}
+
+/// What a 10-VU run of a `*-shop` plugin (the rust-shop flow) must show beyond
+/// [`run_plugin_exactly`]: all 10 VUs, no failed iteration, every VU logged in once, and each
+/// weighted task ran.
+pub fn assert_shop_flow(run: &Run) {
+    assert_eq!(run.metric("vus_max", "max"), 10.0);
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+    assert!(run.check_passes("logged in") >= 10, "{}", run.stdout());
+    for name in ["status is 200", "products listed", "cart has items"] {
+        assert!(run.check_passes(name) > 0, "check {name}: {}", run.stdout());
+    }
+    assert!(run.metric("cart_items_added", "count") > 0.0);
 }

@@ -8,7 +8,7 @@
 //! context and the VU's tags) and flush their samples to the collector themselves (one lock per
 //! request; `http.send` batches them).
 
-use super::http::{push_error, push_response};
+use super::http::{default_name, push_error, push_response};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
@@ -82,7 +82,7 @@ impl WasiHttpHooks for FetchHooks {
             let url = parts.uri.to_string();
             let method = parts.method.as_str().to_owned();
             let mut tags = vu_tags;
-            tags.insert("name", url.split(['?', '#']).next().unwrap_or_default());
+            tags.insert("name", default_name(&url));
             tags.insert("method", method.as_str());
             let body = body.collect().await?.to_bytes();
             let headers = parts

@@ -12,6 +12,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A request's metric `name` when the scenario gives none: its URL without query or fragment.
+pub(crate) fn default_name(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or_default()
+}
+
 /// k6's default `expected_response`: statuses 200 to 399.
 pub(crate) fn expected(status: u16) -> bool {
     (200..400).contains(&status)
@@ -21,7 +26,7 @@ impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
         let name = match &req.name {
             Some(n) => n.as_str(),
-            None => req.url.split(['?', '#']).next().unwrap_or_default(),
+            None => default_name(&req.url),
         };
         let shape = {
             let vu_tags = &self.who.tags;
