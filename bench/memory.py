@@ -15,7 +15,15 @@ With one instance per VU each VU needs about 7 memory mappings, so more than ~8,
 `--raise-max-map-count` sets it to 1048576 first (root only; it is a system-wide setting, so the bench
 does it only when asked and says so).
 
-usage: bench/memory.py [--raise-max-map-count] [N1 N2 ...]   (default: 10000 50000)
+With `--shared`, the VUs run with `isolation = "shared"` (the same GET-then-sleep behaviour from
+tests/fixtures/fixture-shared, 1,000 VUs per instance). `--sleep-ms MS` changes the think time
+(default 1000): on a 2-core machine with the target on the same host, more than ~25,000 VUs that each
+GET once a second saturate the target, and VUs then wait for responses instead of sleeping.
+Requests in flight are capped with the plan's `max-connections` (default 2000, `--max-connections N`)
+so that the open-file limit is never the bottleneck.
+
+usage: bench/memory.py [--raise-max-map-count] [--shared] [--sleep-ms MS] [--max-connections N]
+                       [N1 N2 ...]   (default: 10000 50000)
 """
 import json
 import os
@@ -27,50 +35,89 @@ import time
 
 from benchlib import BIN, ROOT, status_kib, wait_http
 
-WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/fixture_basic.wasm")
+GUESTS = os.path.join(ROOT, "target/guest/wasm32-wasip2/release")
 PORT = 18096
 DURATION = 12
 
 
-def run(n, work):
+def run(n, work, cfg):
     # Long enough for every VU to start (a few thousand per second) and then idle a while.
-    duration = DURATION + n // 2500
+    duration = DURATION + n // (25000 if cfg["shared"] else 2500)
+    wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
+    isolation = 'isolation = "shared"' if cfg["shared"] else ""
+    # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
+    memory = "" if cfg["shared"] else 'memory-limit = "16MiB"'
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
-        f.write(f"""component = "{WASM}"
+        f.write(f"""component = "{wasm}"
 targets = ["http://127.0.0.1:{PORT}"]
 [params]
 mode = "think"
 url = "http://127.0.0.1:{PORT}/"
-sleep_ms = "1000"
+sleep_ms = "{cfg["sleep_ms"]}"
 [options]
-memory-limit = "16MiB"
+{memory}
+max-connections = {cfg["max_connections"]}
 [scenarios.idle]
 executor = "constant-vus"
 vus = {n}
 duration = "{duration}s"
 graceful-stop = "5s"
+{isolation}
 """)
     summary = os.path.join(work, f"summary-{n}.json")
+    # stderr to a file, not a pipe: a pipe nobody reads during the run would block a chatty run.
+    log = open(os.path.join(work, f"stderr-{n}.log"), "w+")
     proc = subprocess.Popen([BIN, "run", plan, "--quiet", "--summary-json", summary],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+                            stdout=subprocess.DEVNULL, stderr=log)
+    began = time.monotonic()
+    samples = []  # (seconds since start, VmRSS + VmPTE KiB)
     while proc.poll() is None:
         try:
-            peak = max(peak, status_kib(proc.pid, "VmRSS") + status_kib(proc.pid, "VmPTE"))
+            kib = status_kib(proc.pid, "VmRSS") + status_kib(proc.pid, "VmPTE")
         except (FileNotFoundError, ProcessLookupError):
             break
+        samples.append((time.monotonic() - began, kib))
         time.sleep(0.1)
-    err = proc.stderr.read().decode()
+    proc.wait()
+    log.seek(0)
+    err = log.read()
     if proc.returncode != 0:
         sys.exit(f"stampede run with {n} VUs exited {proc.returncode}:\n{err}")
     s = json.load(open(summary))
     ready = next((p["t"] for p in s["timeseries"] if p["vus"] >= n), None)
-    return peak, ready, s["metrics"]["http_reqs"]["count"]
+    peak = max(k for _, k in samples)
+    # Plateau: the median over the middle of the run, after every VU has started (and the start
+    # burst of first requests is over) and before the VUs stop.
+    settle = (ready or 0) + 3
+    middle = sorted(k for t, k in samples if settle <= t <= duration - 1)
+    plateau = middle[len(middle) // 2] if middle else peak
+    return peak, plateau, ready, s["metrics"]["http_reqs"]["count"]
+
+
+def take_flag(args, name):
+    if name in args:
+        args.remove(name)
+        return True
+    return False
+
+
+def take_value(args, name, default):
+    if name in args:
+        i = args.index(name)
+        value = int(args[i + 1])
+        del args[i:i + 2]
+        return value
+    return default
 
 
 def main():
     args = sys.argv[1:]
+    cfg = {
+        "shared": take_flag(args, "--shared"),
+        "sleep_ms": take_value(args, "--sleep-ms", 1000),
+        "max_connections": take_value(args, "--max-connections", 2000),
+    }
     if "--raise-max-map-count" in args:
         args.remove("--raise-max-map-count")
         with open("/proc/sys/vm/max_map_count") as f:
@@ -80,30 +127,37 @@ def main():
             with open("/proc/sys/vm/max_map_count", "w") as f:
                 f.write("1048576")
     ns = [int(a) for a in args] or [10000, 50000]
-    # Each VU may hold a connection: let the children open enough files (root may raise the hard limit).
+    # Each request in flight may hold a connection: let the children open enough files (root may raise
+    # the hard limit).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(hard, 4 * max(ns) + 1024)
+    want = max(hard, 4 * cfg["max_connections"] + 1024)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        if hard < 2 * max(ns):
-            print(f"warning: open file limit {hard} may be too low for {max(ns)} VUs")
+        if hard < 2 * cfg["max_connections"]:
+            print(f"warning: open file limit {hard} may be too low for {cfg['max_connections']} connections")
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{PORT}/healthz")
         with tempfile.TemporaryDirectory() as work:
-            results = [(n, *run(n, work)) for n in ns]
+            results = [(n, *run(n, work, cfg)) for n in ns]
     finally:
         target.kill()
-    print(f"VUs that GET then sleep 1 s, one instance per VU (Rust guest), runs of {DURATION}s + 1s per 2,500 VUs")
-    print(f"{'VUs':>8}{'RSS+PTE MiB':>14}{'all at':>9}{'start rate':>14}{'requests':>10}")
-    for n, peak, ready, reqs in results:
+    mode = "shared isolation, 1,000 VUs per instance" if cfg["shared"] else "one instance per VU"
+    print(f"VUs that GET then sleep {cfg['sleep_ms']} ms, {mode} (Rust guest), "
+          f"max-connections {cfg['max_connections']}")
+    print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")
+    print("every VU runs and the start burst of first requests is over)")
+    print(f"{'VUs':>8}{'peak MiB':>10}{'plateau MiB':>13}{'all at':>9}{'start rate':>14}{'requests':>10}")
+    for n, peak, plateau, ready, reqs in results:
         rate = f"{n / ready:,.0f}/s" if ready else "-"
-        print(f"{n:>8}{peak / 1024:>14.1f}{(str(ready) + 's') if ready else '-':>9}{'>= ' + rate:>14}{reqs:>10.0f}")
-    for (n1, p1, *_), (n2, p2, *_) in zip(results, results[1:]):
-        print(f"per VU between {n1} and {n2} VUs: {(p2 - p1) / (n2 - n1):.1f} KiB (VmRSS + VmPTE)")
+        at = (str(ready) + "s") if ready else "-"
+        print(f"{n:>8}{peak / 1024:>10.1f}{plateau / 1024:>13.1f}{at:>9}{'>= ' + rate:>14}{reqs:>10.0f}")
+    for (n1, p1, q1, *_), (n2, p2, q2, *_) in zip(results, results[1:]):
+        print(f"per VU between {n1} and {n2} VUs: {(q2 - q1) / (n2 - n1):.1f} KiB at the plateau, "
+              f"{(p2 - p1) / (n2 - n1):.1f} KiB at the peak (VmRSS + VmPTE)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ ensure_rust_target
 workspaces=(
     "plugins:rust_get rust_shop"
     "tests/fixtures:fixture_basic wrong_world"
+    # Its own workspace: built with the SDK's `shared` feature (world scenario-shared).
+    "tests/fixtures/fixture-shared:fixture_shared"
 )
 
 for entry in "${workspaces[@]}"; do

@@ -15,6 +15,8 @@ echo "==> host workspace tests"
 cargo test --release --workspace
 echo "==> Rust SDK host-side tests"
 (cd sdk/rust && CARGO_TARGET_DIR="$root/target/sdk-host" cargo test --quiet)
+# The `shared` feature's pure parts (its doc examples are for the default world).
+(cd sdk/rust && CARGO_TARGET_DIR="$root/target/sdk-host" cargo test --quiet --features shared --lib)
 echo "==> JS SDK unit tests"
 npm test --prefix sdk/js
 echo "==> Python SDK unit tests"

@@ -10,7 +10,9 @@ mod progress;
 use clap::{Parser, Subcommand};
 
 /// Every request allocates a little (headers, bodies, guest calls); mimalloc does this with less
-/// CPU than glibc's allocator under many concurrent tasks (measured with bench/http.sh).
+/// CPU than glibc's allocator under many concurrent tasks (measured with bench/http.sh). The
+/// `system-allocator` feature keeps glibc's, for heap profilers such as heaptrack.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use exit::Failure;

@@ -62,6 +62,8 @@ pub use executor::{
 pub use options::{MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, Options};
 pub use origin::{Origin, OriginError};
 pub use plan::{Plan, load, parse};
-pub use scenario::{DEFAULT_GRACEFUL_STOP, Scenario};
+pub use scenario::{
+    DEFAULT_GRACEFUL_STOP, DEFAULT_VUS_PER_INSTANCE, Isolation, MAX_VUS_PER_INSTANCE, Scenario,
+};
 pub use segment::{Ratio, Segment, SegmentError};
 pub use threshold::Threshold;

@@ -8,6 +8,7 @@
 //! memory-limit = "64MiB"     # linear memory per VU, 1MiB..4GiB
 //! setup-timeout = "60s"
 //! teardown-timeout = "60s"
+//! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
 //! ```
 
 use std::time::Duration;
@@ -39,6 +40,11 @@ pub struct Options {
     pub setup_timeout: Duration,
     /// Wall-clock limit of `teardown`.
     pub teardown_timeout: Duration,
+    /// At most this many requests in flight per worker, and so at most this many open connections.
+    /// Further requests wait for a free one (the wait is in `iteration_duration`, not in
+    /// `http_req_duration`). `None`: no cap.
+    #[serde(default)]
+    pub max_connections: Option<u64>,
 }
 
 /// The longest accepted timeout (a day): longer values are certainly typos, and they would overflow
@@ -56,6 +62,7 @@ impl Default for Options {
             memory_limit: 64 << 20,
             setup_timeout: Duration::from_secs(60),
             teardown_timeout: Duration::from_secs(60),
+            max_connections: None,
         }
     }
 }
@@ -71,6 +78,7 @@ impl Options {
             memory_limit: or(r.size("memory-limit"), d.memory_limit),
             setup_timeout: or(r.duration("setup-timeout"), d.setup_timeout),
             teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
+            max_connections: r.u64("max-connections").ok().flatten(),
         }
     }
 
@@ -115,6 +123,12 @@ impl Options {
                 format_size(self.memory_limit)
             );
             problems.push(("memory-limit", message));
+        }
+        if self.max_connections == Some(0) {
+            problems.push((
+                "max-connections",
+                "must be at least 1; leave it out for no cap".to_owned(),
+            ));
         }
         check_positive_duration("setup-timeout", self.setup_timeout, &mut problems);
         check_positive_duration("teardown-timeout", self.teardown_timeout, &mut problems);

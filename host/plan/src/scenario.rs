@@ -9,6 +9,8 @@
 //! start-time = "0s"          # default 0s: offset from the start of the run
 //! exec = "browse"            # the name passed to the guest's iteration(); default: the scenario's key
 //! tags = { flow = "shop" }   # added to every metric of this scenario
+//! isolation = "instance"     # default; "shared": many VUs as async calls in one instance
+//! vus-per-instance = 1000    # shared isolation only: VUs per instance (default 1000)
 //! ```
 
 use std::time::Duration;
@@ -22,6 +24,34 @@ use crate::reader::{Reader, describe, or, suggest};
 
 /// Default `graceful-stop` (k6's): time for iterations in flight to finish once a scenario ends.
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+
+/// Default `vus-per-instance` for shared isolation.
+pub const DEFAULT_VUS_PER_INSTANCE: u32 = 1000;
+/// The largest `vus-per-instance`: each VU holds a few component-model handles in its instance's store.
+pub const MAX_VUS_PER_INSTANCE: u64 = 20_000;
+
+/// How a scenario's VUs map to component instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// One instance per VU (the default): nothing is shared, a trap ends only its own VU.
+    #[default]
+    Instance,
+    /// Up to `vus-per-instance` VUs as concurrent async calls in one instance. Needs a component built
+    /// for the `scenario-shared` world; guest globals are shared and a trap ends every VU of the
+    /// instance (they are then recreated).
+    Shared,
+}
+
+impl Isolation {
+    /// The plan's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Instance => "instance",
+            Isolation::Shared => "shared",
+        }
+    }
+}
 
 /// One scenario of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +69,16 @@ pub struct Scenario {
     pub graceful_stop: Duration,
     /// Tags added to every metric recorded by this scenario.
     pub tags: TagSet,
+    /// One instance per VU, or many VUs per instance.
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// With shared isolation: how many VUs one instance hosts at most.
+    #[serde(default = "default_vus_per_instance")]
+    pub vus_per_instance: u32,
+}
+
+fn default_vus_per_instance() -> u32 {
+    DEFAULT_VUS_PER_INSTANCE
 }
 
 /// Checks a scenario name: non-empty, letters, digits, `_` and `-` only (it appears in metric tags, URLs
@@ -101,6 +141,38 @@ impl Scenario {
         let start_time = or(r.duration("start-time"), Duration::ZERO);
         let graceful_stop = or(r.duration("graceful-stop"), DEFAULT_GRACEFUL_STOP);
         let tags = read_tags(r);
+        let isolation = match r.string("isolation") {
+            Ok(Some("instance")) | Ok(None) | Err(_) => Isolation::Instance,
+            Ok(Some("shared")) => Isolation::Shared,
+            Ok(Some(other)) => {
+                r.error(
+                    "isolation",
+                    format!(
+                        "unknown isolation \"{other}\": use \"instance\" (one instance per VU, the default) or \"shared\" (many VUs per instance)"
+                    ),
+                );
+                Isolation::Instance
+            }
+        };
+        let vus_per_instance = match r.u64("vus-per-instance") {
+            Ok(Some(n)) if !(1..=MAX_VUS_PER_INSTANCE).contains(&n) => {
+                r.error(
+                    "vus-per-instance",
+                    format!("must be between 1 and {MAX_VUS_PER_INSTANCE}, found {n}"),
+                );
+                DEFAULT_VUS_PER_INSTANCE
+            }
+            Ok(Some(n)) => {
+                if isolation == Isolation::Instance {
+                    r.error(
+                        "vus-per-instance",
+                        "only applies with isolation = \"shared\" (with the default isolation every VU has its own instance)",
+                    );
+                }
+                n as u32
+            }
+            _ => DEFAULT_VUS_PER_INSTANCE,
+        };
 
         let executor = match executor_name {
             Ok(Some(executor_name)) => match Executor::read(executor_name, r) {
@@ -136,7 +208,17 @@ impl Scenario {
             start_time,
             graceful_stop,
             tags,
+            isolation,
+            vus_per_instance,
         })
+    }
+
+    /// Component instances this scenario needs for `vus` VUs at most.
+    pub fn instances_for(&self, vus: u64) -> u64 {
+        match self.isolation {
+            Isolation::Instance => vus,
+            Isolation::Shared => vus.div_ceil(u64::from(self.vus_per_instance)),
+        }
     }
 }
 
@@ -224,6 +306,40 @@ mod tests {
     }
 
     #[test]
+    fn reads_isolation() {
+        let (s, errors) = read("a", "executor = \"constant-vus\"\nduration = \"1s\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = s.unwrap();
+        assert_eq!(s.isolation, Isolation::Instance);
+        assert_eq!(s.instances_for(10), 10);
+
+        let text = "executor = \"constant-vus\"\nduration = \"1s\"\nisolation = \"shared\"\nvus-per-instance = 4";
+        let (s, errors) = read("a", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = s.unwrap();
+        assert_eq!((s.isolation, s.vus_per_instance), (Isolation::Shared, 4));
+        assert_eq!(s.instances_for(10), 3);
+
+        let text = "executor = \"constant-vus\"\nduration = \"1s\"\nisolation = \"dense\"";
+        let (_, errors) = read("a", text);
+        assert!(
+            errors[0].contains("unknown isolation \"dense\""),
+            "{errors:?}"
+        );
+
+        let text = "executor = \"constant-vus\"\nduration = \"1s\"\nvus-per-instance = 8";
+        let (_, errors) = read("a", text);
+        assert!(
+            errors[0].contains("only applies with isolation = \"shared\""),
+            "{errors:?}"
+        );
+
+        let text = "executor = \"constant-vus\"\nduration = \"1s\"\nisolation = \"shared\"\nvus-per-instance = 0";
+        let (_, errors) = read("a", text);
+        assert!(errors[0].contains("between 1 and 20000"), "{errors:?}");
+    }
+
+    #[test]
     fn reads_common_settings_with_defaults() {
         let (s, errors) = read("browse", "executor = \"constant-vus\"\nduration = \"10s\"");
         assert!(errors.is_empty(), "{errors:?}");
@@ -275,7 +391,7 @@ mod tests {
             errors,
             [
                 "scenarios.a.executor: unknown executor \"externally-controlled\" (supported: constant-vus, ramping-vus, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate)",
-                "scenarios.a.max-vu: unknown key `max-vu`; expected one of: executor, exec, start-time, graceful-stop, tags",
+                "scenarios.a.max-vu: unknown key `max-vu`; expected one of: executor, exec, start-time, graceful-stop, tags, isolation, vus-per-instance",
             ]
         );
         let (_, errors) = read("a", "executor = \"constant-vu\"");

@@ -110,9 +110,24 @@ impl RequestError {
 pub struct HttpClient {
     client: Client<TimedConnector, Full<Bytes>>,
     allowed: std::sync::Arc<[AllowedOrigin]>,
+    /// The plan's `max-connections`: permits for requests in flight.
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl HttpClient {
+    /// A client that only sends to `allowed` origins, with at most `max_connections` requests in
+    /// flight (and so connections open) when set.
+    pub fn with_max_connections(allowed: Vec<AllowedOrigin>, max_connections: Option<u64>) -> Self {
+        let mut client = HttpClient::new(allowed);
+        client.in_flight = max_connections.map(|n| {
+            let n = usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(tokio::sync::Semaphore::MAX_PERMITS);
+            Arc::new(tokio::sync::Semaphore::new(n))
+        });
+        client
+    }
+
     /// A client that only sends to `allowed` origins.
     pub fn new(allowed: Vec<AllowedOrigin>) -> Self {
         let mut connector = HttpConnector::new();
@@ -125,6 +140,7 @@ impl HttpClient {
         HttpClient {
             client,
             allowed: allowed.into(),
+            in_flight: None,
         }
     }
 
@@ -141,6 +157,11 @@ impl HttpClient {
             ));
         }
         let (request, bytes_sent) = build(req.method, uri, req.headers, req.body)?;
+        // Held until the body is read: the connection is back in the pool by then.
+        let _permit = match &self.in_flight {
+            Some(s) => Some(s.acquire().await.expect("the semaphore is never closed")),
+            None => None,
+        };
         let start = Instant::now();
         let exchange = async {
             let resp = self.client.request(request).await.map_err(classify)?;

@@ -88,6 +88,8 @@ fn config(limits: EngineLimits) -> Config {
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
+        // Components of the world `scenario-shared` (async exports and imports).
+        .wasm_component_model_async(true)
         .memory_init_cow(true)
         .memory_reservation(limits.memory_limit)
         .memory_guard_size(64 * 1024)

@@ -25,7 +25,7 @@ pub enum RuntimeError {
     },
     /// The component is valid but is not a Stampede scenario.
     #[error(
-        "{what} does not implement the world stampede:scenario/scenario@0.1.0: {detail}; build it against wit/stampede.wit"
+        "{what} does not implement the world stampede:scenario/scenario@0.1.0 (nor scenario-shared@0.1.0): {detail}; build it against wit/stampede.wit"
     )]
     WrongWorld {
         /// Where the bytes came from.
@@ -82,6 +82,9 @@ pub enum CallError {
         /// The configured limit.
         limit: u64,
     },
+    /// The guest returned an error where it could not go on (shared isolation: `init` returned `err`).
+    #[error("returned an error: {0}")]
+    Failed(String),
     /// The call did not return within the wall-clock limit (for example a host call that never ends).
     #[error("did not finish within {limit:?} (options.{option})")]
     Timeout {

@@ -13,6 +13,9 @@
 //!    [`WasmVu::iteration`] in a loop; [`WasmVu::close`] when the VU stops; finally
 //!    [`LoadedScenario::teardown`].
 //!
+//! A component built for the world `scenario-shared` runs its VUs through a [`SharedGroup`] instead:
+//! up to `vus_per_instance` VUs as concurrent async calls in one instance (`isolation = "shared"`).
+//!
 //! Host imports live in `host/` (one file per WIT interface). Guest CPU is bounded with epoch
 //! interruption (a 10 ms ticker; a guest yields to tokio each tick and is interrupted after
 //! `cpu_budget`), guest memory with a limiter, and every call with a wall-clock timeout.
@@ -27,6 +30,7 @@ mod error;
 mod host;
 mod output;
 mod series;
+mod shared;
 mod state;
 mod vu;
 
@@ -35,5 +39,6 @@ pub use capacity::{HostCapacity, host_capacity};
 pub use client::{AllowedOrigin, HttpClient};
 pub use engine::{EPOCH_TICK, EngineHandle, EngineLimits};
 pub use error::{CallError, RuntimeError};
+pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
 pub use vu::{LoadedScenario, WasmVu};

@@ -71,6 +71,8 @@ pub struct VuState {
     pub(crate) series: SeriesCache,
     /// `wasi:http` (`fetch()`) state.
     pub(crate) fetch: FetchState,
+    /// The store of a shared instance: many VUs, so the per-VU context imports are unavailable.
+    pub(crate) shared: bool,
 }
 
 impl VuState {
@@ -103,6 +105,7 @@ impl VuState {
             warned: Vec::new(),
             last_error_log: None,
             series: SeriesCache::default(),
+            shared: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Loading a scenario component and running VUs: one store and one instance per VU, kept across
 //! iterations and replaced after a trap.
 
+use crate::bindings::shared::ScenarioSharedPre;
 use crate::bindings::{Scenario, ScenarioPre};
 use crate::engine::EngineHandle;
 use crate::error::{CallError, RuntimeError};
@@ -18,7 +19,15 @@ const ITERATION_TIMEOUT: &str = "iteration-timeout";
 /// A compiled scenario, ready to instantiate VUs from.
 pub struct LoadedScenario {
     engine: Arc<EngineHandle>,
-    pre: ScenarioPre<VuState>,
+    pre: Flavor,
+}
+
+/// Which world the component is built for.
+enum Flavor {
+    /// `scenario`: one instance per VU, synchronous calls.
+    Instance(ScenarioPre<VuState>),
+    /// `scenario-shared`: VUs are concurrent async calls, many per instance.
+    Shared(ScenarioSharedPre<VuState>),
 }
 
 impl LoadedScenario {
@@ -45,17 +54,62 @@ impl LoadedScenario {
             detail: format!("{e:#}"),
         };
         let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
-        let pre = ScenarioPre::new(instance_pre).map_err(wrong)?;
+        let pre = match ScenarioPre::new(instance_pre.clone()) {
+            Ok(pre) => Flavor::Instance(pre),
+            Err(instance_err) => match ScenarioSharedPre::new(instance_pre) {
+                Ok(pre) => Flavor::Shared(pre),
+                Err(_) => return Err(wrong(instance_err)),
+            },
+        };
         Ok(LoadedScenario { engine, pre })
+    }
+
+    /// True when the component is built for the world `scenario-shared` (VUs as concurrent async
+    /// calls); false for `scenario` (one synchronous instance per VU).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pre, Flavor::Shared(_))
+    }
+
+    pub(crate) fn engine(&self) -> &wasmtime::Engine {
+        self.engine.engine()
+    }
+
+    pub(crate) fn shared_pre(&self) -> &ScenarioSharedPre<VuState> {
+        match &self.pre {
+            Flavor::Shared(pre) => pre,
+            Flavor::Instance(_) => {
+                unreachable!("shared_pre on a component of the world `scenario`")
+            }
+        }
     }
 
     async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
         let mut store = new_store(self.engine.engine(), state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
-        let result = guarded(&mut store, limit, async |s| {
-            self.pre.instantiate_async(s).await
-        })
-        .await;
+        let result = match &self.pre {
+            Flavor::Instance(pre) => {
+                guarded(&mut store, limit, async |s| pre.instantiate_async(s).await).await
+            }
+            Flavor::Shared(_) => Err(CallError::Trap(
+                "this component is built for shared isolation; its VUs run through a SharedGroup"
+                    .into(),
+            )),
+        };
+        (store, result)
+    }
+
+    /// A store and instance for `setup`/`teardown` of a shared-world component.
+    async fn shared_instance(
+        &self,
+        pre: &ScenarioSharedPre<VuState>,
+        state: VuState,
+    ) -> (
+        Store<VuState>,
+        Result<crate::bindings::shared::ScenarioShared, CallError>,
+    ) {
+        let mut store = new_store(self.engine.engine(), state);
+        let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
+        let result = guarded(&mut store, limit, async |s| pre.instantiate_async(s).await).await;
         (store, result)
     }
 
@@ -65,6 +119,24 @@ impl LoadedScenario {
         run: Arc<RunContext>,
         limit: Duration,
     ) -> Result<Result<Vec<u8>, String>, CallError> {
+        if let Flavor::Shared(pre) = &self.pre {
+            let (mut store, bindings) = self
+                .shared_instance(pre, VuState::new(run, lifecycle_vu("setup")))
+                .await;
+            let bindings = bindings?;
+            let result = guarded(&mut store, (limit, "setup-timeout"), async |s| {
+                s.run_concurrent(async |a| {
+                    bindings
+                        .stampede_scenario_shared_runner()
+                        .call_setup(a)
+                        .await
+                })
+                .await?
+            })
+            .await;
+            store.data_mut().flush();
+            return result;
+        }
         let (mut store, bindings) = self
             .instance(VuState::new(run, lifecycle_vu("setup")))
             .await;
@@ -84,6 +156,25 @@ impl LoadedScenario {
         setup_data: &[u8],
         limit: Duration,
     ) -> Result<Result<(), String>, CallError> {
+        if let Flavor::Shared(pre) = &self.pre {
+            let (mut store, bindings) = self
+                .shared_instance(pre, VuState::new(run, lifecycle_vu("teardown")))
+                .await;
+            let bindings = bindings?;
+            let data = setup_data.to_vec();
+            let result = guarded(&mut store, (limit, "teardown-timeout"), async |s| {
+                s.run_concurrent(async |a| {
+                    bindings
+                        .stampede_scenario_shared_runner()
+                        .call_teardown(a, data)
+                        .await
+                })
+                .await?
+            })
+            .await;
+            store.data_mut().flush();
+            return result;
+        }
         let (mut store, bindings) = self
             .instance(VuState::new(run, lifecycle_vu("teardown")))
             .await;
@@ -149,7 +240,7 @@ fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
 
 /// Run one guest call with the CPU budget reset and the wall-clock limit applied, turning failures
 /// into [`CallError`]s that say what happened.
-async fn guarded<R>(
+pub(crate) async fn guarded<R>(
     store: &mut Store<VuState>,
     (limit, option): (Duration, &'static str),
     call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
@@ -163,26 +254,33 @@ async fn guarded<R>(
     }
     store.set_epoch_deadline(1);
     let outcome = tokio::time::timeout(limit, call(&mut *store)).await;
-    let s = store.data();
     match outcome {
         Err(_) => Err(CallError::Timeout { limit, option }),
         Ok(Ok(r)) => Ok(r),
-        Ok(Err(_)) if s.cpu_exceeded => Err(CallError::CpuBudget(s.run.cpu_budget)),
-        Ok(Err(_)) if s.limiter.hit => Err(CallError::Memory {
-            limit: s.run.memory_limit,
-        }),
-        Ok(Err(e)) => {
-            let trap = e
-                .downcast_ref::<wasmtime::Trap>()
-                .map_or_else(|| format!("{e}"), |t| t.to_string());
-            let output = s.guest_output_tail();
-            Err(CallError::Trap(if output.is_empty() {
-                trap
-            } else {
-                format!("{output} ({trap})")
-            }))
-        }
+        Ok(Err(e)) => Err(classify(store.data(), e)),
     }
+}
+
+/// What a failed guest call means, from the store's flags: CPU budget, memory limit, or a trap (with
+/// what the guest said before it).
+pub(crate) fn classify(s: &VuState, e: wasmtime::Error) -> CallError {
+    if s.cpu_exceeded {
+        return CallError::CpuBudget(s.run.cpu_budget);
+    }
+    if s.limiter.hit {
+        return CallError::Memory {
+            limit: s.run.memory_limit,
+        };
+    }
+    let trap = e
+        .downcast_ref::<wasmtime::Trap>()
+        .map_or_else(|| format!("{e}"), |t| t.to_string());
+    let output = s.guest_output_tail();
+    CallError::Trap(if output.is_empty() {
+        trap
+    } else {
+        format!("{output} ({trap})")
+    })
 }
 
 struct Live {

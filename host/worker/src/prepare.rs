@@ -5,10 +5,11 @@ use crate::executor::ScenarioRun;
 use crate::wasm::{ScenarioInfo, WasmFactory};
 use crate::{WorkerOptions, bad_input};
 use stampede_metrics::{Catalog, Collector, TagSet};
-use stampede_plan::{Plan, Ratio, Segment};
+use stampede_plan::{Isolation, Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
 use stampede_runtime::{
-    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError,
+    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext,
+    RuntimeError, SharedGroup, VuIdentity,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,13 +47,14 @@ pub(crate) fn prepare(
     plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis))
         .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
-    let share_vus: u64 = plan
+    // Component instances, not VUs: with shared isolation one instance hosts many VUs.
+    let share_instances: u64 = plan
         .scenarios
         .iter()
-        .map(|s| s.executor.for_segment(&segment).max_vus())
+        .map(|s| s.instances_for(s.executor.for_segment(&segment).max_vus()))
         .sum();
     let limits = EngineLimits {
-        max_vus: share_vus,
+        max_vus: share_instances,
         memory_limit: plan.options.memory_limit,
     };
     let engine = Arc::new(EngineHandle::new(limits).map_err(runtime_failure)?);
@@ -65,6 +67,7 @@ pub(crate) fn prepare(
         opts.cache_dir.as_deref(),
     )
     .map_err(runtime_failure)?;
+    check_isolation(&plan, &scenario, &a.component.name).map_err(bad_input)?;
     let allowed = plan
         .targets
         .iter()
@@ -80,7 +83,7 @@ pub(crate) fn prepare(
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
         .collect();
     let run = Arc::new(RunContext {
-        client: HttpClient::new(allowed),
+        client: HttpClient::with_max_connections(allowed, plan.options.max_connections),
         http_timeout: plan.options.http_timeout,
         params: plan
             .params
@@ -103,6 +106,25 @@ pub(crate) fn prepare(
     })
 }
 
+/// `isolation = "shared"` needs a component built for the world `scenario-shared`. (The other way
+/// round works: a shared-world component with the default isolation gets one instance per VU.)
+fn check_isolation(plan: &Plan, scenario: &LoadedScenario, component: &str) -> Result<(), String> {
+    if scenario.is_shared() {
+        return Ok(());
+    }
+    match plan
+        .scenarios
+        .iter()
+        .find(|s| s.isolation == Isolation::Shared)
+    {
+        Some(s) => Err(format!(
+            "scenario \"{}\" has isolation = \"shared\", but component {component} is built for the world `scenario` (one instance per VU, synchronous calls). Build it for the world `scenario-shared` (Rust SDK: feature \"shared\" and SharedScenario; see docs/isolation.md), or remove `isolation` to give each VU its own instance",
+            s.name
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Prepared {
     /// Tags of every sample of plan scenario `i`.
     fn tags(&self, i: usize) -> TagSet {
@@ -116,12 +138,38 @@ impl Prepared {
         WasmFactory {
             scenario: self.scenario.clone(),
             run: self.run.clone(),
-            setup_data,
+            setup_data: setup_data.clone(),
             scenarios: (0..self.plan.scenarios.len())
-                .map(|i| ScenarioInfo {
-                    name: self.plan.scenarios[i].name.as_str().into(),
-                    exec: self.plan.scenarios[i].exec.as_str().into(),
-                    tags: self.tags(i),
+                .map(|i| {
+                    let s = &self.plan.scenarios[i];
+                    let name: Arc<str> = s.name.as_str().into();
+                    let tags = self.tags(i);
+                    // A shared-world component always runs through a group; with the default
+                    // isolation each of its instances hosts one VU.
+                    let shared = self.scenario.is_shared().then(|| {
+                        let per_instance = match s.isolation {
+                            Isolation::Shared => s.vus_per_instance as usize,
+                            Isolation::Instance => 1,
+                        };
+                        let who = VuIdentity {
+                            id: 0,
+                            scenario: name.clone(),
+                            tags: tags.clone(),
+                        };
+                        Arc::new(SharedGroup::new(
+                            self.scenario.clone(),
+                            self.run.clone(),
+                            who,
+                            setup_data.clone(),
+                            per_instance,
+                        ))
+                    });
+                    ScenarioInfo {
+                        name,
+                        exec: s.exec.as_str().into(),
+                        tags,
+                        shared,
+                    }
                 })
                 .collect(),
         }

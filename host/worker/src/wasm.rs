@@ -2,7 +2,9 @@
 
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::TagSet;
-use stampede_runtime::{CallError, LoadedScenario, RunContext, VuIdentity, WasmVu};
+use stampede_runtime::{
+    CallError, LoadedScenario, RunContext, SharedGroup, SharedVu, VuIdentity, WasmVu,
+};
 use std::sync::Arc;
 
 /// Per plan scenario: the name passed to `iteration` and the tags of its samples.
@@ -14,6 +16,8 @@ pub struct ScenarioInfo {
     pub exec: Arc<str>,
     /// `scenario` tag plus the scenario's own tags.
     pub tags: TagSet,
+    /// The instances hosting this scenario's VUs, for a component of the world `scenario-shared`.
+    pub shared: Option<Arc<SharedGroup>>,
 }
 
 /// Creates Wasm VUs for every scenario of the plan.
@@ -30,8 +34,14 @@ pub struct WasmFactory {
 
 /// A Wasm VU bound to its plan scenario.
 pub struct WasmVuAdapter {
-    vu: WasmVu,
+    vu: Inner,
     exec: Arc<str>,
+}
+
+/// Its own instance, or a place in a shared one.
+enum Inner {
+    Instance(WasmVu),
+    Shared(SharedVu),
 }
 
 impl VuFactory for WasmFactory {
@@ -39,18 +49,28 @@ impl VuFactory for WasmFactory {
 
     async fn create(&self, spec: VuSpec) -> Result<WasmVuAdapter, String> {
         let info = &self.scenarios[spec.scenario];
+        if let Some(group) = &info.shared {
+            return match Box::pin(group.new_vu(spec.id)).await {
+                Ok(vu) => Ok(WasmVuAdapter {
+                    vu: Inner::Shared(vu),
+                    exec: info.exec.clone(),
+                }),
+                Err(e) => Err(format!("the vu constructor or init {e}")),
+            };
+        }
         let who = VuIdentity {
             id: spec.id,
             scenario: info.name.clone(),
             tags: info.tags.clone(),
         };
-        match self
-            .scenario
-            .new_vu(self.run.clone(), who, self.setup_data.clone())
-            .await
+        match Box::pin(
+            self.scenario
+                .new_vu(self.run.clone(), who, self.setup_data.clone()),
+        )
+        .await
         {
             Ok(vu) => Ok(WasmVuAdapter {
-                vu,
+                vu: Inner::Instance(vu),
                 exec: info.exec.clone(),
             }),
             Err(e) => Err(format!("the vu constructor {e}")),
@@ -58,35 +78,68 @@ impl VuFactory for WasmFactory {
     }
 }
 
+impl WasmVuAdapter {
+    fn id(&self) -> u64 {
+        match &self.vu {
+            Inner::Instance(vu) => vu.id(),
+            Inner::Shared(vu) => vu.id(),
+        }
+    }
+
+    fn needs_restart(&self) -> bool {
+        match &self.vu {
+            Inner::Instance(vu) => vu.needs_restart(),
+            Inner::Shared(vu) => vu.needs_restart(),
+        }
+    }
+
+    async fn restart(&mut self) -> Result<(), CallError> {
+        match &mut self.vu {
+            Inner::Instance(vu) => Box::pin(vu.restart()).await,
+            Inner::Shared(vu) => Box::pin(vu.restart()).await,
+        }
+    }
+}
+
 impl Vu for WasmVuAdapter {
     async fn iteration(&mut self) -> IterationOutcome {
-        if self.vu.needs_restart()
-            && let Err(e) = self.vu.restart().await
+        if self.needs_restart()
+            && let Err(e) = self.restart().await
         {
             return IterationOutcome::InitFailed(format!(
                 "VU {}: the vu constructor {e}",
-                self.vu.id()
+                self.id()
             ));
         }
-        match self.vu.iteration(&self.exec).await {
+        // Boxed: a VU's task lives as long as the VU, and an unboxed future would reserve room for
+        // the larger of the two paths in every VU (a few KiB that shared isolation does not need).
+        let result = match &mut self.vu {
+            Inner::Instance(vu) => Box::pin(vu.iteration(&self.exec)).await,
+            Inner::Shared(vu) => Box::pin(vu.iteration(&self.exec)).await,
+        };
+        match result {
             Ok(Ok(())) => IterationOutcome::Completed,
             Ok(Err(msg)) => IterationOutcome::Failed(msg),
             Err(e) => {
                 let kind = match e {
-                    CallError::Trap(_) => "trap",
+                    CallError::Trap(_) | CallError::Failed(_) => "trap",
                     CallError::CpuBudget(_) => "cpu-budget",
                     CallError::Memory { .. } => "memory",
                     CallError::Timeout { .. } => "timeout",
                 };
                 IterationOutcome::Aborted {
                     kind,
-                    message: format!("VU {} {e}", self.vu.id()),
+                    message: format!("VU {} {e}", self.id()),
                 }
             }
         }
     }
 
     async fn close(self) {
-        self.vu.close().await;
+        match self.vu {
+            Inner::Instance(vu) => Box::pin(vu.close()).await,
+            // Its guest resource lives until the instance ends (see SharedVu's Drop).
+            Inner::Shared(vu) => drop(vu),
+        }
     }
 }

@@ -14,11 +14,17 @@ use crate::bindings::stampede::scenario::context as wit;
 
 /// This VU's id, unique across the whole fleet for the run, starting at 1.
 pub fn vu_id() -> u64 {
+    #[cfg(feature = "shared")]
+    return crate::shared::current(|vu| vu.id);
+    #[cfg(not(feature = "shared"))]
     wit::vu_id()
 }
 
 /// How many iterations this VU has started before the current one (0 during the first).
 pub fn iteration() -> u64 {
+    #[cfg(feature = "shared")]
+    return crate::shared::current(|vu| vu.iteration);
+    #[cfg(not(feature = "shared"))]
     wit::iteration()
 }
 
@@ -29,6 +35,9 @@ pub fn worker_id() -> String {
 
 /// The name of the plan scenario this VU currently runs.
 pub fn scenario() -> String {
+    #[cfg(feature = "shared")]
+    return crate::shared::current(|vu| vu.scenario.to_string());
+    #[cfg(not(feature = "shared"))]
     wit::scenario()
 }
 

@@ -146,6 +146,20 @@ impl RequestBuilder {
             .map_err(HttpError::from)
     }
 
+    /// Send the request from a VU of a shared-isolation scenario (feature `shared`): like
+    /// [`send`](RequestBuilder::send), but only this VU waits for the response; the other VUs of the
+    /// instance keep running meanwhile.
+    #[cfg(feature = "shared")]
+    pub async fn send_async(self) -> Result<Response, HttpError> {
+        if let Some(message) = self.error {
+            return Err(HttpError::InvalidRequest(message));
+        }
+        crate::bindings::stampede::scenario::http_async::send(self.req)
+            .await
+            .map(Response::from)
+            .map_err(HttpError::from)
+    }
+
     fn content_type_json(self) -> Self {
         let has_type = self
             .req

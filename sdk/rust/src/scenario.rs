@@ -7,10 +7,9 @@
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::Once;
 
 use crate::bindings::exports::stampede::scenario::runner::{Guest, GuestVu};
-use crate::bindings::stampede::scenario::{log as wit_log, types::Level};
+use crate::install_panic_hook;
 
 /// A load-test scenario: the code one virtual user (VU) runs.
 ///
@@ -73,16 +72,4 @@ impl<S: Scenario> GuestVu for VuCell<S> {
     fn iteration(&self, scenario: String) -> Result<(), String> {
         self.0.borrow_mut().iteration(&scenario)
     }
-}
-
-/// Route panic messages to the host's `log` interface (level `error`) instead of WASI stderr, which a
-/// host may not wire up. Installed on the first call into the component; every call that can create
-/// state (setup, VU constructor, teardown) comes before any iteration, so iterations need not check.
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            wit_log::write(Level::Error, &format!("scenario {info}"));
-        }));
-    });
 }

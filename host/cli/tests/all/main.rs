@@ -11,4 +11,5 @@ mod lang_js;
 mod lang_python;
 mod new;
 mod run;
+mod shared;
 mod validate;

@@ -24,6 +24,21 @@ pub(crate) fn expected(status: u16) -> bool {
 
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        let (pending, outgoing) = self.prepare_request(req);
+        let result = self.run.client.clone().send(outgoing).await;
+        self.finish_request(pending, result)
+    }
+}
+
+/// A request on its way: what [`VuState::finish_request`] needs to record its outcome.
+pub(crate) struct Pending {
+    shape: usize,
+}
+
+impl VuState {
+    /// The request's metric series and the client's form of it. Split from the send so a shared
+    /// instance can release its state while the request is in flight.
+    pub(crate) fn prepare_request(&mut self, req: Request) -> (Pending, OutgoingRequest) {
         let name = match &req.name {
             Some(n) => n.as_str(),
             None => default_name(&req.url),
@@ -47,8 +62,16 @@ impl Host for VuState {
             body: req.body,
             timeout,
         };
-        let client = self.run.client.clone();
-        match client.send(outgoing).await {
+        (Pending { shape }, outgoing)
+    }
+
+    /// Record a request's outcome and turn it into the guest's result.
+    pub(crate) fn finish_request(
+        &mut self,
+        Pending { shape }: Pending,
+        result: Result<CompletedResponse, RequestError>,
+    ) -> Result<Response, HttpError> {
+        match result {
             Ok(resp) => {
                 self.record_response(shape, &resp);
                 Ok(Response {

@@ -11,9 +11,10 @@ pub(crate) use fetch::{FetchHooks, FetchState};
 pub(crate) use http::expected;
 mod log;
 mod metrics;
+mod shared;
 mod time;
 
-use crate::bindings::{Scenario, types};
+use crate::bindings::{Scenario, shared as shared_world, types};
 use crate::state::VuState;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
@@ -27,5 +28,8 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<VuState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Scenario::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    // The two imports only the `scenario-shared` world has; the rest of it is the interfaces above.
+    shared_world::http_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    shared_world::time_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

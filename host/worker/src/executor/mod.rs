@@ -242,7 +242,9 @@ async fn vu_loop<F: VuFactory>(
     clock: Clock,
     mut next: impl FnMut() -> bool,
 ) {
-    let Some(mut vu) = create_vu(factory, shared, run, &spec, &clock).await else {
+    // Boxed: creation is over before the first iteration, so its state need not stay reserved in
+    // the VU's task for the VU's whole life.
+    let Some(mut vu) = Box::pin(create_vu(factory, shared, run, &spec, &clock)).await else {
         return;
     };
     shared.active.fetch_add(1, Ordering::Relaxed);

@@ -160,6 +160,8 @@ pub fn scenario(executor: Executor) -> Scenario {
         start_time: Duration::ZERO,
         graceful_stop: DEFAULT_GRACEFUL_STOP,
         tags: TagSet::empty(),
+        isolation: Default::default(),
+        vus_per_instance: stampede_plan::DEFAULT_VUS_PER_INSTANCE,
     }
 }
 

@@ -1,0 +1,216 @@
+//! Shared isolation (`isolation = "shared"`): many VUs as concurrent async calls in one instance, with
+//! the component `fixture_shared` (world `scenario-shared`).
+
+use crate::common::*;
+
+/// A plan for `fixture_shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per
+/// instance (`None`: the default isolation, one instance per VU), plus `extra` top-level TOML.
+fn shared_plan(
+    target: &Target,
+    mode: &str,
+    vus: u64,
+    duration: &str,
+    per_instance: Option<u32>,
+    extra: &str,
+) -> String {
+    let isolation = match per_instance {
+        Some(n) => format!("isolation = \"shared\"\nvus-per-instance = {n}\n"),
+        None => String::new(),
+    };
+    format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+{extra}
+
+[params]
+mode = "{mode}"
+url = "{origin}/"
+
+[scenarios.main]
+executor = "constant-vus"
+vus = {vus}
+duration = "{duration}"
+graceful-stop = "2s"
+{isolation}"#,
+        wasm = guest("fixture_shared").display(),
+        origin = target.origin(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_vus_share_an_instance_and_every_request_is_counted() {
+    let target = Target::start().await;
+    // 50 VUs in 3 instances (20 + 20 + 10); `ids` checks that each VU still sees its own id and
+    // iteration number after awaiting a request while other VUs ran.
+    let run = run_plan(&shared_plan(&target, "ids", 50, "2s", Some(20), ""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 500.0, "only {reqs} requests");
+    assert_eq!(reqs as u64, target.requests().await);
+    assert_eq!(run.metric("iterations", "count"), reqs);
+    assert_eq!(run.check_passes("ids seen") as f64, reqs);
+    assert_eq!(run.check_passes("status is 200") as f64, reqs);
+    assert_eq!(run.metric("checks", "fails"), 0.0);
+    assert_eq!(run.metric("vus_max", "max"), 50.0);
+    assert!(run.metric("http_req_duration", "count") == reqs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_world_component_runs_with_one_instance_per_vu_by_default() {
+    let target = Target::start().await;
+    let run = run_plan(&shared_plan(&target, "ids", 4, "1s", None, ""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 0.0);
+    assert_eq!(reqs as u64, target.requests().await);
+    assert_eq!(run.check_passes("ids seen") as f64, reqs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
+    let target = Target::start().await;
+    // VU 1 traps at its iteration 1: the instance of VUs 1-5 ends, the one of VUs 6-10 carries on.
+    let run = run_plan(&shared_plan(&target, "trap", 10, "2s", Some(5), ""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("a shared instance ended: trapped:")
+            && stderr.contains("trap on purpose in VU 1 at iteration 1"),
+        "{stderr}"
+    );
+    // Every VU of that instance with a call in flight lost it; nothing else failed.
+    let errors = run.metric("iteration_errors", "count");
+    assert!((1.0..=5.0).contains(&errors), "{errors} iteration errors");
+    let iterations = run.metric("iterations", "count");
+    assert!(
+        iterations > 200.0,
+        "the run went on after the trap: {iterations}"
+    );
+    // Requests in flight in the ended instance reached the target but have no response to record.
+    let sent = target.requests().await as f64;
+    let recorded = run.metric("http_reqs", "count");
+    assert!(
+        recorded <= sent && sent - recorded <= 5.0,
+        "{recorded} recorded, {sent} sent"
+    );
+    assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runaway_loop_in_a_shared_instance_is_interrupted() {
+    let target = Target::start().await;
+    let extra = "[options]\ncpu-budget = \"100ms\"";
+    let started = std::time::Instant::now();
+    let run = run_plan(&shared_plan(&target, "busy", 6, "2s", Some(3), extra), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(started.elapsed().as_secs() < 20);
+    assert!(
+        run.stderr()
+            .contains("a shared instance ended: exceeded the CPU budget of 100ms"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.metric("iteration_errors", "count") >= 1.0);
+    assert!(
+        run.metric("http_reqs", "count") > 100.0,
+        "the other VUs carried on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_vu_times_out_alone() {
+    let target = Target::start().await;
+    let extra = "[options]\niteration-timeout = \"1s\"\nhttp-timeout = \"500ms\"";
+    let run = run_plan(&shared_plan(&target, "hang", 4, "2s", Some(4), extra), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("VU 1 did not finish within 1s (options.iteration-timeout)"),
+        "{}",
+        run.stderr()
+    );
+    // Only VU 1's first iteration hangs; the instance and its other VUs are unaffected.
+    assert_eq!(run.metric("iteration_errors", "count"), 1.0);
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 100.0);
+    assert_eq!(reqs as u64, target.requests().await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_init_error_fails_only_that_vus_start() {
+    let target = Target::start().await;
+    let run = run_plan(
+        &shared_plan(&target, "init-error", 4, "1s", Some(4), ""),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("init returned an error: init failed on purpose for VU 2"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.metric("vu_init_errors", "count") >= 2.0);
+    assert!(run.metric("http_reqs", "count") > 0.0, "odd VUs iterate");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_blocking_send_still_works_in_a_shared_instance() {
+    let target = Target::start().await;
+    let run = run_plan(&shared_plan(&target, "blocking", 4, "1s", Some(4), ""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 0.0);
+    assert_eq!(reqs as u64, target.requests().await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_isolation_needs_a_shared_world_component() {
+    let target = Target::start().await;
+    let rest = format!("{}isolation = \"shared\"\n", constant(2, "1s"));
+    let run = run_plan(&fixture_plan(&target, "get", "", &rest), &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "scenario \"main\" has isolation = \"shared\", but component fixture_basic.wasm is built for the world `scenario`"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(target.requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_connections_caps_requests_in_flight() {
+    let target = Target::start().await;
+    // 20 VUs each GET /delay/50 (50 ms); with 2 connections at most 2 requests run at a time, so in
+    // 1 s at most about 2 x 20 = 40 complete (without the cap, about 400 would).
+    let plan = format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+mode = "get"
+url = "{origin}/delay/50"
+
+[options]
+max-connections = 2
+
+[scenarios.main]
+executor = "constant-vus"
+vus = 20
+duration = "1s"
+graceful-stop = "0s"
+isolation = "shared"
+"#,
+        wasm = guest("fixture_shared").display(),
+        origin = target.origin(),
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!((10.0..=50.0).contains(&reqs), "{reqs} requests");
+    // The wait for a connection is not part of the request's duration.
+    assert!(run.metric("http_req_duration", "p90") < 200.0);
+}

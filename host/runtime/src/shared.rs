@@ -1,0 +1,457 @@
+//! Shared isolation: many VUs as concurrent async calls into one component instance.
+//!
+//! A [`SharedGroup`] hosts the VUs of one plan scenario in instances of up to `vus_per_instance` VUs.
+//! Each instance belongs to a driver task that owns its `Store` and runs `run_concurrent`; VUs talk to
+//! it over a channel ([`Command`]) and await a oneshot reply, so a VU waiting for its iteration costs a
+//! few hundred bytes of host memory plus its guest task.
+//!
+//! A trap (or a runaway loop, or the memory limit) ends the instance and with it every VU it hosts:
+//! their calls fail with the instance's error, the driver builds a new instance, and each VU re-runs
+//! its constructor and `init` there before its next iteration (as a VU of isolation `instance` does
+//! after its own trap). A call that exceeds the wall-clock limit fails alone; its guest task is left
+//! behind until the instance ends.
+
+use crate::bindings::shared::ScenarioShared;
+use crate::error::CallError;
+use crate::state::{RunContext, VuIdentity, VuState, new_store};
+use crate::vu::{LoadedScenario, classify};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use wasmtime::component::{Accessor, ResourceAny};
+
+/// The plan option behind the limit of VU calls.
+const ITERATION_TIMEOUT: &str = "iteration-timeout";
+
+/// How long a VU whose call was cut short waits to learn why (the driver records the instance's error
+/// right after `run_concurrent` returns).
+const FAILURE_NOTICE: Duration = Duration::from_secs(1);
+
+/// A VU's guest-side handle in one generation of its instance.
+#[derive(Clone, Copy)]
+struct Handle {
+    generation: u64,
+    vu: ResourceAny,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CallError>>;
+
+/// What a VU asks of its instance's driver.
+enum Command {
+    /// Construct the VU's resource and run its `init`.
+    Start { id: u64, reply: Reply<Handle> },
+    /// Run one iteration.
+    Iterate {
+        handle: Handle,
+        exec: Arc<str>,
+        number: u64,
+        reply: Reply<Result<(), String>>,
+    },
+}
+
+/// One instance's mailbox and what its VUs need to know about it.
+struct Slot {
+    tx: mpsc::UnboundedSender<Command>,
+    /// VUs assigned to this instance.
+    members: AtomicUsize,
+    /// The generation that failed last and why.
+    failure: watch::Receiver<(u64, Option<CallError>)>,
+}
+
+/// The instances hosting the VUs of one plan scenario.
+pub struct SharedGroup {
+    ctx: Arc<DriverCtx>,
+    per_instance: usize,
+    slots: Mutex<Vec<Arc<Slot>>>,
+}
+
+/// What every driver of a group needs.
+struct DriverCtx {
+    scenario: Arc<LoadedScenario>,
+    run: Arc<RunContext>,
+    who: VuIdentity,
+    setup_data: Arc<[u8]>,
+    max_handles: usize,
+}
+
+impl SharedGroup {
+    /// A group for the VUs of the plan scenario `who` describes (its id is unused), with at most
+    /// `per_instance` VUs per instance.
+    pub fn new(
+        scenario: Arc<LoadedScenario>,
+        run: Arc<RunContext>,
+        who: VuIdentity,
+        setup_data: Arc<[u8]>,
+        per_instance: usize,
+    ) -> Self {
+        let per_instance = per_instance.max(1);
+        SharedGroup {
+            ctx: Arc::new(DriverCtx {
+                scenario,
+                run,
+                who,
+                setup_data,
+                // The VU resources, their tasks and in-flight subtasks, with room to spare.
+                max_handles: (per_instance * 8).max(100_000),
+            }),
+            per_instance,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Create VU `id` in the first instance with room (a new instance when all are full) and run its
+    /// constructor and `init` there.
+    pub async fn new_vu(&self, id: u64) -> Result<SharedVu, CallError> {
+        let slot = self.assign();
+        let mut vu = SharedVu {
+            slot,
+            id,
+            handle: None,
+            iterations: 0,
+        };
+        vu.restart().await?;
+        Ok(vu)
+    }
+
+    fn assign(&self) -> Arc<Slot> {
+        let mut slots = self.slots.lock().expect("shared group lock");
+        let open = slots
+            .iter()
+            .find(|s| s.members.load(Ordering::Relaxed) < self.per_instance && !s.tx.is_closed());
+        let slot = match open {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = spawn_driver(self.ctx.clone());
+                slots.push(slot.clone());
+                slot
+            }
+        };
+        slot.members.fetch_add(1, Ordering::Relaxed);
+        slot
+    }
+}
+
+/// One VU of a shared instance.
+pub struct SharedVu {
+    slot: Arc<Slot>,
+    id: u64,
+    handle: Option<Handle>,
+    iterations: u64,
+}
+
+impl SharedVu {
+    /// This VU's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// True when the VU has no live guest resource (its instance ended, or a call timed out): the next
+    /// iteration re-creates it.
+    pub fn needs_restart(&self) -> bool {
+        self.handle.is_none()
+    }
+
+    /// Construct the VU's guest resource and run `init` (again, after its instance ended).
+    pub async fn restart(&mut self) -> Result<(), CallError> {
+        if self.handle.is_some() {
+            return Ok(());
+        }
+        let id = self.id;
+        let handle = self.ask(|reply| Command::Start { id, reply }).await?;
+        self.handle = Some(handle);
+        Ok(())
+    }
+
+    /// Run one iteration of the plan scenario `exec`. `Ok(Err(msg))` is an iteration the guest reported
+    /// as failed; `Err` means the call failed (and, for a trap, the whole instance ended): the next
+    /// iteration starts from a fresh VU resource.
+    pub async fn iteration(&mut self, exec: &Arc<str>) -> Result<Result<(), String>, CallError> {
+        self.restart().await?;
+        let handle = self.handle.expect("restart set the handle");
+        let number = self.iterations;
+        self.iterations += 1;
+        let exec = exec.clone();
+        let result = self
+            .ask(|reply| Command::Iterate {
+                handle,
+                exec,
+                number,
+                reply,
+            })
+            .await;
+        if result.is_err() {
+            self.handle = None;
+        }
+        result
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, CallError> {
+        let (reply, answer) = oneshot::channel();
+        let generation = self.slot.failure.borrow().0;
+        if self.slot.tx.send(command(reply)).is_err() {
+            return Err(CallError::Trap("the shared instance is gone".into()));
+        }
+        match answer.await {
+            Ok(result) => result,
+            // The driver dropped the call: the instance ended under it. (Boxed: the rare path's timer
+            // need not take room in every waiting VU.)
+            Err(_) => Err(Box::pin(self.why_instance_ended(generation)).await),
+        }
+    }
+
+    async fn why_instance_ended(&self, after: u64) -> CallError {
+        let mut failure = self.slot.failure.clone();
+        let noticed = tokio::time::timeout(
+            FAILURE_NOTICE,
+            failure.wait_for(|(generation, _)| *generation > after),
+        )
+        .await;
+        let error = match noticed {
+            Ok(Ok(f)) => f.1.clone(),
+            _ => None,
+        };
+        error.unwrap_or_else(|| CallError::Trap("the shared instance ended".into()))
+    }
+}
+
+impl Drop for SharedVu {
+    fn drop(&mut self) {
+        // The guest resource stays in the instance until the instance ends: dropping it needs the store,
+        // which `run_concurrent` holds. It is a few KiB of guest memory per departed VU.
+        self.slot.members.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn spawn_driver(ctx: Arc<DriverCtx>) -> Arc<Slot> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (failed, failure) = watch::channel((0, None));
+    tokio::spawn(drive(ctx, rx, failed));
+    Arc::new(Slot {
+        tx,
+        members: AtomicUsize::new(0),
+        failure,
+    })
+}
+
+/// Why `serve` stopped.
+enum Exit {
+    /// Every VU of the instance is gone.
+    Closed,
+    /// The instance is unusable (trap, CPU budget, memory limit).
+    Failed(CallError),
+}
+
+/// The driver: (re)creates the instance whenever a command arrives for a dead one, and serves commands
+/// inside `run_concurrent` until every VU is gone or the instance fails.
+async fn drive(
+    ctx: Arc<DriverCtx>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    failed: watch::Sender<(u64, Option<CallError>)>,
+) {
+    let mut generation = 0u64;
+    loop {
+        // Instantiate only when someone needs the instance: a broken component is not retried in a loop.
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        generation += 1;
+        let mut state = VuState::new(ctx.run.clone(), ctx.who.clone());
+        state.shared = true;
+        let mut store = new_store(ctx.scenario.engine(), state);
+        store.set_max_component_handles(ctx.max_handles);
+        let limit = (ctx.run.call_timeout, ITERATION_TIMEOUT);
+        let instance = crate::vu::guarded(&mut store, limit, async |s| {
+            ctx.scenario.shared_pre().instantiate_async(s).await
+        })
+        .await;
+        let bindings = match instance {
+            Ok(b) => b,
+            Err(e) => {
+                reject(first, &e);
+                let _ = failed.send((generation, Some(e)));
+                continue;
+            }
+        };
+        let served = store
+            .run_concurrent(async |acc| {
+                serve(acc, &bindings, &ctx, &mut rx, first, generation).await
+            })
+            .await;
+        let error = match served {
+            Ok(Exit::Closed) => return,
+            Ok(Exit::Failed(e)) => e,
+            Err(e) => classify(store.data(), e),
+        };
+        tracing::warn!(
+            scenario = %ctx.who.scenario,
+            "a shared instance ended: {error}; its VUs are recreated in a new instance"
+        );
+        store.data_mut().flush();
+        let _ = failed.send((generation, Some(error)));
+    }
+}
+
+fn reject(command: Command, error: &CallError) {
+    match command {
+        Command::Start { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Command::Iterate { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+}
+
+type Call<'a> = Pin<Box<dyn Future<Output = Option<CallError>> + Send + 'a>>;
+
+/// Run commands as concurrent guest calls. A call that reports an instance-ending error stops
+/// serving: the remaining calls are dropped (their VUs learn why through the failure watch).
+async fn serve(
+    acc: &Accessor<VuState>,
+    bindings: &ScenarioShared,
+    ctx: &DriverCtx,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    first: Command,
+    generation: u64,
+) -> Exit {
+    let mut calls: FuturesUnordered<Call<'_>> = FuturesUnordered::new();
+    let mut next = Some(first);
+    loop {
+        let command = match next.take() {
+            Some(c) => c,
+            None => tokio::select! {
+                biased;
+                Some(outcome) = calls.next(), if !calls.is_empty() => {
+                    if let Some(error) = outcome {
+                        return Exit::Failed(error);
+                    }
+                    continue;
+                }
+                command = rx.recv() => match command {
+                    Some(c) => c,
+                    None => return Exit::Closed,
+                },
+            },
+        };
+        match command {
+            Command::Start { id, reply } => {
+                calls.push(Box::pin(start(acc, bindings, ctx, id, generation, reply)));
+            }
+            Command::Iterate {
+                handle,
+                exec,
+                number,
+                reply,
+            } => {
+                if handle.generation != generation {
+                    // The VU's resource belonged to an instance that has ended since.
+                    let _ = reply.send(Err(CallError::Trap(
+                        "the shared instance was recreated".into(),
+                    )));
+                    continue;
+                }
+                calls.push(Box::pin(iterate(
+                    acc, bindings, ctx, handle.vu, exec, number, reply,
+                )));
+            }
+        }
+    }
+}
+
+/// A call's result as seen by its VU, and whether it ended the instance.
+fn settle<T>(
+    acc: &Accessor<VuState>,
+    outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    limit: Duration,
+) -> (Result<T, CallError>, Option<CallError>) {
+    match outcome {
+        Ok(Ok(value)) => (Ok(value), None),
+        Ok(Err(e)) => {
+            let error = acc.with(|mut a| classify(a.get(), e));
+            (Err(error.clone()), Some(error))
+        }
+        Err(_) => (
+            Err(CallError::Timeout {
+                limit,
+                option: ITERATION_TIMEOUT,
+            }),
+            None,
+        ),
+    }
+}
+
+fn begin_call(acc: &Accessor<VuState>) {
+    acc.with(|mut a| {
+        let s = a.get();
+        s.ticks = 0;
+        s.cpu_exceeded = false;
+        s.limiter.hit = false;
+        s.last_error_log = None;
+    });
+}
+
+async fn start(
+    acc: &Accessor<VuState>,
+    bindings: &ScenarioShared,
+    ctx: &DriverCtx,
+    id: u64,
+    generation: u64,
+    reply: Reply<Handle>,
+) -> Option<CallError> {
+    let limit = ctx.run.call_timeout;
+    let runner = bindings.stampede_scenario_shared_runner().vu();
+    begin_call(acc);
+    let began = std::time::Instant::now();
+    let call = async {
+        let vu = runner
+            .call_constructor(acc, id, ctx.setup_data.to_vec())
+            .await?;
+        let init = runner.call_init(acc, vu).await?;
+        wasmtime::Result::Ok((vu, init))
+    };
+    let outcome = tokio::time::timeout(limit, call).await;
+    tracing::debug!(
+        target: "stampede_runtime::vu_start",
+        vu = id,
+        instantiate_us = 0u64,
+        constructor_us = began.elapsed().as_micros() as u64,
+        ok = matches!(outcome, Ok(Ok((_, Ok(()))))),
+    );
+    let (result, fatal) = settle(acc, outcome, limit);
+    let result = result.and_then(|(vu, init)| match init {
+        Ok(()) => Ok(Handle { generation, vu }),
+        Err(message) => Err(CallError::Failed(message)),
+    });
+    // Samples first, so a VU that stops right after this call has them counted.
+    acc.with(|mut a| a.get().flush());
+    let _ = reply.send(result);
+    fatal
+}
+
+async fn iterate(
+    acc: &Accessor<VuState>,
+    bindings: &ScenarioShared,
+    ctx: &DriverCtx,
+    vu: ResourceAny,
+    exec: Arc<str>,
+    number: u64,
+    reply: Reply<Result<(), String>>,
+) -> Option<CallError> {
+    let limit = ctx.run.call_timeout;
+    let runner = bindings.stampede_scenario_shared_runner().vu();
+    begin_call(acc);
+    let outcome = tokio::time::timeout(
+        limit,
+        runner.call_iteration(acc, vu, exec.to_string(), number),
+    )
+    .await;
+    let (result, fatal) = settle(acc, outcome, limit);
+    acc.with(|mut a| a.get().flush());
+    let _ = reply.send(result);
+    fatal
+}
