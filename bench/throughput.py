@@ -37,8 +37,12 @@ def measure(cmd, out_path):
 
 
 def ms(txt):
-    v, unit = re.match(r"([\d.]+)(us|ms|s)", txt).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    """A wrk latency (`793.00us`, `1.20ms`, `2.00s`, `1.50m`) in milliseconds."""
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", txt)
+    if m is None:
+        sys.exit(f"unexpected wrk latency {txt!r}")
+    v, unit = m.groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
 def run_all(name, url, origin, secs, conns, work):
@@ -71,7 +75,8 @@ duration = "{secs}s"
     w = open(out).read()
     n = int(re.search(r"(\d+) requests in", w).group(1))
     rows.append(("wrk", n, float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1)), cpu,
-                 ms(re.search(r"50%\s+(\S+)", w).group(1)), ms(re.search(r"99%\s+(\S+)", w).group(1)), rss))
+                 ms(re.search(r"^\s+50%\s+(\S+)", w, re.M).group(1)),
+                 ms(re.search(r"^\s+99%\s+(\S+)", w, re.M).group(1)), rss))
 
     out = os.path.join(work, "h.out")
     _, cpu, rss = measure(PIN_GEN + [LOOP, url, "--connections", str(conns), "--duration", str(secs)], out)
