@@ -95,7 +95,10 @@ pub(super) async fn run<F: VuFactory>(
             _ = tokio::time::sleep_until(due) => {}
             _ = stop.wait_for(|s| s.is_some()) => break,
         }
-        if !clock.may_start() {
+        // Judged by when the arrival was due, not when the timer fired: timers fire on whole
+        // milliseconds, so the last arrivals of a scenario often fire just after its end. Only a
+        // stop that came before `due` cancels the arrival.
+        if due >= clock.stop_at() {
             break;
         }
         match pool.idle.try_acquire() {

@@ -246,3 +246,25 @@ async fn segment_shares_add_up_to_the_whole() {
         "each arrival runs once"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn arrivals_between_timer_ticks_at_the_end_still_start() {
+    // 5000/s: arrivals every 0.2 ms, but tokio's timers fire on whole milliseconds. The last
+    // arrivals (due at 999.2 .. 999.8 ms) fire at 1000 ms, when the scenario's time is up: they were
+    // due before the end, so they must start (or be counted as dropped), never vanish.
+    let h = Harness::new();
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, _| {
+        sleeps(Duration::from_micros(100))
+    }));
+    let c = constant(5000, secs(1.0), 1, 20, 20);
+    assert_eq!(c.total_arrivals(), 5000);
+    let (_, m) = h
+        .run(&factory, scenario(Executor::ConstantArrivalRate(c)))
+        .await;
+    assert_eq!(
+        count(&m, "iterations") + count(&m, "dropped_iterations"),
+        5000,
+        "every scheduled arrival is accounted for"
+    );
+    assert_eq!(count(&m, "dropped_iterations"), 0);
+}
