@@ -36,6 +36,13 @@ pub async fn run(args: InspectArgs) -> Result<(), Failure> {
             format_duration(s.graceful_stop)
         );
         println!("    {}", s.executor.describe());
+        if s.isolation == stampede_plan::Isolation::Shared {
+            println!(
+                "    isolation shared: up to {} VUs per instance, {} instance(s) at most",
+                s.vus_per_instance,
+                s.instances_for(s.executor.max_vus())
+            );
+        }
     }
     if let Some(step) = args.step.filter(|s| !s.is_zero()) {
         let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();

@@ -27,16 +27,23 @@ async fn validate_reports_every_problem_with_its_path() {
     assert!(err.contains(first), "{err}\nexpected to contain: {first}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn inspect_prints_each_scenario_shape_and_the_timeline() {
-    let plan = root().join("tests/plans/valid/ramping.toml");
-    let out = stampede(&["inspect", plan.to_str().unwrap(), "--step", "5s"]).await;
+/// `stampede inspect tests/plans/valid/<plan> <args>`'s output; asserts success.
+async fn inspect(plan: &str, args: &[&str]) -> String {
+    let plan = root().join("tests/plans/valid").join(plan);
+    let mut all = vec!["inspect", plan.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = stampede(&all).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_prints_each_scenario_shape_and_the_timeline() {
+    let text = inspect("ramping.toml", &["--step", "5s"]).await;
     assert!(
         text.contains("ramping-vus: 0 -> 200 VUs over 15s"),
         "{text}"
@@ -50,4 +57,13 @@ async fn inspect_prints_each_scenario_shape_and_the_timeline() {
         .find(|l| l.trim_start().starts_with("2m 10s"))
         .expect("a 2m 10s row");
     assert!(at_10s.split_whitespace().any(|v| v == "133"), "{at_10s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_shows_shared_isolation() {
+    let text = inspect("shared.toml", &[]).await;
+    assert!(
+        text.contains("isolation shared: up to 1000 VUs per instance, 100 instance(s) at most"),
+        "{text}"
+    );
 }
