@@ -16,14 +16,14 @@ With one instance per VU each VU needs about 7 memory mappings, so more than ~8,
 does it only when asked and says so).
 
 With `--shared`, the VUs run with `isolation = "shared"` (the same GET-then-sleep behaviour from
-tests/fixtures/fixture-shared, 1,000 VUs per instance). `--sleep-ms MS` changes the think time
+tests/fixtures/fixture-shared, 1,000 VUs per instance unless `--vus-per-instance N`). `--sleep-ms MS` changes the think time
 (default 1000): on a 2-core machine with the target on the same host, more than ~25,000 VUs that each
 GET once a second saturate the target, and VUs then wait for responses instead of sleeping.
 Requests in flight are capped with the plan's `max-connections` (default 2000, `--max-connections N`)
 so that the open-file limit is never the bottleneck.
 
-usage: bench/memory.py [--raise-max-map-count] [--shared] [--sleep-ms MS] [--max-connections N]
-                       [N1 N2 ...]   (default: 10000 50000)
+usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--sleep-ms MS]
+                       [--max-connections N] [N1 N2 ...]   (default: 10000 50000)
 """
 import json
 import os
@@ -44,7 +44,8 @@ def run(n, work, cfg):
     # Long enough for every VU to start (a few thousand per second) and then idle a while.
     duration = DURATION + n // (25000 if cfg["shared"] else 2500)
     wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
-    isolation = 'isolation = "shared"' if cfg["shared"] else ""
+    isolation = (f'isolation = "shared"\nvus-per-instance = {cfg["per_instance"]}'
+                 if cfg["shared"] else "")
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
     memory = "" if cfg["shared"] else 'memory-limit = "16MiB"'
     plan = os.path.join(work, f"plan-{n}.toml")
@@ -117,6 +118,7 @@ def main():
         "shared": take_flag(args, "--shared"),
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
+        "per_instance": take_value(args, "--vus-per-instance", 1000),
     }
     if "--raise-max-map-count" in args:
         args.remove("--raise-max-map-count")
@@ -145,7 +147,8 @@ def main():
             results = [(n, *run(n, work, cfg)) for n in ns]
     finally:
         target.kill()
-    mode = "shared isolation, 1,000 VUs per instance" if cfg["shared"] else "one instance per VU"
+    mode = (f"shared isolation, {cfg['per_instance']:,} VUs per instance" if cfg["shared"]
+            else "one instance per VU")
     print(f"VUs that GET then sleep {cfg['sleep_ms']} ms, {mode} (Rust guest), "
           f"max-connections {cfg['max_connections']}")
     print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")

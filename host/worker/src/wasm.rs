@@ -38,9 +38,10 @@ pub struct WasmVuAdapter {
     exec: Arc<str>,
 }
 
-/// Its own instance, or a place in a shared one.
+/// Its own instance, or a place in a shared one. (`WasmVu` is boxed: a VU's task holds this for the
+/// VU's whole life, and shared VUs should not pay for the larger variant.)
 enum Inner {
-    Instance(WasmVu),
+    Instance(Box<WasmVu>),
     Shared(SharedVu),
 }
 
@@ -70,7 +71,7 @@ impl VuFactory for WasmFactory {
         .await
         {
             Ok(vu) => Ok(WasmVuAdapter {
-                vu: Inner::Instance(vu),
+                vu: Inner::Instance(Box::new(vu)),
                 exec: info.exec.clone(),
             }),
             Err(e) => Err(format!("the vu constructor {e}")),
@@ -137,7 +138,7 @@ impl Vu for WasmVuAdapter {
 
     async fn close(self) {
         match self.vu {
-            Inner::Instance(vu) => Box::pin(vu.close()).await,
+            Inner::Instance(vu) => Box::pin((*vu).close()).await,
             // Its guest resource lives until the instance ends (see SharedVu's Drop).
             Inner::Shared(vu) => drop(vu),
         }
