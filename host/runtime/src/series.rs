@@ -52,7 +52,7 @@ struct Shape {
     method: String,
     extra: Vec<(String, String)>,
     /// VU tags + extra + `name` + `method`.
-    base: TagSet,
+    base: Arc<TagSet>,
     by_status: Vec<(u16, Arc<HttpSeries>)>,
 }
 
@@ -83,15 +83,30 @@ impl SeriesCache {
             name: name.to_owned(),
             method: method.to_owned(),
             extra: extra.to_vec(),
-            base: base(),
+            base: Arc::new(base()),
             by_status: Vec::new(),
         });
         self.shapes.len() - 1
     }
 
     /// The tags of shape `i` (for error samples, which are not cached).
-    pub(crate) fn base(&self, i: usize) -> &TagSet {
+    pub(crate) fn base(&self, i: usize) -> &Arc<TagSet> {
         &self.shapes[i].base
+    }
+
+    /// Like [`series`](Self::series), for a shape looked up before an await: when the cache has
+    /// started over since (other VUs of a shared instance added shapes meanwhile), index `i` may now
+    /// be another shape, so the series is built from `base` instead.
+    pub(crate) fn series_of(
+        &mut self,
+        i: usize,
+        base: &Arc<TagSet>,
+        status: u16,
+    ) -> Arc<HttpSeries> {
+        match self.shapes.get(i) {
+            Some(shape) if Arc::ptr_eq(&shape.base, base) => self.series(i, status),
+            _ => Arc::new(HttpSeries::for_status((**base).clone(), status)),
+        }
     }
 
     /// The series of shape `i` answered with `status`.
@@ -100,7 +115,7 @@ impl SeriesCache {
         if let Some((_, s)) = shape.by_status.iter().find(|(st, _)| *st == status) {
             return s.clone();
         }
-        let s = Arc::new(HttpSeries::for_status(shape.base.clone(), status));
+        let s = Arc::new(HttpSeries::for_status((*shape.base).clone(), status));
         shape.by_status.push((status, s.clone()));
         s
     }
@@ -136,5 +151,22 @@ mod tests {
             c.shape(&format!("n{i}"), "GET", &[], TagSet::default);
         }
         assert_eq!(c.shapes.len(), 1);
+    }
+
+    #[test]
+    fn a_shape_looked_up_before_the_cache_started_over_keeps_its_tags() {
+        // Shared isolation: VU A looks up its request's shape, awaits the response while other VUs
+        // add enough shapes to start the cache over, then records under its own tags.
+        let mut c = SeriesCache::default();
+        let i = c.shape("mine", "GET", &[], || TagSet::new([("name", "mine")]));
+        let base = c.base(i).clone();
+        for n in 0..MAX_SHAPES + 1 {
+            c.shape(&format!("other{n}"), "GET", &[], || {
+                TagSet::new([("name", format!("other{n}"))])
+            });
+        }
+        let s = c.series_of(i, &base, 200);
+        assert_eq!(s.reqs.tags.get("name"), Some("mine"));
+        assert_eq!(s.reqs.tags.get("status"), Some("200"));
     }
 }

@@ -86,12 +86,10 @@ async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
         iterations > 200.0,
         "the run went on after the trap: {iterations}"
     );
-    // Requests in flight in the ended instance reached the target but have no response to record.
-    let sent = target.requests().await as f64;
-    let recorded = run.metric("http_reqs", "count");
-    assert!(
-        recorded <= sent && sent - recorded <= 5.0,
-        "{recorded} recorded, {sent} sent"
+    // Requests in flight when the instance ended are still recorded, when their response arrives.
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await
     );
     assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
 }

@@ -4,8 +4,9 @@
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
 use crate::series::HttpSeries;
-use crate::state::VuState;
+use crate::state::{RunContext, VuState};
 use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn ms(d: Duration) -> f64 {
@@ -33,6 +34,28 @@ impl Host for VuState {
 /// A request on its way: what [`VuState::finish_request`] needs to record its outcome.
 pub(crate) struct Pending {
     shape: usize,
+    /// The shape's tags, kept in case the series cache starts over before the response arrives.
+    base: Arc<TagSet>,
+}
+
+impl Pending {
+    /// Record the outcome straight into the collector, when the store that sent the request is gone
+    /// (its shared instance ended while the request was in flight).
+    pub(crate) fn record_orphan(
+        self,
+        run: &RunContext,
+        result: &Result<CompletedResponse, RequestError>,
+    ) {
+        let mut buf = SampleBuffer::default();
+        match result {
+            Ok(resp) => {
+                let series = HttpSeries::for_status((*self.base).clone(), resp.status);
+                push_response(&mut buf, &series, resp);
+            }
+            Err(err) => push_error(&mut buf, (*self.base).clone(), err),
+        }
+        run.collector.flush(&mut buf);
+    }
 }
 
 impl VuState {
@@ -62,18 +85,19 @@ impl VuState {
             body: req.body,
             timeout,
         };
-        (Pending { shape }, outgoing)
+        let base = self.series.base(shape).clone();
+        (Pending { shape, base }, outgoing)
     }
 
     /// Record a request's outcome and turn it into the guest's result.
     pub(crate) fn finish_request(
         &mut self,
-        Pending { shape }: Pending,
+        pending: Pending,
         result: Result<CompletedResponse, RequestError>,
     ) -> Result<Response, HttpError> {
         match result {
             Ok(resp) => {
-                self.record_response(shape, &resp);
+                self.record_response(&pending, &resp);
                 Ok(Response {
                     status: resp.status,
                     headers: resp.headers,
@@ -87,7 +111,7 @@ impl VuState {
                 })
             }
             Err(err) => {
-                self.record_error(shape, &err);
+                self.record_error(&pending, &err);
                 Err(match err {
                     RequestError::OriginNotAllowed(m) => HttpError::OriginNotAllowed(m),
                     RequestError::Invalid(m) => HttpError::InvalidRequest(m),
@@ -101,14 +125,16 @@ impl VuState {
 }
 
 impl VuState {
-    fn record_response(&mut self, shape: usize, resp: &CompletedResponse) {
-        let s = self.series.series(shape, resp.status);
+    fn record_response(&mut self, pending: &Pending, resp: &CompletedResponse) {
+        let s = self
+            .series
+            .series_of(pending.shape, &pending.base, resp.status);
         push_response(&mut self.samples, &s, resp);
         self.flush_if_full();
     }
 
-    fn record_error(&mut self, shape: usize, err: &RequestError) {
-        let tags = self.series.base(shape).clone();
+    fn record_error(&mut self, pending: &Pending, err: &RequestError) {
+        let tags = (*pending.base).clone();
         push_error(&mut self.samples, tags, err);
         self.flush_if_full();
         if let RequestError::OriginNotAllowed(m) = err
