@@ -7,9 +7,10 @@ use crate::bindings::shared::{http_async, time_async};
 use crate::client::{CompletedResponse, RequestError};
 use crate::host::http::Pending;
 use crate::state::{RunContext, VuState};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use wasmtime::component::{Accessor, HasSelf};
 
 impl http_async::Host for VuState {}
@@ -24,42 +25,43 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
             let (pending, outgoing) = state.prepare_request(req);
             (pending, outgoing, state.run.clone())
         });
-        // The request runs in a task of its own, and its outcome is recorded exactly once: here, or,
-        // if another VU trapped the instance meanwhile (dropping this future with the store), by
-        // `Delivery`'s drop wherever the outcome is then left (the task, or the channel).
-        let (tx, rx) = oneshot::channel();
-        tokio::spawn(async move {
-            let result = run.client.send(outgoing).await;
-            let _ = tx.send(Delivery {
-                outcome: Some((pending, result)),
-                run,
-            });
-        });
-        let Ok(mut delivery) = rx.await else {
-            return Err(HttpError::Protocol(
-                "the request's task ended without an answer (an internal error; see the log)"
-                    .into(),
-            ));
+        // Recorded exactly once: below, or, if another VU traps the instance while the request is in
+        // flight (dropping this future with the store), by `InFlight`'s drop, which lets the request
+        // finish in a task of its own and records it then.
+        let client = run.client.clone();
+        let mut flight = InFlight {
+            request: Some(Box::pin(async move { client.send(outgoing).await })),
+            pending: Some(pending),
+            run,
         };
-        let (pending, result) = delivery
-            .outcome
-            .take()
-            .expect("a delivery carries an outcome");
+        let result = flight.request.as_mut().expect("set above").as_mut().await;
+        flight.request = None;
+        let pending = flight.pending.take().expect("set above");
         accessor.with(|mut access| access.get().finish_request(pending, result))
     }
 }
 
-/// A request's outcome on its way back to the VU that sent it. Dropped undelivered, it records
-/// itself straight into the collector.
-struct Delivery {
-    outcome: Option<(Pending, Result<CompletedResponse, RequestError>)>,
+type Sending = Pin<Box<dyn Future<Output = Result<CompletedResponse, RequestError>> + Send>>;
+
+/// A request on its way, owned by the guest's host call. Dropped before the response arrived (its
+/// instance ended), it hands the request to a task that finishes and records it.
+struct InFlight {
+    request: Option<Sending>,
+    pending: Option<Pending>,
     run: Arc<RunContext>,
 }
 
-impl Drop for Delivery {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some((pending, result)) = self.outcome.take() {
-            pending.record_orphan(&self.run, &result);
+        let (Some(request), Some(pending)) = (self.request.take(), self.pending.take()) else {
+            return;
+        };
+        let run = self.run.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let result = request.await;
+                pending.record_orphan(&run, &result);
+            });
         }
     }
 }
