@@ -1,7 +1,9 @@
 //! Where a worker's VUs put their samples: each VU fills a [`SampleBuffer`] without locking and
 //! hands it to the shared [`Collector`] in batches; the worker cuts a delta with [`Collector::take`].
 
-use crate::{Aggregate, MetricKind, SeriesKey};
+use crate::{Aggregate, MetricKind, SeriesKey, Sink};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// Samples recorded by one VU since its last flush. Keys are shared (`Arc`), so a VU that records the
@@ -34,9 +36,87 @@ impl SampleBuffer {
 }
 
 /// A worker's running aggregate since the last delta.
+///
+/// Recording is the hot path of every request, so series are found by the identity of their key
+/// first: a VU that keeps its `Arc<SeriesKey>` (a request's or an iteration's series) is found with
+/// one pointer hash, never comparing metric names and tags. Keys seen once (a fresh `Arc` per
+/// sample) are found by value.
 #[derive(Debug, Default)]
 pub struct Collector {
-    current: Mutex<Aggregate>,
+    current: Mutex<Current>,
+}
+
+/// Keys remembered by identity, at most, between two deltas (beyond, lookups go by value).
+const MAX_KEPT_KEYS: usize = 16_384;
+
+#[derive(Debug, Default)]
+struct Current {
+    /// Series recorded since the last delta.
+    slots: Vec<(Arc<SeriesKey>, Sink)>,
+    /// Slot by key value.
+    by_value: HashMap<Arc<SeriesKey>, usize>,
+    /// Slot by key address. Holds the key, so the address cannot be reused by another key while
+    /// it is here.
+    by_addr: HashMap<usize, (Arc<SeriesKey>, usize), BuildHasherDefault<AddrHasher>>,
+}
+
+impl Current {
+    fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64) {
+        let addr = Arc::as_ptr(&key) as usize;
+        let slot = match self.by_addr.get(&addr) {
+            Some(&(_, slot)) => slot,
+            None => self.slot_by_value(key, addr, kind),
+        };
+        self.slots[slot].1.add(value);
+    }
+
+    #[cold]
+    fn slot_by_value(&mut self, key: Arc<SeriesKey>, addr: usize, kind: MetricKind) -> usize {
+        // Someone else holds the key: it will come again, so remember it by address.
+        let kept = Arc::strong_count(&key) > 1;
+        let slot = match self.by_value.get(&*key) {
+            Some(&slot) => slot,
+            None => {
+                self.slots.push((key.clone(), Sink::new(kind)));
+                self.by_value.insert(key.clone(), self.slots.len() - 1);
+                self.slots.len() - 1
+            }
+        };
+        if kept && self.by_addr.len() < MAX_KEPT_KEYS {
+            self.by_addr.insert(addr, (key, slot));
+        }
+        slot
+    }
+
+    fn take(&mut self) -> Aggregate {
+        let Current { slots, .. } = std::mem::take(self);
+        slots
+            .into_iter()
+            .map(|(key, sink)| (Arc::unwrap_or_clone(key), sink))
+            .collect()
+    }
+}
+
+/// Hashes an address: the pointer bits, mixed so that aligned addresses spread over the buckets.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
 }
 
 impl Collector {
@@ -45,9 +125,9 @@ impl Collector {
         if buf.samples.is_empty() {
             return;
         }
-        let mut agg = self.current.lock().expect("collector lock");
+        let mut current = self.current.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
-            agg.add(&key, kind, value);
+            current.add(key, kind, value);
         }
     }
 
@@ -60,7 +140,7 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Sink;
+    use crate::TagSet;
 
     #[test]
     fn flush_moves_samples_and_take_cuts_deltas() {
@@ -73,5 +153,54 @@ mod tests {
         let first = c.take();
         assert!(matches!(first.metric_total("iterations"), Some(Sink::Counter(s)) if s.sum == 2.0));
         assert!(c.take().is_empty());
+    }
+
+    fn total(a: &Aggregate, key: &SeriesKey) -> f64 {
+        match a.get(key) {
+            Some(Sink::Counter(s)) => s.sum,
+            other => panic!("no counter {key}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kept_keys_and_equal_fresh_keys_land_in_one_series() {
+        let c = Collector::default();
+        let tags = TagSet::new([("scenario", "a")]);
+        let kept = Arc::new(SeriesKey::new("http_reqs", tags.clone()));
+        let other = Arc::new(SeriesKey::new(
+            "http_reqs",
+            TagSet::new([("scenario", "b")]),
+        ));
+        let mut buf = SampleBuffer::default();
+        for _ in 0..3 {
+            buf.push_shared(&kept, MetricKind::Counter, 1.0);
+            buf.push(
+                SeriesKey::new("http_reqs", tags.clone()),
+                MetricKind::Counter,
+                10.0,
+            );
+            buf.push_shared(&other, MetricKind::Counter, 100.0);
+            c.flush(&mut buf);
+        }
+        let a = c.take();
+        assert_eq!(a.len(), 2);
+        assert_eq!(total(&a, &kept), 33.0);
+        assert_eq!(total(&a, &other), 300.0);
+    }
+
+    #[test]
+    fn a_delta_forgets_addresses_so_a_new_key_at_an_old_address_is_its_own_series() {
+        let c = Collector::default();
+        let mut buf = SampleBuffer::default();
+        for i in 0..50 {
+            // Each round's key is dropped after the delta; the allocator may reuse its address.
+            let key = Arc::new(SeriesKey::new("m", TagSet::new([("i", i.to_string())])));
+            buf.push_shared(&key, MetricKind::Counter, 1.0);
+            buf.push_shared(&key, MetricKind::Counter, 1.0);
+            c.flush(&mut buf);
+            let a = c.take();
+            assert_eq!(a.len(), 1);
+            assert_eq!(total(&a, &key), 2.0);
+        }
     }
 }

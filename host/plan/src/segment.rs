@@ -253,6 +253,55 @@ impl Segment {
     pub fn is_full(&self) -> bool {
         self.from == Ratio::ZERO && self.to == Ratio::ONE
     }
+
+    /// `n` adjacent segments covering exactly this one (a worker's share split among its threads),
+    /// each about `1/n` of its width; empty for `n == 0`.
+    ///
+    /// The ends are this segment's own, and each inner boundary is shared by its two neighbours, so
+    /// the parts add up to the whole exactly. An inner boundary whose exact value does not fit a
+    /// `u64` fraction is rounded (the parts are then only nearly even).
+    pub fn split(&self, n: u64) -> Vec<Segment> {
+        // from + (to - from) * k / n over the common denominator den_f * den_t * n.
+        let (a, b) = (u128::from(self.from.num), u128::from(self.from.den));
+        let (c, d) = (u128::from(self.to.num), u128::from(self.to.den));
+        let (lo, hi) = (a * d, c * b);
+        let den = b * d * u128::from(n);
+        let mut bounds = vec![self.from];
+        for k in 1..n {
+            let num = lo * u128::from(n) + (hi - lo) * u128::from(k);
+            let prev = bounds[bounds.len() - 1];
+            bounds.push(ratio_near(num, den).clamp(prev, self.to));
+        }
+        bounds.push(self.to);
+        bounds
+            .windows(2)
+            .take(n as usize)
+            .map(|w| Segment {
+                from: w[0],
+                to: w[1],
+            })
+            .collect()
+    }
+}
+
+/// `num / den` (`num <= den`) in lowest terms, or rounded down to a fraction with a denominator
+/// of about 2^32 when it does not fit 64-bit terms.
+fn ratio_near(num: u128, den: u128) -> Ratio {
+    let g = gcd128(num, den);
+    let (num, den) = (num / g, den / g);
+    if let (Ok(num), Ok(den)) = (u64::try_from(num), u64::try_from(den)) {
+        return Ratio::new(num, den).unwrap_or(Ratio::ZERO);
+    }
+    let scale = den / (1 << 32) + 1;
+    let (num, den) = (num / scale, (den / scale).max(1));
+    Ratio::new(num as u64, den as u64).unwrap_or(Ratio::ZERO)
+}
+
+fn gcd128(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
 }
 
 impl Default for Segment {
@@ -430,5 +479,40 @@ mod tests {
         assert_eq!(serde_json::from_str::<Segment>(&json).unwrap(), s);
         assert!(serde_json::from_str::<Segment>(r#""2/3:1/3""#).is_err());
         assert_eq!(serde_json::to_string(&r(1, 4)).unwrap(), r#""1/4""#);
+    }
+
+    #[test]
+    fn a_split_covers_the_segment_exactly() {
+        let seg = |f: &str, t: &str| Segment::new(f.parse().unwrap(), t.parse().unwrap()).unwrap();
+        for s in [
+            Segment::full(),
+            seg("1/3", "2/3"),
+            seg("0", "1/7"),
+            seg("5/11", "5/11"),
+            seg(
+                "1/18446744073709551615",
+                "18446744073709551614/18446744073709551615",
+            ),
+        ] {
+            for n in 1..=5 {
+                let parts = s.split(n);
+                assert_eq!(parts.len() as u64, n);
+                assert_eq!(parts[0].from, s.from);
+                assert_eq!(parts[parts.len() - 1].to, s.to);
+                for w in parts.windows(2) {
+                    assert_eq!(w[0].to, w[1].from);
+                    assert!(w[0].from <= w[0].to);
+                }
+                for total in [0, 1, 2, 3, 7, 100, 1_000_003] {
+                    for w in parts.windows(2) {
+                        assert_eq!(w[0].index_range(total).end, w[1].index_range(total).start);
+                    }
+                    let sum: u64 = parts.iter().map(|p| p.scale(total)).sum();
+                    assert_eq!(sum, s.scale(total), "{s} in {n} parts, total {total}");
+                }
+            }
+        }
+        assert!(Segment::full().split(0).is_empty());
+        assert_eq!(Segment::full().split(2)[1], seg("1/2", "1"));
     }
 }

@@ -130,17 +130,20 @@ impl HttpClient {
 
     /// A client that only sends to `allowed` origins.
     pub fn new(allowed: Vec<AllowedOrigin>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(usize::MAX)
-            .build(TimedConnector(connector));
         HttpClient {
-            client,
+            client: pooled_client(),
             allowed: allowed.into(),
             in_flight: None,
+        }
+    }
+
+    /// The same client (allowlist, `max-connections` permits) with a connection pool of its own:
+    /// one per worker thread, so a connection is driven by the thread whose VUs use it.
+    pub fn with_own_pool(&self) -> Self {
+        HttpClient {
+            client: pooled_client(),
+            allowed: self.allowed.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 
@@ -240,6 +243,16 @@ impl HttpClient {
             )))
         }
     }
+}
+
+fn pooled_client() -> Client<TimedConnector, Full<Bytes>> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.enforce_http(false);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .build(TimedConnector(connector))
 }
 
 fn build(

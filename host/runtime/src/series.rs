@@ -56,10 +56,18 @@ struct Shape {
     by_status: Vec<(u16, Arc<HttpSeries>)>,
 }
 
+/// A check's series: the `checks` rate with the VU's tags, the check's own and `check`.
+struct CheckSeries {
+    name: String,
+    extra: Vec<(String, String)>,
+    key: Arc<SeriesKey>,
+}
+
 /// The cache.
 #[derive(Default)]
 pub(crate) struct SeriesCache {
     shapes: Vec<Shape>,
+    checks: Vec<CheckSeries>,
 }
 
 impl SeriesCache {
@@ -87,6 +95,34 @@ impl SeriesCache {
             by_status: Vec::new(),
         });
         self.shapes.len() - 1
+    }
+
+    /// The series of check `name` with tags `extra`, created with `key` (called only on a miss).
+    pub(crate) fn check(
+        &mut self,
+        name: &str,
+        extra: &[(String, String)],
+        key: impl FnOnce() -> SeriesKey,
+    ) -> &Arc<SeriesKey> {
+        let i = match self
+            .checks
+            .iter()
+            .position(|c| c.name == name && c.extra == extra)
+        {
+            Some(i) => i,
+            None => {
+                if self.checks.len() >= MAX_SHAPES {
+                    self.checks.clear();
+                }
+                self.checks.push(CheckSeries {
+                    name: name.to_owned(),
+                    extra: extra.to_vec(),
+                    key: Arc::new(key()),
+                });
+                self.checks.len() - 1
+            }
+        };
+        &self.checks[i].key
     }
 
     /// The tags of shape `i` (for error samples, which are not cached).
@@ -142,6 +178,22 @@ mod tests {
             c.series(a, 500).failed.tags.get("expected_response"),
             Some("false")
         );
+    }
+
+    #[test]
+    fn checks_are_cached_by_name_and_tags() {
+        let mut c = SeriesCache::default();
+        let key = |n: &str| SeriesKey::new("checks", TagSet::new([("check", n)]));
+        let a = c.check("ok", &[], || key("ok")).clone();
+        assert!(Arc::ptr_eq(&a, c.check("ok", &[], || unreachable!())));
+        let tagged = [("k".to_owned(), "v".to_owned())];
+        let b = c.check("ok", &tagged, || key("ok")).clone();
+        assert!(!Arc::ptr_eq(&a, &b));
+        let mut c = SeriesCache::default();
+        for i in 0..MAX_SHAPES + 1 {
+            c.check(&format!("c{i}"), &[], || key("c"));
+        }
+        assert_eq!(c.checks.len(), 1);
     }
 
     #[test]

@@ -28,14 +28,34 @@ pub struct RunContext {
     pub worker_id: String,
     /// Where samples go.
     pub collector: Arc<Collector>,
-    /// Metric kinds, builtins plus custom metrics registered at first use.
-    pub catalog: Mutex<Catalog>,
+    /// Metric kinds, builtins plus custom metrics registered at first use (one per worker, shared
+    /// by its threads).
+    pub catalog: Arc<Mutex<Catalog>>,
     /// CPU budget per guest call.
     pub cpu_budget: Duration,
     /// Wall-clock limit per guest call.
     pub call_timeout: Duration,
     /// Linear memory limit per VU.
     pub memory_limit: u64,
+}
+
+impl RunContext {
+    /// The same run for another thread of the worker: everything shared but the HTTP client's
+    /// connection pool, so that each thread's VUs use connections that thread drives.
+    pub fn for_thread(&self) -> RunContext {
+        RunContext {
+            client: self.client.with_own_pool(),
+            http_timeout: self.http_timeout,
+            params: self.params.clone(),
+            env: self.env.clone(),
+            worker_id: self.worker_id.clone(),
+            collector: self.collector.clone(),
+            catalog: self.catalog.clone(),
+            cpu_budget: self.cpu_budget,
+            call_timeout: self.call_timeout,
+            memory_limit: self.memory_limit,
+        }
+    }
 }
 
 /// Who a VU is.

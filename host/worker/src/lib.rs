@@ -44,6 +44,9 @@ pub struct WorkerOptions {
     pub cache_dir: Option<PathBuf>,
     /// How often metric deltas are sent.
     pub flush_interval: Duration,
+    /// Threads that run VUs, each a single-threaded runtime with its part of the share (its own
+    /// VUs, shared instances and connection pool).
+    pub threads: usize,
 }
 
 impl WorkerOptions {
@@ -53,8 +56,14 @@ impl WorkerOptions {
             worker_id: "local".into(),
             cache_dir: stampede_runtime::default_cache_dir(),
             flush_interval: Duration::from_secs(1),
+            threads: default_threads(),
         }
     }
+}
+
+/// One VU thread per core this process may run on.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Talk to a coordinator until it says [`CoordinatorMsg::Shutdown`] or hangs up.
@@ -161,7 +170,6 @@ async fn run_share(
 ) {
     let collector: Arc<Collector> = p.run.collector.clone();
     let shared = Arc::new(RunShared::new(collector, stop));
-    let factory = Arc::new(p.factory(setup_data));
     let t0 = Instant::now();
     let (done_tx, done_rx) = watch::channel(false);
     let flusher = tokio::spawn(flush_loop(
@@ -172,14 +180,59 @@ async fn run_share(
         done_rx,
         seq,
     ));
-    let mut scenarios = tokio::task::JoinSet::new();
-    for run in p.scenario_runs() {
-        scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
+    let mut threads = Vec::new();
+    for (k, part) in p.parts.iter().enumerate() {
+        let (finished_tx, finished) = tokio::sync::oneshot::channel::<()>();
+        let (p, shared, setup_data, part) = (p.clone(), shared.clone(), setup_data.clone(), *part);
+        let spawned = std::thread::Builder::new()
+            .name(format!("stampede-vus-{k}"))
+            .spawn(move || run_part(&p, &part, shared, setup_data, t0, finished_tx));
+        match spawned {
+            Ok(_) => threads.push(finished),
+            Err(e) => tracing::error!("cannot start VU thread {k}: {e}"),
+        }
     }
-    while scenarios.join_next().await.is_some() {}
+    for (k, finished) in threads.into_iter().enumerate() {
+        if finished.await.is_err() {
+            tracing::error!("VU thread {k} failed; its VUs stopped early");
+        }
+    }
     let _ = done_tx.send(true);
     let _ = flusher.await;
     let _ = tx.send(WorkerMsg::Finished);
+}
+
+/// One VU thread: the scenarios of `part` of the share on a runtime of its own, with VUs that
+/// send through a connection pool of their own. Says `finished` when every scenario has ended.
+fn run_part(
+    p: &Prepared,
+    part: &stampede_plan::Segment,
+    shared: Arc<RunShared>,
+    setup_data: Arc<[u8]>,
+    t0: Instant,
+    finished: tokio::sync::oneshot::Sender<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start a VU runtime: {e}");
+            return;
+        }
+    };
+    let factory = Arc::new(p.factory(Arc::new(p.run.for_thread()), setup_data));
+    runtime.block_on(async {
+        let mut scenarios = tokio::task::JoinSet::new();
+        for run in p.scenario_runs(part) {
+            scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
+        }
+        while scenarios.join_next().await.is_some() {}
+    });
+    let _ = finished.send(());
+    // Interrupted VUs' instances and idle connections may still have tasks: do not wait for them.
+    runtime.shutdown_background();
 }
 
 fn need(p: &Option<Arc<Prepared>>) -> anyhow::Result<&Arc<Prepared>> {

@@ -18,7 +18,8 @@ use std::time::Duration;
 /// A worker's share, ready to start.
 pub(crate) struct Prepared {
     pub(crate) plan: Plan,
-    pub(crate) segment: Segment,
+    /// The segment's parts, one per thread that runs VUs.
+    pub(crate) parts: Vec<Segment>,
     pub(crate) scenario: Arc<LoadedScenario>,
     pub(crate) run: Arc<RunContext>,
 }
@@ -47,11 +48,16 @@ pub(crate) fn prepare(
     plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis))
         .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
-    // Component instances, not VUs: with shared isolation one instance hosts many VUs.
-    let share_instances: u64 = plan
-        .scenarios
+    let parts = segment.split(opts.threads.max(1) as u64);
+    // Component instances, not VUs: with shared isolation one instance hosts many VUs (each
+    // thread fills instances of its own).
+    let share_instances: u64 = parts
         .iter()
-        .map(|s| s.instances_for(s.executor.for_segment(&segment).max_vus()))
+        .flat_map(|part| {
+            plan.scenarios
+                .iter()
+                .map(|s| s.instances_for(s.executor.for_segment(part).max_vus()))
+        })
         .sum();
     let limits = EngineLimits {
         max_vus: share_instances,
@@ -93,14 +99,14 @@ pub(crate) fn prepare(
         env,
         worker_id: opts.worker_id.clone(),
         collector: Arc::new(Collector::default()),
-        catalog: Mutex::new(Catalog::with_builtins()),
+        catalog: Arc::new(Mutex::new(Catalog::with_builtins())),
         cpu_budget: plan.options.cpu_budget,
         call_timeout: plan.options.iteration_timeout,
         memory_limit: plan.options.memory_limit,
     });
     Ok(Prepared {
         plan,
-        segment,
+        parts,
         scenario: Arc::new(scenario),
         run,
     })
@@ -134,10 +140,11 @@ impl Prepared {
         tags
     }
 
-    pub(crate) fn factory(&self, setup_data: Arc<[u8]>) -> WasmFactory {
+    /// VUs of this share for one worker thread, reporting through `run`.
+    pub(crate) fn factory(&self, run: Arc<RunContext>, setup_data: Arc<[u8]>) -> WasmFactory {
         WasmFactory {
             scenario: self.scenario.clone(),
-            run: self.run.clone(),
+            run: run.clone(),
             setup_data: setup_data.clone(),
             scenarios: (0..self.plan.scenarios.len())
                 .map(|i| {
@@ -158,7 +165,7 @@ impl Prepared {
                         };
                         Arc::new(SharedGroup::new(
                             self.scenario.clone(),
-                            self.run.clone(),
+                            run.clone(),
                             who,
                             setup_data.clone(),
                             per_instance,
@@ -175,21 +182,22 @@ impl Prepared {
         }
     }
 
-    /// This worker's scaled scenarios, with fleet-unique VU ids: scenario `i` owns the ids after
-    /// every earlier scenario's VUs, and this worker the part of them its segment covers.
-    pub(crate) fn scenario_runs(&self) -> Vec<ScenarioRun> {
+    /// The scenarios of `segment` (this worker's, or a thread's part of it), scaled, with
+    /// fleet-unique VU ids: scenario `i` owns the ids after every earlier scenario's VUs, and the
+    /// segment the part of them it covers.
+    pub(crate) fn scenario_runs(&self, segment: &Segment) -> Vec<ScenarioRun> {
         let mut offset = 1;
         let mut runs = Vec::new();
         for (i, s) in self.plan.scenarios.iter().enumerate() {
             let total = s.executor.max_vus();
             let mut scenario = s.clone();
-            scenario.executor = s.executor.for_segment(&self.segment);
-            runs.push(ScenarioRun {
-                index: i,
+            scenario.executor = s.executor.for_segment(segment);
+            runs.push(ScenarioRun::new(
+                i,
                 scenario,
-                first_vu_id: offset + self.segment.index_range(total).start,
-                tags: self.tags(i),
-            });
+                offset + segment.index_range(total).start,
+                self.tags(i),
+            ));
             offset += total;
         }
         runs

@@ -29,6 +29,9 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short)]
     quiet: bool,
+    /// Threads that run VUs, each with its part of the load [default: one per available core]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -83,7 +86,11 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         component,
     };
 
-    let workers = spawn_local_worker();
+    let mut opts = stampede_worker::WorkerOptions::local();
+    if let Some(n) = args.threads {
+        opts.threads = usize::from(n);
+    }
+    let workers = spawn_local_worker(opts);
     let (live_tx, live_rx) = watch::channel(Default::default());
     let (abort_tx, abort_rx) = watch::channel(None);
     tokio::spawn(async move {
@@ -125,7 +132,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
 }
 
 /// Start the in-process worker and connect it with channels.
-fn spawn_local_worker() -> Workers {
+fn spawn_local_worker(opts: stampede_worker::WorkerOptions) -> Workers {
     let (to_worker, worker_rx) = mpsc::unbounded_channel();
     let (worker_tx, mut from_worker) = mpsc::unbounded_channel();
     let (incoming_tx, incoming) = mpsc::unbounded_channel();
@@ -137,13 +144,7 @@ fn spawn_local_worker() -> Workers {
         }
     });
     tokio::spawn(async move {
-        if let Err(e) = stampede_worker::run_worker(
-            stampede_worker::WorkerOptions::local(),
-            worker_tx,
-            worker_rx,
-        )
-        .await
-        {
+        if let Err(e) = stampede_worker::run_worker(opts, worker_tx, worker_rx).await {
             tracing::error!("worker stopped: {e:#}");
         }
     });

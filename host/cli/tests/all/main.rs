@@ -12,4 +12,5 @@ mod lang_python;
 mod new;
 mod run;
 mod shared;
+mod threads;
 mod validate;

@@ -2,18 +2,19 @@
 
 use crate::bindings::checks::Host;
 use crate::state::VuState;
-use stampede_metrics::{MetricKind, names};
+use stampede_metrics::{MetricKind, SeriesKey, names};
 
 impl Host for VuState {
     fn check(&mut self, name: String, ok: bool, tags: Vec<(String, String)>) -> bool {
-        let mut all = self.tags_with(&tags);
-        all.insert("check", name);
-        self.record(
-            names::CHECKS,
-            MetricKind::Rate,
-            &all,
-            if ok { 1.0 } else { 0.0 },
-        );
+        let vu_tags = &self.who.tags;
+        let key = self.series.check(&name, &tags, || {
+            let mut all = VuState::merge_tags(vu_tags, &tags);
+            all.insert("check", name.as_str());
+            SeriesKey::new(names::CHECKS, all)
+        });
+        self.samples
+            .push_shared(key, MetricKind::Rate, if ok { 1.0 } else { 0.0 });
+        self.flush_if_full();
         ok
     }
 }

@@ -59,6 +59,25 @@ pub struct ScenarioRun {
     pub first_vu_id: u64,
     /// Tags of every iteration sample (`scenario` plus the scenario's tags).
     pub tags: TagSet,
+    /// The series every completed iteration records into, built once.
+    iterations: Arc<SeriesKey>,
+    iteration_duration: Arc<SeriesKey>,
+}
+
+impl ScenarioRun {
+    /// Scenario `index` of the plan (`scenario`, its executor already scaled to this worker's
+    /// segment), whose VU ids start at `first_vu_id`, tagging its samples with `tags`.
+    pub fn new(index: usize, scenario: Scenario, first_vu_id: u64, tags: TagSet) -> Self {
+        let key = |metric: &str| Arc::new(SeriesKey::new(metric, tags.clone()));
+        ScenarioRun {
+            index,
+            scenario,
+            first_vu_id,
+            iterations: key(names::ITERATIONS),
+            iteration_duration: key(names::ITERATION_DURATION),
+            tags,
+        }
+    }
 }
 
 /// The scenario's clock: when iterations may start and when running ones are interrupted.
@@ -418,15 +437,8 @@ pub(crate) fn record_iteration(
             }
         }
     }
-    push(buf, run, names::ITERATIONS, MetricKind::Counter, &[], 1.0);
-    push(
-        buf,
-        run,
-        names::ITERATION_DURATION,
-        MetricKind::Trend,
-        &[],
-        ms,
-    );
+    buf.push_shared(&run.iterations, MetricKind::Counter, 1.0);
+    buf.push_shared(&run.iteration_duration, MetricKind::Trend, ms);
     shared.collector.flush(buf);
 }
 

@@ -188,12 +188,7 @@ impl Harness {
         factory: &Arc<FakeFactory>,
         scenario: Scenario,
     ) -> tokio::task::JoinHandle<()> {
-        let run = ScenarioRun {
-            index: 0,
-            scenario,
-            first_vu_id: 1,
-            tags: TagSet::new([("scenario", "main")]),
-        };
+        let run = ScenarioRun::new(0, scenario, 1, TagSet::new([("scenario", "main")]));
         tokio::spawn(run_scenario(
             factory.clone(),
             self.shared.clone(),

@@ -1,0 +1,78 @@
+//! `--threads`: a worker splits its share among single-threaded runtimes the way a fleet splits the
+//! load among workers, so counts stay exact whatever the number of threads.
+
+use crate::common::*;
+
+/// 7 VUs x 5 iterations on 3 threads (2 + 2 + 3 VUs): exactly 35 requests, all counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn per_vu_iterations_are_exact_across_threads() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 7\niterations = 5\n";
+    let run = run_plan(
+        &fixture_plan(&target, "get", "", scenario),
+        &["--threads", "3"],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("iterations", "count"), 35.0);
+    assert_eq!(run.metric("http_reqs", "count"), 35.0);
+    assert_eq!(target.requests().await, 35);
+    assert_eq!(run.metric("vus_max", "max"), 7.0);
+}
+
+/// shared-iterations and an arrival rate split three ways still add up to the plan's totals.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_iterations_and_arrival_rates_add_up_across_threads() {
+    let target = Target::start().await;
+    let scenarios = "[scenarios.shared]\nexecutor = \"shared-iterations\"\nvus = 4\niterations = 50\n\n\
+         [scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 100\ntime-unit = \"1s\"\n\
+         duration = \"2s\"\npre-allocated-vus = 6\ngraceful-stop = \"2s\"\n";
+    let run = run_plan(
+        &fixture_plan(&target, "get", "", scenarios),
+        &["--threads", "3"],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("dropped_iterations", "count"), 0.0);
+    assert_eq!(run.metric("iterations", "count"), 250.0);
+    assert_eq!(target.requests().await, 250);
+}
+
+/// Shared isolation on two threads: each thread fills instances of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_instances_per_thread_count_every_request() {
+    let target = Target::start().await;
+    let plan = format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+mode = "ids"
+url = "{origin}/"
+
+[scenarios.main]
+executor = "constant-vus"
+vus = 30
+duration = "1s"
+isolation = "shared"
+vus-per-instance = 10
+"#,
+        wasm = guest("fixture_shared").display(),
+        origin = target.origin(),
+    );
+    let run = run_plan(&plan, &["--threads", "2"]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 100.0, "only {reqs} requests");
+    assert_eq!(reqs as u64, target.requests().await);
+    assert_eq!(run.check_passes("ids seen") as f64, reqs);
+    assert_eq!(run.metric("vus_max", "max"), 30.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_threads_is_refused() {
+    let out = stampede(&["run", "plan.toml", "--threads", "0"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}
