@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Throughput per generator core: Stampede (the rust-get plugin: 1 GET + 1 check per iteration), wrk
-# (Debian's package) and hyper-loop (bench/hyper-loop, a minimal hyper-util client loop) against the
+# (Debian's package), hyper-loop (bench/hyper-loop, a minimal hyper-util client loop), Goose
+# (crates.io, bench/goose-get, built into target/goose) and Locust (PyPI, FastHttpUser and HttpUser,
+# installed into target/bench-venv) against the
 # same targets (nginx from Debian's packages with one worker, then `stampede target`), in the same
 # invocation. Installs wrk and nginx with apt when missing; the measuring is bench/throughput.py.
 #
@@ -8,13 +10,14 @@
 # "requests per second" is per generator core. Load goes only to 127.0.0.1; each run is bounded by
 # DURATION and stops by itself.
 #
-# usage: bench/http.sh [DURATION_SECONDS=10] [CONNECTIONS=50]
+# usage: bench/http.sh [DURATION_SECONDS=10] [CONNECTIONS=50] [ROUNDS=3]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/lib.sh
 secs="${1:-10}"
 conns="${2:-50}"
+rounds="${3:-3}"
 
 for pkg in wrk nginx; do
     command -v "$pkg" >/dev/null || [ -x "/usr/sbin/$pkg" ] || {
@@ -22,8 +25,17 @@ for pkg in wrk nginx; do
         apt_install "$pkg" >/dev/null
     }
 done
+# Locust (PyPI) as a peer, in a virtualenv of its own under target/.
+if [ ! -x target/bench-venv/bin/locust ]; then
+    echo "==> installing locust into target/bench-venv" >&2
+    { python3 -m venv target/bench-venv && target/bench-venv/bin/pip install -q locust; } >&2 ||
+        echo "locust could not be installed: it is left out" >&2
+fi
 ensure_rust_target
+# Goose (crates.io) as a peer: its own workspace, built into target/goose.
+(cd bench/goose-get && CARGO_TARGET_DIR="$root/target/goose" cargo build --release -q) >&2 ||
+    echo "goose could not be built: it is left out" >&2
 cargo build --release -p stampede -p hyper-loop >/dev/null 2>&1 || cargo build --release -p stampede -p hyper-loop
 bash scripts/build-guests.sh >/dev/null
 
-python3 bench/throughput.py "$secs" "$conns"
+python3 bench/throughput.py "$secs" "$conns" "$rounds"

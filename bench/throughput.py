@@ -7,10 +7,14 @@ CPU 0, runs on CPU 1, one after the other and each for DURATION seconds with CON
 - Stampede with the rust-get plugin (1 GET + 1 check per iteration, constant-vus = CONNECTIONS),
 - wrk (Debian's package, 1 thread),
 - hyper-loop (bench/hyper-loop: a minimal hyper-util client loop on one thread),
+- Goose (crates.io; bench/goose-get, one GET per transaction, no wait time), when built (bench/http.sh
+  builds it into target/goose),
+- Locust (PyPI), FastHttpUser and HttpUser with no wait time, when `locust` is installed (bench/http.sh
+  installs it into target/bench-venv; LOCUST=path overrides),
 and prints requests/s, CPU seconds per 1,000 requests, p50/p99 and peak RSS of each, plus Stampede's
 ratios to each reference. Load goes only to 127.0.0.1; every run stops by itself.
 
-usage: bench/throughput.py DURATION CONNECTIONS
+usage: bench/throughput.py DURATION CONNECTIONS [ROUNDS=3]
 """
 import json
 import os
@@ -23,6 +27,28 @@ import tempfile
 from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
 
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
+GOOSE = os.path.join(ROOT, "target/goose/release/goose-get")
+LOCUST = os.environ.get("LOCUST") or next(
+    (p for p in [os.path.join(ROOT, "target/bench-venv/bin/locust"), shutil.which("locust")]
+     if p and os.path.exists(p)), None)
+LOCUSTFILE = """from locust import FastHttpUser, HttpUser, constant, task
+
+
+class Fast(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self):
+        self.client.get("/")
+
+
+class Plain(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self):
+        self.client.get("/")
+"""
 
 
 def measure(cmd, out_path):
@@ -45,7 +71,33 @@ def ms(txt):
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
-def run_all(name, url, origin, secs, conns, work):
+def run_all(name, url, origin, secs, conns, rounds, work):
+    """`rounds` rounds of every tool, interleaved (so a slow minute on a shared machine hits all of
+    them alike); prints each tool's medians and Stampede's ratios from them."""
+    per_round = [one_round(name, url, origin, secs, conns, work) for _ in range(rounds)]
+    tools = [r[0] for r in per_round[0]]
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    rows = []
+    for i, tool in enumerate(tools):
+        runs = [r[i] for r in per_round]
+        rows.append((tool, med([r[1] for r in runs]), med([r[2] for r in runs]),
+                     med([r[3] / r[1] for r in runs]), med([r[4] for r in runs]),
+                     med([r[5] for r in runs]), max(r[6] for r in runs)))
+
+    print(f"\nGET {url} ({name}), {conns} connections, {secs}s each, generator pinned to one core, "
+          f"medians of {rounds} interleaved rounds")
+    print(f"{'tool':<12}{'requests':>10}{'req/s':>10}{'CPU s/1k req':>14}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MiB':>14}")
+    for tool, n, rate, cpu_per, p50, p99, rss in rows:
+        print(f"{tool:<12}{n:>10.0f}{rate:>10.0f}{cpu_per * 1000:>14.4f}{p50:>9.3f}{p99:>9.3f}{rss / 1024:>14.1f}")
+    s_rate, s_cpu = rows[0][2], rows[0][3]
+    for tool, _, rate, cpu_per, *_ in rows[1:]:
+        spread = [r[0][2] / r[i][2] for r in per_round for i in [tools.index(tool)]]
+        print(f"stampede / {tool}: req/s {s_rate / rate:.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in spread)}), CPU per request {s_cpu / cpu_per:.2f}")
+
+
+def one_round(name, url, origin, secs, conns, work):
+    """One run of each tool: rows of (tool, requests, req/s, CPU s, p50 ms, p99 ms, peak RSS KiB)."""
     rows = []
     plan = os.path.join(work, f"plan-{name}.toml")
     with open(plan, "w") as f:
@@ -83,17 +135,39 @@ duration = "{secs}s"
     h = json.loads(open(out).read().strip().splitlines()[-1])
     rows.append(("hyper-loop", h["requests"], h["req_per_s"], cpu, h["p50_ms"], h["p99_ms"], rss))
 
-    print(f"\nGET {url} ({name}), {conns} connections, {secs}s each, generator pinned to one core")
-    print(f"{'tool':<12}{'requests':>10}{'req/s':>10}{'CPU s/1k req':>14}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MiB':>14}")
-    for tool, n, rate, cpu, p50, p99, rss in rows:
-        print(f"{tool:<12}{n:>10.0f}{rate:>10.0f}{cpu / n * 1000:>14.4f}{p50:>9.3f}{p99:>9.3f}{rss / 1024:>14.1f}")
-    s_rate, s_cpu = rows[0][2], rows[0][3] / rows[0][1]
-    for tool, n, rate, cpu, *_ in rows[1:]:
-        print(f"stampede / {tool}: req/s {s_rate / rate:.2f}, CPU per request {s_cpu / (cpu / n):.2f}")
+    if os.path.exists(GOOSE):
+        out = os.path.join(work, "g.out")
+        _, cpu, rss = measure(PIN_GEN + [GOOSE, "--host", origin, "--users", str(conns),
+                                         "--increase-rate", str(conns), "--run-time", f"{secs}s",
+                                         "--quiet"], out)
+        g = json.loads(open(out).read().strip().splitlines()[-1])
+        rows.append(("goose", g["requests"], g["requests"] / g["seconds"], cpu, g["p50_ms"],
+                     g["p99_ms"], rss))
+
+    if LOCUST:
+        locustfile = os.path.join(work, "locustfile.py")
+        with open(locustfile, "w") as f:
+            f.write(LOCUSTFILE)
+        for user, label in [("Fast", "locust-fast"), ("Plain", "locust")]:
+            csv = os.path.join(work, f"l-{user}")
+            out = os.path.join(work, "l.out")
+            _, cpu, rss = measure(PIN_GEN + [
+                LOCUST, "-f", locustfile, user, "--headless", "-u", str(conns), "-r", str(conns),
+                "-t", f"{secs}s", "--host", origin, "--csv", csv, "--only-summary",
+                "--stop-timeout", "1", "--loglevel", "WARNING"], out)
+            with open(csv + "_stats.csv") as f:
+                agg = [r.split(",") for r in f.read().splitlines()]
+            head, total = agg[0], next(r for r in agg if r[1] == "Aggregated")
+            col = lambda name: float(total[head.index(name)])
+            rows.append((label, col("Request Count"), col("Requests/s"), cpu, col("50%"),
+                         col("99%"), rss))
+
+    return rows
 
 
 def main():
     secs, conns = int(sys.argv[1]), int(sys.argv[2])
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     with tempfile.TemporaryDirectory() as work:
         procs = []
         try:
@@ -119,13 +193,13 @@ http {{
                 procs.append(subprocess.Popen(PIN_TARGET + ["/usr/sbin/nginx", "-c", conf, "-p", work],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 wait_http("http://127.0.0.1:18093/")
-                run_all("nginx", "http://127.0.0.1:18093/", "http://127.0.0.1:18093", secs, conns, work)
+                run_all("nginx", "http://127.0.0.1:18093/", "http://127.0.0.1:18093", secs, conns, rounds, work)
             else:
                 print("nginx not installed: skipping the nginx target")
             procs.append(subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", "127.0.0.1:18090"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_http("http://127.0.0.1:18090/healthz")
-            run_all("stampede target", "http://127.0.0.1:18090/", "http://127.0.0.1:18090", secs, conns, work)
+            run_all("stampede target", "http://127.0.0.1:18090/", "http://127.0.0.1:18090", secs, conns, rounds, work)
         finally:
             for p in procs:
                 p.terminate()

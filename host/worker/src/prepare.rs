@@ -48,7 +48,16 @@ pub(crate) fn prepare(
     plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis))
         .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
-    let parts = segment.split(opts.threads.max(1) as u64);
+    // No more threads than the smallest scenario has VUs here: a thread without VUs of an
+    // arrival-rate scenario would drop its part of the iterations.
+    let fewest_vus = plan
+        .scenarios
+        .iter()
+        .map(|s| s.executor.for_segment(&segment).max_vus())
+        .filter(|&vus| vus > 0)
+        .min()
+        .unwrap_or(1);
+    let parts = segment.split((opts.threads as u64).clamp(1, fewest_vus));
     // Component instances, not VUs: with shared isolation one instance hosts many VUs (each
     // thread fills instances of its own).
     let share_instances: u64 = parts

@@ -76,3 +76,25 @@ async fn zero_threads_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--threads"), "{stderr}");
 }
+
+/// An arrival-rate scenario with a single VU runs on one thread: a second thread would own half
+/// the iterations without a VU to run them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_vu_arrival_rate_is_not_split() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 20\ntime-unit = \"1s\"\n\
+         duration = \"1s\"\npre-allocated-vus = 1\nmax-vus = 1\ngraceful-stop = \"2s\"\n";
+    let run = run_plan(
+        &fixture_plan(&target, "get", "", scenario),
+        &["--threads", "4"],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.metric("dropped_iterations", "count"),
+        0.0,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("iterations", "count"), 20.0);
+}
