@@ -37,12 +37,12 @@ pub enum CoordinatorError {
     /// The scenario's `setup` failed.
     #[error("setup failed: {0}")]
     Setup(String),
-    /// The plan needs more VUs than the workers can host.
+    /// The plan needs more component instances than the workers can host.
     #[error(
-        "the workers can host at most {available} VUs ({limited_by}) but the plan needs {needed}; lower the VU count, raise that limit, or add workers"
+        "the workers can host at most {available} VU instances ({limited_by}) but the plan needs {needed} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, raise that limit, or add workers"
     )]
     Capacity {
-        /// VUs the plan needs at most.
+        /// Instances the plan needs at most.
         needed: u64,
         /// Sum of the workers' capacities.
         available: u64,

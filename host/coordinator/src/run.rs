@@ -143,9 +143,10 @@ pub async fn run(
         }
     }
     let available: u64 = caps.iter().sum();
-    if plan.max_vus() > available {
+    // Capacity counts instances: with shared isolation many VUs share one.
+    if plan.max_instances() > available {
         return Err(CoordinatorError::Capacity {
-            needed: plan.max_vus(),
+            needed: plan.max_instances(),
             available,
             limited_by: limited,
         });

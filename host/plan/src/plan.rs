@@ -43,6 +43,14 @@ impl Plan {
             .fold(0u64, |sum, s| sum.saturating_add(s.executor.max_vus()))
     }
 
+    /// Component instances the plan needs at most: one per VU, or one per `vus-per-instance` VUs
+    /// of a scenario with shared isolation (what a worker's capacity counts).
+    pub fn max_instances(&self) -> u64 {
+        self.scenarios.iter().fold(0u64, |sum, s| {
+            sum.saturating_add(s.instances_for(s.executor.max_vus()))
+        })
+    }
+
     /// How long the run can last: the latest `start-time + max duration + graceful-stop` of its scenarios.
     pub fn total_duration(&self) -> Duration {
         self.scenarios

@@ -74,10 +74,49 @@ async fn a_plan_larger_than_the_fleet_is_bad_input() {
     assert!(err.is_bad_input());
     let msg = err.to_string();
     assert!(
-        msg.contains("at most 30 VUs") && msg.contains("needs 50"),
+        msg.contains("at most 30 VU instances") && msg.contains("needs 50"),
         "{msg}"
     );
     assert!(logs.iter().all(Vec::is_empty));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shared_isolation_needs_instances_not_vus() {
+    // 5,000 VUs at 1,000 per instance need 5 instances: a fleet of 30 hosts them.
+    let shared = format!(
+        "{}isolation = \"shared\"\nvus-per-instance = 1000\n",
+        constant(5000)
+    );
+    let (result, logs) = run(
+        spec(&shared),
+        vec![Script::new("w0", 10), Script::new("w1", 20)],
+    )
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        logs.iter().all(|log| !log.is_empty()),
+        "both workers got work"
+    );
+
+    // 50,001 VUs need 51 instances: too many.
+    let shared = shared.replace("vus = 5000", "vus = 50001");
+    let (result, _) = run(
+        spec(&shared),
+        vec![Script::new("w0", 10), Script::new("w1", 20)],
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoordinatorError::Capacity {
+                needed: 51,
+                available: 30,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
