@@ -51,26 +51,30 @@ async fn another_protocol_version_is_refused_at_hello() {
     assert!(logs[0].is_empty(), "nothing is assigned");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_plan_larger_than_the_fleet_is_bad_input() {
+/// `plan` on a fleet of two workers hosting 10 and 20 instances: its result and the workers' logs.
+async fn on_a_fleet_of_30(plan: &str) -> (Result<(), CoordinatorError>, Vec<crate::fleet::Log>) {
     let (result, logs) = run(
-        spec(&constant(50)),
+        spec(plan),
         vec![Script::new("w0", 10), Script::new("w1", 20)],
     )
     .await;
-    let err = result.unwrap_err();
+    (result.map(drop), logs)
+}
 
+/// `err` is the capacity error of a plan needing `needed` instances on the fleet of 30.
+fn assert_capacity(err: &CoordinatorError, needed: u64) {
     assert!(
-        matches!(
-            err,
-            CoordinatorError::Capacity {
-                needed: 50,
-                available: 30,
-                ..
-            }
-        ),
+        matches!(err, CoordinatorError::Capacity { needed: n, available: 30, .. } if *n == needed),
         "{err:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_larger_than_the_fleet_is_bad_input() {
+    let (result, logs) = on_a_fleet_of_30(&constant(50)).await;
+    let err = result.unwrap_err();
+
+    assert_capacity(&err, 50);
     assert!(err.is_bad_input());
     let msg = err.to_string();
     assert!(
@@ -87,11 +91,7 @@ async fn shared_isolation_needs_instances_not_vus() {
         "{}isolation = \"shared\"\nvus-per-instance = 1000\n",
         constant(5000)
     );
-    let (result, logs) = run(
-        spec(&shared),
-        vec![Script::new("w0", 10), Script::new("w1", 20)],
-    )
-    .await;
+    let (result, logs) = on_a_fleet_of_30(&shared).await;
     assert!(result.is_ok(), "{result:?}");
     assert!(
         logs.iter().all(|log| !log.is_empty()),
@@ -100,23 +100,8 @@ async fn shared_isolation_needs_instances_not_vus() {
 
     // 50,001 VUs need 51 instances: too many.
     let shared = shared.replace("vus = 5000", "vus = 50001");
-    let (result, _) = run(
-        spec(&shared),
-        vec![Script::new("w0", 10), Script::new("w1", 20)],
-    )
-    .await;
-    let err = result.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CoordinatorError::Capacity {
-                needed: 51,
-                available: 30,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let (result, _) = on_a_fleet_of_30(&shared).await;
+    assert_capacity(&result.unwrap_err(), 51);
 }
 
 #[tokio::test(start_paused = true)]
