@@ -57,11 +57,12 @@ pub enum SegmentError {
     },
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+/// The greatest common divisor, at least 1 (so it can always divide).
+fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
-    a
+    a.max(1)
 }
 
 impl Ratio {
@@ -75,7 +76,8 @@ impl Ratio {
         if den == 0 {
             return Err(SegmentError::ZeroDenominator);
         }
-        let g = gcd(num, den);
+        // At most `den`, so the reduced terms fit a u64 again.
+        let g = gcd(u128::from(num), u128::from(den)) as u64;
         Ok(Ratio {
             num: num / g,
             den: den / g,
@@ -187,12 +189,7 @@ impl Segment {
 
     /// `n` adjacent segments of width `1/n` covering `[0, 1)`; empty for `n == 0`.
     pub fn split_even(n: u64) -> Vec<Segment> {
-        (0..n)
-            .map(|i| Segment {
-                from: Ratio::new(i, n).unwrap_or(Ratio::ZERO),
-                to: Ratio::new(i + 1, n).unwrap_or(Ratio::ONE),
-            })
-            .collect()
+        Segment::full().split(n)
     }
 
     /// Adjacent segments covering `[0, 1)`, segment `i` of width `weights[i] / sum(weights)` (a zero weight
@@ -287,7 +284,7 @@ impl Segment {
 /// `num / den` (`num <= den`) in lowest terms, or rounded down to a fraction with a denominator
 /// of about 2^32 when it does not fit 64-bit terms.
 fn ratio_near(num: u128, den: u128) -> Ratio {
-    let g = gcd128(num, den);
+    let g = gcd(num, den);
     let (num, den) = (num / g, den / g);
     if let (Ok(num), Ok(den)) = (u64::try_from(num), u64::try_from(den)) {
         return Ratio::new(num, den).unwrap_or(Ratio::ZERO);
@@ -295,13 +292,6 @@ fn ratio_near(num: u128, den: u128) -> Ratio {
     let scale = den / (1 << 32) + 1;
     let (num, den) = (num / scale, (den / scale).max(1));
     Ratio::new(num as u64, den as u64).unwrap_or(Ratio::ZERO)
-}
-
-fn gcd128(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.max(1)
 }
 
 impl Default for Segment {

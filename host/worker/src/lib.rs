@@ -188,11 +188,11 @@ async fn run_share(
             .name(format!("stampede-vus-{k}"))
             .spawn(move || run_part(&p, &part, shared, setup_data, t0, finished_tx));
         match spawned {
-            Ok(_) => threads.push(finished),
+            Ok(_) => threads.push((k, finished)),
             Err(e) => tracing::error!("cannot start VU thread {k}: {e}"),
         }
     }
-    for (k, finished) in threads.into_iter().enumerate() {
+    for (k, finished) in threads {
         if finished.await.is_err() {
             tracing::error!("VU thread {k} failed; its VUs stopped early");
         }

@@ -5,7 +5,7 @@ use crate::common::*;
 
 /// A plan for `fixture_shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per
 /// instance (`None`: the default isolation, one instance per VU), plus `extra` top-level TOML.
-fn shared_plan(
+pub fn shared_plan(
     target: &Target,
     mode: &str,
     vus: u64,

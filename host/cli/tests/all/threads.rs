@@ -2,18 +2,25 @@
 //! load among workers, so counts stay exact whatever the number of threads.
 
 use crate::common::*;
+use crate::shared::shared_plan;
+
+/// `fixture_basic` in mode `get` running `scenarios` on `threads` threads.
+async fn run_on_threads(target: &Target, scenarios: &str, threads: &str) -> Run {
+    let run = run_plan(
+        &fixture_plan(target, "get", "", scenarios),
+        &["--threads", threads],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    run
+}
 
 /// 7 VUs x 5 iterations on 3 threads (2 + 2 + 3 VUs): exactly 35 requests, all counted once.
 #[tokio::test(flavor = "multi_thread")]
 async fn per_vu_iterations_are_exact_across_threads() {
     let target = Target::start().await;
     let scenario = "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 7\niterations = 5\n";
-    let run = run_plan(
-        &fixture_plan(&target, "get", "", scenario),
-        &["--threads", "3"],
-    )
-    .await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = run_on_threads(&target, scenario, "3").await;
     assert_eq!(run.metric("iterations", "count"), 35.0);
     assert_eq!(run.metric("http_reqs", "count"), 35.0);
     assert_eq!(target.requests().await, 35);
@@ -27,12 +34,7 @@ async fn shared_iterations_and_arrival_rates_add_up_across_threads() {
     let scenarios = "[scenarios.shared]\nexecutor = \"shared-iterations\"\nvus = 4\niterations = 50\n\n\
          [scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 100\ntime-unit = \"1s\"\n\
          duration = \"2s\"\npre-allocated-vus = 6\ngraceful-stop = \"2s\"\n";
-    let run = run_plan(
-        &fixture_plan(&target, "get", "", scenarios),
-        &["--threads", "3"],
-    )
-    .await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = run_on_threads(&target, scenarios, "3").await;
     assert_eq!(run.metric("dropped_iterations", "count"), 0.0);
     assert_eq!(run.metric("iterations", "count"), 250.0);
     assert_eq!(target.requests().await, 250);
@@ -42,24 +44,7 @@ async fn shared_iterations_and_arrival_rates_add_up_across_threads() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_instances_per_thread_count_every_request() {
     let target = Target::start().await;
-    let plan = format!(
-        r#"component = "{wasm}"
-targets = ["{origin}"]
-
-[params]
-mode = "ids"
-url = "{origin}/"
-
-[scenarios.main]
-executor = "constant-vus"
-vus = 30
-duration = "1s"
-isolation = "shared"
-vus-per-instance = 10
-"#,
-        wasm = guest("fixture_shared").display(),
-        origin = target.origin(),
-    );
+    let plan = shared_plan(&target, "ids", 30, "1s", Some(10), "");
     let run = run_plan(&plan, &["--threads", "2"]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let reqs = run.metric("http_reqs", "count");
@@ -84,12 +69,7 @@ async fn a_single_vu_arrival_rate_is_not_split() {
     let target = Target::start().await;
     let scenario = "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 20\ntime-unit = \"1s\"\n\
          duration = \"1s\"\npre-allocated-vus = 1\nmax-vus = 1\ngraceful-stop = \"2s\"\n";
-    let run = run_plan(
-        &fixture_plan(&target, "get", "", scenario),
-        &["--threads", "4"],
-    )
-    .await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = run_on_threads(&target, scenario, "4").await;
     assert_eq!(
         run.metric("dropped_iterations", "count"),
         0.0,
