@@ -88,8 +88,14 @@ impl Current {
         slot
     }
 
-    fn take(&mut self) -> Aggregate {
-        let Current { slots, .. } = std::mem::take(self);
+    fn into_aggregate(self) -> Aggregate {
+        let Current {
+            slots,
+            by_value,
+            by_addr,
+        } = self;
+        // The maps' clones go first, so keys nobody else holds move instead of being cloned.
+        drop((by_value, by_addr));
         slots
             .into_iter()
             .map(|(key, sink)| (Arc::unwrap_or_clone(key), sink))
@@ -133,7 +139,10 @@ impl Collector {
 
     /// Everything collected since the previous call.
     pub fn take(&self) -> Aggregate {
-        self.current.lock().expect("collector lock").take()
+        // Swap under the lock, build the aggregate outside it: VU threads flushing meanwhile wait
+        // only for the swap.
+        let current = std::mem::take(&mut *self.current.lock().expect("collector lock"));
+        current.into_aggregate()
     }
 }
 

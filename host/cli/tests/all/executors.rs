@@ -16,10 +16,13 @@ fn arrival_plan(target: &Target, pre: u64, max: u64) -> String {
 }
 
 /// 1,000 iterations/s for 20 s against /delay/20 with enough VUs: 20,000 iterations (±1 %), no drops.
+/// "Enough" includes the machine's hiccups: ~20 VUs are busy at a time, and the other ~480 absorb a
+/// stall of the process of up to ~480 ms (CI once stalled a VU thread for 233 ms, which 100 VUs could
+/// not absorb at this rate).
 #[tokio::test(flavor = "multi_thread")]
 async fn constant_arrival_rate_keeps_the_rate_with_enough_vus() {
     let target = Target::start().await;
-    let run = run_plan(&arrival_plan(&target, 100, 400), &[]).await;
+    let run = run_plan(&arrival_plan(&target, 500, 500), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let iterations = run.metric("iterations", "count");
     assert!(
