@@ -1,6 +1,6 @@
 //! The open model shared by `constant-arrival-rate` and `ramping-arrival-rate`: iterations start on
 //! the plan's schedule whether or not earlier ones finished. Each scheduled start goes to an idle
-//! VU; when none is idle the iteration is counted in `dropped_iterations` (never silently) and, below
+//! VU (one that finished its iteration at that very moment included); when none is idle the iteration is counted in `dropped_iterations` (never silently) and, below
 //! `max-vus`, one more VU is initialised in the background for later arrivals. How late each
 //! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
 
@@ -101,7 +101,17 @@ pub(super) async fn run<F: VuFactory>(
         if due >= clock.stop_at() {
             break;
         }
-        match pool.idle.try_acquire() {
+        let permit = match pool.idle.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                // A VU may have finished already, its wake-up not yet run: when this thread was
+                // busy or descheduled, due arrivals and finished iterations pile up together.
+                // Every ready task runs once before the arrival counts as dropped.
+                tokio::task::yield_now().await;
+                pool.idle.try_acquire()
+            }
+        };
+        match permit {
             Ok(permit) => {
                 permit.forget();
                 let _ = tx.send(Job { due });

@@ -135,6 +135,31 @@ async fn arrivals_without_an_idle_vu_are_dropped() {
     assert_eq!(factory.log.ids(), (1..=10).collect::<Vec<_>>());
 }
 
+/// A VU that finishes exactly when the next arrival is due takes it: an arrival is dropped only
+/// after every task that was ready (here, the VU finishing) has run. On a loaded machine this is what
+/// keeps a stalled thread's backlog of finished VUs from turning into drops.
+#[tokio::test(start_paused = true)]
+async fn a_vu_finishing_when_an_arrival_is_due_takes_it() {
+    let h = Harness::new();
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, _| sleeps(ms(100))));
+    let (_, m) = h
+        .run(
+            &factory,
+            scenario(Executor::ConstantArrivalRate(constant(
+                10,
+                secs(1.0),
+                2,
+                1,
+                1,
+            ))),
+        )
+        .await;
+    assert_eq!(count(&m, "dropped_iterations"), 0);
+    assert_eq!(count(&m, "iterations"), 20);
+    let due: Vec<Duration> = (0..20).map(|j| ms(100 * j)).collect();
+    assert_eq!(starts(&factory), due);
+}
+
 #[tokio::test(start_paused = true)]
 async fn vus_are_created_on_demand_up_to_max_vus() {
     let h = Harness::new();
