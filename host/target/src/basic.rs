@@ -43,7 +43,8 @@ pub(crate) async fn json() -> impl IntoResponse {
     )
 }
 
-/// `GET /delay/{ms}`: sleeps, capped at [`MAX_DELAY_MS`].
+/// `GET /delay/{ms}`: sleeps (to well under a millisecond, see [`crate::timer`]), capped at
+/// [`MAX_DELAY_MS`].
 pub(crate) async fn delay(
     ms: Result<Path<String>, PathRejection>,
 ) -> Result<&'static str, ApiError> {
@@ -53,7 +54,7 @@ pub(crate) async fn delay(
             "delay must be a whole number of milliseconds (0 to {MAX_DELAY_MS}), got {raw:?}"
         ))
     })?;
-    tokio::time::sleep(Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
+    crate::timer::sleep(Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
     Ok(OK)
 }
 

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `GET` | `/` | `200`, `ok\n` (`text/plain`, 3 bytes); static, the cheapest route |
 //! | `GET` | `/json` | `200`, a fixed JSON document of about 1 KiB (`application/json`), static bytes |
-//! | `GET` | `/delay/{ms}` | waits `ms` milliseconds (capped at 60 000), then `200`, `ok\n`; `400` if `ms` is not a whole number |
+//! | `GET` | `/delay/{ms}` | waits `ms` milliseconds (to within ~0.1 ms, capped at 60 000), then `200`, `ok\n`; `400` if `ms` is not a whole number |
 //! | any | `/status/{code}` | responds with status `code` (`200..=599`) and a short body such as `418 I'm a teapot\n` (empty for `204`, `205`, `304`); `400` for `1xx` or anything else |
 //! | `GET` | `/healthz` | `200`, `ok\n` |
 //! | `POST` | `/login` | JSON `{"username": "...", "password": "secret"}` -> `200` `{"token": "..."}` plus `Set-Cookie: session=<token>; Path=/; HttpOnly`; `401` for a wrong password, `400` for an empty username or a malformed body |
@@ -67,6 +67,7 @@ mod error;
 mod metrics;
 mod sessions;
 mod shop;
+mod timer;
 
 use std::future::{Future, pending};
 use std::net::SocketAddr;
