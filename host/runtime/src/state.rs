@@ -2,6 +2,7 @@
 
 use crate::client::HttpClient;
 use crate::host::{FetchHooks, FetchState};
+use crate::orphans::Orphans;
 use crate::output::TailPipe;
 use crate::series::SeriesCache;
 use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
@@ -37,6 +38,8 @@ pub struct RunContext {
     pub call_timeout: Duration,
     /// Linear memory limit per VU.
     pub memory_limit: u64,
+    /// Requests of ended shared instances still on their way (one set per VU thread).
+    pub orphans: Arc<Orphans>,
 }
 
 impl RunContext {
@@ -54,6 +57,7 @@ impl RunContext {
             cpu_budget: self.cpu_budget,
             call_timeout: self.call_timeout,
             memory_limit: self.memory_limit,
+            orphans: Arc::default(),
         }
     }
 }

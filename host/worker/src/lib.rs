@@ -222,13 +222,33 @@ fn run_part(
             return;
         }
     };
-    let factory = Arc::new(p.factory(Arc::new(p.run.for_thread()), setup_data));
+    let context = Arc::new(p.run.for_thread());
+    let factory = Arc::new(p.factory(context.clone(), setup_data));
+    let runs = p.scenario_runs(part);
+    // Requests orphaned by a shared instance that ended get the scenarios' graceful stop to finish
+    // and be recorded, like iterations still running at the end.
+    let grace = runs
+        .iter()
+        .map(|r| r.scenario.graceful_stop)
+        .max()
+        .unwrap_or_default();
     runtime.block_on(async {
         let mut scenarios = tokio::task::JoinSet::new();
-        for run in p.scenario_runs(part) {
+        for run in runs {
             scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
         }
         while scenarios.join_next().await.is_some() {}
+        let orphans = &context.orphans;
+        if tokio::time::timeout(grace, orphans.settled())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} requests of ended shared instances were still unanswered after the graceful \
+                 stop ({grace:?}); they are not counted",
+                orphans.pending()
+            );
+        }
     });
     let _ = finished.send(());
     // Interrupted VUs' instances and idle connections may still have tasks: do not wait for them.

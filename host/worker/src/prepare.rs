@@ -112,6 +112,7 @@ pub(crate) fn prepare(
         cpu_budget: plan.options.cpu_budget,
         call_timeout: plan.options.iteration_timeout,
         memory_limit: plan.options.memory_limit,
+        orphans: Arc::default(),
     });
     Ok(Prepared {
         plan,

@@ -94,6 +94,40 @@ async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
     assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
 }
 
+/// The trap comes in the VUs' last iteration, so the requests it orphans are still on their way
+/// when the executor is done: the VU thread waits for them, and every request the target saw is
+/// counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_orphaned_by_a_trap_at_the_end_are_still_counted() {
+    let target = Target::start().await;
+    let origin = target.origin();
+    let plan = shared_plan(&target, "trap", 5, "10s", Some(5), "")
+        .replace(
+            "executor = \"constant-vus\"\nvus = 5\nduration = \"10s\"",
+            "executor = \"per-vu-iterations\"\nvus = 5\niterations = 2",
+        )
+        .replace(
+            &format!("url = \"{origin}/\""),
+            &format!("url = \"{origin}/delay/300\""),
+        );
+    assert!(
+        plan.contains("per-vu-iterations") && plan.contains("/delay/300"),
+        "{plan}"
+    );
+    let run = run_plan(&plan, &["--threads", "1"]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("trap on purpose in VU 1"),
+        "{}",
+        run.stderr()
+    );
+    // Iteration 0: 5 GETs. Iteration 1: VU 1 traps 100 ms in, the 4 others' GETs are orphaned
+    // (their iterations fail with the instance) and finish 200 ms after the executor is done.
+    assert_eq!(run.metric("iteration_errors", "count"), 5.0);
+    assert_eq!(target.requests().await, 9);
+    assert_eq!(run.metric("http_reqs", "count"), 9.0, "{}", run.stdout());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runaway_loop_in_a_shared_instance_is_interrupted() {
     let target = Target::start().await;
