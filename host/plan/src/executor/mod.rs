@@ -139,7 +139,8 @@ impl Executor {
     /// This executor's share for a segment of the fleet, made from the whole fleet's config (not from
     /// another share). The shares of a split add up to the whole exactly:
     ///
-    /// - VUs (and, for shared-iterations, iterations) are scaled with [`Segment::scale`];
+    /// - VUs are scaled with [`Segment::scale`]; shared-iterations' pool goes with the VUs (a share
+    ///   owns the iterations its VUs bring, so a share without VUs owns none);
     /// - `ramping-vus` keeps the fleet's stages and the segment, and scales the count at every moment
     ///   ([`Executor::vus_at`]);
     /// - the arrival-rate executors keep the fleet's rates and the segment, which picks the iterations
@@ -147,8 +148,7 @@ impl Executor {
     ///
     /// A share may be zero VUs (the worker runs nothing for this scenario, or, for an arrival-rate
     /// executor, drops every iteration it owns: the coordinator weights segments by capacity, so this only
-    /// happens with a tiny `max-vus`) and, for shared-iterations, may have more VUs than iterations (the
-    /// extra VUs find no work), so shares are not re-validated.
+    /// happens with a tiny `max-vus`), so shares are not re-validated.
     pub fn for_segment(&self, seg: &Segment) -> Executor {
         match self {
             Executor::ConstantVus(e) => Executor::ConstantVus(e.for_segment(seg)),

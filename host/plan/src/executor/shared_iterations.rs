@@ -79,11 +79,20 @@ impl SharedIterations {
         if t < self.max_duration { self.vus } else { 0 }
     }
 
-    /// Both VUs and iterations are split over the fleet, so the fleet runs exactly `iterations`.
+    /// The pool is split with the VUs, so the fleet runs exactly `iterations` and a share without
+    /// VUs owns no iterations: each VU of the fleet brings `iterations / vus` iterations, and the first
+    /// `iterations % vus` VUs one more; a share owns those of its VUs (its slice of the fleet's VU
+    /// indices).
     pub(crate) fn for_segment(&self, seg: &Segment) -> Self {
+        let own = seg.index_range(self.vus);
+        let (base, extra) = match self.vus {
+            0 => (0, 0),
+            vus => (self.iterations / vus, self.iterations % vus),
+        };
+        let with_extra = own.end.min(extra).saturating_sub(own.start);
         SharedIterations {
-            vus: seg.scale(self.vus),
-            iterations: seg.scale(self.iterations),
+            vus: own.end - own.start,
+            iterations: base * (own.end - own.start) + with_extra,
             ..self.clone()
         }
     }
@@ -115,6 +124,37 @@ mod tests {
         }
         assert_eq!(e.vus_at(Duration::ZERO), 7);
         assert_eq!(e.vus_at(Duration::from_secs(61)), 0);
+    }
+
+    /// More shares than VUs: some shares have no VU, and they must own no iterations (they would
+    /// never run), while the fleet still runs exactly `iterations`.
+    #[test]
+    fn a_share_without_vus_owns_no_iterations() {
+        for (vus, iterations) in [(3, 100), (1, 7), (5, 5), (7, 1000), (2, 3)] {
+            let e = SharedIterations {
+                vus,
+                iterations,
+                max_duration: Duration::from_secs(60),
+            };
+            for n in 1..=12 {
+                let parts: Vec<SharedIterations> = Segment::split_even(n)
+                    .iter()
+                    .map(|s| e.for_segment(s))
+                    .collect();
+                assert_eq!(parts.iter().map(|p| p.vus).sum::<u64>(), vus);
+                assert_eq!(parts.iter().map(|p| p.iterations).sum::<u64>(), iterations);
+                for p in &parts {
+                    assert_eq!(
+                        p.vus == 0,
+                        p.iterations == 0,
+                        "{vus} VUs, {iterations} in {n}"
+                    );
+                    // Evenly spread: a share's VUs each bring floor or ceil of the average.
+                    assert!(p.iterations >= p.vus * (iterations / vus));
+                    assert!(p.iterations <= p.vus * iterations.div_ceil(vus));
+                }
+            }
+        }
     }
 
     #[test]
