@@ -225,8 +225,11 @@ fn run_part(
     let context = Arc::new(p.run.for_thread());
     let factory = Arc::new(p.factory(context.clone(), setup_data));
     let runs = p.scenario_runs(part);
-    // Requests orphaned by a shared instance that ended get the scenarios' graceful stop to finish
-    // and be recorded, like iterations still running at the end.
+    // Requests orphaned by a shared instance that ended get the scenarios' (longest) graceful stop
+    // to finish and be recorded, like iterations still running at the end: counted from when the
+    // executors finished, or from the run's stop if it was stopped. Every orphan is adopted when its
+    // instance's store drops, on this thread, before the VUs waiting on that instance can finish, so
+    // none is adopted after the executors are done.
     let grace = runs
         .iter()
         .map(|r| r.scenario.graceful_stop)
@@ -239,7 +242,9 @@ fn run_part(
         }
         while scenarios.join_next().await.is_some() {}
         let orphans = &context.orphans;
-        if tokio::time::timeout(grace, orphans.settled())
+        let now = Instant::now();
+        let from = shared.stop.borrow().map_or(now, |stopped| stopped.min(now));
+        if tokio::time::timeout_at(from + grace, orphans.settled())
             .await
             .is_err()
         {

@@ -112,6 +112,8 @@ pub(crate) fn prepare(
         cpu_budget: plan.options.cpu_budget,
         call_timeout: plan.options.iteration_timeout,
         memory_limit: plan.options.memory_limit,
+        // Not waited on: VUs run on threads with contexts of their own (`for_thread`), and each
+        // thread waits for its own orphans.
         orphans: Arc::default(),
     });
     Ok(Prepared {

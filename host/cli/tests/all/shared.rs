@@ -100,19 +100,24 @@ async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_orphaned_by_a_trap_at_the_end_are_still_counted() {
     let target = Target::start().await;
-    let origin = target.origin();
-    let plan = shared_plan(&target, "trap", 5, "10s", Some(5), "")
-        .replace(
-            "executor = \"constant-vus\"\nvus = 5\nduration = \"10s\"",
-            "executor = \"per-vu-iterations\"\nvus = 5\niterations = 2",
-        )
-        .replace(
-            &format!("url = \"{origin}/\""),
-            &format!("url = \"{origin}/delay/300\""),
-        );
-    assert!(
-        plan.contains("per-vu-iterations") && plan.contains("/delay/300"),
-        "{plan}"
+    let plan = format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+mode = "trap"
+url = "{origin}/delay/1000"
+sleep_ms = "400"
+
+[scenarios.main]
+executor = "per-vu-iterations"
+vus = 5
+iterations = 2
+isolation = "shared"
+vus-per-instance = 5
+"#,
+        wasm = guest("fixture_shared").display(),
+        origin = target.origin(),
     );
     let run = run_plan(&plan, &["--threads", "1"]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
@@ -121,8 +126,9 @@ async fn requests_orphaned_by_a_trap_at_the_end_are_still_counted() {
         "{}",
         run.stderr()
     );
-    // Iteration 0: 5 GETs. Iteration 1: VU 1 traps 100 ms in, the 4 others' GETs are orphaned
-    // (their iterations fail with the instance) and finish 200 ms after the executor is done.
+    // Iteration 0: 5 GETs of 1 s. Iteration 1: VU 1 traps 400 ms in; the 4 others' GETs are
+    // orphaned (their iterations fail with the instance) and finish 600 ms after the executor is
+    // done.
     assert_eq!(run.metric("iteration_errors", "count"), 5.0);
     assert_eq!(target.requests().await, 9);
     assert_eq!(run.metric("http_reqs", "count"), 9.0, "{}", run.stdout());

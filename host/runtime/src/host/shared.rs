@@ -57,9 +57,9 @@ impl Drop for InFlight {
             return;
         };
         let run = self.run.clone();
-        // Counted until recorded: the VU thread waits for it before stopping.
-        let orphan = run.orphans.adopt();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // Counted until recorded: the VU thread waits for it before stopping.
+            let orphan = run.orphans.adopt();
             runtime.spawn(async move {
                 let result = request.await;
                 pending.record_orphan(&run, &result);

@@ -1,8 +1,9 @@
 //! The open model shared by `constant-arrival-rate` and `ramping-arrival-rate`: iterations start on
 //! the plan's schedule whether or not earlier ones finished. Each scheduled start goes to an idle
-//! VU (one that finished its iteration at that very moment included); when none is idle the iteration is counted in `dropped_iterations` (never silently) and, below
-//! `max-vus`, one more VU is initialised in the background for later arrivals. How late each
-//! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
+//! VU (one that finished its iteration at that very moment included); when none is idle the
+//! iteration is counted in `dropped_iterations` (never silently) and, below `max-vus`, one more VU
+//! is initialised in the background for later arrivals. How late each iteration actually started
+//! is recorded in `iteration_delay`, so coordinated omission shows.
 
 use super::{
     Clock, RunShared, ScenarioRun, create_vu, create_vu_once, join_all, push, record, run_iteration,
@@ -101,16 +102,14 @@ pub(super) async fn run<F: VuFactory>(
         if due >= clock.stop_at() {
             break;
         }
-        let permit = match pool.idle.try_acquire() {
-            Ok(permit) => Ok(permit),
-            Err(_) => {
-                // A VU may have finished already, its wake-up not yet run: when this thread was
-                // busy or descheduled, due arrivals and finished iterations pile up together.
-                // Every ready task runs once before the arrival counts as dropped.
-                tokio::task::yield_now().await;
-                pool.idle.try_acquire()
-            }
-        };
+        let mut permit = pool.idle.try_acquire();
+        if permit.is_err() {
+            // A VU may have finished already, its wake-up not yet run: when this thread was busy or
+            // descheduled, due arrivals and finished iterations pile up together. Every ready task
+            // runs once before the arrival counts as dropped.
+            tokio::task::yield_now().await;
+            permit = pool.idle.try_acquire();
+        }
         match permit {
             Ok(permit) => {
                 permit.forget();
