@@ -2,7 +2,8 @@
 """Latency honesty: at a fixed arrival rate, does Stampede report the latency a minimal client sees?
 
 Starts `stampede target` pinned to CPU 0, then, pinned to CPU 1 and one after the other, runs for
-DURATION seconds at RATE requests per second against /delay/1 (1 ms server-side delay):
+DURATION seconds at RATE requests per second against /delay/1 (1 ms server-side delay, kept to
+~0.1 ms by the target's own timer thread, so the result does not depend on timer phase):
 - Stampede, constant-arrival-rate, the rust-get plugin (1 GET + 1 check per iteration),
 - hyper-loop (bench/hyper-loop) in its open model (--rate),
 and prints each one's p50/p90/p99 and Stampede's p50 relative to hyper-loop's. The target of the
