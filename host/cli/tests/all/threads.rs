@@ -27,13 +27,14 @@ async fn per_vu_iterations_are_exact_across_threads() {
     assert_eq!(run.metric("vus_max", "max"), 7.0);
 }
 
-/// shared-iterations and an arrival rate split three ways still add up to the plan's totals.
+/// shared-iterations and an arrival rate split three ways still add up to the plan's totals. (30
+/// pre-allocated VUs, 10 per thread: a thread's idle VUs must absorb any stall of that thread.)
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_iterations_and_arrival_rates_add_up_across_threads() {
     let target = Target::start().await;
     let scenarios = "[scenarios.shared]\nexecutor = \"shared-iterations\"\nvus = 4\niterations = 50\n\n\
          [scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 100\ntime-unit = \"1s\"\n\
-         duration = \"2s\"\npre-allocated-vus = 6\ngraceful-stop = \"2s\"\n";
+         duration = \"2s\"\npre-allocated-vus = 30\ngraceful-stop = \"2s\"\n";
     let run = run_on_threads(&target, scenarios, "3").await;
     assert_eq!(run.metric("dropped_iterations", "count"), 0.0);
     assert_eq!(run.metric("iterations", "count"), 250.0);
@@ -63,18 +64,18 @@ async fn zero_threads_is_refused() {
 }
 
 /// An arrival-rate scenario with a single VU runs on one thread: a second thread would own half
-/// the iterations without a VU to run them.
+/// the iterations without a VU to run them (10 or more of the 20 dropped; a stall of the machine
+/// can drop one or two, as with any single VU).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_single_vu_arrival_rate_is_not_split() {
     let target = Target::start().await;
     let scenario = "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 20\ntime-unit = \"1s\"\n\
          duration = \"1s\"\npre-allocated-vus = 1\nmax-vus = 1\ngraceful-stop = \"2s\"\n";
     let run = run_on_threads(&target, scenario, "4").await;
-    assert_eq!(
+    let (iterations, dropped) = (
+        run.metric("iterations", "count"),
         run.metric("dropped_iterations", "count"),
-        0.0,
-        "{}",
-        run.stdout()
     );
-    assert_eq!(run.metric("iterations", "count"), 20.0);
+    assert_eq!(iterations + dropped, 20.0, "{}", run.stdout());
+    assert!(dropped <= 2.0, "{}", run.stdout());
 }
