@@ -6,7 +6,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/stampede")
+# STAMPEDE_BIN compares another build (for example one with other features) in the same script.
+BIN = os.environ.get("STAMPEDE_BIN") or os.path.join(ROOT, "target/release/stampede")
 LOOP = os.path.join(ROOT, "target/release/hyper-loop")
 
 # Target on CPU 0, generator on CPU 1, when taskset and 2+ CPUs are there.

@@ -1,17 +1,17 @@
-//! The load traffic's HTTP client: one pooled keep-alive hyper client per worker, shared by every VU,
-//! with host-side timing and the plan's target allowlist.
+//! The load traffic's HTTP client: keep-alive HTTP/1.1 connections in one pool per VU thread
+//! (see [`crate::pool`]), with host-side timing, the plan's target allowlist and `max-connections`.
 //!
 //! Timings use `Instant::now()` reads only (no timers): request start, response head, last body byte.
 
-use crate::connect::{ConnectTiming, TimedConnector};
+use crate::pool::{self, Checkout, Pool};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Attempts at sending one request when pooled connections turn out closed before it was sent.
+const SEND_ATTEMPTS: u32 = 3;
 
 /// An origin the plan allows: scheme, lower-case host, port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,46 +105,41 @@ impl RequestError {
     }
 }
 
-/// The shared client. Cheap to clone.
+/// The client of one VU thread. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<TimedConnector, Full<Bytes>>,
-    allowed: std::sync::Arc<[AllowedOrigin]>,
-    /// The plan's `max-connections`: permits for requests in flight.
-    in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    pool: Arc<Pool>,
+    allowed: Arc<[AllowedOrigin]>,
 }
 
 impl HttpClient {
-    /// A client that only sends to `allowed` origins, with at most `max_connections` requests in
-    /// flight (and so connections open) when set.
+    /// A client that only sends to `allowed` origins, with at most `max_connections` connections
+    /// open (and so requests in flight) at a time.
     pub fn with_max_connections(allowed: Vec<AllowedOrigin>, max_connections: Option<u64>) -> Self {
-        let mut client = HttpClient::new(allowed);
-        client.in_flight = max_connections.map(|n| {
-            let n = usize::try_from(n)
-                .unwrap_or(usize::MAX)
-                .min(tokio::sync::Semaphore::MAX_PERMITS);
-            Arc::new(tokio::sync::Semaphore::new(n))
-        });
-        client
+        HttpClient {
+            pool: Arc::new(Pool::new(max_connections.map(to_usize))),
+            allowed: allowed.into(),
+        }
     }
 
     /// A client that only sends to `allowed` origins.
     pub fn new(allowed: Vec<AllowedOrigin>) -> Self {
+        HttpClient::with_max_connections(allowed, None)
+    }
+
+    /// The same allowlist with a connection pool of its own, of at most `max_connections`
+    /// connections: one per VU thread, so a connection is driven by the thread whose VUs use it,
+    /// each with its share of the plan's `max-connections`.
+    pub fn with_own_pool(&self, max_connections: Option<u64>) -> Self {
         HttpClient {
-            client: pooled_client(),
-            allowed: allowed.into(),
-            in_flight: None,
+            pool: Arc::new(Pool::new(max_connections.map(to_usize))),
+            allowed: self.allowed.clone(),
         }
     }
 
-    /// The same client (allowlist, `max-connections` permits) with a connection pool of its own:
-    /// one per worker thread, so a connection is driven by the thread whose VUs use it.
-    pub fn with_own_pool(&self) -> Self {
-        HttpClient {
-            client: pooled_client(),
-            allowed: self.allowed.clone(),
-            in_flight: self.in_flight.clone(),
-        }
+    /// Close the idle connections (for example setup's, before the VU threads open their own).
+    pub fn close_idle(&self) {
+        self.pool.close_idle();
     }
 
     /// Check the allowlist, build the request, send it and read the whole response.
@@ -159,32 +154,34 @@ impl HttpClient {
                 "https targets are not supported yet; use an http:// target".into(),
             ));
         }
-        let (request, bytes_sent) = build(req.method, uri, req.headers, req.body)?;
-        // Held until the body is read: the connection is back in the pool by then.
-        let _permit = match &self.in_flight {
-            Some(s) => Some(s.acquire().await.expect("the semaphore is never closed")),
-            None => None,
-        };
+        let (request, bytes_sent) = build(req.method, &uri, req.headers, req.body)?;
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(80);
+        // Waiting for a connection under `max-connections` is not part of the request's time.
+        let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
-        let exchange = async {
-            let resp = self.client.request(request).await.map_err(classify)?;
+        // Boxed: a request waiting for a connection need not hold room for the exchange.
+        let exchange = Box::pin(async {
+            let (sender, resp, connecting) = self.exchange(host, port, checkout, request).await?;
             let head_at = Instant::now();
-            let connecting = resp
-                .extensions()
-                .get::<Arc<ConnectTiming>>()
-                .map_or(Duration::ZERO, |t| t.take());
             let (parts, body) = resp.into_parts();
             let body = body
                 .collect()
                 .await
                 .map_err(|e| RequestError::Protocol(e.to_string()))?
                 .to_bytes();
-            Ok::<_, RequestError>((parts, body, head_at, connecting))
-        };
-        let (parts, body, head_at, connecting) = tokio::time::timeout(req.timeout, exchange)
-            .await
-            .map_err(|_| RequestError::Timeout)??;
+            Ok::<_, RequestError>((sender, parts, body, head_at, connecting))
+        });
+        let (sender, parts, body, head_at, connecting) =
+            tokio::time::timeout(req.timeout, exchange)
+                .await
+                .map_err(|_| RequestError::Timeout)??;
         let end = Instant::now();
+        self.pool.put_back(host, port, sender);
         let mut bytes_received = 17 + body.len() as u64;
         let headers = parts
             .headers
@@ -210,6 +207,64 @@ impl HttpClient {
             bytes_sent,
             bytes_received,
         })
+    }
+
+    /// Send `request` on the checked-out connection (opening it first if need be) until its
+    /// response head arrives. A pooled connection that closed before the request went out is
+    /// replaced (a few times at most). Returns the connection, the response and the time spent
+    /// opening connections.
+    async fn exchange(
+        &self,
+        host: &str,
+        port: u16,
+        mut checkout: Checkout,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<
+        (
+            pool::Sender,
+            http::Response<hyper::body::Incoming>,
+            Duration,
+        ),
+        RequestError,
+    > {
+        let mut connecting = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut sender = match checkout {
+                Checkout::Reuse(sender) => sender,
+                Checkout::Open(permit) => {
+                    // Boxed: opening is the rare path, and every request waiting for a
+                    // connection would otherwise hold room for its state.
+                    let (sender, took) =
+                        Box::pin(pool::open(host, port, permit))
+                            .await
+                            .map_err(|e| {
+                                RequestError::Connect(format!(
+                                    "could not connect to {host}:{port}: {e}"
+                                ))
+                            })?;
+                    connecting += took;
+                    sender
+                }
+            };
+            match sender.try_send_request(request).await {
+                Ok(resp) => return Ok((sender, resp, connecting)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if attempt < SEND_ATTEMPTS => {
+                        request = unsent;
+                        // Not sent: the connection was still finishing its last response (wait
+                        // for it), or it closed (take another).
+                        checkout = if sender.ready().await.is_ok() {
+                            Checkout::Reuse(sender)
+                        } else {
+                            self.pool.checkout(host, port).await
+                        };
+                    }
+                    _ => return Err(classify(e.into_error())),
+                },
+            }
+        }
     }
 
     fn check_origin(&self, uri: &Uri, url: &str) -> Result<(), RequestError> {
@@ -245,27 +300,26 @@ impl HttpClient {
     }
 }
 
-fn pooled_client() -> Client<TimedConnector, Full<Bytes>> {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.enforce_http(false);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(usize::MAX)
-        .build(TimedConnector(connector))
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
+/// The request in origin form (`GET /path?query`, with a `Host` header as the URL gives it, unless the
+/// guest set one) and the approximate bytes it puts on the wire.
 fn build(
     method: String,
-    uri: Uri,
+    uri: &Uri,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
 ) -> Result<(Request<Full<Bytes>>, u64), RequestError> {
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| RequestError::Invalid(format!("bad method `{method}`")))?;
-    let mut sent =
-        (method.as_str().len() + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 11) as u64;
-    let mut builder = Request::builder().method(method).uri(uri.clone());
+    let target = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    let mut sent = (method.as_str().len() + target.as_str().len() + 11) as u64;
+    let mut builder = Request::builder().method(method).uri(Uri::from(target));
     let mut has_host = false;
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -276,8 +330,16 @@ fn build(
         sent += (name.as_str().len() + value.len() + 4) as u64;
         builder = builder.header(name, value);
     }
-    if !has_host && let Some(a) = uri.authority() {
-        sent += (a.as_str().len() + 8) as u64;
+    if !has_host {
+        let host = match (uri.host(), uri.port_u16()) {
+            (Some(h), Some(p)) if p != 80 => format!("{h}:{p}"),
+            (Some(h), _) => h.to_owned(),
+            (None, _) => String::new(),
+        };
+        sent += (host.len() + 8) as u64;
+        let value = HeaderValue::from_str(&host)
+            .map_err(|_| RequestError::Invalid(format!("bad host in `{uri}`")))?;
+        builder = builder.header(http::header::HOST, value);
     }
     let body = Bytes::from(body.unwrap_or_default());
     sent += body.len() as u64;
@@ -287,7 +349,9 @@ fn build(
     Ok((req, sent))
 }
 
-fn classify(e: hyper_util::client::legacy::Error) -> RequestError {
+/// A failed exchange: a response that is not HTTP is a protocol error, anything else (the
+/// connection broke or closed early) a connection error.
+fn classify(e: hyper::Error) -> RequestError {
     use std::error::Error;
     let mut msg = e.to_string();
     let mut src = e.source();
@@ -295,9 +359,9 @@ fn classify(e: hyper_util::client::legacy::Error) -> RequestError {
         msg = format!("{msg}: {s}");
         src = s.source();
     }
-    if e.is_connect() {
-        RequestError::Connect(msg)
-    } else {
+    if e.is_parse() || e.is_parse_status() {
         RequestError::Protocol(msg)
+    } else {
+        RequestError::Connect(msg)
     }
 }

@@ -44,10 +44,11 @@ pub struct RunContext {
 
 impl RunContext {
     /// The same run for another thread of the worker: everything shared but the HTTP client's
-    /// connection pool, so that each thread's VUs use connections that thread drives.
-    pub fn for_thread(&self) -> RunContext {
+    /// connection pool (of at most `max_connections`, the thread's share of the plan's), so that
+    /// each thread's VUs use connections that thread drives.
+    pub fn for_thread(&self, max_connections: Option<u64>) -> RunContext {
         RunContext {
-            client: self.client.with_own_pool(),
+            client: self.client.with_own_pool(max_connections),
             http_timeout: self.http_timeout,
             params: self.params.clone(),
             env: self.env.clone(),

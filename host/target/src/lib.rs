@@ -45,6 +45,8 @@
 //! - `target_requests_by_route_total{route="..."}` (counter): the same, split by route template
 //!   (`/delay/{ms}`, not `/delay/250`); unknown paths are `route="unmatched"`.
 //! - `target_active_sessions` (gauge): sessions currently logged in.
+//! - `target_connections_total` (counter): TCP connections accepted (a load generator that keeps
+//!   connections alive opens few).
 //!
 //! Requests the HTTP layer rejects before routing (malformed HTTP) are not counted.
 //!
@@ -72,6 +74,7 @@ mod timer;
 use std::future::{Future, pending};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, bail};
 use axum::Router;
@@ -92,6 +95,7 @@ pub struct TargetState {
     counters: RequestCounters,
     sessions: SessionStore,
     catalog: Catalog,
+    connections: AtomicU64,
 }
 
 impl TargetState {
@@ -101,6 +105,7 @@ impl TargetState {
             counters: RequestCounters::default(),
             sessions: SessionStore::new(MAX_SESSIONS),
             catalog: Catalog::new(),
+            connections: AtomicU64::new(0),
         }
     }
 
@@ -112,6 +117,11 @@ impl TargetState {
     /// What `target_active_sessions` reports: sessions currently logged in.
     pub fn active_sessions(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// What `target_connections_total` reports: connections accepted.
+    pub fn connections_total(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -201,13 +211,16 @@ async fn serve_on(
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "demo target listening");
+    let state = Arc::new(TargetState::new());
+    let counted = state.clone();
     // Responses are small and written in one go; do not let Nagle hold them back.
-    let listener = listener.tap_io(|tcp| {
+    let listener = listener.tap_io(move |tcp| {
+        counted.connections.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(Arc::new(TargetState::new())))
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the demo target")

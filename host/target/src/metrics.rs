@@ -95,7 +95,7 @@ impl RequestCounters {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    fn render(&self, active_sessions: usize) -> String {
+    fn render(&self, active_sessions: usize, connections: u64) -> String {
         let mut out = String::with_capacity(1024);
         // Writing to a String cannot fail.
         let _ = writeln!(
@@ -123,13 +123,21 @@ impl RequestCounters {
              # TYPE target_active_sessions gauge\n\
              target_active_sessions {active_sessions}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP target_connections_total TCP connections accepted.\n\
+             # TYPE target_connections_total counter\n\
+             target_connections_total {connections}"
+        );
         out
     }
 }
 
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(state): State<Arc<TargetState>>) -> impl IntoResponse {
-    let body = state.counters.render(state.sessions.len());
+    let body = state
+        .counters
+        .render(state.sessions.len(), state.connections_total());
     (
         [(
             CONTENT_TYPE,
@@ -205,16 +213,18 @@ mod tests {
         counters.record(RouteId::Root);
         counters.record(RouteId::Root);
         counters.record(RouteId::Unmatched);
-        let text = counters.render(7);
+        let text = counters.render(7, 3);
         assert!(text.contains("\ntarget_requests_total 3\n"), "{text}");
         assert!(text.contains("target_requests_by_route_total{route=\"/\"} 2\n"));
         assert!(text.contains("target_requests_by_route_total{route=\"unmatched\"} 1\n"));
         assert!(text.contains("target_requests_by_route_total{route=\"/cart\"} 0\n"));
-        assert!(text.ends_with("target_active_sessions 7\n"));
+        assert!(text.contains("\ntarget_active_sessions 7\n"), "{text}");
+        assert!(text.ends_with("\ntarget_connections_total 3\n"), "{text}");
         for name in [
             "target_requests_total",
             "target_requests_by_route_total",
             "target_active_sessions",
+            "target_connections_total",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}");

@@ -105,6 +105,8 @@ pub async fn run_worker(
                     .setup(p.run.clone(), limit)
                     .await
                     .unwrap_or_else(|e| Err(format!("setup {e}")));
+                // The VU threads open connections of their own, within `max-connections`.
+                p.run.client.close_idle();
                 send(&tx, WorkerMsg::SetupDone { result })?;
             }
             CoordinatorMsg::Start { setup_data } => {
@@ -186,7 +188,7 @@ async fn run_share(
         let (p, shared, setup_data, part) = (p.clone(), shared.clone(), setup_data.clone(), *part);
         let spawned = std::thread::Builder::new()
             .name(format!("stampede-vus-{k}"))
-            .spawn(move || run_part(&p, &part, shared, setup_data, t0, finished_tx));
+            .spawn(move || run_part(&p, k, &part, shared, setup_data, t0, finished_tx));
         match spawned {
             Ok(_) => threads.push((k, finished)),
             Err(e) => tracing::error!("cannot start VU thread {k}: {e}"),
@@ -202,10 +204,12 @@ async fn run_share(
     let _ = tx.send(WorkerMsg::Finished);
 }
 
-/// One VU thread: the scenarios of `part` of the share on a runtime of its own, with VUs that
-/// send through a connection pool of their own. Says `finished` when every scenario has ended.
+/// VU thread `k`: the scenarios of `part` of the share on a runtime of its own, with VUs that
+/// send through a connection pool of their own (with the thread's share of `max-connections`).
+/// Says `finished` when every scenario has ended.
 fn run_part(
     p: &Prepared,
+    k: usize,
     part: &stampede_plan::Segment,
     shared: Arc<RunShared>,
     setup_data: Arc<[u8]>,
@@ -222,7 +226,8 @@ fn run_part(
             return;
         }
     };
-    let context = Arc::new(p.run.for_thread());
+    let share = prepare::connection_share(p.plan.options.max_connections, p.parts.len(), k);
+    let context = Arc::new(p.run.for_thread(share));
     let factory = Arc::new(p.factory(context.clone(), setup_data));
     let runs = p.scenario_runs(part);
     // Requests orphaned by a shared instance that ended get the scenarios' (longest) graceful stop

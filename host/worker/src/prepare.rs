@@ -49,7 +49,8 @@ pub(crate) fn prepare(
         .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
     // No more threads than the smallest scenario has VUs here: a thread without VUs of an
-    // arrival-rate scenario would drop its part of the iterations.
+    // arrival-rate scenario would drop its part of the iterations. Nor than `max-connections`:
+    // each thread gets its share of the connections, and a thread without one could not send.
     let fewest_vus = plan
         .scenarios
         .iter()
@@ -57,7 +58,8 @@ pub(crate) fn prepare(
         .filter(|&vus| vus > 0)
         .min()
         .unwrap_or(1);
-    let parts = segment.split((opts.threads as u64).clamp(1, fewest_vus));
+    let most_threads = fewest_vus.min(plan.options.max_connections.unwrap_or(u64::MAX));
+    let parts = segment.split((opts.threads as u64).clamp(1, most_threads));
     // Component instances, not VUs: with shared isolation one instance hosts many VUs (each
     // thread fills instances of its own).
     let share_instances: u64 = parts
@@ -213,5 +215,33 @@ impl Prepared {
             offset += total;
         }
         runs
+    }
+}
+
+/// Thread `k`'s share of a worker's `max-connections` over `threads` VU threads: an even split,
+/// the first `max % threads` threads one more. (There are never more threads than connections.)
+pub(crate) fn connection_share(max: Option<u64>, threads: usize, k: usize) -> Option<u64> {
+    let (threads, k) = (threads.max(1) as u64, k as u64);
+    max.map(|max| max / threads + u64::from(k < max % threads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_share;
+
+    #[test]
+    fn connection_shares_add_up_to_the_cap_and_differ_by_one_at_most() {
+        for max in [1, 2, 3, 7, 2000] {
+            for threads in 1..=max.min(9) as usize {
+                let shares: Vec<u64> = (0..threads)
+                    .map(|k| connection_share(Some(max), threads, k).unwrap())
+                    .collect();
+                assert_eq!(shares.iter().sum::<u64>(), max, "{max} over {threads}");
+                assert!(shares.iter().all(|&s| s >= 1), "{shares:?}");
+                let (lo, hi) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{shares:?}");
+            }
+        }
+        assert_eq!(connection_share(None, 2, 1), None);
     }
 }

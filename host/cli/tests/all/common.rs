@@ -55,6 +55,17 @@ impl Target {
 
     /// `target_requests_total` as the target's own /metrics reports it.
     pub async fn requests(&self) -> u64 {
+        self.counter("target_requests_total").await
+    }
+
+    /// `target_connections_total` (connections accepted) as the target's /metrics reports it, not
+    /// counting the connection this scrape opens. Every scrape opens one: ask this first.
+    pub async fn connections(&self) -> u64 {
+        self.counter("target_connections_total").await - 1
+    }
+
+    /// A counter from the target's own /metrics.
+    async fn counter(&self, name: &str) -> u64 {
         let text = reqwest::get(format!("{}/metrics", self.origin()))
             .await
             .unwrap()
@@ -62,8 +73,8 @@ impl Target {
             .await
             .unwrap();
         text.lines()
-            .find_map(|l| l.strip_prefix("target_requests_total "))
-            .expect("target_requests_total in /metrics")
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
             .trim()
             .parse()
             .unwrap()

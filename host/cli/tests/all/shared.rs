@@ -251,4 +251,8 @@ isolation = "shared"
     assert!((10.0..=50.0).contains(&reqs), "{reqs} requests");
     // The wait for a connection is not part of the request's duration.
     assert!(run.metric("http_req_duration", "p90") < 200.0);
+    // The cap is on connections: no more than 2 were ever opened (keep-alive, and a connection is
+    // back in its pool before the next request looks for one).
+    let opened = target.connections().await;
+    assert!((1..=2).contains(&opened), "{opened} connections opened");
 }

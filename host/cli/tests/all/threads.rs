@@ -55,6 +55,21 @@ async fn shared_instances_per_thread_count_every_request() {
     assert_eq!(run.metric("vus_max", "max"), 30.0);
 }
 
+/// `max-connections` is split among the threads, and caps them: with 3 connections, `--threads 4`
+/// runs 3 threads of one connection each, and never more than 3 connections are opened.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_connections_is_shared_among_threads_and_caps_them() {
+    let target = Target::start().await;
+    let rest = "[options]\nmax-connections = 3\n\n\
+         [scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 8\niterations = 20\n";
+    let run = run_on_threads(&target, rest, "4").await;
+    let opened = target.connections().await;
+    assert!((1..=3).contains(&opened), "{opened} connections opened");
+    assert_eq!(run.metric("http_reqs", "count"), 160.0);
+    assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
+    assert_eq!(target.requests().await, 160);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_threads_is_refused() {
     let out = stampede(&["run", "plan.toml", "--threads", "0"]).await;
