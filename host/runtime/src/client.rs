@@ -7,6 +7,7 @@ use crate::pool::{self, Checkout, Pool};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,33 +156,45 @@ impl HttpClient {
             ));
         }
         let (request, bytes_sent) = build(req.method, &uri, req.headers, req.body)?;
+        // The pool's key: the host as the allowlist compares it (lower case, no brackets).
         let host = uri
             .host()
             .unwrap_or_default()
             .trim_start_matches('[')
             .trim_end_matches(']');
+        let host: Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(host.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(host)
+        };
+        let host = &*host;
         let port = uri.port_u16().unwrap_or(80);
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
         // Boxed: a request waiting for a connection need not hold room for the exchange.
         let exchange = Box::pin(async {
-            let (sender, resp, connecting) = self.exchange(host, port, checkout, request).await?;
+            let sent = self.exchange(host, port, checkout, request).await?;
             let head_at = Instant::now();
-            let (parts, body) = resp.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| RequestError::Protocol(e.to_string()))?
-                .to_bytes();
-            Ok::<_, RequestError>((sender, parts, body, head_at, connecting))
+            let (parts, body) = sent.response.into_parts();
+            let body = body.collect().await.map_err(classify)?.to_bytes();
+            Ok::<_, RequestError>((
+                sent.sender,
+                parts,
+                body,
+                head_at,
+                sent.connecting,
+                sent.queued,
+            ))
         });
-        let (sender, parts, body, head_at, connecting) =
+        let (sender, parts, body, head_at, connecting, queued) =
             tokio::time::timeout(req.timeout, exchange)
                 .await
                 .map_err(|_| RequestError::Timeout)??;
         let end = Instant::now();
         self.pool.put_back(host, port, sender);
+        // A retry's wait for a connection is not part of the request's time either.
+        let start = start + queued;
         let mut bytes_received = 17 + body.len() as u64;
         let headers = parts
             .headers
@@ -211,23 +224,15 @@ impl HttpClient {
 
     /// Send `request` on the checked-out connection (opening it first if need be) until its
     /// response head arrives. A pooled connection that closed before the request went out is
-    /// replaced (a few times at most). Returns the connection, the response and the time spent
-    /// opening connections.
+    /// replaced (a few times at most); a request hyper may have written is never sent again.
     async fn exchange(
         &self,
         host: &str,
         port: u16,
         mut checkout: Checkout,
         mut request: Request<Full<Bytes>>,
-    ) -> Result<
-        (
-            pool::Sender,
-            http::Response<hyper::body::Incoming>,
-            Duration,
-        ),
-        RequestError,
-    > {
-        let mut connecting = Duration::ZERO;
+    ) -> Result<Sent, RequestError> {
+        let (mut connecting, mut queued) = (Duration::ZERO, Duration::ZERO);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -240,6 +245,11 @@ impl HttpClient {
                         Box::pin(pool::open(host, port, permit))
                             .await
                             .map_err(|e| {
+                                let host = if host.contains(':') {
+                                    format!("[{host}]")
+                                } else {
+                                    host.to_owned()
+                                };
                                 RequestError::Connect(format!(
                                     "could not connect to {host}:{port}: {e}"
                                 ))
@@ -249,16 +259,26 @@ impl HttpClient {
                 }
             };
             match sender.try_send_request(request).await {
-                Ok(resp) => return Ok((sender, resp, connecting)),
+                Ok(response) => {
+                    return Ok(Sent {
+                        sender,
+                        response,
+                        connecting,
+                        queued,
+                    });
+                }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if attempt < SEND_ATTEMPTS => {
                         request = unsent;
                         // Not sent: the connection was still finishing its last response (wait
-                        // for it), or it closed (take another).
+                        // for it), or it closed (take another, the wait not counted).
                         checkout = if sender.ready().await.is_ok() {
                             Checkout::Reuse(sender)
                         } else {
-                            self.pool.checkout(host, port).await
+                            let began = Instant::now();
+                            let checkout = self.pool.checkout(host, port).await;
+                            queued += began.elapsed();
+                            checkout
                         };
                     }
                     _ => return Err(classify(e.into_error())),
@@ -298,6 +318,15 @@ impl HttpClient {
             )))
         }
     }
+}
+
+/// A request on its way: the connection it went out on, the response head, the time spent opening
+/// connections and the time spent waiting for one after a retry.
+struct Sent {
+    sender: pool::Sender,
+    response: http::Response<hyper::body::Incoming>,
+    connecting: Duration,
+    queued: Duration,
 }
 
 fn to_usize(n: u64) -> usize {
@@ -349,8 +378,8 @@ fn build(
     Ok((req, sent))
 }
 
-/// A failed exchange: a response that is not HTTP is a protocol error, anything else (the
-/// connection broke or closed early) a connection error.
+/// A failed exchange: a response that is not HTTP (or a request hyper refused to write) is a
+/// protocol error, anything else (the connection broke or closed early) a connection error.
 fn classify(e: hyper::Error) -> RequestError {
     use std::error::Error;
     let mut msg = e.to_string();
@@ -359,9 +388,189 @@ fn classify(e: hyper::Error) -> RequestError {
         msg = format!("{msg}: {s}");
         src = s.source();
     }
-    if e.is_parse() || e.is_parse_status() {
+    if e.is_parse() || e.is_parse_status() || e.is_user() {
         RequestError::Protocol(msg)
     } else {
         RequestError::Connect(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// How the raw test server answers each request.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        /// `200 ok` with `Connection: close`, then close.
+        Close,
+        /// Something that is not HTTP.
+        Garbage,
+        /// Never (on the first connection only; later ones get `200 ok` and stay open).
+        SilentFirst,
+    }
+
+    /// A raw HTTP/1.1 server on 127.0.0.1; counts the connections it accepted.
+    async fn server(answer: Answer) -> (u16, Arc<AtomicU64>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut seen = Vec::new();
+                    loop {
+                        let Ok(k) = s.read(&mut buf).await else {
+                            return;
+                        };
+                        if k == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..k]);
+                        if !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            continue;
+                        }
+                        seen.clear();
+                        let reply: &[u8] = match answer {
+                            Answer::Close => {
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                            }
+                            Answer::Garbage => b"garbage\r\n\r\n",
+                            Answer::SilentFirst if n == 0 => {
+                                std::future::pending::<()>().await;
+                                return;
+                            }
+                            Answer::SilentFirst => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                        };
+                        if s.write_all(reply).await.is_err() || matches!(answer, Answer::Close) {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    fn client(port: u16) -> HttpClient {
+        HttpClient::with_max_connections(
+            vec![AllowedOrigin {
+                scheme: "http".into(),
+                host: "127.0.0.1".into(),
+                port,
+            }],
+            Some(1),
+        )
+    }
+
+    fn get(port: u16, timeout: Duration) -> OutgoingRequest {
+        OutgoingRequest {
+            method: "GET".into(),
+            url: format!("http://127.0.0.1:{port}/x?y=1"),
+            headers: vec![],
+            body: None,
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_each_connection_costs_no_request() {
+        let (port, accepted) = server(Answer::Close).await;
+        let client = client(port);
+        for _ in 0..5 {
+            let resp = client
+                .send(get(port, Duration::from_secs(5)))
+                .await
+                .unwrap();
+            assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::Relaxed), 5);
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_request_gives_its_connection_up() {
+        let (port, accepted) = server(Answer::SilentFirst).await;
+        // One connection at most: the second request can only run if the first one's closed.
+        let client = client(port);
+        let err = client
+            .send(get(port, Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RequestError::Timeout);
+        let resp = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.send(get(port, Duration::from_secs(5))),
+        )
+        .await
+        .expect("the timed-out request's connection was closed")
+        .unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_is_not_http_is_a_protocol_error() {
+        let (port, _) = server(Answer::Garbage).await;
+        let err = client(port)
+            .send(get(port, Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "protocol", "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error_naming_the_address() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = client(port)
+            .send(get(port, Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        match err {
+            RequestError::Connect(msg) => {
+                assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn built(url: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+        let uri: Uri = url.parse().unwrap();
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        build("GET".into(), &uri, headers, None).unwrap().0
+    }
+
+    #[test]
+    fn requests_go_out_in_origin_form_with_a_host_header() {
+        let r = built("http://127.0.0.1:8080/a/b?c=d", &[]);
+        assert_eq!(r.uri().to_string(), "/a/b?c=d");
+        assert_eq!(r.headers()["host"], "127.0.0.1:8080");
+        let r = built("http://127.0.0.1", &[]);
+        assert_eq!(r.uri().to_string(), "/");
+        assert_eq!(r.headers()["host"], "127.0.0.1");
+        // The default port is left out, as clients do; IPv6 literals keep their brackets.
+        assert_eq!(
+            built("http://localhost:80/", &[]).headers()["host"],
+            "localhost"
+        );
+        assert_eq!(
+            built("http://[::1]:8080/", &[]).headers()["host"],
+            "[::1]:8080"
+        );
+        // A Host the guest set is kept, and not doubled.
+        let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
+        assert_eq!(r.headers().get_all("host").iter().count(), 1);
+        assert_eq!(r.headers()["host"], "shop.test");
     }
 }

@@ -8,22 +8,24 @@
 //!
 //! With `max-connections`, each pool has its share of the worker's cap (split evenly over the VU
 //! threads, see `stampede_worker`), and every open connection holds one permit of its pool's share
-//! until it closes: the cap bounds open connections exactly, and so requests in flight (one per
-//! connection). A request that finds its pool's share in use waits for a connection to its origin
-//! to come back, or for a permit. With several origins, connections nobody waits for give their
-//! permits up to requests that wait: a request that starts waiting closes an idle connection to
-//! another origin, and a connection that comes back when nobody waits for its origin but someone
-//! waits for another is closed.
+//! until it closes: the cap bounds the connections open while VUs run, and so requests in flight
+//! (one per connection). A request that finds its pool's share in use queues for its origin: a
+//! connection that comes back goes straight to the longest-waiting request (so a VU that loops
+//! cannot take its own connection again ahead of those waiting), and a permit that frees goes to
+//! the longest-waiting request for it. With several origins, connections nobody waits for give
+//! their permits up to requests that wait: a request that starts waiting closes an idle connection
+//! to another origin nobody waits for, and a connection that comes back when nobody waits for its
+//! origin but someone waits for another is closed.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// Sends requests on one connection.
 pub(crate) type Sender = SendRequest<Full<Bytes>>;
@@ -35,35 +37,53 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 pub(crate) struct Pool {
     /// Permits of this pool's share of `max-connections` (none: no cap).
     permits: Option<Arc<Semaphore>>,
-    /// Idle connections, by origin.
+    /// Idle connections and waiting requests, by origin.
     origins: Mutex<Vec<Origin>>,
-    /// Requests waiting for a connection, to any origin.
-    waiting: AtomicUsize,
 }
 
-/// The idle connections to one origin, most recently used last.
+/// One origin's idle connections (oldest first) and the requests waiting for one (longest first).
 struct Origin {
     host: Box<str>,
     port: u16,
-    idle: Vec<(Sender, Instant)>,
-    /// Signalled whenever a connection comes back.
-    returned: Arc<Notify>,
-    /// Requests of this pool waiting for a connection to this origin.
-    waiters: usize,
+    idle: VecDeque<(Sender, Instant)>,
+    waiters: VecDeque<oneshot::Sender<Sender>>,
 }
 
 impl Origin {
     fn is(&self, host: &str, port: u16) -> bool {
         self.port == port && *self.host == *host
     }
+
+    /// Whether a request still waits here (forgetting those at the head of the line that gave
+    /// up; the others are skipped when their turn comes).
+    fn has_waiters(&mut self) -> bool {
+        while self.waiters.front().is_some_and(oneshot::Sender::is_closed) {
+            self.waiters.pop_front();
+        }
+        !self.waiters.is_empty()
+    }
+
+    /// Forget idle connections that closed or expired (their permits are already free, or free
+    /// once dropped).
+    fn prune(&mut self) {
+        self.idle
+            .retain(|(sender, since)| !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT);
+    }
 }
 
 /// A connection to send on: a pooled one, or a permit (when capped) to open a new one.
 pub(crate) enum Checkout {
-    /// An idle connection, ready.
+    /// An idle connection.
     Reuse(Sender),
     /// Open a new connection; it keeps the permit while it is open.
     Open(Option<OwnedSemaphorePermit>),
+}
+
+/// Where a request stands after a look at its origin.
+enum Look {
+    Ready(Checkout),
+    /// Queued: a returning connection arrives here, or a permit frees.
+    Wait(oneshot::Receiver<Sender>, Arc<Semaphore>),
 }
 
 impl Pool {
@@ -72,7 +92,6 @@ impl Pool {
         Pool {
             permits: max.map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             origins: Mutex::default(),
-            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -84,130 +103,125 @@ impl Pool {
         }
     }
 
-    /// An idle connection to `host:port`, or the right to open one; waits while the cap is reached.
+    /// An idle connection to `host:port` (`host` in lower case), or the right to open one; waits
+    /// in line while the cap is reached.
     pub(crate) async fn checkout(&self, host: &str, port: u16) -> Checkout {
-        if let Ok(sender) = self.take(host, port) {
-            return Checkout::Reuse(sender);
-        }
-        let Some(permits) = &self.permits else {
-            return Checkout::Open(None);
-        };
-        if let Ok(permit) = permits.clone().try_acquire_owned() {
-            return Checkout::Open(Some(permit));
-        }
-        // Boxed: only a request that waits needs room for the wait.
-        Box::pin(self.wait(host, port, permits)).await
-    }
-
-    /// Wait under the cap for a connection to `host:port` to come back, or for a permit.
-    async fn wait(&self, host: &str, port: u16, permits: &Arc<Semaphore>) -> Checkout {
-        let _waiting = Waiting::new(self, host, port);
-        self.close_one_spare(host, port);
-        loop {
-            let returned = match self.take(host, port) {
-                Ok(sender) => return Checkout::Reuse(sender),
-                Err(returned) => returned,
-            };
-            let back = returned.notified();
-            tokio::pin!(back);
-            back.as_mut().enable();
-            // A connection may have come back between `take` and `enable`.
-            if let Ok(sender) = self.take(host, port) {
-                return Checkout::Reuse(sender);
-            }
-            tokio::select! {
-                biased;
-                () = &mut back => {}
-                permit = permits.clone().acquire_owned() => {
-                    return Checkout::Open(Some(permit.expect("the cap's semaphore is never closed")));
-                }
-            }
+        match self.look(host, port) {
+            Look::Ready(checkout) => checkout,
+            // Boxed: only a request that waits needs room for the wait.
+            Look::Wait(handed, permits) => Box::pin(wait(handed, permits)).await,
         }
     }
 
-    /// Close one idle connection to another origin than `host:port` that nobody waits for. Its
-    /// permit frees once its connection task has ended.
-    fn close_one_spare(&self, host: &str, port: u16) {
+    /// Take an idle connection, or a free permit, or join the origin's queue.
+    fn look(&self, host: &str, port: u16) -> Look {
         let mut origins = self.origins.lock().expect("pool lock");
-        let spare = origins
-            .iter_mut()
-            .find(|o| !o.is(host, port) && o.waiters == 0 && !o.idle.is_empty());
-        if let Some(origin) = spare {
-            // The oldest; dropping its sender ends its connection task.
-            origin.idle.remove(0);
-        }
-    }
-
-    /// Take an idle, open connection to `host:port`; otherwise the origin's "returned" signal.
-    fn take(&self, host: &str, port: u16) -> Result<Sender, Arc<Notify>> {
-        let mut origins = self.origins.lock().expect("pool lock");
-        let origin = match origins.iter().position(|o| o.is(host, port)) {
-            Some(i) => &mut origins[i],
+        let i = match origins.iter().position(|o| o.is(host, port)) {
+            Some(i) => i,
             None => {
                 origins.push(Origin {
                     host: host.into(),
                     port,
-                    idle: Vec::new(),
-                    returned: Arc::default(),
-                    waiters: 0,
+                    idle: VecDeque::new(),
+                    waiters: VecDeque::new(),
                 });
-                return Err(origins.last().expect("just pushed").returned.clone());
+                origins.len() - 1
             }
         };
-        while let Some((sender, since)) = origin.idle.pop() {
+        let origin = &mut origins[i];
+        // Idle connections exist only while nobody waits for them (see `put_back`).
+        while let Some((sender, since)) = origin.idle.pop_back() {
             if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
-                return Ok(sender);
+                return Look::Ready(Checkout::Reuse(sender));
             }
         }
-        Err(origin.returned.clone())
-    }
-
-    /// Change the count of requests waiting for `host:port` (an origin `take` has seen).
-    fn counts(&self, host: &str, port: u16, change: impl FnOnce(&mut usize)) {
-        let mut origins = self.origins.lock().expect("pool lock");
-        if let Some(origin) = origins.iter_mut().find(|o| o.is(host, port)) {
-            change(&mut origin.waiters);
+        let Some(permits) = &self.permits else {
+            return Look::Ready(Checkout::Open(None));
+        };
+        if !origin.has_waiters()
+            && let Ok(permit) = permits.clone().try_acquire_owned()
+        {
+            return Look::Ready(Checkout::Open(Some(permit)));
         }
+        let (tx, rx) = oneshot::channel();
+        origin.waiters.push_back(tx);
+        close_one_spare(&mut origins, host, port);
+        Look::Wait(rx, permits.clone())
     }
 
-    /// Put a connection back after its response was read whole (dropped if it closed instead). Its
-    /// connection task may still be finishing that response: the next request on it waits for
-    /// that (see `HttpClient::exchange`), rather than this one.
-    pub(crate) fn put_back(&self, host: &str, port: u16, sender: Sender) {
+    /// Put a connection back after its response was read whole: to the longest-waiting request
+    /// for its origin, else idle, unless nobody waits for it but someone waits for another origin
+    /// (then it closes, and its permit goes there). A closed one is dropped. Its connection task
+    /// may still be finishing that response: the next request on it waits for that (see
+    /// `HttpClient::exchange`), rather than this one.
+    pub(crate) fn put_back(&self, host: &str, port: u16, mut sender: Sender) {
         if sender.is_closed() {
             return;
         }
         let mut origins = self.origins.lock().expect("pool lock");
-        if let Some(origin) = origins.iter_mut().find(|o| o.is(host, port)) {
-            if origin.waiters == 0 && self.waiting.load(Ordering::Relaxed) > 0 {
-                // Nobody waits for this origin and someone waits for another: its permit goes there.
-                return;
+        let Some(i) = origins.iter().position(|o| o.is(host, port)) else {
+            return;
+        };
+        while let Some(waiter) = origins[i].waiters.pop_front() {
+            match waiter.send(sender) {
+                Ok(()) => return,
+                // That request gave up waiting: the next one.
+                Err(back) => sender = back,
             }
-            origin.idle.push((sender, Instant::now()));
-            origin.returned.notify_one();
+        }
+        let others_wait = origins
+            .iter_mut()
+            .enumerate()
+            .any(|(j, o)| j != i && o.has_waiters());
+        if !others_wait {
+            let idle = &mut origins[i].idle;
+            // The oldest ones are never reused while newer ones are: let expired ones go here.
+            while idle
+                .front()
+                .is_some_and(|(_, since)| since.elapsed() >= IDLE_TIMEOUT)
+            {
+                idle.pop_front();
+            }
+            idle.push_back((sender, Instant::now()));
         }
     }
 }
 
-/// Counts a request as waiting for a connection to `host:port` while it lives.
-struct Waiting<'a> {
-    pool: &'a Pool,
-    host: &'a str,
-    port: u16,
-}
-
-impl<'a> Waiting<'a> {
-    fn new(pool: &'a Pool, host: &'a str, port: u16) -> Self {
-        pool.counts(host, port, |n| *n += 1);
-        pool.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting { pool, host, port }
+/// Wait in line for a connection handed over by `put_back`, or for a permit, whichever comes first.
+async fn wait(mut handed: oneshot::Receiver<Sender>, permits: Arc<Semaphore>) -> Checkout {
+    // One `acquire` for the whole wait: the request keeps its place in the semaphore's queue.
+    let acquire = permits.acquire_owned();
+    tokio::pin!(acquire);
+    tokio::select! {
+        biased;
+        sender = &mut handed => match sender {
+            Ok(sender) => Checkout::Reuse(sender),
+            // Never: the pool only drops a waiter's sender after sending on it.
+            Err(_) => Checkout::Open(Some(
+                acquire.await.expect("the cap's semaphore is never closed"),
+            )),
+        },
+        permit = &mut acquire => {
+            let permit = permit.expect("the cap's semaphore is never closed");
+            // A connection may have been handed over at the same time: use it, free the permit.
+            match handed.try_recv() {
+                Ok(sender) => Checkout::Reuse(sender),
+                Err(_) => Checkout::Open(Some(permit)),
+            }
+        }
     }
 }
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.pool.waiting.fetch_sub(1, Ordering::Relaxed);
-        self.pool.counts(self.host, self.port, |n| *n -= 1);
+/// Close one idle connection to an origin other than `host:port` that nobody waits for. Closed and
+/// expired idle connections are forgotten on the way (they hold no permit that closing would free).
+fn close_one_spare(origins: &mut [Origin], host: &str, port: u16) {
+    for origin in origins.iter_mut().filter(|o| !o.is(host, port)) {
+        origin.prune();
+        if !origin.idle.is_empty() && !origin.has_waiters() {
+            // The oldest; dropping its sender ends its connection task.
+            origin.idle.pop_front();
+            return;
+        }
     }
 }
 
@@ -335,6 +349,110 @@ mod tests {
             .await
             .expect("the connection came back and gave its permit up")
             .unwrap();
+        assert!(matches!(got, Checkout::Open(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_returned_connection_goes_to_the_longest_waiting_request() {
+        use futures_util::FutureExt;
+        let (l, port) = listener().await;
+        tokio::spawn(hold(l));
+        let pool = Arc::new(Pool::new(Some(1)));
+        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
+            panic!("the first request opens");
+        };
+        let (sender, _) = open("127.0.0.1", port, permit).await.unwrap();
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.checkout("127.0.0.1", port).await }
+        });
+        tokio::task::yield_now().await;
+        // The connection's own VU puts it back and asks again at once (no yield in between, as
+        // in a loop without sleeps): the request that waited gets it, this one waits in line.
+        pool.put_back("127.0.0.1", port, sender);
+        assert!(
+            pool.checkout("127.0.0.1", port).now_or_never().is_none(),
+            "the returning VU jumped the line"
+        );
+        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("handed over")
+            .unwrap();
+        assert!(matches!(got, Checkout::Reuse(_)));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_gave_up_waiting_is_skipped() {
+        use futures_util::FutureExt;
+        let (l1, port1) = listener().await;
+        let (l2, port2) = listener().await;
+        for l in [l1, l2] {
+            tokio::spawn(hold(l));
+        }
+        let pool = Arc::new(Pool::new(Some(1)));
+        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port1).await else {
+            panic!("the first request opens");
+        };
+        let (sender, _) = open("127.0.0.1", port1, permit).await.unwrap();
+        // A request to the same origin queues and gives up (its iteration was interrupted)...
+        assert!(pool.checkout("127.0.0.1", port1).now_or_never().is_none());
+        // ...while one to another origin waits for the permit.
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.checkout("127.0.0.1", port2).await }
+        });
+        tokio::task::yield_now().await;
+        // Nobody waits for the first origin any more: the connection closes and frees its permit.
+        pool.put_back("127.0.0.1", port1, sender);
+        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the permit went to the other origin")
+            .unwrap();
+        assert!(matches!(got, Checkout::Open(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_closed_idle_connection_is_passed_over_for_a_live_one() {
+        // Origin b closes every connection at once; origins c and a keep theirs open.
+        let (lb, b) = listener().await;
+        let (lc, c) = listener().await;
+        let (la, a) = listener().await;
+        tokio::spawn(async move {
+            while let Ok((s, _)) = lb.accept().await {
+                drop(s);
+            }
+        });
+        for l in [lc, la] {
+            tokio::spawn(hold(l));
+        }
+        let pool = Pool::new(Some(2));
+        let mut senders = Vec::new();
+        for port in [b, c] {
+            let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
+                panic!("under the cap, a request opens");
+            };
+            senders.push((port, open("127.0.0.1", port, permit).await.unwrap().0));
+        }
+        // Both come back idle before b's close is noticed: b's entry is in the pool, dead soon.
+        for (port, sender) in senders {
+            pool.put_back("127.0.0.1", port, sender);
+        }
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while pool.permits.as_ref().unwrap().available_permits() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("origin b closed its connection");
+        // One request to a takes the free permit; a second must wait, and the permit it gets is
+        // c's, whose live idle connection is closed for it (b's dead entry frees nothing).
+        let Checkout::Open(permit) = pool.checkout("127.0.0.1", a).await else {
+            panic!("the free permit");
+        };
+        let (_first, _) = open("127.0.0.1", a, permit).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), pool.checkout("127.0.0.1", a))
+            .await
+            .expect("a live idle connection gave its permit up");
         assert!(matches!(got, Checkout::Open(Some(_))));
     }
 }

@@ -1,7 +1,7 @@
 //! `wasi:http/outgoing-handler`, which a JavaScript `fetch()` (and any other guest's standard HTTP
-//! client) calls: its requests take the same path as `http.send`: the worker's pooled client, the
-//! plan's target allowlist, host-side timing and the same `http_*` / `data_*` samples, tagged with
-//! the VU's tags, `name` (the URL without its query) and `method`.
+//! client) calls: its requests take the same path as `http.send`: the VU thread's connection pool,
+//! the plan's target allowlist, host-side timing and the same `http_*` / `data_*` samples, tagged
+//! with the VU's tags, `name` (the URL without its query) and `method`.
 //!
 //! wasmtime-wasi-http hands the request over as a streaming body and runs the returned future on
 //! its own task, away from the VU's store, so these hooks carry what recording needs (the run's

@@ -1,5 +1,6 @@
-//! `http.send`: the guest's requests go through the worker's pooled client; the host times them and
-//! records the `http_*` and `data_*` metrics. Failures come back as `http-error`, never as traps.
+//! `http.send`: the guest's requests go through the VU thread's connection pool; the host times
+//! them and records the `http_*` and `data_*` metrics. Failures come back as `http-error`, never as
+//! traps.
 
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
