@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short)]
     quiet: bool,
-    /// Threads that run VUs, each with its part of the load [default: one per available core]
+    /// Threads that run VUs, each with its part of the load (at most the fewest VUs of a scenario
+    /// and `max-connections`) [default: one per available core]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 }
