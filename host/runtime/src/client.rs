@@ -149,26 +149,16 @@ impl HttpClient {
             .url
             .parse()
             .map_err(|e| RequestError::Invalid(format!("bad URL `{}`: {e}", req.url)))?;
-        self.check_origin(&uri, &req.url)?;
+        // The allowlist's and the pool's key: lower-case host without brackets, port.
+        let (host, port) = host_port(&uri, &req.url)?;
+        let host = &*host;
+        self.check_origin(&uri, host, port)?;
         if uri.scheme_str() == Some("https") {
             return Err(RequestError::Invalid(
                 "https targets are not supported yet; use an http:// target".into(),
             ));
         }
         let (request, bytes_sent) = build(req.method, &uri, req.headers, req.body)?;
-        // The pool's key: the host as the allowlist compares it (lower case, no brackets).
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let host: Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(host.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(host)
-        };
-        let host = &*host;
-        let port = uri.port_u16().unwrap_or(80);
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
@@ -245,13 +235,9 @@ impl HttpClient {
                         Box::pin(pool::open(host, port, permit))
                             .await
                             .map_err(|e| {
-                                let host = if host.contains(':') {
-                                    format!("[{host}]")
-                                } else {
-                                    host.to_owned()
-                                };
                                 RequestError::Connect(format!(
-                                    "could not connect to {host}:{port}: {e}"
+                                    "could not connect to {}:{port}: {e}",
+                                    bracketed(host)
                                 ))
                             })?;
                     connecting += took;
@@ -287,36 +273,53 @@ impl HttpClient {
         }
     }
 
-    fn check_origin(&self, uri: &Uri, url: &str) -> Result<(), RequestError> {
-        let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
-        let Some(host) = uri.host() else {
-            return Err(RequestError::Invalid(format!(
-                "URL `{url}` is not absolute (http://host:port/path)"
-            )));
-        };
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    /// Whether `host:port` (as [`host_port`] gives them) with the URL's scheme is a plan target.
+    fn check_origin(&self, uri: &Uri, host: &str, port: u16) -> Result<(), RequestError> {
+        let scheme = uri.scheme_str().unwrap_or("");
         if self
             .allowed
             .iter()
-            .any(|o| o.scheme == scheme && o.host == host && o.port == port)
+            .any(|o| o.scheme.eq_ignore_ascii_case(scheme) && o.host == host && o.port == port)
         {
             Ok(())
         } else {
             Err(RequestError::OriginNotAllowed(format!(
-                "{scheme}://{}:{port} is not in the plan's targets",
-                if host.contains(':') {
-                    format!("[{host}]")
-                } else {
-                    host
-                }
+                "{}://{}:{port} is not in the plan's targets",
+                scheme.to_ascii_lowercase(),
+                bracketed(host)
             )))
         }
+    }
+}
+
+/// The URL's host as origins are compared (lower case, IPv6 without brackets; borrowed unless it
+/// had upper case) and its port (the scheme's default when absent). An error for a URL without a
+/// host.
+fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), RequestError> {
+    let Some(host) = uri.host() else {
+        return Err(RequestError::Invalid(format!(
+            "URL `{url}` is not absolute (http://host:port/path)"
+        )));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    };
+    let https = uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Ok((host, port))
+}
+
+/// `host` as it reads in an address: IPv6 literals in brackets.
+fn bracketed(host: &str) -> Cow<'_, str> {
+    if host.contains(':') {
+        Cow::Owned(format!("[{host}]"))
+    } else {
+        Cow::Borrowed(host)
     }
 }
 
