@@ -66,9 +66,13 @@ impl Origin {
     /// Forget idle connections that closed or expired (their permits are already free, or free
     /// once dropped).
     fn prune(&mut self) {
-        self.idle
-            .retain(|(sender, since)| !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT);
+        self.idle.retain(usable);
     }
+}
+
+/// Whether an idle connection may still be reused: open, and idle for less than [`IDLE_TIMEOUT`].
+fn usable((sender, since): &(Sender, Instant)) -> bool {
+    !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT
 }
 
 /// A connection to send on: a pooled one, or a permit (when capped) to open a new one.
@@ -130,9 +134,9 @@ impl Pool {
         };
         let origin = &mut origins[i];
         // Idle connections exist only while nobody waits for them (see `put_back`).
-        while let Some((sender, since)) = origin.idle.pop_back() {
-            if !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT {
-                return Look::Ready(Checkout::Reuse(sender));
+        while let Some(entry) = origin.idle.pop_back() {
+            if usable(&entry) {
+                return Look::Ready(Checkout::Reuse(entry.0));
             }
         }
         let Some(permits) = &self.permits else {
@@ -175,11 +179,8 @@ impl Pool {
             .any(|(j, o)| j != i && o.has_waiters());
         if !others_wait {
             let idle = &mut origins[i].idle;
-            // The oldest ones are never reused while newer ones are: let expired ones go here.
-            while idle
-                .front()
-                .is_some_and(|(_, since)| since.elapsed() >= IDLE_TIMEOUT)
-            {
+            // The oldest ones are never reused while newer ones are: let dead ones go here.
+            while idle.front().is_some_and(|entry| !usable(entry)) {
                 idle.pop_front();
             }
             idle.push_back((sender, Instant::now()));
@@ -268,6 +269,39 @@ mod tests {
         }
     }
 
+    /// The port of a new origin on 127.0.0.1 that [`hold`]s its connections.
+    async fn held_origin() -> u16 {
+        let (l, port) = listener().await;
+        tokio::spawn(hold(l));
+        port
+    }
+
+    /// A request to `port` that finds a free permit opens a connection.
+    async fn open_new(pool: &Pool, port: u16) -> Sender {
+        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
+            panic!("a request under the cap opens");
+        };
+        open("127.0.0.1", port, permit).await.unwrap().0
+    }
+
+    /// A request to `port` waiting in its own task (already in line when this returns).
+    async fn queued(pool: &Arc<Pool>, port: u16) -> tokio::task::JoinHandle<Checkout> {
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.checkout("127.0.0.1", port).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the request did not wait");
+        waiting
+    }
+
+    /// `f`'s output, failing with `why` if it takes more than 5 s.
+    async fn within<T>(f: impl std::future::Future<Output = T>, why: &str) -> T {
+        tokio::time::timeout(Duration::from_secs(5), f)
+            .await
+            .expect(why)
+    }
+
     #[tokio::test]
     async fn without_a_cap_a_request_may_always_open() {
         let pool = Pool::new(None);
@@ -279,75 +313,47 @@ mod tests {
 
     #[tokio::test]
     async fn the_cap_makes_requests_wait_for_a_connection_to_come_back() {
-        let (l, port) = listener().await;
-        tokio::spawn(hold(l));
+        let port = held_origin().await;
         let pool = Arc::new(Pool::new(Some(1)));
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
-            panic!("the first request opens");
-        };
-        let (sender, _) = open("127.0.0.1", port, permit).await.unwrap();
+        let sender = open_new(&pool, port).await;
         // The cap is reached: a second request waits...
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.checkout("127.0.0.1", port).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
+        let waiting = queued(&pool, port).await;
         // ...and gets the connection the first one puts back.
         pool.put_back("127.0.0.1", port, sender);
-        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let got = within(waiting, "woken by the returned connection")
             .await
-            .expect("woken by the returned connection")
             .unwrap();
         assert!(matches!(got, Checkout::Reuse(_)));
     }
 
     #[tokio::test]
     async fn a_waiting_request_closes_an_idle_connection_to_another_origin() {
-        let (l1, port1) = listener().await;
-        let (l2, port2) = listener().await;
-        for l in [l1, l2] {
-            tokio::spawn(hold(l));
-        }
+        let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Pool::new(Some(1));
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port1).await else {
-            panic!("the first request opens");
-        };
-        let (sender, _) = open("127.0.0.1", port1, permit).await.unwrap();
+        let sender = open_new(&pool, port1).await;
         pool.put_back("127.0.0.1", port1, sender);
         // The only permit is held by the idle connection to the first origin, which nobody waits
         // for: it is closed so that a request to the second origin can open its own.
-        let got = tokio::time::timeout(Duration::from_secs(5), pool.checkout("127.0.0.1", port2))
-            .await
-            .expect("the idle connection gave its permit up");
+        let got = within(
+            pool.checkout("127.0.0.1", port2),
+            "the idle connection gave its permit up",
+        )
+        .await;
         assert!(matches!(got, Checkout::Open(Some(_))));
     }
 
     #[tokio::test]
     async fn a_connection_nobody_waits_for_goes_to_a_request_for_another_origin() {
-        let (l1, port1) = listener().await;
-        let (l2, port2) = listener().await;
-        for l in [l1, l2] {
-            tokio::spawn(hold(l));
-        }
+        let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Arc::new(Pool::new(Some(1)));
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port1).await else {
-            panic!("the first request opens");
-        };
-        let (sender, _) = open("127.0.0.1", port1, permit).await.unwrap();
+        let sender = open_new(&pool, port1).await;
         // The connection to the first origin is in use when a request to the second starts
         // waiting...
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.checkout("127.0.0.1", port2).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
+        let waiting = queued(&pool, port2).await;
         // ...and is closed when it comes back, so that the waiting request gets the permit.
         pool.put_back("127.0.0.1", port1, sender);
-        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let got = within(waiting, "the connection came back and gave its permit up")
             .await
-            .expect("the connection came back and gave its permit up")
             .unwrap();
         assert!(matches!(got, Checkout::Open(Some(_))));
     }
@@ -355,18 +361,10 @@ mod tests {
     #[tokio::test]
     async fn a_returned_connection_goes_to_the_longest_waiting_request() {
         use futures_util::FutureExt;
-        let (l, port) = listener().await;
-        tokio::spawn(hold(l));
+        let port = held_origin().await;
         let pool = Arc::new(Pool::new(Some(1)));
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
-            panic!("the first request opens");
-        };
-        let (sender, _) = open("127.0.0.1", port, permit).await.unwrap();
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.checkout("127.0.0.1", port).await }
-        });
-        tokio::task::yield_now().await;
+        let sender = open_new(&pool, port).await;
+        let waiting = queued(&pool, port).await;
         // The connection's own VU puts it back and asks again at once (no yield in between, as
         // in a loop without sleeps): the request that waited gets it, this one waits in line.
         pool.put_back("127.0.0.1", port, sender);
@@ -374,39 +372,24 @@ mod tests {
             pool.checkout("127.0.0.1", port).now_or_never().is_none(),
             "the returning VU jumped the line"
         );
-        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
-            .await
-            .expect("handed over")
-            .unwrap();
+        let got = within(waiting, "handed over").await.unwrap();
         assert!(matches!(got, Checkout::Reuse(_)));
     }
 
     #[tokio::test]
     async fn a_request_that_gave_up_waiting_is_skipped() {
         use futures_util::FutureExt;
-        let (l1, port1) = listener().await;
-        let (l2, port2) = listener().await;
-        for l in [l1, l2] {
-            tokio::spawn(hold(l));
-        }
+        let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Arc::new(Pool::new(Some(1)));
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port1).await else {
-            panic!("the first request opens");
-        };
-        let (sender, _) = open("127.0.0.1", port1, permit).await.unwrap();
+        let sender = open_new(&pool, port1).await;
         // A request to the same origin queues and gives up (its iteration was interrupted)...
         assert!(pool.checkout("127.0.0.1", port1).now_or_never().is_none());
         // ...while one to another origin waits for the permit.
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.checkout("127.0.0.1", port2).await }
-        });
-        tokio::task::yield_now().await;
+        let waiting = queued(&pool, port2).await;
         // Nobody waits for the first origin any more: the connection closes and frees its permit.
         pool.put_back("127.0.0.1", port1, sender);
-        let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let got = within(waiting, "the permit went to the other origin")
             .await
-            .expect("the permit went to the other origin")
             .unwrap();
         assert!(matches!(got, Checkout::Open(Some(_))));
     }
@@ -415,44 +398,38 @@ mod tests {
     async fn a_closed_idle_connection_is_passed_over_for_a_live_one() {
         // Origin b closes every connection at once; origins c and a keep theirs open.
         let (lb, b) = listener().await;
-        let (lc, c) = listener().await;
-        let (la, a) = listener().await;
         tokio::spawn(async move {
             while let Ok((s, _)) = lb.accept().await {
                 drop(s);
             }
         });
-        for l in [lc, la] {
-            tokio::spawn(hold(l));
-        }
+        let (c, a) = (held_origin().await, held_origin().await);
         let pool = Pool::new(Some(2));
         let mut senders = Vec::new();
         for port in [b, c] {
-            let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
-                panic!("under the cap, a request opens");
-            };
-            senders.push((port, open("127.0.0.1", port, permit).await.unwrap().0));
+            senders.push((port, open_new(&pool, port).await));
         }
         // Both come back idle before b's close is noticed: b's entry is in the pool, dead soon.
         for (port, sender) in senders {
             pool.put_back("127.0.0.1", port, sender);
         }
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while pool.permits.as_ref().unwrap().available_permits() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("origin b closed its connection");
+        within(
+            async {
+                while pool.permits.as_ref().unwrap().available_permits() == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            },
+            "origin b closed its connection",
+        )
+        .await;
         // One request to a takes the free permit; a second must wait, and the permit it gets is
         // c's, whose live idle connection is closed for it (b's dead entry frees nothing).
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", a).await else {
-            panic!("the free permit");
-        };
-        let (_first, _) = open("127.0.0.1", a, permit).await.unwrap();
-        let got = tokio::time::timeout(Duration::from_secs(5), pool.checkout("127.0.0.1", a))
-            .await
-            .expect("a live idle connection gave its permit up");
+        let _first = open_new(&pool, a).await;
+        let got = within(
+            pool.checkout("127.0.0.1", a),
+            "a live idle connection gave its permit up",
+        )
+        .await;
         assert!(matches!(got, Checkout::Open(Some(_))));
     }
 }
