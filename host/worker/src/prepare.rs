@@ -218,11 +218,11 @@ impl Prepared {
     }
 }
 
-/// Thread `k`'s share of a worker's `max-connections` over `threads` VU threads: an even split,
-/// the first `max % threads` threads one more. (There are never more threads than connections.)
+/// Thread `k`'s share of a worker's `max-connections` over `threads` VU threads: an even split
+/// (as segments split any total), so the shares add up to the cap and differ by one at most.
+/// (There are never more threads than connections.)
 pub(crate) fn connection_share(max: Option<u64>, threads: usize, k: usize) -> Option<u64> {
-    let (threads, k) = (threads.max(1) as u64, k as u64);
-    max.map(|max| max / threads + u64::from(k < max % threads))
+    max.map(|max| Segment::split_even(threads.max(1) as u64)[k].scale(max))
 }
 
 #[cfg(test)]
