@@ -90,18 +90,30 @@ impl Drop for Target {
 /// A plan for the `fixture_basic` component against `target`, in mode `mode`.
 /// `extra` is inserted at the top level (after `[params]`'s mode/url), e.g. more params or tables.
 pub fn fixture_plan(target: &Target, mode: &str, params: &str, rest: &str) -> String {
+    fixture_plan_for("fixture_basic", target, mode, "/", params, rest)
+}
+
+/// Like [`fixture_plan`], for the fixture component `fixture` with `url` at `path` on `target`.
+pub fn fixture_plan_for(
+    fixture: &str,
+    target: &Target,
+    mode: &str,
+    path: &str,
+    params: &str,
+    rest: &str,
+) -> String {
     format!(
         r#"component = "{wasm}"
 targets = ["{origin}"]
 
 [params]
 mode = "{mode}"
-url = "{origin}/"
+url = "{origin}{path}"
 {params}
 
 {rest}
 "#,
-        wasm = guest("fixture_basic").display(),
+        wasm = guest(fixture).display(),
         origin = target.origin(),
     )
 }

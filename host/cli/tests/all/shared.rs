@@ -100,24 +100,14 @@ async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_orphaned_by_a_trap_at_the_end_are_still_counted() {
     let target = Target::start().await;
-    let plan = format!(
-        r#"component = "{wasm}"
-targets = ["{origin}"]
-
-[params]
-mode = "trap"
-url = "{origin}/delay/1000"
-sleep_ms = "400"
-
-[scenarios.main]
-executor = "per-vu-iterations"
-vus = 5
-iterations = 2
-isolation = "shared"
-vus-per-instance = 5
-"#,
-        wasm = guest("fixture_shared").display(),
-        origin = target.origin(),
+    let plan = fixture_plan_for(
+        "fixture_shared",
+        &target,
+        "trap",
+        "/delay/1000",
+        "sleep_ms = \"400\"",
+        "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 5\niterations = 2\n\
+         isolation = \"shared\"\nvus-per-instance = 5\n",
     );
     let run = run_plan(&plan, &["--threads", "1"]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
@@ -224,26 +214,15 @@ async fn max_connections_caps_requests_in_flight() {
     let target = Target::start().await;
     // 20 VUs each GET /delay/50 (50 ms); with 2 connections at most 2 requests run at a time, so in
     // 1 s at most about 2 x 20 = 40 complete (without the cap, about 400 would).
-    let plan = format!(
-        r#"component = "{wasm}"
-targets = ["{origin}"]
-
-[params]
-mode = "get"
-url = "{origin}/delay/50"
-
-[options]
-max-connections = 2
-
-[scenarios.main]
-executor = "constant-vus"
-vus = 20
-duration = "1s"
-graceful-stop = "0s"
-isolation = "shared"
-"#,
-        wasm = guest("fixture_shared").display(),
-        origin = target.origin(),
+    let plan = fixture_plan_for(
+        "fixture_shared",
+        &target,
+        "get",
+        "/delay/50",
+        "",
+        "[options]\nmax-connections = 2\n\n\
+         [scenarios.main]\nexecutor = \"constant-vus\"\nvus = 20\nduration = \"1s\"\n\
+         graceful-stop = \"0s\"\nisolation = \"shared\"\n",
     );
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
