@@ -41,6 +41,13 @@ struct Handle {
 
 type Reply<T> = oneshot::Sender<Result<T, CallError>>;
 
+/// A command on its way: the receiver of its reply (`None` when the driver is gone), and the
+/// generation of the instance it went to.
+struct Sent<T> {
+    answer: Option<oneshot::Receiver<Result<T, CallError>>>,
+    generation: u64,
+}
+
 /// What a VU asks of its instance's driver.
 enum Command {
     /// Construct the VU's resource and run its `init`.
@@ -171,36 +178,53 @@ impl SharedVu {
     /// as failed; `Err` means the call failed (and, for a trap, the whole instance ended): the next
     /// iteration starts from a fresh VU resource.
     pub async fn iteration(&mut self, exec: &Arc<str>) -> Result<Result<(), String>, CallError> {
-        self.restart().await?;
-        let handle = self.handle.expect("restart set the handle");
-        let number = self.iterations;
-        self.iterations += 1;
-        let exec = exec.clone();
-        let result = self
-            .ask(|reply| Command::Iterate {
-                handle,
-                exec,
-                number,
-                reply,
-            })
-            .await;
+        if self.handle.is_none() {
+            // Boxed: the rare path need not take room in every waiting VU.
+            Box::pin(self.restart()).await?;
+        }
+        // Sent before the first await (in a plain function), so the waiting VU holds only the reply.
+        let sent = self.send_iteration(exec);
+        let result = self.reply(sent).await;
         if result.is_err() {
             self.handle = None;
         }
         result
     }
 
+    fn send_iteration(&mut self, exec: &Arc<str>) -> Sent<Result<(), String>> {
+        let handle = self.handle.expect("restart set the handle");
+        let number = self.iterations;
+        self.iterations += 1;
+        self.send(|reply| Command::Iterate {
+            handle,
+            exec: exec.clone(),
+            number,
+            reply,
+        })
+    }
+
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, CallError> {
+        let sent = self.send(command);
+        self.reply(sent).await
+    }
+
+    /// Send a command; the reply's receiver and the instance generation it was sent to.
+    fn send<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Sent<T> {
         let (reply, answer) = oneshot::channel();
         let generation = self.slot.failure.borrow().0;
-        if self.slot.tx.send(command(reply)).is_err() {
+        let answer = self.slot.tx.send(command(reply)).is_ok().then_some(answer);
+        Sent { answer, generation }
+    }
+
+    async fn reply<T>(&self, sent: Sent<T>) -> Result<T, CallError> {
+        let Some(answer) = sent.answer else {
             return Err(CallError::Trap("the shared instance is gone".into()));
-        }
+        };
         match answer.await {
             Ok(result) => result,
             // The driver dropped the call: the instance ended under it. (Boxed: the rare path's timer
             // need not take room in every waiting VU.)
-            Err(_) => Err(Box::pin(self.why_instance_ended(generation)).await),
+            Err(_) => Err(Box::pin(self.why_instance_ended(sent.generation)).await),
         }
     }
 

@@ -6,10 +6,10 @@
 //! is recorded in `iteration_delay`, so coordinated omission shows.
 
 use super::{
-    Clock, RunShared, ScenarioRun, create_vu, create_vu_once, join_all, push, record, run_iteration,
+    Clock, RunShared, ScenarioRun, create_vu, create_vu_once, join_all, record_one, run_iteration,
 };
 use crate::vu::{Vu, VuFactory, VuSpec};
-use stampede_metrics::{MetricKind, SampleBuffer, names};
+use stampede_metrics::{MetricKind, names};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,8 +33,8 @@ struct Pool<F> {
     spawned: AtomicU64,
     /// The next VU id offset for a VU created on demand.
     next_id: AtomicU64,
-    /// When the scenario ends (set once pre-allocated VUs are ready).
-    end: Instant,
+    /// The scenario's clock (started once pre-allocated VUs are ready).
+    clock: Clock,
 }
 
 /// Run `schedule` (offsets from now of this worker's iterations, in order) with between
@@ -76,7 +76,7 @@ pub(super) async fn run<F: VuFactory>(
         idle: Semaphore::new(0),
         spawned: AtomicU64::new(0),
         next_id: AtomicU64::new(pre_allocated.min(max_vus)),
-        end: Instant::now() + duration,
+        clock: Clock::starting_now(&run, &shared, duration),
     });
     let mut tasks = tokio::task::JoinSet::new();
     // Ready VUs are idle from the first arrival on, before their tasks first run.
@@ -84,7 +84,7 @@ pub(super) async fn run<F: VuFactory>(
     for vu in ready {
         spawn_vu(&pool, &mut tasks, Some(vu));
     }
-    let clock = Clock::starting_now(&run, &shared, duration);
+    let clock = pool.clock.clone();
     let start = Instant::now();
     for offset in schedule {
         let due = start + offset;
@@ -116,7 +116,7 @@ pub(super) async fn run<F: VuFactory>(
                 let _ = tx.send(Job { due });
             }
             Err(_) => {
-                record(
+                record_one(
                     &shared,
                     &run,
                     names::DROPPED_ITERATIONS,
@@ -152,11 +152,7 @@ fn spawn_vu<F: VuFactory>(
 
 async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
     let (shared, run) = (&*pool.shared, &*pool.run);
-    let clock = Clock {
-        end: pool.end,
-        graceful: run.scenario.graceful_stop,
-        stop: shared.stop.clone(),
-    };
+    let clock = pool.clock.clone();
     let vu = match vu {
         Some(vu) => Some(vu),
         None => {
@@ -172,32 +168,18 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         }
     };
     let Some(mut vu) = vu else { return };
-    let mut buf = SampleBuffer::default();
     loop {
         // Holding a permit (counted as idle) from here: the next job is ours.
         let job = pool.jobs.lock().await.recv().await;
         let Some(job) = job else { break };
-        let started = Instant::now();
-        push(
-            &mut buf,
-            run,
-            names::ITERATION_DELAY,
-            MetricKind::Trend,
-            &[],
-            ms(started - job.due),
-        );
+        let delay = Instant::now() - job.due;
         shared.active.fetch_add(1, Ordering::Relaxed);
-        let completed = run_iteration(&mut vu, &clock, None, shared, run, &mut buf).await;
+        let completed = run_iteration(&mut vu, &clock, None, shared, run, Some(delay)).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);
         if !completed {
             return;
         }
         pool.idle.add_permits(1);
     }
-    shared.collector.flush(&mut buf);
     vu.close().await;
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -12,11 +12,13 @@ mod shared_iterations;
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::{Collector, MetricKind, SampleBuffer, SeriesKey, TagSet, names};
 use stampede_plan::{Executor, Scenario};
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
 /// How long a VU whose initialisation failed waits before trying again.
@@ -62,6 +64,7 @@ pub struct ScenarioRun {
     /// The series every completed iteration records into, built once.
     iterations: Arc<SeriesKey>,
     iteration_duration: Arc<SeriesKey>,
+    iteration_delay: Arc<SeriesKey>,
 }
 
 impl ScenarioRun {
@@ -75,34 +78,48 @@ impl ScenarioRun {
             first_vu_id,
             iterations: key(names::ITERATIONS),
             iteration_duration: key(names::ITERATION_DURATION),
+            iteration_delay: key(names::ITERATION_DELAY),
             tags,
         }
     }
 }
 
-/// The scenario's clock: when iterations may start and when running ones are interrupted.
-pub(crate) struct Clock {
-    pub(crate) end: Instant,
-    pub(crate) graceful: Duration,
-    pub(crate) stop: watch::Receiver<Option<Instant>>,
+/// The scenario's clock: when iterations may start and when running ones are interrupted. One per
+/// scenario, shared by its VUs: the hard deadline is watched by one timer task for the whole
+/// scenario, not by a timer per VU and iteration.
+#[derive(Clone)]
+pub(crate) struct Clock(Arc<Deadlines>);
+
+struct Deadlines {
+    end: Instant,
+    graceful: Duration,
+    stop: watch::Receiver<Option<Instant>>,
+    /// Set at the hard deadline, by [`keep_deadline`].
+    passed: AtomicBool,
+    interrupt: Notify,
+    /// Dropped with the last clone of the clock, which ends `keep_deadline`.
+    _alive: oneshot::Sender<()>,
 }
 
 impl Clock {
     /// A clock for a scenario that started now and runs `duration`.
     pub(crate) fn starting_now(run: &ScenarioRun, shared: &RunShared, duration: Duration) -> Clock {
-        Clock {
+        let (alive, gone) = oneshot::channel();
+        let clock = Clock(Arc::new(Deadlines {
             end: Instant::now() + duration,
             graceful: run.scenario.graceful_stop,
             stop: shared.stop.clone(),
-        }
+            passed: AtomicBool::new(false),
+            interrupt: Notify::new(),
+            _alive: alive,
+        }));
+        tokio::spawn(keep_deadline(Arc::downgrade(&clock.0), gone));
+        clock
     }
 
     /// When new iterations stop: the scenario's end, or earlier if the run was stopped.
     pub(crate) fn stop_at(&self) -> Instant {
-        match *self.stop.borrow() {
-            Some(s) if s < self.end => s,
-            _ => self.end,
-        }
+        self.0.stop_at()
     }
 
     /// Whether a new iteration may start now.
@@ -110,9 +127,54 @@ impl Clock {
         Instant::now() < self.stop_at()
     }
 
-    /// When a running iteration is interrupted.
-    pub(crate) fn hard_deadline(&self) -> Instant {
-        self.stop_at() + self.graceful
+    /// Resolves at the hard deadline: the scenario's stop plus its graceful stop (which moves earlier
+    /// if the run is stopped meanwhile).
+    pub(crate) async fn interrupted(&self) {
+        let notified = self.0.interrupt.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read, so a deadline passing in between is not missed.
+        notified.as_mut().enable();
+        if !self.0.passed.load(Ordering::Acquire) {
+            notified.await;
+        }
+    }
+}
+
+impl Deadlines {
+    fn stop_at(&self) -> Instant {
+        stop_at(self.end, &self.stop)
+    }
+}
+
+fn stop_at(end: Instant, stop: &watch::Receiver<Option<Instant>>) -> Instant {
+    match *stop.borrow() {
+        Some(s) if s < end => s,
+        _ => end,
+    }
+}
+
+/// A scenario's one deadline timer: interrupts running iterations at the hard deadline, re-aimed
+/// whenever the run is stopped. Ends early once every clone of the clock is gone.
+async fn keep_deadline(clock: Weak<Deadlines>, mut gone: oneshot::Receiver<()>) {
+    let Some((mut stop, end, graceful)) =
+        clock.upgrade().map(|c| (c.stop.clone(), c.end, c.graceful))
+    else {
+        return;
+    };
+    let mut watching = true;
+    loop {
+        let hard = stop_at(end, &stop) + graceful;
+        tokio::select! {
+            _ = tokio::time::sleep_until(hard) => {
+                if let Some(clock) = clock.upgrade() {
+                    clock.passed.store(true, Ordering::Release);
+                    clock.interrupt.notify_waiters();
+                }
+                return;
+            }
+            changed = stop.changed(), if watching => watching = changed.is_ok(),
+            _ = &mut gone => return,
+        }
     }
 }
 
@@ -171,8 +233,9 @@ pub(crate) async fn spawn_vus<F, N>(
 {
     let next = Arc::new(next);
     let mut tasks = tokio::task::JoinSet::new();
+    let clock = Clock::starting_now(&run, &shared, duration);
     for i in 0..vus {
-        let clock = Clock::starting_now(&run, &shared, duration);
+        let clock = clock.clone();
         let (factory, shared, run, next) =
             (factory.clone(), shared.clone(), run.clone(), next.clone());
         tasks.spawn(async move {
@@ -240,7 +303,7 @@ pub(crate) async fn create_vu_once<F: VuFactory>(
 }
 
 fn init_failed(shared: &RunShared, run: &ScenarioRun, spec: &VuSpec, msg: String) {
-    record(
+    record_one(
         shared,
         run,
         names::VU_INIT_ERRORS,
@@ -253,7 +316,7 @@ fn init_failed(shared: &RunShared, run: &ScenarioRun, spec: &VuSpec, msg: String
     }
 }
 
-async fn vu_loop<F: VuFactory>(
+pub(crate) async fn vu_loop<F: VuFactory>(
     factory: &F,
     shared: &RunShared,
     run: &ScenarioRun,
@@ -267,47 +330,63 @@ async fn vu_loop<F: VuFactory>(
         return;
     };
     shared.active.fetch_add(1, Ordering::Relaxed);
-    let mut buf = SampleBuffer::default();
     let mut interrupted = false;
     while clock.may_start() && next() {
-        if !run_iteration(&mut vu, &clock, None, shared, run, &mut buf).await {
+        if !run_iteration(&mut vu, &clock, None, shared, run, None).await {
             interrupted = true;
             break;
         }
     }
-    shared.collector.flush(&mut buf);
     shared.active.fetch_sub(1, Ordering::Relaxed);
     if !interrupted {
         vu.close().await;
     }
 }
 
-/// Run one iteration within the scenario's deadlines (and `retire`'s), record how it ended, and
-/// after a failed re-initialisation wait before the next try. `false` when the iteration was
-/// interrupted: the VU's instance is then in an unknown state and must be dropped.
+/// Run one iteration within the scenario's deadlines (and `retire`'s), record how it ended (with
+/// `delay`, how late it started, for the arrival-rate executors), and after a failed
+/// re-initialisation wait before the next try. `false` when the iteration was interrupted: the VU's
+/// instance is then in an unknown state and must be dropped.
 pub(crate) async fn run_iteration<V: Vu>(
     vu: &mut V,
     clock: &Clock,
-    retire: Option<Retire<'_>>,
+    retire: Option<&mut Retire<'_>>,
     shared: &RunShared,
     run: &ScenarioRun,
-    buf: &mut SampleBuffer,
+    delay: Option<Duration>,
 ) -> bool {
     let started = Instant::now();
-    match bounded(vu, clock, retire).await {
-        Some(outcome) => {
-            let retry = matches!(outcome, IterationOutcome::InitFailed(_));
-            record_iteration(shared, run, buf, outcome, started.elapsed());
-            if retry {
-                init_backoff(clock).await;
+    let outcome = bounded(vu, clock, retire).await;
+    let took = started.elapsed();
+    let mut retry = false;
+    record(shared, |buf| {
+        if let Some(delay) = delay {
+            buf.push_shared(&run.iteration_delay, MetricKind::Trend, ms(delay));
+        }
+        match &outcome {
+            Some(outcome) => {
+                retry = matches!(outcome, IterationOutcome::InitFailed(_));
+                record_iteration(buf, shared, run, outcome, took);
             }
-            true
+            None => push(
+                buf,
+                run,
+                names::INTERRUPTED_ITERATIONS,
+                MetricKind::Counter,
+                &[],
+                1.0,
+            ),
         }
-        None => {
-            record_interrupted(shared, run, buf);
-            false
-        }
+    });
+    if retry {
+        // Boxed: the rare path's timer need not take room in every VU's task.
+        Box::pin(init_backoff(clock)).await;
     }
+    outcome.is_some()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// A VU's own early stop on top of the scenario's: the VU is interrupted `grace` after `retired`
@@ -331,65 +410,65 @@ pub(crate) struct Retire<'a> {
 pub(crate) async fn bounded<V: Vu>(
     vu: &mut V,
     clock: &Clock,
-    mut retire: Option<Retire<'_>>,
+    retire: Option<&mut Retire<'_>>,
 ) -> Option<IterationOutcome> {
-    let mut stop = clock.stop.clone();
-    let mut watching = true;
-    let mut retire_at: Option<Instant> = None;
-    let iteration = vu.iteration();
-    tokio::pin!(iteration);
-    loop {
-        if let Some(r) = &mut retire {
-            let retired = (r.retired)();
-            retire_at = match (retired, retire_at) {
-                (true, None) => Some(Instant::now() + r.grace),
-                (true, at) => at,
-                (false, _) => None,
-            };
-            if retired != *r.counted_out {
-                *r.counted_out = retired;
-                if retired {
-                    r.active.fetch_sub(1, Ordering::Relaxed);
-                } else {
-                    r.active.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        let deadline = retire_at.map_or(clock.hard_deadline(), |at| at.min(clock.hard_deadline()));
-        tokio::select! {
-            outcome = &mut iteration => return Some(outcome),
-            _ = tokio::time::sleep_until(deadline) => return None,
-            changed = stop.changed(), if watching => watching = changed.is_ok(),
-            changed = async { retire.as_mut().expect("guarded").changed.changed().await }, if retire.is_some() => {
-                if changed.is_err() {
-                    retire = None;
-                }
+    match retire {
+        // Boxed: only ramping VUs can be retired, and this future is part of every VU's task.
+        Some(retire) => Box::pin(bounded_retiring(vu, clock, retire)).await,
+        None => {
+            tokio::select! {
+                biased;
+                outcome = vu.iteration() => Some(outcome),
+                _ = clock.interrupted() => None,
             }
         }
     }
 }
 
-/// Count an iteration interrupted at its deadline.
-pub(crate) fn record_interrupted(shared: &RunShared, run: &ScenarioRun, buf: &mut SampleBuffer) {
-    push(
-        buf,
-        run,
-        names::INTERRUPTED_ITERATIONS,
-        MetricKind::Counter,
-        &[],
-        1.0,
-    );
-    shared.collector.flush(buf);
+async fn bounded_retiring<V: Vu>(
+    vu: &mut V,
+    clock: &Clock,
+    retire: &mut Retire<'_>,
+) -> Option<IterationOutcome> {
+    // A retired VU's own deadline, `grace` after it was retired.
+    let mut grace_timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut watching = true;
+    let iteration = vu.iteration();
+    tokio::pin!(iteration);
+    let interrupted = clock.interrupted();
+    tokio::pin!(interrupted);
+    loop {
+        let retired = (retire.retired)();
+        match (retired, &grace_timer) {
+            (true, None) => grace_timer = Some(Box::pin(tokio::time::sleep(retire.grace))),
+            (false, Some(_)) => grace_timer = None,
+            _ => {}
+        }
+        if retired != *retire.counted_out {
+            *retire.counted_out = retired;
+            if retired {
+                retire.active.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                retire.active.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tokio::select! {
+            outcome = &mut iteration => return Some(outcome),
+            _ = &mut interrupted => return None,
+            _ = async { grace_timer.as_mut().expect("guarded").await }, if grace_timer.is_some() => return None,
+            changed = retire.changed.changed(), if watching => watching = changed.is_ok(),
+        }
+    }
 }
 
-pub(crate) fn record_iteration(
+/// Samples of one finished iteration.
+fn record_iteration(
+    buf: &mut SampleBuffer,
     shared: &RunShared,
     run: &ScenarioRun,
-    buf: &mut SampleBuffer,
-    outcome: IterationOutcome,
+    outcome: &IterationOutcome,
     took: Duration,
 ) {
-    let ms = took.as_secs_f64() * 1000.0;
     match outcome {
         IterationOutcome::InitFailed(msg) => {
             push(
@@ -400,7 +479,6 @@ pub(crate) fn record_iteration(
                 &[],
                 1.0,
             );
-            shared.collector.flush(buf);
             if shared.logged.lock().expect("log lock").insert(msg.clone()) {
                 tracing::error!(scenario = %run.scenario.name, "{msg}");
             }
@@ -438,8 +516,7 @@ pub(crate) fn record_iteration(
         }
     }
     buf.push_shared(&run.iterations, MetricKind::Counter, 1.0);
-    buf.push_shared(&run.iteration_duration, MetricKind::Trend, ms);
-    shared.collector.flush(buf);
+    buf.push_shared(&run.iteration_duration, MetricKind::Trend, ms(took));
 }
 
 pub(crate) fn push(
@@ -464,7 +541,22 @@ pub(crate) fn push(
     );
 }
 
-pub(crate) fn record(
+thread_local! {
+    /// Samples on their way to the collector: filled and flushed with no await in between, so VUs
+    /// need no buffer of their own.
+    static SCRATCH: RefCell<SampleBuffer> = RefCell::default();
+}
+
+/// Record the samples `fill` pushes (at once, into the run's collector).
+pub(crate) fn record(shared: &RunShared, fill: impl FnOnce(&mut SampleBuffer)) {
+    SCRATCH.with_borrow_mut(|buf| {
+        fill(buf);
+        shared.collector.flush(buf);
+    });
+}
+
+/// Record one sample of `metric`, tagged with the scenario's tags and `extra`.
+pub(crate) fn record_one(
     shared: &RunShared,
     run: &ScenarioRun,
     metric: &str,
@@ -472,7 +564,5 @@ pub(crate) fn record(
     extra: &[(&str, &str)],
     v: f64,
 ) {
-    let mut buf = SampleBuffer::default();
-    push(&mut buf, run, metric, kind, extra, v);
-    shared.collector.flush(&mut buf);
+    record(shared, |buf| push(buf, run, metric, kind, extra, v));
 }

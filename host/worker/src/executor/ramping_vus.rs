@@ -5,7 +5,6 @@
 
 use super::{Clock, Retire, RunShared, ScenarioRun, create_vu, join_all, run_iteration};
 use crate::vu::{Vu, VuFactory, VuSpec};
-use stampede_metrics::SampleBuffer;
 use stampede_plan::RampingVus;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -27,8 +26,9 @@ pub(super) async fn run<F: VuFactory>(
     let start = Instant::now();
     let (target_tx, target_rx) = watch::channel(c.vus_at(Duration::ZERO));
     let mut tasks = tokio::task::JoinSet::new();
+    let clock = Clock::starting_now(&run, &shared, duration);
     for i in 0..c.max_vus() {
-        let clock = Clock::starting_now(&run, &shared, duration);
+        let clock = clock.clone();
         let (factory, shared, run, target) = (
             factory.clone(),
             shared.clone(),
@@ -40,7 +40,6 @@ pub(super) async fn run<F: VuFactory>(
             async move { ramping_vu(&*factory, &shared, &run, i, clock, target, grace).await },
         );
     }
-    let clock = Clock::starting_now(&run, &shared, duration);
     let mut tick = tokio::time::interval(RETARGET_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while clock.may_start() {
@@ -72,7 +71,6 @@ async fn ramping_vu<F: VuFactory>(
     grace: Duration,
 ) {
     let mut vu: Option<F::Vu> = None;
-    let mut buf = SampleBuffer::default();
     loop {
         // Wait for this VU's turn (or the end).
         let active = tokio::select! {
@@ -96,14 +94,14 @@ async fn ramping_vu<F: VuFactory>(
         let mut lost = false;
         let mut counted_out = false;
         while clock.may_start() && *target.borrow() > i {
-            let retire = Retire {
+            let mut retire = Retire {
                 retired: &retired,
                 changed: target.clone(),
                 grace,
                 counted_out: &mut counted_out,
                 active: &shared.active,
             };
-            if !run_iteration(v, &clock, Some(retire), shared, run, &mut buf).await {
+            if !run_iteration(v, &clock, Some(&mut retire), shared, run, None).await {
                 lost = true;
                 break;
             }
