@@ -3,18 +3,13 @@
 //! Exit codes: 0 passed, 99 thresholds failed, 2 bad input (plan, component, flags), 1 anything
 //! else (internal error, setup failed, a worker lost).
 
+mod alloc;
 mod cmd;
 mod exit;
 mod progress;
 
 use clap::{Parser, Subcommand};
 
-/// Every request allocates a little (headers, bodies, guest calls); mimalloc does this with less
-/// CPU than glibc's allocator under many concurrent tasks (measured with bench/http.sh). The
-/// `system-allocator` feature keeps glibc's, for heap profilers such as heaptrack.
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use exit::Failure;
 use std::process::ExitCode;
 
@@ -44,6 +39,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     init_tracing();
     raise_open_file_limit();
