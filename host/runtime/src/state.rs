@@ -63,15 +63,52 @@ impl RunContext {
     }
 }
 
-/// Who a VU is.
-#[derive(Debug, Clone)]
+/// Who a VU is. The VUs of one scenario on one thread are made with [`with_id`](Self::with_id)
+/// from one identity, and so share its tags and its cache of series keys.
+#[derive(Clone)]
 pub struct VuIdentity {
     /// Fleet-unique id, from 1 (0 is the setup/teardown instance).
     pub id: u64,
     /// Plan scenario name.
     pub scenario: Arc<str>,
     /// Tags every sample of this VU carries (`scenario` plus the scenario's tags).
-    pub tags: TagSet,
+    pub tags: Arc<TagSet>,
+    /// The series keys its requests and checks record into. One per scenario and thread: every VU
+    /// of a scenario records into the same series, so the keys (a few KiB of tag sets) need not be
+    /// built and kept per VU.
+    pub(crate) series: Arc<Mutex<SeriesCache>>,
+}
+
+impl VuIdentity {
+    /// VU `id` of `scenario`, tagged with `tags`, with a cache of series keys of its own.
+    pub fn new(id: u64, scenario: Arc<str>, tags: TagSet) -> Self {
+        VuIdentity {
+            id,
+            scenario,
+            tags: Arc::new(tags),
+            series: Arc::default(),
+        }
+    }
+
+    /// Another VU of the same scenario (sharing its tags and series keys).
+    pub fn with_id(&self, id: u64) -> Self {
+        VuIdentity { id, ..self.clone() }
+    }
+
+    /// The series cache, locked. Only VUs of one thread share it, so it is never contended.
+    pub(crate) fn series(&self) -> std::sync::MutexGuard<'_, SeriesCache> {
+        self.series.lock().expect("series cache lock")
+    }
+}
+
+impl std::fmt::Debug for VuIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VuIdentity")
+            .field("id", &self.id)
+            .field("scenario", &self.scenario)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The data of one VU's store.
@@ -92,8 +129,6 @@ pub struct VuState {
     pub(crate) warned: Vec<String>,
     /// The guest's last error-level log line during the current call (the SDK logs panics there).
     pub(crate) last_error_log: Option<String>,
-    /// Series keys of this VU's requests, reused across requests.
-    pub(crate) series: SeriesCache,
     /// `wasi:http` (`fetch()`) state.
     pub(crate) fetch: FetchState,
     /// The store of a shared instance: many VUs, so the per-VU context imports are unavailable.
@@ -129,7 +164,6 @@ impl VuState {
             cpu_exceeded: false,
             warned: Vec::new(),
             last_error_log: None,
-            series: SeriesCache::default(),
             shared: false,
         }
     }

@@ -213,11 +213,7 @@ impl LoadedScenario {
 }
 
 fn lifecycle_vu(stage: &str) -> VuIdentity {
-    VuIdentity {
-        id: 0,
-        scenario: Arc::from(stage),
-        tags: TagSet::new([("scenario", stage)]),
-    }
+    VuIdentity::new(0, Arc::from(stage), TagSet::new([("scenario", stage)]))
 }
 
 fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {

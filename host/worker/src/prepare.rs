@@ -163,8 +163,7 @@ impl Prepared {
             scenarios: (0..self.plan.scenarios.len())
                 .map(|i| {
                     let s = &self.plan.scenarios[i];
-                    let name: Arc<str> = s.name.as_str().into();
-                    let tags = self.tags(i);
+                    let who = VuIdentity::new(0, s.name.as_str().into(), self.tags(i));
                     // A shared-world component always runs through a group; with the default
                     // isolation each of its instances hosts one VU.
                     let shared = self.scenario.is_shared().then(|| {
@@ -172,23 +171,17 @@ impl Prepared {
                             Isolation::Shared => s.vus_per_instance as usize,
                             Isolation::Instance => 1,
                         };
-                        let who = VuIdentity {
-                            id: 0,
-                            scenario: name.clone(),
-                            tags: tags.clone(),
-                        };
                         Arc::new(SharedGroup::new(
                             self.scenario.clone(),
                             run.clone(),
-                            who,
+                            who.clone(),
                             setup_data.clone(),
                             per_instance,
                         ))
                     });
                     ScenarioInfo {
-                        name,
+                        who,
                         exec: s.exec.as_str().into(),
-                        tags,
                         shared,
                     }
                 })

@@ -1,21 +1,18 @@
 //! The [`Vu`] and [`VuFactory`] implementations backed by the Wasm runtime.
 
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
-use stampede_metrics::TagSet;
 use stampede_runtime::{
     CallError, LoadedScenario, RunContext, SharedGroup, SharedVu, VuIdentity, WasmVu,
 };
 use std::sync::Arc;
 
-/// Per plan scenario: the name passed to `iteration` and the tags of its samples.
+/// Per plan scenario: the name passed to `iteration` and what its VUs share.
 #[derive(Clone)]
 pub struct ScenarioInfo {
-    /// Plan scenario name.
-    pub name: Arc<str>,
+    /// The identity its VUs are made from (name, tags and series keys; its id is unused).
+    pub who: VuIdentity,
     /// `exec`: what `iteration(scenario)` receives.
     pub exec: Arc<str>,
-    /// `scenario` tag plus the scenario's own tags.
-    pub tags: TagSet,
     /// The instances hosting this scenario's VUs, for a component of the world `scenario-shared`.
     pub shared: Option<Arc<SharedGroup>>,
 }
@@ -59,11 +56,7 @@ impl VuFactory for WasmFactory {
                 Err(e) => Err(format!("the vu constructor or init {e}")),
             };
         }
-        let who = VuIdentity {
-            id: spec.id,
-            scenario: info.name.clone(),
-            tags: info.tags.clone(),
-        };
+        let who = info.who.with_id(spec.id);
         match Box::pin(
             self.scenario
                 .new_vu(self.run.clone(), who, self.setup_data.clone()),

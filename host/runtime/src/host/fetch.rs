@@ -25,12 +25,12 @@ use wasmtime_wasi_http::{
 /// What a VU's `wasi:http` requests need once they leave the store.
 pub(crate) struct FetchHooks {
     run: Arc<RunContext>,
-    vu_tags: TagSet,
+    vu_tags: Arc<TagSet>,
     vu_id: u64,
 }
 
 impl FetchHooks {
-    pub(crate) fn new(run: Arc<RunContext>, vu_tags: TagSet, vu_id: u64) -> Self {
+    pub(crate) fn new(run: Arc<RunContext>, vu_tags: Arc<TagSet>, vu_id: u64) -> Self {
         FetchHooks {
             run,
             vu_tags,
@@ -72,7 +72,7 @@ impl WasiHttpHooks for FetchHooks {
         _fut: IoFuture,
     ) -> SendFuture {
         let run = self.run.clone();
-        let vu_tags = self.vu_tags.clone();
+        let vu_tags = (*self.vu_tags).clone();
         let vu_id = self.vu_id;
         Box::new(async move {
             let timeout = options

@@ -67,15 +67,15 @@ impl VuState {
             Some(n) => n.as_str(),
             None => default_name(&req.url),
         };
-        let shape = {
-            let vu_tags = &self.who.tags;
-            self.series.shape(name, &req.method, &req.tags, || {
-                let mut tags = VuState::merge_tags(vu_tags, &req.tags);
-                tags.insert("name", name);
-                tags.insert("method", req.method.to_ascii_uppercase());
-                tags
-            })
-        };
+        let mut series = self.who.series();
+        let shape = series.shape(name, &req.method, &req.tags, || {
+            let mut tags = VuState::merge_tags(&self.who.tags, &req.tags);
+            tags.insert("name", name);
+            tags.insert("method", req.method.to_ascii_uppercase());
+            tags
+        });
+        let base = series.base(shape).clone();
+        drop(series);
         let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| {
             Duration::from_millis(u64::from(t))
         });
@@ -86,7 +86,6 @@ impl VuState {
             body: req.body,
             timeout,
         };
-        let base = self.series.base(shape).clone();
         (Pending { shape, base }, outgoing)
     }
 
@@ -128,7 +127,8 @@ impl VuState {
 impl VuState {
     fn record_response(&mut self, pending: &Pending, resp: &CompletedResponse) {
         let s = self
-            .series
+            .who
+            .series()
             .series_of(pending.shape, &pending.base, resp.status);
         push_response(&mut self.samples, &s, resp);
         self.flush_if_full();
