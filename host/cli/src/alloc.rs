@@ -20,9 +20,10 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
 /// Apply Stampede's allocator settings. Call first in `main`, before any other thread starts
-/// (mimalloc's options are not thread-safe). `MIMALLOC_PURGE_DELAY` in the environment wins.
+/// (mimalloc's options are not thread-safe). `MIMALLOC_PURGE_DELAY` (or its old name
+/// `MIMALLOC_RESET_DELAY`) in the environment wins.
 pub fn tune() {
-    if cfg!(feature = "system-allocator") || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+    if cfg!(feature = "system-allocator") || purge_delay_set_by_user() {
         return;
     }
     // SAFETY: sets an integer option; no other thread runs yet.
@@ -32,13 +33,21 @@ pub fn tune() {
     }
 }
 
+/// Whether the environment sets mimalloc's purge delay (mimalloc matches names without case).
+fn purge_delay_set_by_user() -> bool {
+    std::env::vars_os().any(|(name, _)| {
+        let name = name.to_string_lossy().to_ascii_uppercase();
+        name == "MIMALLOC_PURGE_DELAY" || name == "MIMALLOC_RESET_DELAY"
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_purge_delay_option_is_mimallocs_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        if purge_delay_set_by_user() {
             return;
         }
         // Its documented default (ms); the options around it default to 1 and 0.

@@ -33,6 +33,11 @@ impl SampleBuffer {
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
+
+    /// Drop the samples waiting (keeping the buffer's room).
+    pub fn clear(&mut self) {
+        self.samples.clear();
+    }
 }
 
 /// A worker's running aggregate since the last delta.

@@ -1,13 +1,19 @@
-//! A VU's cache of the series keys its requests record into, so recording a request clones eight
-//! pointers instead of building eight tag sets. Keyed by what makes a request's tags: its metric
-//! name, method and extra tags, then its status.
+//! The cache of series keys that the requests and checks of one scenario's VUs on one thread record
+//! into, so recording a request clones eight pointers instead of building eight tag sets. Keyed by
+//! what makes a request's tags: its metric name, method and extra tags, then its status.
 
 use stampede_metrics::{SeriesKey, TagSet, names};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-/// Distinct request shapes a VU remembers; beyond this the cache starts over (a scenario that names
-/// every URL differently still records correctly, just without the cache's help).
-const MAX_SHAPES: usize = 64;
+/// Distinct request shapes remembered; beyond this the cache starts over (a scenario that names
+/// every URL differently still records correctly, just without the cache's help). As many as a
+/// thread's VUs would have had if each had its own URL and its own cache.
+const MAX_SHAPES: usize = 8192;
+
+/// Distinct checks remembered (looked up by a scan: scenarios have few).
+const MAX_CHECKS: usize = 64;
 
 /// The eight series one HTTP response records into.
 pub(crate) struct HttpSeries {
@@ -67,7 +73,20 @@ struct CheckSeries {
 #[derive(Default)]
 pub(crate) struct SeriesCache {
     shapes: Vec<Shape>,
+    /// Shapes by [`shape_hash`].
+    by_hash: HashMap<u64, Vec<usize>>,
     checks: Vec<CheckSeries>,
+}
+
+/// What identifies a request shape, hashed without allocating (the method without case).
+fn shape_hash(name: &str, method: &str, extra: &[(String, String)]) -> u64 {
+    let mut h = DefaultHasher::new();
+    name.hash(&mut h);
+    for b in method.bytes() {
+        h.write_u8(b.to_ascii_uppercase());
+    }
+    extra.hash(&mut h);
+    h.finish()
 }
 
 impl SeriesCache {
@@ -79,14 +98,24 @@ impl SeriesCache {
         extra: &[(String, String)],
         base: impl FnOnce() -> TagSet,
     ) -> usize {
-        if let Some(i) = self.shapes.iter().position(|s| {
-            s.name == name && s.method.eq_ignore_ascii_case(method) && s.extra == extra
-        }) {
+        let hash = shape_hash(name, method, extra);
+        let same =
+            |s: &Shape| s.name == name && s.method.eq_ignore_ascii_case(method) && s.extra == extra;
+        if let Some(&i) = self
+            .by_hash
+            .get(&hash)
+            .and_then(|c| c.iter().find(|&&i| same(&self.shapes[i])))
+        {
             return i;
         }
         if self.shapes.len() >= MAX_SHAPES {
             self.shapes.clear();
+            self.by_hash.clear();
         }
+        self.by_hash
+            .entry(hash)
+            .or_default()
+            .push(self.shapes.len());
         self.shapes.push(Shape {
             name: name.to_owned(),
             method: method.to_owned(),
@@ -111,7 +140,7 @@ impl SeriesCache {
         {
             Some(i) => i,
             None => {
-                if self.checks.len() >= MAX_SHAPES {
+                if self.checks.len() >= MAX_CHECKS {
                     self.checks.clear();
                 }
                 self.checks.push(CheckSeries {
@@ -131,8 +160,8 @@ impl SeriesCache {
     }
 
     /// Like [`series`](Self::series), for a shape looked up before an await: when the cache has
-    /// started over since (other VUs of a shared instance added shapes meanwhile), index `i` may now
-    /// be another shape, so the series is built from `base` instead.
+    /// started over since (other VUs of the scenario on this thread added shapes meanwhile), index
+    /// `i` may now be another shape, so the series is built from `base` instead.
     pub(crate) fn series_of(
         &mut self,
         i: usize,
@@ -181,6 +210,19 @@ mod tests {
     }
 
     #[test]
+    fn many_shapes_are_each_found_again() {
+        // One scenario's VUs on a thread share the cache: each VU may have a URL of its own.
+        let mut c = SeriesCache::default();
+        let url = |i: usize| format!("/users/{i}");
+        let ids: Vec<usize> = (0..1000)
+            .map(|i| c.shape(&url(i), "GET", &[], TagSet::default))
+            .collect();
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(c.shape(&url(i), "get", &[], || unreachable!()), id);
+        }
+    }
+
+    #[test]
     fn checks_are_cached_by_name_and_tags() {
         let mut c = SeriesCache::default();
         let key = |n: &str| SeriesKey::new("checks", TagSet::new([("check", n)]));
@@ -190,7 +232,7 @@ mod tests {
         let b = c.check("ok", &tagged, || key("ok")).clone();
         assert!(!Arc::ptr_eq(&a, &b));
         let mut c = SeriesCache::default();
-        for i in 0..MAX_SHAPES + 1 {
+        for i in 0..MAX_CHECKS + 1 {
             c.check(&format!("c{i}"), &[], || key("c"));
         }
         assert_eq!(c.checks.len(), 1);
@@ -207,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_shape_looked_up_before_the_cache_started_over_keeps_its_tags() {
-        // Shared isolation: VU A looks up its request's shape, awaits the response while other VUs
+        // VU A looks up its request's shape, awaits the response while other VUs of its scenario
         // add enough shapes to start the cache over, then records under its own tags.
         let mut c = SeriesCache::default();
         let i = c.shape("mine", "GET", &[], || TagSet::new([("name", "mine")]));

@@ -95,9 +95,12 @@ impl VuIdentity {
         VuIdentity { id, ..self.clone() }
     }
 
-    /// The series cache, locked. Only VUs of one thread share it, so it is never contended.
+    /// The series cache, locked. Only VUs of one thread share it, so it is never contended. (A
+    /// panic while it was held leaves it consistent: it only ever appends or starts over.)
     pub(crate) fn series(&self) -> std::sync::MutexGuard<'_, SeriesCache> {
-        self.series.lock().expect("series cache lock")
+        self.series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -277,4 +280,20 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: VuState) -> Store<VuSt
         }
     });
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenarios_vus_share_its_tags_and_series_keys() {
+        let first = VuIdentity::new(0, "main".into(), TagSet::new([("scenario", "main")]));
+        let vu = first.with_id(7);
+        assert_eq!(vu.id, 7);
+        assert!(Arc::ptr_eq(&first.tags, &vu.tags));
+        assert!(Arc::ptr_eq(&first.series, &vu.series));
+        let other = VuIdentity::new(0, "other".into(), TagSet::new([("scenario", "other")]));
+        assert!(!Arc::ptr_eq(&first.series, &other.series));
+    }
 }

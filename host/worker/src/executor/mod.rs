@@ -127,6 +127,11 @@ impl Clock {
         Instant::now() < self.stop_at()
     }
 
+    /// Whether the hard deadline has passed.
+    pub(crate) fn passed(&self) -> bool {
+        self.0.passed.load(Ordering::Acquire)
+    }
+
     /// Resolves at the hard deadline: the scenario's stop plus its graceful stop (which moves earlier
     /// if the run is stopped meanwhile).
     pub(crate) async fn interrupted(&self) {
@@ -134,7 +139,7 @@ impl Clock {
         tokio::pin!(notified);
         // Registered before the flag is read, so a deadline passing in between is not missed.
         notified.as_mut().enable();
-        if !self.0.passed.load(Ordering::Acquire) {
+        if !self.passed() {
             notified.await;
         }
     }
@@ -412,6 +417,10 @@ pub(crate) async fn bounded<V: Vu>(
     clock: &Clock,
     retire: Option<&mut Retire<'_>>,
 ) -> Option<IterationOutcome> {
+    if clock.passed() {
+        // Its deadline passed before it started (an arrival-rate VU that got its job late).
+        return None;
+    }
     match retire {
         // Boxed: only ramping VUs can be retired, and this future is part of every VU's task.
         Some(retire) => Box::pin(bounded_retiring(vu, clock, retire)).await,
@@ -550,6 +559,8 @@ thread_local! {
 /// Record the samples `fill` pushes (at once, into the run's collector).
 pub(crate) fn record(shared: &RunShared, fill: impl FnOnce(&mut SampleBuffer)) {
     SCRATCH.with_borrow_mut(|buf| {
+        // Whatever a panicking `fill` left behind is not this call's.
+        buf.clear();
         fill(buf);
         shared.collector.flush(buf);
     });
