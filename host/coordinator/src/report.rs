@@ -18,6 +18,9 @@ pub enum RunStatus {
     Passed,
     /// At least one threshold failed.
     ThresholdsFailed,
+    /// No VU could be initialised: every VU constructor (or `init`) that ran failed, and no
+    /// iteration ran. Thresholds are not the verdict then: there was no load.
+    NoVuStarted,
 }
 
 /// The whole summary.
@@ -196,6 +199,20 @@ pub fn checks(total: &Aggregate) -> Vec<CheckResult> {
         .collect()
 }
 
+/// Whether VU initialisation failed and no VU ever ran: `vu_init_errors` were recorded, while
+/// `vus_max` never rose above 0 and no iteration completed.
+fn no_vu_started(total: &Aggregate) -> bool {
+    let count = |m: &str| match total.metric_total(m) {
+        Some(Sink::Counter(c)) => c.sum,
+        _ => 0.0,
+    };
+    let vus_max = match total.metric_total(names::VUS_MAX) {
+        Some(Sink::Gauge(g)) => g.max,
+        _ => 0.0,
+    };
+    count(names::VU_INIT_ERRORS) > 0.0 && count(names::ITERATIONS) == 0.0 && vus_max == 0.0
+}
+
 /// Build the report for a finished run.
 pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s: f64) -> Report {
     let mut metrics = BTreeMap::new();
@@ -217,7 +234,9 @@ pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s:
     }
     let results = evaluate(thresholds, &m.total, elapsed_s);
     let mut info = info;
-    info.status = if results.iter().all(|r| r.ok) {
+    info.status = if no_vu_started(&m.total) {
+        RunStatus::NoVuStarted
+    } else if results.iter().all(|r| r.ok) {
         RunStatus::Passed
     } else {
         RunStatus::ThresholdsFailed
@@ -386,6 +405,50 @@ pub(crate) mod tests {
             serde_json::to_value(r).unwrap()["observed"],
             serde_json::Value::Null
         );
+    }
+
+    /// A run whose only delta has `vu_init_errors` (and `iterations`, if given) with `vus_max`.
+    fn init_failures(iterations: f64, vus_max: u64) -> RunMetrics {
+        let mut d = Aggregate::new();
+        d.add(
+            &SeriesKey::untagged(names::VU_INIT_ERRORS),
+            MetricKind::Counter,
+            4.0,
+        );
+        if iterations > 0.0 {
+            d.add(
+                &SeriesKey::untagged(names::ITERATIONS),
+                MetricKind::Counter,
+                iterations,
+            );
+        }
+        let mut m = RunMetrics::default();
+        m.apply(
+            "w",
+            MetricsDelta {
+                seq: 0,
+                at_ms: 1000,
+                vus: vus_max,
+                vus_max,
+                delta: d,
+            },
+        )
+        .unwrap();
+        m
+    }
+
+    #[test]
+    fn a_run_where_no_vu_could_initialise_does_not_pass() {
+        let r = build(info(), &init_failures(0.0, 0), &thresholds(MIXED), 2.5);
+        assert_eq!(r.run.status, RunStatus::NoVuStarted);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["run"]["status"],
+            "no_vu_started"
+        );
+        // Some VUs ran (or iterated): init errors are then counted, not the verdict.
+        let passed = |m: &RunMetrics| build(info(), m, &[], 2.5).run.status;
+        assert_eq!(passed(&init_failures(0.0, 2)), RunStatus::Passed);
+        assert_eq!(passed(&init_failures(3.0, 0)), RunStatus::Passed);
     }
 
     #[test]

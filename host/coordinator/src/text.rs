@@ -85,6 +85,7 @@ pub fn render(r: &Report) -> String {
     let verdict = match r.run.status {
         RunStatus::Passed => "passed",
         RunStatus::ThresholdsFailed => "THRESHOLDS FAILED",
+        RunStatus::NoVuStarted => "NO VU STARTED (every VU constructor or init failed)",
     };
     let _ = writeln!(
         out,

@@ -129,6 +129,19 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     match report.run.status {
         RunStatus::Passed => Ok(()),
         RunStatus::ThresholdsFailed => Err(Failure::Thresholds),
+        RunStatus::NoVuStarted => {
+            let attempts = report
+                .metrics
+                .get(stampede_metrics::names::VU_INIT_ERRORS)
+                .and_then(|m| m.values.get("count"))
+                .copied()
+                .unwrap_or(0.0);
+            Err(bad_input(anyhow::anyhow!(
+                "no VU could be initialised: all {attempts} attempts failed in the VU \
+                 constructor or `init` (the error is logged above). Fix the scenario's \
+                 initialisation, or start what it needs (such as the target) before the run"
+            )))
+        }
     }
 }
 

@@ -110,13 +110,20 @@ async fn a_failing_constructor_is_reported_and_retried() {
         &[],
     )
     .await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert!(run.metric("vu_init_errors", "count") >= 2.0);
+    // Retried (two VUs, a retry a second), and a run in which no VU ever started does not pass.
+    assert!(run.metric("vu_init_errors", "count") >= 3.0);
     assert!(
         run.stderr().contains("init trap on purpose"),
         "{}",
         run.stderr()
     );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("no VU could be initialised"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stdout().contains("NO VU STARTED"), "{}", run.stdout());
 }
 
 #[tokio::test(flavor = "multi_thread")]
