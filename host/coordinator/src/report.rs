@@ -320,19 +320,7 @@ pub(crate) mod tests {
             MetricKind::Counter,
             &[1.0; 5],
         );
-        let mut m = RunMetrics::default();
-        m.apply(
-            "w",
-            MetricsDelta {
-                seq: 0,
-                at_ms: 1000,
-                vus: 2,
-                vus_max: 2,
-                delta: d,
-            },
-        )
-        .unwrap();
-        m
+        one_delta(d, 2)
     }
 
     pub(crate) fn info() -> RunInfo {
@@ -385,20 +373,9 @@ pub(crate) mod tests {
     #[test]
     fn an_aggregation_that_does_not_apply_fails_and_observes_null() {
         // Custom metrics are kind-checked only at run time: `p(95)` on a counter cannot hold.
-        let mut m = RunMetrics::default();
         let mut d = Aggregate::new();
         d.add(&SeriesKey::untagged("cart"), MetricKind::Counter, 3.0);
-        m.apply(
-            "w",
-            MetricsDelta {
-                seq: 0,
-                at_ms: 1000,
-                vus: 0,
-                vus_max: 0,
-                delta: d,
-            },
-        )
-        .unwrap();
+        let m = one_delta(d, 0);
         let r = &evaluate(&thresholds("cart = [\"p(95) < 1\"]"), &m.total, 1.0)[0];
         assert!(!r.ok);
         assert_eq!(
@@ -422,14 +399,19 @@ pub(crate) mod tests {
                 iterations,
             );
         }
+        one_delta(d, vus_max)
+    }
+
+    /// A run of one worker that sent one delta, `d`, with `vus` VUs running and allocated.
+    fn one_delta(d: Aggregate, vus: u64) -> RunMetrics {
         let mut m = RunMetrics::default();
         m.apply(
             "w",
             MetricsDelta {
                 seq: 0,
                 at_ms: 1000,
-                vus: vus_max,
-                vus_max,
+                vus,
+                vus_max: vus,
                 delta: d,
             },
         )
