@@ -84,7 +84,7 @@ pub(super) async fn run<F: VuFactory>(
     for vu in ready {
         spawn_vu(&pool, &mut tasks, Some(vu));
     }
-    let clock = pool.clock.clone();
+    let clock = &pool.clock;
     let start = Instant::now();
     for offset in schedule {
         let due = start + offset;
@@ -151,8 +151,7 @@ fn spawn_vu<F: VuFactory>(
 }
 
 async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
-    let (shared, run) = (&*pool.shared, &*pool.run);
-    let clock = pool.clock.clone();
+    let (shared, run, clock) = (&*pool.shared, &*pool.run, &pool.clock);
     let vu = match vu {
         Some(vu) => Some(vu),
         None => {
@@ -160,7 +159,7 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
                 id: run.first_vu_id + n,
                 scenario: run.index,
             };
-            let vu = create_vu(&*pool.factory, shared, run, &spec, &clock).await;
+            let vu = create_vu(&*pool.factory, shared, run, &spec, clock).await;
             if vu.is_some() {
                 pool.idle.add_permits(1);
             }
@@ -174,7 +173,7 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         let Some(job) = job else { break };
         let delay = Instant::now() - job.due;
         shared.active.fetch_add(1, Ordering::Relaxed);
-        let completed = run_iteration(&mut vu, &clock, None, shared, run, Some(delay)).await;
+        let completed = run_iteration(&mut vu, clock, None, shared, run, Some(delay)).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);
         if !completed {
             return;

@@ -119,7 +119,7 @@ impl Clock {
 
     /// When new iterations stop: the scenario's end, or earlier if the run was stopped.
     pub(crate) fn stop_at(&self) -> Instant {
-        self.0.stop_at()
+        stop_at(self.0.end, &self.0.stop)
     }
 
     /// Whether a new iteration may start now.
@@ -142,12 +142,6 @@ impl Clock {
         if !self.passed() {
             notified.await;
         }
-    }
-}
-
-impl Deadlines {
-    fn stop_at(&self) -> Instant {
-        stop_at(self.end, &self.stop)
     }
 }
 
