@@ -1,5 +1,11 @@
 //! The wasmtime engine: pooling allocator sized for the worker's VUs, epoch interruption, and the
 //! epoch ticker thread.
+//!
+//! An engine either supports the component model's concurrency (async exports and imports: the world
+//! `scenario-shared`) or not. Without it every guest call is a plain call on a fiber; with it,
+//! wasmtime routes even synchronous calls through its task machinery, which cost ~15-20 % of the CPU
+//! per request of a one-instance-per-VU scenario (BENCHMARKS.md). So a component gets an engine
+//! without concurrency unless it needs it ([`Concurrency`]).
 
 use crate::capacity;
 use crate::error::RuntimeError;
@@ -37,15 +43,29 @@ pub struct EngineLimits {
     pub memory_limit: u64,
 }
 
+/// Whether an engine supports the component model's concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Concurrency {
+    /// Only synchronous exports and imports (the world `scenario`): the fastest calls.
+    Off,
+    /// Async exports and imports too (the world `scenario-shared`, and components built with
+    /// async features for the world `scenario`).
+    On,
+}
+
 /// A wasmtime engine plus the thread that advances its epoch.
 pub struct EngineHandle {
     engine: Engine,
+    concurrency: Concurrency,
     stop: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
     /// Build an engine for `limits`, after checking the process can hold that many VUs.
-    pub fn new(limits: EngineLimits) -> Result<Self, RuntimeError> {
+    pub(crate) fn new(
+        limits: EngineLimits,
+        concurrency: Concurrency,
+    ) -> Result<Self, RuntimeError> {
         let cap = capacity::host_capacity(limits.memory_limit);
         if limits.max_vus > cap.max_vus {
             return Err(RuntimeError::Capacity {
@@ -55,11 +75,20 @@ impl EngineHandle {
                 advice: cap.advice,
             });
         }
-        let engine =
-            Engine::new(&config(limits)).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let engine = Engine::new(&config(limits, concurrency))
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop.clone());
-        Ok(EngineHandle { engine, stop })
+        Ok(EngineHandle {
+            engine,
+            concurrency,
+            stop,
+        })
+    }
+
+    /// Whether this engine supports async exports and imports.
+    pub(crate) fn concurrency(&self) -> Concurrency {
+        self.concurrency
     }
 
     /// The engine.
@@ -74,7 +103,7 @@ impl Drop for EngineHandle {
     }
 }
 
-fn config(limits: EngineLimits) -> Config {
+fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
     let slots =
         u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
     let mut pool = PoolingAllocationConfig::default();
@@ -89,7 +118,8 @@ fn config(limits: EngineLimits) -> Config {
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
         // Components of the world `scenario-shared` (async exports and imports).
-        .wasm_component_model_async(true)
+        .concurrency_support(concurrency == Concurrency::On)
+        .wasm_component_model_async(concurrency == Concurrency::On)
         .memory_init_cow(true)
         .memory_reservation(limits.memory_limit)
         .memory_guard_size(64 * 1024)

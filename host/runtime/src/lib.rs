@@ -3,13 +3,13 @@
 //!
 //! How to use it:
 //!
-//! 1. [`EngineHandle::new`] with the VU count and memory limit; it fails up front with
-//!    [`RuntimeError::Capacity`] when this process cannot host that many VUs;
-//! 2. [`LoadedScenario::load`] the component bytes (checks the world, precise errors for non-Wasm
-//!    files, core modules and components of another world);
-//! 3. build one [`RunContext`] for the run (HTTP client with the target allowlist, params, the metrics
+//! 1. [`LoadedScenario::load`] the component bytes with the VU count and memory limit
+//!    ([`EngineLimits`]): it fails up front with [`RuntimeError::Capacity`] when this process cannot
+//!    host that many VUs, then builds the engine, checks the world (precise errors for non-Wasm
+//!    files, core modules and components of another world) and compiles;
+//! 2. build one [`RunContext`] for the run (HTTP client with the target allowlist, params, the metrics
 //!    [`Collector`](stampede_metrics::Collector), limits);
-//! 4. [`LoadedScenario::setup`] once, then [`LoadedScenario::new_vu`] per VU and
+//! 3. [`LoadedScenario::setup`] once, then [`LoadedScenario::new_vu`] per VU and
 //!    [`WasmVu::iteration`] in a loop; [`WasmVu::close`] when the VU stops; finally
 //!    [`LoadedScenario::teardown`].
 //!
@@ -38,7 +38,7 @@ mod vu;
 pub use cache::default_dir as default_cache_dir;
 pub use capacity::{HostCapacity, host_capacity};
 pub use client::{AllowedOrigin, HttpClient};
-pub use engine::{EPOCH_TICK, EngineHandle, EngineLimits};
+pub use engine::{EPOCH_TICK, EngineLimits};
 pub use error::{CallError, RuntimeError};
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};

@@ -3,7 +3,7 @@
 
 use crate::bindings::shared::ScenarioSharedPre;
 use crate::bindings::{Scenario, ScenarioPre};
-use crate::engine::EngineHandle;
+use crate::engine::{Concurrency, EngineHandle, EngineLimits};
 use crate::error::{CallError, RuntimeError};
 use crate::state::{RunContext, VuIdentity, VuState, new_store};
 use stampede_metrics::TagSet;
@@ -31,24 +31,40 @@ enum Flavor {
 }
 
 impl LoadedScenario {
-    /// Check, compile (or load from `cache_dir`) and link a component. `what` names it in errors.
+    /// Check, compile (or load from `cache_dir`) and link a component, on an engine sized for
+    /// `limits`. `what` names it in errors. Fails up front with [`RuntimeError::Capacity`] when this
+    /// process cannot host that many VUs.
+    ///
+    /// The component is compiled for an engine without the component model's concurrency first
+    /// (faster calls); a component that needs it (the world `scenario-shared`, or async features in
+    /// the world `scenario`) fails that engine's validation at once and gets one with concurrency.
     pub fn load(
-        engine: Arc<EngineHandle>,
+        limits: EngineLimits,
         bytes: &[u8],
         sha256: &str,
         what: &str,
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
-        let component =
-            crate::cache::compile(engine.engine(), bytes, sha256, cache_dir).map_err(|e| {
-                RuntimeError::Compile {
-                    what: what.into(),
-                    detail: format!("{e:#}"),
+        let plain = EngineHandle::new(limits, Concurrency::Off)?;
+        let (engine, component) =
+            match crate::cache::compile(plain.engine(), bytes, sha256, cache_dir) {
+                Ok(component) => (plain, component),
+                Err(_) => {
+                    drop(plain);
+                    let concurrent = EngineHandle::new(limits, Concurrency::On)?;
+                    let component =
+                        crate::cache::compile(concurrent.engine(), bytes, sha256, cache_dir)
+                            .map_err(|e| RuntimeError::Compile {
+                                what: what.into(),
+                                detail: format!("{e:#}"),
+                            })?;
+                    (concurrent, component)
                 }
-            })?;
-        let linker = crate::host::linker(engine.engine())
-            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+            };
+        tracing::debug!(concurrency = ?engine.concurrency(), "{what} compiled");
+        let linker =
+            crate::host::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let wrong = |e: wasmtime::Error| RuntimeError::WrongWorld {
             what: what.into(),
             detail: format!("{e:#}"),
@@ -61,13 +77,22 @@ impl LoadedScenario {
                 Err(_) => return Err(wrong(instance_err)),
             },
         };
-        Ok(LoadedScenario { engine, pre })
+        Ok(LoadedScenario {
+            engine: Arc::new(engine),
+            pre,
+        })
     }
 
     /// True when the component is built for the world `scenario-shared` (VUs as concurrent async
     /// calls); false for `scenario` (one synchronous instance per VU).
     pub fn is_shared(&self) -> bool {
         matches!(self.pre, Flavor::Shared(_))
+    }
+
+    /// True when the component needed an engine with the component model's concurrency (see
+    /// [`load`](Self::load)); components of the world `scenario` normally do not.
+    pub fn concurrency_support(&self) -> bool {
+        self.engine.concurrency() == Concurrency::On
     }
 
     pub(crate) fn engine(&self) -> &wasmtime::Engine {

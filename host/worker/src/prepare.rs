@@ -8,8 +8,8 @@ use stampede_metrics::{Catalog, Collector, TagSet};
 use stampede_plan::{Isolation, Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
 use stampede_runtime::{
-    AllowedOrigin, EngineHandle, EngineLimits, HttpClient, LoadedScenario, RunContext,
-    RuntimeError, SharedGroup, VuIdentity,
+    AllowedOrigin, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError, SharedGroup,
+    VuIdentity,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -74,10 +74,9 @@ pub(crate) fn prepare(
         max_vus: share_instances,
         memory_limit: plan.options.memory_limit,
     };
-    let engine = Arc::new(EngineHandle::new(limits).map_err(runtime_failure)?);
     let what = format!("component {}", a.component.name);
     let scenario = LoadedScenario::load(
-        engine,
+        limits,
         &a.component.bytes,
         &a.component.sha256,
         &what,

@@ -13,14 +13,12 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     let component = super::run::component_blob(&plan.component)?;
-    let engine = stampede_runtime::EngineHandle::new(stampede_runtime::EngineLimits {
-        // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
-        max_vus: plan.max_vus(),
-        memory_limit: plan.options.memory_limit,
-    })
-    .map_err(bad_input)?;
     stampede_runtime::LoadedScenario::load(
-        std::sync::Arc::new(engine),
+        // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
+        stampede_runtime::EngineLimits {
+            max_vus: plan.max_vus(),
+            memory_limit: plan.options.memory_limit,
+        },
         &component.bytes,
         &component.sha256,
         &format!("component {}", component.name),

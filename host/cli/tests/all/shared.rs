@@ -37,6 +37,23 @@ graceful-stop = "2s"
     )
 }
 
+/// A component of the world `scenario` runs on an engine without the component model's concurrency
+/// (its calls are cheaper there); one of `scenario-shared` gets an engine with it.
+#[test]
+fn only_shared_world_components_get_a_concurrent_engine() {
+    let load = |name: &str| {
+        let bytes = std::fs::read(guest(name)).unwrap();
+        let limits = stampede_runtime::EngineLimits {
+            max_vus: 2,
+            memory_limit: 64 << 20,
+        };
+        stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", name, None).unwrap()
+    };
+    assert!(!load("fixture_basic").concurrency_support());
+    assert!(!load("rust_get").concurrency_support());
+    assert!(load("fixture_shared").concurrency_support());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn many_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;

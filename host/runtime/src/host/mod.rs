@@ -15,19 +15,23 @@ mod shared;
 mod time;
 
 use crate::bindings::{Scenario, shared as shared_world, types};
+use crate::engine::{Concurrency, EngineHandle};
 use crate::state::VuState;
-use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 impl types::Host for VuState {}
 
 /// A linker with every Stampede import, WASI p2 (no files, no sockets, no environment) and
-/// `wasi:http` (served by the same client as `http.send`).
-pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<VuState>> {
-    let mut linker = Linker::new(engine);
+/// `wasi:http` (served by the same client as `http.send`). The async imports of `scenario-shared`
+/// only on an engine with concurrency: wasmtime refuses them elsewhere.
+pub fn linker(engine: &EngineHandle) -> wasmtime::Result<Linker<VuState>> {
+    let mut linker = Linker::new(engine.engine());
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Scenario::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    if engine.concurrency() == Concurrency::Off {
+        return Ok(linker);
+    }
     // The two imports only the `scenario-shared` world has; the rest of it is the interfaces above.
     shared_world::http_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
     shared_world::time_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
