@@ -111,6 +111,8 @@ impl RequestError {
 pub struct HttpClient {
     pool: Arc<Pool>,
     allowed: Arc<[AllowedOrigin]>,
+    /// Longest response body read; a longer one is an error (see [`HttpClient::with_body_limit`]).
+    max_body: u64,
 }
 
 impl HttpClient {
@@ -120,7 +122,17 @@ impl HttpClient {
         HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: allowed.into(),
+            max_body: u64::MAX,
         }
+    }
+
+    /// Refuse response bodies longer than `max_body` bytes: such a request fails with a protocol
+    /// error as soon as the length is known (from `Content-Length`, or once that much has arrived),
+    /// and its connection is closed. A worker sets the plan's `memory-limit`, since a longer body
+    /// could not reach the guest anyway and would otherwise be held in the host's memory.
+    pub fn with_body_limit(mut self, max_body: u64) -> Self {
+        self.max_body = max_body;
+        self
     }
 
     /// A client that only sends to `allowed` origins.
@@ -135,6 +147,7 @@ impl HttpClient {
         HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: self.allowed.clone(),
+            max_body: self.max_body,
         }
     }
 
@@ -167,7 +180,7 @@ impl HttpClient {
             let sent = self.exchange(host, port, checkout, request).await?;
             let head_at = Instant::now();
             let (parts, body) = sent.response.into_parts();
-            let body = body.collect().await.map_err(classify)?.to_bytes();
+            let body = read_body(body, self.max_body).await?;
             Ok::<_, RequestError>((
                 sent.sender,
                 parts,
@@ -383,6 +396,45 @@ fn build(
 
 /// A failed exchange: a response that is not HTTP (or a request hyper refused to write) is a
 /// protocol error, anything else (the connection broke or closed early) a connection error.
+/// The whole body, or an error as soon as it is known to be longer than `limit` bytes.
+async fn read_body(body: hyper::body::Incoming, limit: u64) -> Result<Bytes, RequestError> {
+    use hyper::body::Body;
+    let too_long = || {
+        RequestError::Protocol(format!(
+            "the response body is longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options] or request less",
+            human_size(limit)
+        ))
+    };
+    if body.size_hint().lower() > limit {
+        return Err(too_long());
+    }
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_long()),
+        Err(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(classify(*e)),
+            Err(e) => Err(RequestError::Connect(e.to_string())),
+        },
+    }
+}
+
+/// `64 MiB`, `1.5 KiB`, `100 bytes`.
+fn human_size(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            let v = n as f64 / size as f64;
+            return if n.is_multiple_of(size) {
+                format!("{} {unit}", n / size)
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+    }
+    format!("{n} bytes")
+}
+
 fn classify(e: hyper::Error) -> RequestError {
     use std::error::Error;
     let mut msg = e.to_string();
@@ -414,6 +466,10 @@ mod tests {
         Garbage,
         /// Never (on the first connection only; later ones get `200 ok` and stay open).
         SilentFirst,
+        /// A 2 MiB body announced by `Content-Length`.
+        LongLength,
+        /// A 2 MiB body in 64 KiB chunks, length unknown up front.
+        LongChunked,
     }
 
     /// A raw HTTP/1.1 server on 127.0.0.1; counts the connections it accepted.
@@ -450,6 +506,11 @@ mod tests {
                                 return;
                             }
                             Answer::SilentFirst => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                            Answer::LongLength | Answer::LongChunked => {
+                                let chunked = matches!(answer, Answer::LongChunked);
+                                let _ = long_body(&mut s, chunked).await;
+                                continue;
+                            }
                         };
                         if s.write_all(reply).await.is_err() || matches!(answer, Answer::Close) {
                             return;
@@ -459,6 +520,29 @@ mod tests {
             }
         });
         (port, accepted)
+    }
+
+    /// Write a 2 MiB response to `s`, with `Content-Length` or chunked.
+    async fn long_body(s: &mut tokio::net::TcpStream, chunked: bool) -> std::io::Result<()> {
+        let chunk = vec![b'x'; 64 << 10];
+        if chunked {
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            for _ in 0..32 {
+                s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                s.write_all(&chunk).await?;
+                s.write_all(b"\r\n").await?;
+            }
+            s.write_all(b"0\r\n\r\n").await
+        } else {
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2097152\r\n\r\n")
+                .await?;
+            for _ in 0..32 {
+                s.write_all(&chunk).await?;
+            }
+            Ok(())
+        }
     }
 
     fn client(port: u16) -> HttpClient {
@@ -515,6 +599,41 @@ mod tests {
         .unwrap();
         assert_eq!(resp.status, 200);
         assert_eq!(accepted.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_the_limit_is_refused_and_its_connection_closed() {
+        for answer in [Answer::LongLength, Answer::LongChunked] {
+            let (port, accepted) = server(answer).await;
+            let limited = client(port).with_body_limit(1 << 20);
+            let err = limited
+                .send(get(port, Duration::from_secs(5)))
+                .await
+                .unwrap_err();
+            match &err {
+                RequestError::Protocol(msg) => {
+                    assert!(msg.contains("longer than 1 MiB"), "{msg}");
+                    assert!(msg.contains("memory-limit"), "{msg}");
+                }
+                other => panic!("{other:?}"),
+            }
+            // The connection was not reused (its body was left unread): a second request opens
+            // another, and within a limit it may be read whole.
+            let whole = client(port).with_body_limit(2 << 20);
+            let resp = whole.send(get(port, Duration::from_secs(5))).await.unwrap();
+            assert_eq!(resp.body.len(), 2 << 20);
+            let again = limited.send(get(port, Duration::from_secs(5))).await;
+            assert!(again.is_err());
+            assert_eq!(accepted.load(Ordering::Relaxed), 3);
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(64 << 20), "64 MiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(100), "100 bytes");
+        assert_eq!(human_size(4 << 30), "4 GiB");
     }
 
     #[tokio::test]

@@ -1,11 +1,14 @@
-//! The stateless routes: `/`, `/json`, `/delay/{ms}`, `/status/{code}`, `/healthz` and the `404`
-//! fallback.
+//! The stateless routes: `/`, `/json`, `/delay/{ms}`, `/bytes/{n}`, `/status/{code}`, `/healthz`
+//! and the `404` fallback.
 //!
 //! `/` and `/json` are the benchmark routes: they answer with `'static` bytes, so a request costs
 //! no allocation for the body and touches no shared state beyond its counter.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::header::CONTENT_TYPE;
@@ -24,6 +27,13 @@ const DEMO_JSON: &str = include_str!("demo.json");
 /// The longest `/delay/{ms}` waits: long enough to exercise client timeouts, short enough that a
 /// typo does not hold a connection for hours.
 pub(crate) const MAX_DELAY_MS: u64 = 60_000;
+
+/// The longest `/bytes/{n}` body: enough to test clients' body limits, not enough to tie up the
+/// machine.
+pub(crate) const MAX_BYTES: u64 = 1 << 30;
+
+/// What `/bytes/{n}` repeats: one static chunk, so a large body costs no allocation.
+static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
 
 /// `GET /`.
 pub(crate) async fn root() -> &'static str {
@@ -56,6 +66,60 @@ pub(crate) async fn delay(
     })?;
     crate::timer::sleep(Duration::from_millis(ms.min(MAX_DELAY_MS))).await;
     Ok(OK)
+}
+
+/// `GET /bytes/{n}`: `n` bytes of `x`, capped at [`MAX_BYTES`].
+pub(crate) async fn bytes(n: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
+    let Path(raw) = n?;
+    let n: u64 = raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "the length must be a whole number of bytes (0 to {MAX_BYTES}), got {raw:?}"
+        ))
+    })?;
+    let body = Body::new(Repeated {
+        left: n.min(MAX_BYTES),
+    });
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// A body of `left` more bytes of [`CHUNK`], with its exact length known up front (so the
+/// response has a `Content-Length`).
+struct Repeated {
+    left: u64,
+}
+
+impl http_body::Body for Repeated {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.left.min(CHUNK.len() as u64) as usize;
+        self.left -= n as u64;
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+            &CHUNK[..n],
+        )))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
 }
 
 /// `ANY /status/{code}`: answers with that status.
@@ -92,7 +156,7 @@ fn parse_status(raw: &str) -> Result<StatusCode, String> {
 /// Any path no route matches.
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!(
-        "no route for {}; the demo target serves /, /json, /delay/{{ms}}, /status/{{code}}, \
+        "no route for {}; the demo target serves /, /json, /delay/{{ms}}, /bytes/{{n}}, /status/{{code}}, \
          /healthz, /login, /logout, /products, /products/{{id}}, /cart and /metrics",
         uri.path()
     ))

@@ -16,6 +16,7 @@
 //! | `GET` | `/` | `200`, `ok\n` (`text/plain`, 3 bytes); static, the cheapest route |
 //! | `GET` | `/json` | `200`, a fixed JSON document of about 1 KiB (`application/json`), static bytes |
 //! | `GET` | `/delay/{ms}` | waits `ms` milliseconds (to within ~0.1 ms, capped at 60 000), then `200`, `ok\n`; `400` if `ms` is not a whole number |
+//! | `GET` | `/bytes/{n}` | `200`, `n` bytes of `x` (`application/octet-stream`, with `Content-Length`), streamed from one static chunk, capped at 1 GiB; `400` if `n` is not a whole number |
 //! | any | `/status/{code}` | responds with status `code` (`200..=599`) and a short body such as `418 I'm a teapot\n` (empty for `204`, `205`, `304`); `400` for `1xx` or anything else |
 //! | `GET` | `/healthz` | `200`, `ok\n` |
 //! | `POST` | `/login` | JSON `{"username": "...", "password": "secret"}` -> `200` `{"token": "..."}` plus `Set-Cookie: session=<token>; Path=/; HttpOnly`; `401` for a wrong password, `400` for an empty username or a malformed body |
@@ -144,6 +145,7 @@ pub fn app(state: Arc<TargetState>) -> Router {
     router = counted(router, RouteId::Root, get(basic::root));
     router = counted(router, RouteId::Json, get(basic::json));
     router = counted(router, RouteId::Delay, get(basic::delay));
+    router = counted(router, RouteId::Bytes, get(basic::bytes));
     router = counted(router, RouteId::Status, any(basic::status));
     router = counted(router, RouteId::Healthz, get(basic::healthz));
     router = counted(router, RouteId::Login, post(shop::login));

@@ -23,6 +23,7 @@ pub(crate) enum RouteId {
     Root,
     Json,
     Delay,
+    Bytes,
     Status,
     Healthz,
     Login,
@@ -35,10 +36,11 @@ pub(crate) enum RouteId {
 }
 
 impl RouteId {
-    const ALL: [RouteId; 11] = [
+    const ALL: [RouteId; 12] = [
         RouteId::Root,
         RouteId::Json,
         RouteId::Delay,
+        RouteId::Bytes,
         RouteId::Status,
         RouteId::Healthz,
         RouteId::Login,
@@ -55,6 +57,7 @@ impl RouteId {
             RouteId::Root => "/",
             RouteId::Json => "/json",
             RouteId::Delay => "/delay/{ms}",
+            RouteId::Bytes => "/bytes/{n}",
             RouteId::Status => "/status/{code}",
             RouteId::Healthz => "/healthz",
             RouteId::Login => "/login",

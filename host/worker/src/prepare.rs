@@ -99,7 +99,8 @@ pub(crate) fn prepare(
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
         .collect();
     let run = Arc::new(RunContext {
-        client: HttpClient::with_max_connections(allowed, plan.options.max_connections),
+        client: HttpClient::with_max_connections(allowed, plan.options.max_connections)
+            .with_body_limit(plan.options.memory_limit),
         http_timeout: plan.options.http_timeout,
         params: plan
             .params

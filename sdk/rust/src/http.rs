@@ -259,7 +259,8 @@ pub enum HttpError {
     Connect(String),
     /// No complete response within the timeout.
     Timeout,
-    /// The server answered with something that is not valid HTTP.
+    /// The server answered with something that is not valid HTTP, or with a body longer than the
+    /// plan's `memory-limit`.
     Protocol(String),
 }
 

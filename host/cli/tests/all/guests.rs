@@ -154,3 +154,52 @@ async fn a_failing_setup_stops_the_run_with_its_message() {
     );
     assert_eq!(target.requests().await, 0);
 }
+
+/// A response body longer than `memory-limit` could never reach the guest: the host stops reading
+/// it, closes the connection and fails the request with a `protocol` error that names the limit
+/// (which the guest's iteration error carries to the log). A body within the limit arrives whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_body_longer_than_memory_limit_is_a_protocol_error() {
+    let target = Target::start().await;
+    let plan = |bytes: u64, thresholds: &str| {
+        format!(
+            r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[options]
+memory-limit = "4MiB"
+
+[params]
+url = "{origin}/bytes/{bytes}"
+
+[scenarios.get]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 3
+
+{thresholds}
+"#,
+            wasm = guest("rust_get").display(),
+            origin = target.origin(),
+        )
+    };
+    let whole = run_plan(&plan(1 << 20, ""), &[]).await;
+    assert_eq!(whole.code(), 0, "{}", whole.stderr());
+    assert_eq!(whole.metric("http_req_failed", "passes"), 0.0);
+    assert_eq!(whole.check_passes("status is 200"), 6);
+    assert!(whole.metric("data_received", "count") > 6.0 * (1 << 20) as f64);
+
+    let thresholds = "[thresholds]\n\"http_req_failed{error_code:protocol}\" = [\"rate == 1\"]\n";
+    let long = run_plan(&plan(8 << 20, thresholds), &[]).await;
+    assert_eq!(long.code(), 0, "{}", long.stderr());
+    let failed = &long.summary()["metrics"]["http_req_failed{error_code:protocol}"];
+    assert_eq!(failed["passes"].as_f64(), Some(6.0), "{}", long.stdout());
+    assert_eq!(long.metric("iteration_errors", "count"), 6.0);
+    let err = long.stderr();
+    assert!(
+        err.contains("longer than 4 MiB") && err.contains("raise memory-limit"),
+        "{err}"
+    );
+    // Logged once, not once per iteration.
+    assert_eq!(err.matches("longer than 4 MiB").count(), 1, "{err}");
+}

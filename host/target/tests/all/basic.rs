@@ -52,6 +52,32 @@ async fn delay_waits_and_rejects_non_numbers() {
 }
 
 #[tokio::test]
+async fn bytes_sends_n_bytes_with_a_content_length_and_rejects_non_numbers() {
+    let server = Server::start().await;
+    for n in [0usize, 1, 65_536, 200_000] {
+        let response = server.get(&format!("/bytes/{n}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.content_length(), Some(n as u64));
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/octet-stream"
+        );
+        let body = response.bytes().await.unwrap();
+        assert_eq!(body.len(), n);
+        assert!(body.iter().all(|&b| b == b'x'));
+    }
+    for bad in ["/bytes/abc", "/bytes/-1"] {
+        let response = server.get(bad).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("bytes"), "{body}");
+    }
+    // Capped at 1 GiB: the length says so before any byte is read.
+    let huge = server.get("/bytes/99999999999").await;
+    assert_eq!(huge.content_length(), Some(1 << 30));
+}
+
+#[tokio::test]
 async fn status_answers_with_the_requested_code_for_any_method() {
     let server = Server::start().await;
     for code in [200u16, 201, 302, 404, 418, 500, 503, 599] {

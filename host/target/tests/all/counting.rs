@@ -39,6 +39,7 @@ async fn every_request_except_metrics_is_counted_once() {
         "/healthz",
         "/delay/0",
         "/delay/zero",
+        "/bytes/3",
         "/status/500",
         "/status/101",
         "/products",

@@ -34,9 +34,13 @@ pub struct RunShared {
     pub allocated: AtomicU64,
     /// When set, the run was asked to stop at that instant (graceful stop applies from there).
     pub stop: watch::Receiver<Option<Instant>>,
-    /// Init error messages already logged, so each distinct one is logged once.
+    /// Error messages already logged, so each distinct one is logged once.
     logged: Mutex<HashSet<String>>,
 }
+
+/// Distinct error messages logged per worker; past this, errors are only counted (messages that
+/// carry an id each would otherwise flood the log and grow the set without bound).
+const MAX_LOGGED: usize = 100;
 
 impl RunShared {
     /// Shared state reporting into `collector` and stopping when `stop` gets a value.
@@ -48,6 +52,22 @@ impl RunShared {
             stop,
             logged: Mutex::default(),
         }
+    }
+
+    /// True the first time `message` is seen (up to [`MAX_LOGGED`] distinct messages): the caller
+    /// logs it then.
+    fn first_time(&self, message: &str) -> bool {
+        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        if logged.len() >= MAX_LOGGED || logged.contains(message) {
+            return false;
+        }
+        logged.insert(message.to_owned());
+        if logged.len() == MAX_LOGGED {
+            tracing::warn!(
+                "{MAX_LOGGED} distinct error messages logged; further ones are only counted in the metrics"
+            );
+        }
+        true
     }
 }
 
@@ -310,7 +330,7 @@ fn init_failed(shared: &RunShared, run: &ScenarioRun, spec: &VuSpec, msg: String
         &[],
         1.0,
     );
-    if shared.logged.lock().expect("log lock").insert(msg.clone()) {
+    if shared.first_time(&msg) {
         tracing::error!(scenario = %run.scenario.name, "VU {} failed to initialise: {msg}", spec.id);
     }
 }
@@ -482,7 +502,7 @@ fn record_iteration(
                 &[],
                 1.0,
             );
-            if shared.logged.lock().expect("log lock").insert(msg.clone()) {
+            if shared.first_time(msg) {
                 tracing::error!(scenario = %run.scenario.name, "{msg}");
             }
             return;
@@ -497,7 +517,11 @@ fn record_iteration(
                 &[("error", "failed")],
                 1.0,
             );
-            tracing::debug!(scenario = %run.scenario.name, "iteration failed: {msg}");
+            if shared.first_time(msg) {
+                tracing::warn!(scenario = %run.scenario.name, "iteration failed: {msg}");
+            } else {
+                tracing::debug!(scenario = %run.scenario.name, "iteration failed: {msg}");
+            }
         }
         IterationOutcome::Aborted { kind, message } => {
             push(
@@ -508,12 +532,7 @@ fn record_iteration(
                 &[("error", kind)],
                 1.0,
             );
-            if shared
-                .logged
-                .lock()
-                .expect("log lock")
-                .insert(format!("{kind}:{message}"))
-            {
+            if shared.first_time(&format!("{kind}:{message}")) {
                 tracing::error!(scenario = %run.scenario.name, "iteration aborted, the VU restarts: {message}");
             }
         }
@@ -570,4 +589,22 @@ pub(crate) fn record_one(
     v: f64,
 ) {
     record(shared, |buf| push(buf, run, metric, kind, extra, v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_distinct_error_is_logged_once_up_to_a_cap() {
+        let (_tx, stop) = watch::channel(None);
+        let shared = RunShared::new(Arc::new(Collector::default()), stop);
+        assert!(shared.first_time("boom"));
+        assert!(!shared.first_time("boom"));
+        for i in 1..MAX_LOGGED {
+            assert!(shared.first_time(&format!("boom {i}")));
+        }
+        assert!(!shared.first_time("one too many"));
+        assert!(!shared.first_time("boom 1"));
+    }
 }
