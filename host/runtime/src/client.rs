@@ -245,14 +245,12 @@ impl HttpClient {
                     // Boxed: opening is the rare path, and every request waiting for a
                     // connection would otherwise hold room for its state.
                     let (sender, took) =
-                        Box::pin(pool::open(host, port, permit))
-                            .await
-                            .map_err(|e| {
-                                RequestError::Connect(format!(
-                                    "could not connect to {}:{port}: {e}",
-                                    bracketed(host)
-                                ))
-                            })?;
+                        pool::open_in_task(host, port, permit).await.map_err(|e| {
+                            RequestError::Connect(format!(
+                                "could not connect to {}:{port}: {e}",
+                                bracketed(host)
+                            ))
+                        })?;
                     connecting += took;
                     sender
                 }

@@ -226,6 +226,30 @@ fn close_one_spare(origins: &mut [Origin], host: &str, port: u16) {
     }
 }
 
+/// [`open`] in a task of its own on this thread, so its deep call stack (connect, handshake, spawning
+/// the connection's task) is not on the caller's: a VU polls its requests on its fiber stack, whose
+/// touched pages stay resident for the VU's life.
+pub(crate) async fn open_in_task(
+    host: &str,
+    port: u16,
+    permit: Option<OwnedSemaphorePermit>,
+) -> std::io::Result<(Sender, Duration)> {
+    /// Aborts the task when the request gives up (a timeout): the connection attempt and its
+    /// permit must not outlive it.
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let host = host.to_owned();
+    let mut task = AbortOnDrop(tokio::spawn(async move { open(&host, port, permit).await }));
+    match (&mut task.0).await {
+        Ok(opened) => opened,
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
 /// Open a connection to `host:port` (an IP literal or a name, IPv6 without brackets) and start
 /// driving it on this thread; `permit` is released when it closes. Also returns how long the TCP
 /// connection took to open.
