@@ -9,6 +9,7 @@
 //! setup-timeout = "60s"
 //! teardown-timeout = "60s"
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
+//! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
 //! ```
 
 use std::time::Duration;
@@ -45,6 +46,11 @@ pub struct Options {
     /// `http_req_duration`). `None`: no cap.
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Read every response body (it is timed and counted in `data_received`) but hand the guest an
+    /// empty one, as k6's `discardResponseBodies`: less memory and CPU per request when scenarios
+    /// only look at statuses and headers.
+    #[serde(default)]
+    pub discard_response_bodies: bool,
 }
 
 /// The longest accepted timeout (a day): longer values are certainly typos, and they would overflow
@@ -63,6 +69,7 @@ impl Default for Options {
             setup_timeout: Duration::from_secs(60),
             teardown_timeout: Duration::from_secs(60),
             max_connections: None,
+            discard_response_bodies: false,
         }
     }
 }
@@ -79,6 +86,7 @@ impl Options {
             setup_timeout: or(r.duration("setup-timeout"), d.setup_timeout),
             teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
             max_connections: r.u64("max-connections").ok().flatten(),
+            discard_response_bodies: or(r.bool("discard-response-bodies"), false),
         }
     }
 
@@ -163,6 +171,13 @@ mod tests {
         assert_eq!(o.memory_limit, 128 << 20);
         assert_eq!(o.cpu_budget, Duration::from_millis(250));
         assert_eq!(o.iteration_timeout, Duration::from_secs(300));
+        assert!(!o.discard_response_bodies);
+        let (o, errors) = read("discard-response-bodies = true");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(o.discard_response_bodies);
+        let (_, errors) = read("discard-response-bodies = \"yes\"");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("true or false"), "{errors:?}");
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct HttpClient {
     allowed: Arc<[AllowedOrigin]>,
     /// Longest response body read; a longer one is an error (see [`HttpClient::with_body_limit`]).
     max_body: u64,
+    /// Read bodies but return them empty (see [`HttpClient::discarding_bodies`]).
+    discard_bodies: bool,
 }
 
 impl HttpClient {
@@ -123,7 +125,16 @@ impl HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: allowed.into(),
             max_body: u64::MAX,
+            discard_bodies: false,
         }
+    }
+
+    /// With `discard`, read every response body to its end (timed, and counted in
+    /// `bytes_received`) but return it empty, so no body is held or copied into the guest; the
+    /// body limit then does not apply. The plan's `discard-response-bodies`.
+    pub fn discarding_bodies(mut self, discard: bool) -> Self {
+        self.discard_bodies = discard;
+        self
     }
 
     /// Refuse response bodies longer than `max_body` bytes: such a request fails with a protocol
@@ -148,6 +159,7 @@ impl HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: self.allowed.clone(),
             max_body: self.max_body,
+            discard_bodies: self.discard_bodies,
         }
     }
 
@@ -180,7 +192,13 @@ impl HttpClient {
             let sent = self.exchange(host, port, checkout, request).await?;
             let head_at = Instant::now();
             let (parts, body) = sent.response.into_parts();
-            let body = read_body(body, self.max_body).await?;
+            let body = if self.discard_bodies {
+                drain_body(body).await?
+            } else {
+                let body = read_body(body, self.max_body).await?;
+                let len = body.len() as u64;
+                (body, len)
+            };
             Ok::<_, RequestError>((
                 sent.sender,
                 parts,
@@ -190,7 +208,7 @@ impl HttpClient {
                 sent.queued,
             ))
         });
-        let (sender, parts, body, head_at, connecting, queued) =
+        let (sender, parts, (body, body_len), head_at, connecting, queued) =
             tokio::time::timeout(req.timeout, exchange)
                 .await
                 .map_err(|_| RequestError::Timeout)??;
@@ -198,7 +216,7 @@ impl HttpClient {
         self.pool.put_back(host, port, sender);
         // A retry's wait for a connection is not part of the request's time either.
         let start = start + queued;
-        let mut bytes_received = 17 + body.len() as u64;
+        let mut bytes_received = 17 + body_len;
         let headers = parts
             .headers
             .iter()
@@ -417,6 +435,17 @@ async fn read_body(body: hyper::body::Incoming, limit: u64) -> Result<Bytes, Req
     }
 }
 
+/// Read the body to its end, keeping nothing: an empty body and how long it was.
+async fn drain_body(mut body: hyper::body::Incoming) -> Result<(Bytes, u64), RequestError> {
+    let mut len = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.map_err(classify)?.data_ref() {
+            len += data.len() as u64;
+        }
+    }
+    Ok((Bytes::new(), len))
+}
+
 /// `64 MiB`, `1.5 KiB`, `100 bytes`.
 fn human_size(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
@@ -623,6 +652,28 @@ mod tests {
             let again = limited.send(get(port, Duration::from_secs(5))).await;
             assert!(again.is_err());
             assert_eq!(accepted.load(Ordering::Relaxed), 3);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_discarding_client_reads_bodies_whole_and_keeps_none() {
+        for answer in [Answer::LongLength, Answer::LongChunked] {
+            let (port, accepted) = server(answer).await;
+            // Above the body limit: discarding, the limit does not apply.
+            let client = client(port)
+                .with_body_limit(1 << 20)
+                .discarding_bodies(true);
+            for _ in 0..3 {
+                let resp = client
+                    .send(get(port, Duration::from_secs(5)))
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status, 200);
+                assert!(resp.body.is_empty());
+                assert!(resp.bytes_received > 2 << 20, "{}", resp.bytes_received);
+            }
+            // Read to the end, so the connection was kept for the next request.
+            assert_eq!(accepted.load(Ordering::Relaxed), 1);
         }
     }
 

@@ -100,7 +100,8 @@ pub(crate) fn prepare(
         .collect();
     let run = Arc::new(RunContext {
         client: HttpClient::with_max_connections(allowed, plan.options.max_connections)
-            .with_body_limit(plan.options.memory_limit),
+            .with_body_limit(plan.options.memory_limit)
+            .discarding_bodies(plan.options.discard_response_bodies),
         http_timeout: plan.options.http_timeout,
         params: plan
             .params

@@ -161,28 +161,7 @@ async fn a_failing_setup_stops_the_run_with_its_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_response_body_longer_than_memory_limit_is_a_protocol_error() {
     let target = Target::start().await;
-    let plan = |bytes: u64, thresholds: &str| {
-        format!(
-            r#"component = "{wasm}"
-targets = ["{origin}"]
-
-[options]
-memory-limit = "4MiB"
-
-[params]
-url = "{origin}/bytes/{bytes}"
-
-[scenarios.get]
-executor = "per-vu-iterations"
-vus = 2
-iterations = 3
-
-{thresholds}
-"#,
-            wasm = guest("rust_get").display(),
-            origin = target.origin(),
-        )
-    };
+    let plan = |bytes: u64, thresholds: &str| body_plan(&target, bytes, "", thresholds);
     let whole = run_plan(&plan(1 << 20, ""), &[]).await;
     assert_eq!(whole.code(), 0, "{}", whole.stderr());
     assert_eq!(whole.metric("http_req_failed", "passes"), 0.0);
@@ -202,4 +181,43 @@ iterations = 3
     );
     // Logged once, not once per iteration.
     assert_eq!(err.matches("longer than 4 MiB").count(), 1, "{err}");
+}
+
+/// `rust_get` GETting `/bytes/{bytes}` three times per VU with 2 VUs, `memory-limit = "4MiB"` plus
+/// `options` and `thresholds`.
+fn body_plan(target: &Target, bytes: u64, options: &str, thresholds: &str) -> String {
+    format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[options]
+memory-limit = "4MiB"
+{options}
+
+[params]
+url = "{origin}/bytes/{bytes}"
+
+[scenarios.get]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 3
+
+{thresholds}
+"#,
+        wasm = guest("rust_get").display(),
+        origin = target.origin(),
+    )
+}
+
+/// `discard-response-bodies = true`: bodies are read to the end and counted, but the guest gets
+/// none, so a body far above `memory-limit` is no error.
+#[tokio::test(flavor = "multi_thread")]
+async fn discarded_response_bodies_are_counted_but_never_reach_the_guest() {
+    let target = Target::start().await;
+    let plan = body_plan(&target, 8 << 20, "discard-response-bodies = true", "");
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
+    assert_eq!(run.check_passes("status is 200"), 6);
+    assert!(run.metric("data_received", "count") > 6.0 * (8 << 20) as f64);
 }
