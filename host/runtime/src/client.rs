@@ -83,6 +83,12 @@ pub enum RequestError {
     Timeout,
     /// The peer spoke something other than HTTP.
     Protocol(String),
+    /// The response body is longer than the client's limit (see [`HttpClient::with_body_limit`]);
+    /// a `protocol` error to the guest and in metrics.
+    BodyTooLong {
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 impl RequestError {
@@ -93,7 +99,7 @@ impl RequestError {
             RequestError::Invalid(_) => "invalid-request",
             RequestError::Connect(_) => "connect",
             RequestError::Timeout => "timeout",
-            RequestError::Protocol(_) => "protocol",
+            RequestError::Protocol(_) | RequestError::BodyTooLong { .. } => "protocol",
         }
     }
 
@@ -263,8 +269,8 @@ impl HttpClient {
             let mut sender = match checkout {
                 Checkout::Reuse(sender) => sender,
                 Checkout::Open(permit) => {
-                    // Boxed: opening is the rare path, and every request waiting for a
-                    // connection would otherwise hold room for its state.
+                    // In a task of its own: off the VU's fiber stack, and a request holds only
+                    // the task's handle meanwhile.
                     let (sender, took) =
                         pool::open_in_task(host, port, permit).await.map_err(|e| {
                             RequestError::Connect(format!(
@@ -413,29 +419,31 @@ fn build(
     Ok((req, sent))
 }
 
-/// A failed exchange: a response that is not HTTP (or a request hyper refused to write) is a
-/// protocol error, anything else (the connection broke or closed early) a connection error.
 /// The whole body, or an error as soon as it is known to be longer than `limit` bytes.
 async fn read_body(body: hyper::body::Incoming, limit: u64) -> Result<Bytes, RequestError> {
     use hyper::body::Body;
-    let too_long = || {
-        RequestError::Protocol(format!(
-            "the response body is longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options] or request less",
-            human_size(limit)
-        ))
-    };
     if body.size_hint().lower() > limit {
-        return Err(too_long());
+        return Err(RequestError::BodyTooLong { limit });
     }
     let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_long()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(RequestError::BodyTooLong { limit })
+        }
         Err(e) => match e.downcast::<hyper::Error>() {
             Ok(e) => Err(classify(*e)),
             Err(e) => Err(RequestError::Connect(e.to_string())),
         },
     }
+}
+
+/// What the guest reads for [`RequestError::BodyTooLong`].
+pub fn body_too_long_message(limit: u64) -> String {
+    format!(
+        "the response body is longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options] or request less",
+        human_size(limit)
+    )
 }
 
 /// Read the body to its end, keeping nothing: an empty body and how long it was.
@@ -465,6 +473,8 @@ fn human_size(n: u64) -> String {
     format!("{n} bytes")
 }
 
+/// A failed exchange: a response that is not HTTP (or a request hyper refused to write) is a
+/// protocol error, anything else (the connection broke or closed early) a connection error.
 fn classify(e: hyper::Error) -> RequestError {
     use std::error::Error;
     let mut msg = e.to_string();
@@ -645,13 +655,11 @@ mod tests {
                 .send(get(port, Duration::from_secs(5)))
                 .await
                 .unwrap_err();
-            match &err {
-                RequestError::Protocol(msg) => {
-                    assert!(msg.contains("longer than 1 MiB"), "{msg}");
-                    assert!(msg.contains("memory-limit"), "{msg}");
-                }
-                other => panic!("{other:?}"),
-            }
+            assert_eq!(err, RequestError::BodyTooLong { limit: 1 << 20 });
+            assert_eq!(err.code(), "protocol");
+            let msg = body_too_long_message(1 << 20);
+            assert!(msg.contains("longer than 1 MiB"), "{msg}");
+            assert!(msg.contains("memory-limit"), "{msg}");
             // The connection was not reused (its body was left unread): a second request opens
             // another, and within a limit it may be read whole.
             let whole = client(port).with_body_limit(2 << 20);

@@ -3,9 +3,10 @@
 //!
 //! An engine either supports the component model's concurrency (async exports and imports: the world
 //! `scenario-shared`) or not. Without it every guest call is a plain call on a fiber; with it,
-//! wasmtime routes even synchronous calls through its task machinery, which cost ~15-20 % of the CPU
-//! per request of a one-instance-per-VU scenario (BENCHMARKS.md). So a component gets an engine
-//! without concurrency unless it needs it ([`Concurrency`]).
+//! wasmtime routes even synchronous calls through its task machinery: the engine without it used
+//! 7-18 % less CPU per request of a one-instance-per-VU scenario in interleaved pairs
+//! (BENCHMARKS.md). So a component gets an engine without concurrency unless it needs it
+//! ([`Concurrency`]).
 
 use crate::capacity;
 use crate::error::RuntimeError;
@@ -129,13 +130,20 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
     config
 }
 
+/// Advance `engine`'s epoch every tick until `stop` is set or the engine is gone. The thread holds
+/// the engine weakly, so dropping the last handle frees the engine (and its instance pool) at once:
+/// [`crate::LoadedScenario::load`] may build a second engine right after dropping a first one.
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let engine = engine.weak();
     std::thread::Builder::new()
         .name("stampede-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
             }
         })
         .expect("spawning the epoch ticker thread");

@@ -16,7 +16,8 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     stampede_runtime::LoadedScenario::load(
         // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
         stampede_runtime::EngineLimits {
-            max_vus: plan.max_vus(),
+            // Instances, not VUs, as `run` counts them (shared isolation hosts many VUs in one).
+            max_vus: plan.max_instances(),
             memory_limit: plan.options.memory_limit,
         },
         &component.bytes,

@@ -62,6 +62,25 @@ async fn core_module_exits_2() {
     );
 }
 
+/// A file that starts like a component but is not one: wasmtime's reason, once (Stampede compiles
+/// for two engines in turn, and the second attempt's error is the one reported).
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_component_exits_2_with_the_compilers_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"\0asm\x0d\0\x01\0\xff\xff\xff garbage").unwrap();
+    let plan = format!(
+        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
+        broken.display(),
+        constant(1, "1s")
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("broken.wasm could not be compiled: "), "{err}");
+    assert_eq!(err.matches("could not be compiled").count(), 1, "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn component_of_another_world_exits_2() {
     let plan = format!(

@@ -53,3 +53,17 @@ async fn c_shop_plan_counts_exactly_what_the_target_saw() {
     .await;
     assert_shop_flow(&run);
 }
+
+/// A C component of the world `scenario` runs on the engine without component-model concurrency,
+/// as Rust ones do (host/runtime/src/engine.rs).
+#[test]
+fn c_components_get_the_engine_without_concurrency() {
+    let bytes = std::fs::read(c_shop()).unwrap();
+    let limits = stampede_runtime::EngineLimits {
+        max_vus: 2,
+        memory_limit: 64 << 20,
+    };
+    let loaded =
+        stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", "c_shop", None).unwrap();
+    assert!(!loaded.concurrency_support());
+}

@@ -103,7 +103,13 @@ impl WasiHttpHooks for FetchHooks {
                 body: (!body.is_empty()).then(|| body.to_vec()),
                 timeout,
             };
-            let result = run.client.send(outgoing).await;
+            // `discard-response-bodies` is for `http.send`: a `fetch()` caller reads its body.
+            let result = run
+                .client
+                .clone()
+                .discarding_bodies(false)
+                .send(outgoing)
+                .await;
             let mut samples = SampleBuffer::default();
             match &result {
                 Ok(resp) => push_response(
@@ -148,6 +154,7 @@ impl From<RequestError> for WasiHttpError {
             RequestError::Connect(_) => WasiHttpError::ConnectionRefused,
             RequestError::Timeout => WasiHttpError::HttpResponseTimeout,
             RequestError::Protocol(_) => WasiHttpError::HttpProtocolError,
+            RequestError::BodyTooLong { limit } => WasiHttpError::HttpResponseBodySize(Some(limit)),
         }
     }
 }

@@ -34,12 +34,22 @@ pub struct RunShared {
     pub allocated: AtomicU64,
     /// When set, the run was asked to stop at that instant (graceful stop applies from there).
     pub stop: watch::Receiver<Option<Instant>>,
-    /// Error messages already logged, so each distinct one is logged once.
-    logged: Mutex<HashSet<String>>,
+    /// Messages already logged, per [`Logged`] kind, so each distinct one is logged once.
+    logged: Mutex<[HashSet<String>; 2]>,
 }
 
-/// Distinct error messages logged per worker; past this, errors are only counted (messages that
-/// carry an id each would otherwise flood the log and grow the set without bound).
+/// What a logged message is about: each kind has its own budget of [`MAX_LOGGED`] messages, so
+/// a flood of iteration failures never hides a trap or an init error.
+#[derive(Clone, Copy, Debug)]
+enum Logged {
+    /// The VU is lost or restarted: an init failure, a trap, a limit (logged as errors).
+    Abort = 0,
+    /// The guest's iteration returned an error (logged as a warning).
+    Failure = 1,
+}
+
+/// Distinct messages of each [`Logged`] kind logged per worker; past this, they are only counted
+/// (messages that carry an id each would otherwise flood the log and grow the set without bound).
 const MAX_LOGGED: usize = 100;
 
 impl RunShared {
@@ -54,17 +64,22 @@ impl RunShared {
         }
     }
 
-    /// True the first time `message` is seen (up to [`MAX_LOGGED`] distinct messages): the caller
-    /// logs it then.
-    fn first_time(&self, message: &str) -> bool {
-        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+    /// True the first time `message` of `kind` is seen (up to [`MAX_LOGGED`] distinct messages of
+    /// that kind): the caller logs it then.
+    fn first_time(&self, kind: Logged, message: &str) -> bool {
+        let mut all = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        let logged = &mut all[kind as usize];
         if logged.len() >= MAX_LOGGED || logged.contains(message) {
             return false;
         }
         logged.insert(message.to_owned());
         if logged.len() == MAX_LOGGED {
+            let what = match kind {
+                Logged::Abort => "VU errors",
+                Logged::Failure => "iteration failures",
+            };
             tracing::warn!(
-                "{MAX_LOGGED} distinct error messages logged; further ones are only counted in the metrics"
+                "{MAX_LOGGED} distinct messages of {what} logged; further ones are only counted in the metrics"
             );
         }
         true
@@ -330,7 +345,7 @@ fn init_failed(shared: &RunShared, run: &ScenarioRun, spec: &VuSpec, msg: String
         &[],
         1.0,
     );
-    if shared.first_time(&msg) {
+    if shared.first_time(Logged::Abort, &msg) {
         tracing::error!(scenario = %run.scenario.name, "VU {} failed to initialise: {msg}", spec.id);
     }
 }
@@ -502,7 +517,7 @@ fn record_iteration(
                 &[],
                 1.0,
             );
-            if shared.first_time(msg) {
+            if shared.first_time(Logged::Abort, msg) {
                 tracing::error!(scenario = %run.scenario.name, "{msg}");
             }
             return;
@@ -517,7 +532,7 @@ fn record_iteration(
                 &[("error", "failed")],
                 1.0,
             );
-            if shared.first_time(msg) {
+            if shared.first_time(Logged::Failure, msg) {
                 tracing::warn!(scenario = %run.scenario.name, "iteration failed: {msg}");
             } else {
                 tracing::debug!(scenario = %run.scenario.name, "iteration failed: {msg}");
@@ -532,7 +547,7 @@ fn record_iteration(
                 &[("error", kind)],
                 1.0,
             );
-            if shared.first_time(&format!("{kind}:{message}")) {
+            if shared.first_time(Logged::Abort, &format!("{kind}:{message}")) {
                 tracing::error!(scenario = %run.scenario.name, "iteration aborted, the VU restarts: {message}");
             }
         }
@@ -596,15 +611,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_distinct_error_is_logged_once_up_to_a_cap() {
+    fn each_distinct_message_is_logged_once_up_to_a_cap_per_kind() {
         let (_tx, stop) = watch::channel(None);
         let shared = RunShared::new(Arc::new(Collector::default()), stop);
-        assert!(shared.first_time("boom"));
-        assert!(!shared.first_time("boom"));
+        assert!(shared.first_time(Logged::Failure, "boom"));
+        assert!(!shared.first_time(Logged::Failure, "boom"));
         for i in 1..MAX_LOGGED {
-            assert!(shared.first_time(&format!("boom {i}")));
+            assert!(shared.first_time(Logged::Failure, &format!("boom {i}")));
         }
-        assert!(!shared.first_time("one too many"));
-        assert!(!shared.first_time("boom 1"));
+        assert!(!shared.first_time(Logged::Failure, "one too many"));
+        assert!(!shared.first_time(Logged::Failure, "boom 1"));
+        // Failures used up their budget, not the one of traps and init errors.
+        assert!(shared.first_time(Logged::Abort, "boom"));
+        assert!(shared.first_time(Logged::Abort, "trap: unreachable"));
+        assert!(!shared.first_time(Logged::Abort, "boom"));
     }
 }
