@@ -717,6 +717,60 @@ mod tests {
         );
     }
 
+    /// A request that times out while its connection is still opening gives its
+    /// `max-connections` permit back at once: the opening task is aborted with it.
+    #[tokio::test]
+    async fn a_request_that_times_out_while_connecting_frees_its_permit() {
+        // A listener whose accept queue is full and never drained: further SYNs are dropped, so a
+        // connect to it hangs.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let stuck = socket.listen(0).unwrap();
+        let stuck_port = stuck.local_addr().unwrap().port();
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(s)) = tokio::time::timeout(
+                Duration::from_millis(200),
+                tokio::net::TcpStream::connect(("127.0.0.1", stuck_port)),
+            )
+            .await
+            {
+                fillers.push(s);
+            }
+        }
+        let (port, _) = server(Answer::SilentFirst).await;
+        let origin = |port| AllowedOrigin {
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            port,
+        };
+        // One connection at most, for both origins.
+        let client =
+            HttpClient::with_max_connections(vec![origin(stuck_port), origin(port)], Some(1));
+        let err = client
+            .send(get(stuck_port, Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RequestError::Timeout);
+        // The permit is free: the next request opens a connection (the test server's first one
+        // stays silent, so the request times out too, but only after it got the permit and sent).
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.send(get(port, Duration::from_millis(300))),
+        )
+        .await
+        .expect("the timed-out request's permit came back")
+        .unwrap_err();
+        assert_eq!(err, RequestError::Timeout);
+        // And the one after that gets the server's answer on a fresh connection.
+        let resp = client
+            .send(get(port, Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 200);
+        drop((stuck, fillers));
+    }
+
     #[tokio::test]
     async fn a_reply_that_is_not_http_is_a_protocol_error() {
         let (port, _) = server(Answer::Garbage).await;
