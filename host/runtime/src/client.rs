@@ -38,6 +38,10 @@ pub struct OutgoingRequest {
     pub body: Option<Vec<u8>>,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Read the response body to its end (timed, and counted in `bytes_received`) but return it
+    /// empty, so no body is held or copied into the guest; the body limit then does not apply.
+    /// `http.send` sets the plan's `discard-response-bodies` here; `fetch()` never does.
+    pub discard_body: bool,
 }
 
 /// A complete response with its timings.
@@ -119,8 +123,6 @@ pub struct HttpClient {
     allowed: Arc<[AllowedOrigin]>,
     /// Longest response body read; a longer one is an error (see [`HttpClient::with_body_limit`]).
     max_body: u64,
-    /// Read bodies but return them empty (see [`HttpClient::discarding_bodies`]).
-    discard_bodies: bool,
 }
 
 impl HttpClient {
@@ -131,16 +133,7 @@ impl HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: allowed.into(),
             max_body: u64::MAX,
-            discard_bodies: false,
         }
-    }
-
-    /// With `discard`, read every response body to its end (timed, and counted in
-    /// `bytes_received`) but return it empty, so no body is held or copied into the guest; the
-    /// body limit then does not apply. The plan's `discard-response-bodies`.
-    pub fn discarding_bodies(mut self, discard: bool) -> Self {
-        self.discard_bodies = discard;
-        self
     }
 
     /// Refuse response bodies longer than `max_body` bytes: such a request fails with a protocol
@@ -165,7 +158,6 @@ impl HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: self.allowed.clone(),
             max_body: self.max_body,
-            discard_bodies: self.discard_bodies,
         }
     }
 
@@ -189,6 +181,7 @@ impl HttpClient {
                 "https targets are not supported yet; use an http:// target".into(),
             ));
         }
+        let discard_body = req.discard_body;
         let (request, bytes_sent) = build(req.method, &uri, req.headers, req.body)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
@@ -198,7 +191,7 @@ impl HttpClient {
             let sent = self.exchange(host, port, checkout, request).await?;
             let head_at = Instant::now();
             let (parts, body) = sent.response.into_parts();
-            let body = if self.discard_bodies {
+            let body = if discard_body {
                 drain_body(body).await?
             } else {
                 let body = read_body(body, self.max_body).await?;
@@ -603,6 +596,7 @@ mod tests {
 
     fn get(port: u16, timeout: Duration) -> OutgoingRequest {
         OutgoingRequest {
+            discard_body: false,
             method: "GET".into(),
             url: format!("http://127.0.0.1:{port}/x?y=1"),
             headers: vec![],
@@ -672,18 +666,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_discarding_client_reads_bodies_whole_and_keeps_none() {
+    async fn a_discarded_body_is_read_whole_and_kept_nowhere() {
         for answer in [Answer::LongLength, Answer::LongChunked] {
             let (port, accepted) = server(answer).await;
             // Above the body limit: discarding, the limit does not apply.
-            let client = client(port)
-                .with_body_limit(1 << 20)
-                .discarding_bodies(true);
+            let client = client(port).with_body_limit(1 << 20);
             for _ in 0..3 {
-                let resp = client
-                    .send(get(port, Duration::from_secs(5)))
-                    .await
-                    .unwrap();
+                let discarded = OutgoingRequest {
+                    discard_body: true,
+                    ..get(port, Duration::from_secs(5))
+                };
+                let resp = client.send(discarded).await.unwrap();
                 assert_eq!(resp.status, 200);
                 assert!(resp.body.is_empty());
                 assert!(resp.bytes_received > 2 << 20, "{}", resp.bytes_received);

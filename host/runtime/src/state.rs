@@ -38,6 +38,8 @@ pub struct RunContext {
     pub call_timeout: Duration,
     /// Linear memory limit per VU.
     pub memory_limit: u64,
+    /// The plan's `discard-response-bodies`: `http.send` responses reach the guest without body.
+    pub discard_response_bodies: bool,
     /// Requests of ended shared instances still on their way (one set per VU thread).
     pub orphans: Arc<Orphans>,
 }
@@ -58,6 +60,7 @@ impl RunContext {
             cpu_budget: self.cpu_budget,
             call_timeout: self.call_timeout,
             memory_limit: self.memory_limit,
+            discard_response_bodies: self.discard_response_bodies,
             orphans: Arc::default(),
         }
     }

@@ -100,8 +100,7 @@ pub(crate) fn prepare(
         .collect();
     let run = Arc::new(RunContext {
         client: HttpClient::with_max_connections(allowed, plan.options.max_connections)
-            .with_body_limit(plan.options.memory_limit)
-            .discarding_bodies(plan.options.discard_response_bodies),
+            .with_body_limit(plan.options.memory_limit),
         http_timeout: plan.options.http_timeout,
         params: plan
             .params
@@ -115,6 +114,7 @@ pub(crate) fn prepare(
         cpu_budget: plan.options.cpu_budget,
         call_timeout: plan.options.iteration_timeout,
         memory_limit: plan.options.memory_limit,
+        discard_response_bodies: plan.options.discard_response_bodies,
         // Not waited on: VUs run on threads with contexts of their own (`for_thread`), and each
         // thread waits for its own orphans.
         orphans: Arc::default(),

@@ -102,14 +102,10 @@ impl WasiHttpHooks for FetchHooks {
                 headers,
                 body: (!body.is_empty()).then(|| body.to_vec()),
                 timeout,
+                // `discard-response-bodies` is for `http.send`: a `fetch()` caller reads its body.
+                discard_body: false,
             };
-            // `discard-response-bodies` is for `http.send`: a `fetch()` caller reads its body.
-            let result = run
-                .client
-                .clone()
-                .discarding_bodies(false)
-                .send(outgoing)
-                .await;
+            let result = run.client.send(outgoing).await;
             let mut samples = SampleBuffer::default();
             match &result {
                 Ok(resp) => push_response(

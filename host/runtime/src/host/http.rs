@@ -85,6 +85,7 @@ impl VuState {
             headers: req.headers,
             body: req.body,
             timeout,
+            discard_body: self.run.discard_response_bodies,
         };
         (Pending { shape, base }, outgoing)
     }
