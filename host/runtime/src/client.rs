@@ -583,15 +583,18 @@ mod tests {
         }
     }
 
+    /// `http://127.0.0.1:{port}` as a plan target.
+    fn origin(port: u16) -> AllowedOrigin {
+        AllowedOrigin {
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    /// A client for `origin(port)` with one connection at most.
     fn client(port: u16) -> HttpClient {
-        HttpClient::with_max_connections(
-            vec![AllowedOrigin {
-                scheme: "http".into(),
-                host: "127.0.0.1".into(),
-                port,
-            }],
-            Some(1),
-        )
+        HttpClient::with_max_connections(vec![origin(port)], Some(1))
     }
 
     fn get(port: u16, timeout: Duration) -> OutgoingRequest {
@@ -732,11 +735,6 @@ mod tests {
             }
         }
         let (port, _) = server(Answer::SilentFirst).await;
-        let origin = |port| AllowedOrigin {
-            scheme: "http".into(),
-            host: "127.0.0.1".into(),
-            port,
-        };
         // One connection at most, for both origins.
         let client =
             HttpClient::with_max_connections(vec![origin(stuck_port), origin(port)], Some(1));

@@ -266,3 +266,14 @@ pub fn assert_shop_flow(run: &Run) {
     }
     assert!(run.metric("cart_items_added", "count") > 0.0);
 }
+
+/// Load (compile, uncached) the component at `path` in this process, on an engine for two VUs.
+pub fn load_component(path: &Path) -> stampede_runtime::LoadedScenario {
+    let bytes = std::fs::read(path).unwrap();
+    let limits = stampede_runtime::EngineLimits {
+        max_vus: 2,
+        memory_limit: 64 << 20,
+    };
+    let what = path.display().to_string();
+    stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", &what, None).unwrap()
+}

@@ -24,15 +24,7 @@ async fn broken_plan_exits_2_listing_every_problem() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn non_wasm_file_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("scenario.wasm");
-    std::fs::write(&fake, "#!/bin/sh\necho not wasm\n").unwrap();
-    let plan = format!(
-        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
-        fake.display(),
-        constant(1, "1s")
-    );
-    let run = run_plan(&plan, &[]).await;
+    let run = run_component_file("scenario.wasm", b"#!/bin/sh\necho not wasm\n").await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
         run.stderr()
@@ -44,15 +36,7 @@ async fn non_wasm_file_exits_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn core_module_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = dir.path().join("core.wasm");
-    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
-    let plan = format!(
-        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
-        core.display(),
-        constant(1, "1s")
-    );
-    let run = run_plan(&plan, &[]).await;
+    let run = run_component_file("core.wasm", b"\0asm\x01\0\0\0").await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
         run.stderr()
@@ -66,15 +50,7 @@ async fn core_module_exits_2() {
 /// for two engines in turn, and the second attempt's error is the one reported).
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_component_exits_2_with_the_compilers_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("broken.wasm");
-    std::fs::write(&broken, b"\0asm\x0d\0\x01\0\xff\xff\xff garbage").unwrap();
-    let plan = format!(
-        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
-        broken.display(),
-        constant(1, "1s")
-    );
-    let run = run_plan(&plan, &[]).await;
+    let run = run_component_file("broken.wasm", b"\0asm\x0d\0\x01\0\xff\xff\xff garbage").await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     let err = run.stderr();
     assert!(err.contains("broken.wasm could not be compiled: "), "{err}");
@@ -83,12 +59,7 @@ async fn broken_component_exits_2_with_the_compilers_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn component_of_another_world_exits_2() {
-    let plan = format!(
-        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
-        guest("wrong_world").display(),
-        constant(1, "1s")
-    );
-    let run = run_plan(&plan, &[]).await;
+    let run = run_plan(&one_vu_plan(&guest("wrong_world")), &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
         run.stderr()
@@ -121,4 +92,22 @@ async fn more_vus_than_the_process_can_host_fails_up_front() {
 async fn bad_flag_exits_2() {
     let out = stampede(&["run", "plan.toml", "--duration", "soon"]).await;
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// One VU for a second with `component`, against a port nobody listens on (these plans fail before
+/// any request).
+fn one_vu_plan(component: &std::path::Path) -> String {
+    format!(
+        "component = \"{}\"\ntargets = [\"http://127.0.0.1:9\"]\n{}",
+        component.display(),
+        constant(1, "1s")
+    )
+}
+
+/// Run [`one_vu_plan`] with `bytes` as the component, in a file named `name`.
+async fn run_component_file(name: &str, bytes: &[u8]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    run_plan(&one_vu_plan(&path), &[]).await
 }

@@ -58,12 +58,5 @@ async fn c_shop_plan_counts_exactly_what_the_target_saw() {
 /// as Rust ones do (host/runtime/src/engine.rs).
 #[test]
 fn c_components_get_the_engine_without_concurrency() {
-    let bytes = std::fs::read(c_shop()).unwrap();
-    let limits = stampede_runtime::EngineLimits {
-        max_vus: 2,
-        memory_limit: 64 << 20,
-    };
-    let loaded =
-        stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", "c_shop", None).unwrap();
-    assert!(!loaded.concurrency_support());
+    assert!(!load_component(&c_shop()).concurrency_support());
 }

@@ -41,14 +41,7 @@ graceful-stop = "2s"
 /// (its calls are cheaper there); one of `scenario-shared` gets an engine with it.
 #[test]
 fn only_shared_world_components_get_a_concurrent_engine() {
-    let load = |name: &str| {
-        let bytes = std::fs::read(guest(name)).unwrap();
-        let limits = stampede_runtime::EngineLimits {
-            max_vus: 2,
-            memory_limit: 64 << 20,
-        };
-        stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", name, None).unwrap()
-    };
+    let load = |name: &str| load_component(&guest(name));
     assert!(!load("fixture_basic").concurrency_support());
     assert!(!load("rust_get").concurrency_support());
     assert!(load("fixture_shared").concurrency_support());
