@@ -136,10 +136,11 @@ impl HttpClient {
         }
     }
 
-    /// Refuse response bodies longer than `max_body` bytes: such a request fails with a protocol
-    /// error as soon as the length is known (from `Content-Length`, or once that much has arrived),
-    /// and its connection is closed. A worker sets the plan's `memory-limit`, since a longer body
-    /// could not reach the guest anyway and would otherwise be held in the host's memory.
+    /// Refuse response bodies longer than `max_body` bytes (unless the request discards its body):
+    /// such a request fails with [`RequestError::BodyTooLong`] as soon as the length is known (from
+    /// `Content-Length`, or once that much has arrived), and its connection is closed. A worker sets
+    /// the plan's `memory-limit`, since a longer body could not be held by the guest and would
+    /// otherwise be held whole in the host's memory.
     pub fn with_body_limit(mut self, max_body: u64) -> Self {
         self.max_body = max_body;
         self
