@@ -5,6 +5,7 @@
 //! ```text
 //! hyper-loop URL --connections 50 --duration 10            # closed model: 50 loops back to back
 //! hyper-loop URL --rate 5000 --duration 10 --connections 200  # open model: 5,000 starts per second
+//! hyper-loop URL --connections 50 --requests 20000   # closed model, 20,000 requests in all
 //! ```
 //!
 //! Prints one JSON object: requests, errors, dropped (open model), seconds, req_per_s, p50_ms, p90_ms, p99_ms, max_ms.
@@ -26,6 +27,8 @@ struct Args {
     connections: usize,
     duration: Duration,
     rate: Option<f64>,
+    /// Closed model: stop after this many requests in all (the duration still bounds the run).
+    requests: Option<u64>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -33,6 +36,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut connections = 50;
     let mut duration = Duration::from_secs(10);
     let mut rate = None;
+    let mut requests = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().with_context(|| format!("{a} needs a value"));
@@ -40,11 +44,14 @@ fn parse_args() -> anyhow::Result<Args> {
             "--connections" | "-c" => connections = value()?.parse()?,
             "--duration" | "-d" => duration = Duration::from_secs_f64(value()?.parse()?),
             "--rate" | "-r" => rate = Some(value()?.parse()?),
+            "--requests" | "-n" => requests = Some(value()?.parse()?),
             s if s.starts_with('-') => bail!("unknown option {s}"),
             s => url = Some(s.parse::<http::Uri>()?),
         }
     }
-    let url = url.context("usage: hyper-loop URL [--connections N] [--duration S] [--rate R]")?;
+    let url = url.context(
+        "usage: hyper-loop URL [--connections N] [--duration S] [--rate R | --requests N]",
+    )?;
     let host = url.host().unwrap_or_default();
     if !matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") {
         bail!("hyper-loop only sends to 127.0.0.1, [::1] or localhost, not {host}");
@@ -52,11 +59,15 @@ fn parse_args() -> anyhow::Result<Args> {
     if duration > Duration::from_secs(600) {
         bail!("--duration is limited to 600 s");
     }
+    if rate.is_some() && requests.is_some() {
+        bail!("--requests is for the closed model; leave out --rate");
+    }
     Ok(Args {
         url,
         connections: connections.max(1),
         duration,
         rate,
+        requests,
     })
 }
 
@@ -130,11 +141,15 @@ async fn run(args: Args) -> anyhow::Result<(Counts, f64)> {
     };
     match args.rate {
         None => {
+            let started = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let limit = args.requests.unwrap_or(u64::MAX);
             let mut tasks = Vec::new();
             for _ in 0..args.connections {
-                let one = one.clone();
+                let (one, started) = (one.clone(), started.clone());
                 tasks.push(tokio::spawn(async move {
-                    while Instant::now() < end {
+                    while Instant::now() < end
+                        && started.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < limit
+                    {
                         one().await;
                     }
                 }));

@@ -127,6 +127,11 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
         .memory_reservation_for_growth(0)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
+    // For profiling: name the guest's compiled functions in /tmp/perf-PID.map (perf, and
+    // bench/instructions.sh's breakdown).
+    if std::env::var_os("STAMPEDE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

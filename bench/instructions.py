@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Instructions per request: Stampede and hyper-loop counted by valgrind's callgrind.
+
+Wall-clock CPU time per request swings up to 1.5x within minutes on a shared VM, so two builds
+compare only in interleaved pairs (bench/http.sh). Instruction counts repeat to within ~1 % for the
+same binaries and inputs, whatever else the machine does, and user-space instructions track user
+CPU time closely here (Stampede's 58k vs hyper-loop's 29k per request matches its ~2x user time per
+request in bench/http.sh). So this is the measure for "did this change make a request cheaper", and
+for where the instructions go. It counts user space only: the kernel's share (loopback TCP, epoll,
+~5-7 us per request for both) is not in it.
+
+Starts `stampede target` on 127.0.0.1 (not under valgrind), then runs under callgrind, each twice
+(N1 and N2 requests, 50 connections/VUs):
+- Stampede: the rust-get plugin (1 GET + 1 check per iteration), executor shared-iterations;
+- hyper-loop (bench/hyper-loop) with --requests.
+Per request = (instructions of the N2 run - those of the N1 run) / (N2 - N1), so start-up (loading
+the cached component, creating VUs, the runtime) cancels out. Prints both, their ratio and, per
+request, where Stampede's and hyper-loop's instructions go (by crate; the guest's compiled Wasm
+code is named through wasmtime's perf map, STAMPEDE_PERFMAP=1).
+
+Under valgrind a run is ~50x slower; the epoch ticker still ticks every 10 ms of wall-clock time,
+so a guest is interrupted (and yields) about as often per request as at full speed (~1 in 10).
+
+Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
+
+usage: bench/instructions.py [N1=5000] [N2=25000]   (bench/instructions.sh builds first)
+"""
+import bisect
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from benchlib import BIN, LOOP, PIN_TARGET, ROOT, wait_http
+
+WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
+PORT = 18098
+VUS = 50
+
+# First match wins: (substring of callgrind's "file:function" name, category).
+CATEGORIES = [
+    ("wasm[", "guest Wasm code"),
+    ("wasmtime", "wasmtime (calls, lowering, fibers)"),
+    ("component-trampolines", "wasmtime (calls, lowering, fibers)"),
+    ("array_to_wasm", "wasmtime (calls, lowering, fibers)"),
+    ("cranelift", "wasmtime (calls, lowering, fibers)"),
+    ("tokio", "tokio"),
+    ("hyper", "hyper + httparse"),
+    ("httparse", "hyper + httparse"),
+    ("/http-", "http crate"),
+    ("mimalloc", "host malloc"),
+    ("malloc", "host malloc"),
+    ("memmove", "memcpy/memset/memcmp"),
+    ("memset", "memcpy/memset/memcmp"),
+    ("memcmp", "memcpy/memset/memcmp"),
+    ("host/metrics", "stampede metrics"),
+    ("hdrhistogram", "stampede metrics"),
+    ("stampede_metrics", "stampede metrics"),
+    ("host/runtime", "stampede runtime + worker"),
+    ("host/worker", "stampede runtime + worker"),
+    ("stampede_runtime", "stampede runtime + worker"),
+    ("stampede_worker", "stampede runtime + worker"),
+    ("library/", "Rust std/core (inlined into any of the above)"),
+]
+
+
+def category(name):
+    for needle, cat in CATEGORIES:
+        if needle in name:
+            return cat
+    return "other"
+
+
+def callgrind(cmd, out, env=None):
+    """Run cmd under callgrind; its total instruction count."""
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                       check=True)
+    m = re.search(r"refs:\s+([\d,]+)", r.stderr)
+    if not m:
+        sys.exit(f"callgrind printed no count for {cmd}:\n{r.stderr[-2000:]}")
+    return int(m.group(1).replace(",", ""))
+
+
+def jit_names(pid):
+    """Start address, end, name of each function in wasmtime's perf map of process pid."""
+    spans = []
+    path = f"/tmp/perf-{pid}.map"
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                start, size, name = line.rstrip("\n").split(" ", 2)
+                spans.append((int(start, 16), int(start, 16) + int(size, 16), name))
+        os.remove(path)
+    spans.sort()
+    return spans
+
+
+def self_costs(out, spans):
+    """Instructions per function (self cost) of a callgrind output, JIT code named by spans."""
+    text = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", out],
+                          capture_output=True, text=True, check=True).stdout
+    starts = [s[0] for s in spans]
+    costs = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        name = m.group(2)
+        jit = re.match(r"\?\?\?:0x([0-9a-f]+)", name)
+        if jit:
+            addr = int(jit.group(1), 16)
+            i = bisect.bisect_right(starts, addr) - 1
+            name = spans[i][2] if i >= 0 and addr < spans[i][1] else "unnamed JIT code"
+        costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def breakdown(runs, n1, n2):
+    """Per request, by category: the difference of the two runs' self costs."""
+    (a, spans_a), (b, spans_b) = runs
+    ca, cb = self_costs(a, spans_a), self_costs(b, spans_b)
+    cats = {}
+    for name in set(ca) | set(cb):
+        cat = category(name)
+        cats[cat] = cats.get(cat, 0) + (cb.get(name, 0) - ca.get(name, 0)) / (n2 - n1)
+    return cats
+
+
+def stampede_runs(work, n1, n2):
+    counts, outs = {}, []
+    env = dict(os.environ, STAMPEDE_PERFMAP="1")
+    for n in (n1, n2):
+        plan = os.path.join(work, f"plan-{n}.toml")
+        with open(plan, "w") as f:
+            f.write(f"""component = "{WASM}"
+targets = ["http://127.0.0.1:{PORT}"]
+[params]
+url = "http://127.0.0.1:{PORT}/"
+[scenarios.get]
+executor = "shared-iterations"
+vus = {VUS}
+iterations = {n}
+max-duration = "600s"
+""")
+        if n == n1:
+            # Fill the compile cache first, so neither counted run compiles.
+            subprocess.run([BIN, "run", plan, "--quiet"], stdout=subprocess.DEVNULL, check=True)
+        summary = os.path.join(work, f"summary-{n}.json")
+        out = os.path.join(work, f"stampede-{n}.callgrind")
+        # The perf map is written by the process under valgrind: find it by its new file.
+        before = set(glob.glob("/tmp/perf-*.map"))
+        counts[n] = callgrind([BIN, "run", plan, "--quiet", "--summary-json", summary], out, env)
+        new = set(glob.glob("/tmp/perf-*.map")) - before
+        pid = int(re.search(r"perf-(\d+)", new.pop()).group(1)) if new else -1
+        s = json.load(open(summary))
+        reqs = s["metrics"]["http_reqs"]["count"]
+        fails = s["metrics"]["checks"]["fails"]
+        if reqs != n or fails:
+            sys.exit(f"stampede run of {n} made {reqs} requests with {fails} failed checks")
+        outs.append((out, jit_names(pid)))
+    return counts, outs
+
+
+def loop_runs(work, n1, n2):
+    counts, outs = {}, []
+    for n in (n1, n2):
+        out = os.path.join(work, f"loop-{n}.callgrind")
+        counts[n] = callgrind([LOOP, f"http://127.0.0.1:{PORT}/", "--connections", str(VUS),
+                               "--requests", str(n), "--duration", "600"], out)
+        outs.append((out, []))
+    return counts, outs
+
+
+def main():
+    n1 = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    n2 = int(sys.argv[2]) if len(sys.argv) > 2 else 25000
+    if n2 <= n1:
+        sys.exit("N2 must be larger than N1")
+    origin = f"http://127.0.0.1:{PORT}"
+    target = subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"{origin}/healthz")
+        with tempfile.TemporaryDirectory() as work:
+            s_counts, s_outs = stampede_runs(work, n1, n2)
+            l_counts, l_outs = loop_runs(work, n1, n2)
+            s_per = (s_counts[n2] - s_counts[n1]) / (n2 - n1)
+            l_per = (l_counts[n2] - l_counts[n1]) / (n2 - n1)
+            print(f"GET / on stampede target, {VUS} VUs/connections, {n1} and {n2} requests "
+                  "under callgrind (user-space instructions)")
+            print(f"{'tool':<12}{'instr/request':>14}{'start-up Minstr':>17}")
+            for tool, counts, per in (("stampede", s_counts, s_per),
+                                      ("hyper-loop", l_counts, l_per)):
+                startup = (counts[n1] - per * n1) / 1e6
+                print(f"{tool:<12}{per:>14.0f}{startup:>17.1f}")
+            print(f"ratio stampede/hyper-loop: instructions per request {s_per / l_per:.2f}")
+            print()
+            s_cats = breakdown(s_outs, n1, n2)
+            l_cats = breakdown(l_outs, n1, n2)
+            print(f"{'per request, by where':<48}{'stampede':>10}{'hyper-loop':>12}")
+            for cat, v in sorted(s_cats.items(), key=lambda kv: -kv[1]):
+                if abs(v) >= 50 or abs(l_cats.get(cat, 0)) >= 50:
+                    print(f"{cat:<48}{v:>10.0f}{l_cats.get(cat, 0):>12.0f}")
+            for cat, v in sorted(l_cats.items(), key=lambda kv: -kv[1]):
+                if cat not in s_cats and abs(v) >= 50:
+                    print(f"{cat:<48}{0:>10}{v:>12.0f}")
+    finally:
+        target.terminate()
+        target.wait()
+
+
+if __name__ == "__main__":
+    main()
