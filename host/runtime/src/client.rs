@@ -395,13 +395,12 @@ fn build(
         builder = builder.header(name, value);
     }
     if !has_host {
-        let host = match (uri.host(), uri.port_u16()) {
-            (Some(h), Some(p)) if p != 80 => format!("{h}:{p}"),
-            (Some(h), _) => h.to_owned(),
-            (None, _) => String::new(),
-        };
+        // The URL's host and port as written, without user info or the default port.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = host.strip_suffix(":80").unwrap_or(host);
         sent += (host.len() + 8) as u64;
-        let value = HeaderValue::from_str(&host)
+        let value = HeaderValue::from_str(host)
             .map_err(|_| RequestError::Invalid(format!("bad host in `{uri}`")))?;
         builder = builder.header(http::header::HOST, value);
     }
@@ -816,6 +815,12 @@ mod tests {
         assert_eq!(
             built("http://[::1]:8080/", &[]).headers()["host"],
             "[::1]:8080"
+        );
+        assert_eq!(built("http://[::1]:80/", &[]).headers()["host"], "[::1]");
+        // User info is not part of Host.
+        assert_eq!(
+            built("http://me:secret@127.0.0.1:8080/", &[]).headers()["host"],
+            "127.0.0.1:8080"
         );
         // A Host the guest set is kept, and not doubled.
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
