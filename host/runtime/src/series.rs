@@ -2,9 +2,9 @@
 //! into, so recording a request clones eight pointers instead of building eight tag sets. Keyed by
 //! what makes a request's tags: its metric name, method and extra tags, then its status.
 
+use rustc_hash::{FxHashMap, FxHasher};
 use stampede_metrics::{SeriesKey, TagSet, names};
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Distinct request shapes remembered; beyond this the cache starts over (a scenario that names
@@ -74,13 +74,14 @@ struct CheckSeries {
 pub(crate) struct SeriesCache {
     shapes: Vec<Shape>,
     /// Shapes by [`shape_hash`].
-    by_hash: HashMap<u64, Vec<usize>>,
+    by_hash: FxHashMap<u64, Vec<usize>>,
     checks: Vec<CheckSeries>,
 }
 
-/// What identifies a request shape, hashed without allocating (the method without case).
+/// What identifies a request shape, hashed without allocating (the method without case). A fast,
+/// unkeyed hash: the strings come from the scenario, and an unlucky collision costs a comparison.
 fn shape_hash(name: &str, method: &str, extra: &[(String, String)]) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     name.hash(&mut h);
     for b in method.bytes() {
         h.write_u8(b.to_ascii_uppercase());
