@@ -131,17 +131,20 @@ mod tests {
             // SAFETY: non-zero sizes; each block is freed with its layout.
             unsafe {
                 let p = MiMalloc.alloc(layout);
-                assert!(!p.is_null() && p as usize % align == 0, "{size}/{align}");
+                assert!(
+                    !p.is_null() && (p as usize).is_multiple_of(align),
+                    "{size}/{align}"
+                );
                 p.write_bytes(0xab, size);
                 let p = MiMalloc.realloc(p, layout, size * 3);
                 assert!(
-                    p as usize % align == 0 && *p == 0xab,
+                    (p as usize).is_multiple_of(align) && *p == 0xab,
                     "realloc {size}/{align}"
                 );
                 MiMalloc.dealloc(p, Layout::from_size_align(size * 3, align).unwrap());
                 let z = MiMalloc.alloc_zeroed(layout);
                 assert!(
-                    z as usize % align == 0 && *z.add(size - 1) == 0,
+                    (z as usize).is_multiple_of(align) && *z.add(size - 1) == 0,
                     "zeroed {size}/{align}"
                 );
                 MiMalloc.dealloc(z, layout);
