@@ -183,7 +183,7 @@ impl HttpClient {
             ));
         }
         let discard_body = req.discard_body;
-        let (request, bytes_sent) = build(req.method, &uri, req.headers, req.body)?;
+        let (request, bytes_sent) = build(req.method, &uri, port, req.headers, req.body)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
@@ -325,8 +325,9 @@ impl HttpClient {
 }
 
 /// The URL's host as origins are compared (lower case, IPv6 without brackets; borrowed unless it
-/// had upper case) and its port (the scheme's default when absent). An error for a URL without a
-/// host.
+/// had upper case) and its port (the scheme's default when absent or empty). An error for a URL
+/// without a host, or with a port that is not a number up to 65535 (`http::Uri` accepts any digits,
+/// and its `port_u16` would then fall back to the default port).
 fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), RequestError> {
     let Some(host) = uri.host() else {
         return Err(RequestError::Invalid(format!(
@@ -339,11 +340,29 @@ fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), Request
     } else {
         Cow::Borrowed(host)
     };
-    let https = uri
-        .scheme_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("https"));
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let port = match port_text(uri) {
+        None | Some("") => {
+            let https = uri
+                .scheme_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+            if https { 443 } else { 80 }
+        }
+        Some(text) => text.parse().map_err(|_| {
+            RequestError::Invalid(format!("bad port `{text}` in URL `{url}` (1 to 65535)"))
+        })?,
+    };
     Ok((host, port))
+}
+
+/// The authority's port as written (`Some("")` for `host:`), without user info and outside an IPv6
+/// literal's brackets.
+fn port_text(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rfind(']') {
+        Some(end) => host_port[end + 1..].strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, port)| port),
+    }
 }
 
 /// `host` as it reads in an address: IPv6 literals in brackets.
@@ -369,10 +388,12 @@ fn to_usize(n: u64) -> usize {
 }
 
 /// The request in origin form (`GET /path?query`, with a `Host` header as the URL gives it, unless the
-/// guest set one) and the approximate bytes it puts on the wire.
+/// guest set one) and the approximate bytes it puts on the wire. `port` is the URL's, as
+/// [`host_port`] read it.
 fn build(
     method: String,
     uri: &Uri,
+    port: u16,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
 ) -> Result<(Request<Full<Bytes>>, u64), RequestError> {
@@ -395,10 +416,14 @@ fn build(
         builder = builder.header(name, value);
     }
     if !has_host {
-        // The URL's host and port as written, without user info or the default port.
-        let authority = uri.authority().map_or("", |a| a.as_str());
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.strip_suffix(":80").unwrap_or(host);
+        // The URL's host (IPv6 in brackets) and port as written, without user info; without the
+        // port when it is the default one (however written: `:80`, `:080`, `:`).
+        let host = if port == 80 {
+            uri.host().unwrap_or_default()
+        } else {
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+        };
         sent += (host.len() + 8) as u64;
         let value = HeaderValue::from_str(host)
             .map_err(|_| RequestError::Invalid(format!("bad host in `{uri}`")))?;
@@ -796,7 +821,8 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        build("GET".into(), &uri, headers, None).unwrap().0
+        let (_, port) = host_port(&uri, url).unwrap();
+        build("GET".into(), &uri, port, headers, None).unwrap().0
     }
 
     #[test]
@@ -817,11 +843,36 @@ mod tests {
             "[::1]:8080"
         );
         assert_eq!(built("http://[::1]:80/", &[]).headers()["host"], "[::1]");
+        assert_eq!(
+            built("http://127.0.0.1:080/", &[]).headers()["host"],
+            "127.0.0.1"
+        );
+        assert_eq!(
+            built("http://127.0.0.1:/", &[]).headers()["host"],
+            "127.0.0.1"
+        );
         // User info is not part of Host.
         assert_eq!(
             built("http://me:secret@127.0.0.1:8080/", &[]).headers()["host"],
             "127.0.0.1:8080"
         );
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_an_invalid_request() {
+        let port = |url: &str| host_port(&url.parse().unwrap(), url).map(|(_, p)| p);
+        assert_eq!(port("http://127.0.0.1/"), Ok(80));
+        assert_eq!(port("https://127.0.0.1/"), Ok(443));
+        assert_eq!(port("http://127.0.0.1:/"), Ok(80));
+        assert_eq!(port("http://[::1]:8080/"), Ok(8080));
+        assert_eq!(port("http://[::1]/"), Ok(80));
+        assert_eq!(port("http://u:p@127.0.0.1:81/"), Ok(81));
+        for bad in ["http://127.0.0.1:99999/", "http://127.0.0.1:65536/"] {
+            let Err(RequestError::Invalid(msg)) = port(bad) else {
+                panic!("{bad} was accepted");
+            };
+            assert!(msg.contains("bad port"), "{msg}");
+        }
         // A Host the guest set is kept, and not doubled.
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
         assert_eq!(r.headers().get_all("host").iter().count(), 1);
