@@ -8,13 +8,16 @@
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-/// The alignment every `mi_malloc` block has (`MI_MAX_ALIGN_SIZE` on 64-bit targets).
+/// The alignment of every `mi_malloc` block of 16 bytes or more (`MI_MAX_ALIGN_SIZE`, which mimalloc
+/// asserts when it hands out a block); smaller blocks may be only 8-aligned. std's `System` allocator
+/// relies on the same rule for glibc.
 const MALLOC_ALIGN: usize = 16;
 
 /// mimalloc as Rust's allocator, asking for alignment only when a layout needs more than any block
 /// has. The `mimalloc` crate's `MiMalloc` calls `mi_malloc_aligned` for every allocation, whose
 /// fast path covers blocks up to 1 KiB only: larger ones (connection buffers, boxed futures) took
-/// the generic aligned path (bench/instructions.py counted it).
+/// the generic aligned path, which over-allocates when mimalloc's size class is not a power of two
+/// (bench/instructions.py counted ~1,000 instructions per request).
 #[cfg_attr(feature = "system-allocator", allow(dead_code))]
 pub struct MiMalloc;
 
@@ -117,31 +120,45 @@ mod tests {
     #[test]
     fn blocks_are_aligned_as_their_layouts_ask() {
         use std::alloc::{GlobalAlloc, Layout};
-        // Small and large sizes, plain and over-aligned, through every entry point.
-        for (size, align) in [
+        // (8, 16) is smaller than its alignment, so it must take the aligned path; (64, 16) shrinks
+        // below its alignment on realloc (to size / 8) and (8, 16) grows out of it (to size * 512),
+        // so realloc crosses between the plain and the aligned calls both ways.
+        let cases = [
             (1, 1),
             (8, 16),
             (24, 8),
+            (64, 16),
             (3000, 16),
             (100, 64),
             (9000, 4096),
-        ] {
+        ];
+        for (size, align) in cases {
             let layout = Layout::from_size_align(size, align).unwrap();
             #[allow(unsafe_code)]
-            // SAFETY: non-zero sizes; each block is freed with its layout.
+            // SAFETY: non-zero sizes; each block is used within its size and freed with its layout.
             unsafe {
-                let p = MiMalloc.alloc(layout);
+                let mut p = MiMalloc.alloc(layout);
                 assert!(
                     !p.is_null() && (p as usize).is_multiple_of(align),
                     "{size}/{align}"
                 );
                 p.write_bytes(0xab, size);
-                let p = MiMalloc.realloc(p, layout, size * 3);
-                assert!(
-                    (p as usize).is_multiple_of(align) && *p == 0xab,
-                    "realloc {size}/{align}"
-                );
-                MiMalloc.dealloc(p, Layout::from_size_align(size * 3, align).unwrap());
+                for new_size in [size * 3, (size / 8).max(1), size * 512] {
+                    let q = MiMalloc.realloc(p, layout, new_size);
+                    let kept = size.min(new_size);
+                    assert!(
+                        (q as usize).is_multiple_of(align)
+                            && *q == 0xab
+                            && *q.add(kept - 1) == 0xab,
+                        "realloc {size}/{align} to {new_size}"
+                    );
+                    // Back to the original size and contents for the next round.
+                    let grown = Layout::from_size_align(new_size, align).unwrap();
+                    p = MiMalloc.realloc(q, grown, size);
+                    assert!((p as usize).is_multiple_of(align));
+                    p.write_bytes(0xab, size);
+                }
+                MiMalloc.dealloc(p, layout);
                 let z = MiMalloc.alloc_zeroed(layout);
                 assert!(
                     (z as usize).is_multiple_of(align) && *z.add(size - 1) == 0,
