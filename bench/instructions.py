@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Instructions per request: Stampede and hyper-loop counted by valgrind's callgrind.
 
-Wall-clock CPU time per request swings up to 1.5x within minutes on a shared VM, so two builds
-compare only in interleaved pairs (bench/http.sh). Instruction counts repeat to within ~1 % for the
-same binaries and inputs, whatever else the machine does, and user-space instructions track user
-CPU time closely here (Stampede's 58k vs hyper-loop's 29k per request matches its ~2x user time per
-request in bench/http.sh). So this is the measure for "did this change make a request cheaper", and
-for where the instructions go. It counts user space only: the kernel's share (loopback TCP, epoll,
-~5-7 us per request for both) is not in it.
+Wall-clock CPU time per request swings up to 2x within minutes on a shared VM, so two builds
+compare only in many interleaved pairs (bench/http.sh). Instruction counts repeated to ~0.2 % for the
+same binaries and inputs here, whatever else the machine did, and the user-space ratio tracks user
+CPU time (Stampede's 58k vs hyper-loop's 29k per request, ~2x, as its user time per request). So
+this is the measure for "did this change make a request cheaper", and for where the instructions
+go. It counts user space only: the kernel's share (loopback TCP, epoll) is not in it.
 
 Starts `stampede target` on 127.0.0.1 (not under valgrind), then runs under callgrind, each twice
 (N1 and N2 requests, 50 connections/VUs):
@@ -15,11 +14,14 @@ Starts `stampede target` on 127.0.0.1 (not under valgrind), then runs under call
 - hyper-loop (bench/hyper-loop) with --requests.
 Per request = (instructions of the N2 run - those of the N1 run) / (N2 - N1), so start-up (loading
 the cached component, creating VUs, the runtime) cancels out. Prints both, their ratio and, per
-request, where Stampede's and hyper-loop's instructions go (by crate; the guest's compiled Wasm
-code is named through wasmtime's perf map, STAMPEDE_PERFMAP=1).
+request, where Stampede's and hyper-loop's instructions go (by crate; wasmtime's perf map,
+STAMPEDE_PERFMAP=1, tells the guest's compiled functions from wasmtime's trampolines).
 
-Under valgrind a run is ~50x slower; the epoch ticker still ticks every 10 ms of wall-clock time,
-so a guest is interrupted (and yields) about as often per request as at full speed (~1 in 10).
+Under valgrind a run is ~50x slower, while the epoch ticker thread still sleeps 10 ms of wall-clock
+time between ticks, so a guest could be interrupted (and yield to tokio) more often per request than
+at full speed. Counted on 2026-12-03: 0.09 interrupts per request under callgrind (valgrind runs one
+thread at a time, and the ticker seldom gets its turn), against up to ~0.1 at full speed (50 VUs
+each interrupted at most once per 10 ms tick, ~430 requests per tick).
 
 Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
 
@@ -40,12 +42,10 @@ WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18098
 VUS = 50
 
-# First match wins: (substring of callgrind's "file:function" name, category).
+# First match wins: (substring of callgrind's "file:function" name, category). Compiled code named
+# by wasmtime's perf map is classified apart, in `category`.
 CATEGORIES = [
-    ("wasm[", "guest Wasm code"),
     ("wasmtime", "wasmtime (calls, lowering, fibers)"),
-    ("component-trampolines", "wasmtime (calls, lowering, fibers)"),
-    ("array_to_wasm", "wasmtime (calls, lowering, fibers)"),
     ("cranelift", "wasmtime (calls, lowering, fibers)"),
     ("tokio", "tokio"),
     ("hyper", "hyper + httparse"),
@@ -54,6 +54,7 @@ CATEGORIES = [
     ("mimalloc", "host malloc"),
     ("malloc", "host malloc"),
     ("memmove", "memcpy/memset/memcmp"),
+    ("memcpy", "memcpy/memset/memcmp"),
     ("memset", "memcpy/memset/memcmp"),
     ("memcmp", "memcpy/memset/memcmp"),
     ("host/metrics", "stampede metrics"),
@@ -65,36 +66,48 @@ CATEGORIES = [
     ("stampede_worker", "stampede runtime + worker"),
     ("library/", "Rust std/core (inlined into any of the above)"),
 ]
+# Prefix of the names `self_costs` gives compiled code (from the perf map).
+JIT = "jit:"
 
 
 def category(name):
+    if name.startswith(JIT):
+        # wasmtime's own compiled code: trampolines between host and guest (`array_to_wasm`,
+        # `wasm_to_array`, component lowering), builtins (`wasmtime_builtin_*`).
+        wasmtime = ("trampoline", "wasmtime_builtin", "component-", "unnamed")
+        if any(w in name for w in wasmtime):
+            return "wasmtime (calls, lowering, fibers)"
+        return "guest Wasm code"
     for needle, cat in CATEGORIES:
         if needle in name:
             return cat
     return "other"
 
 
-def callgrind(cmd, out, env=None):
-    """Run cmd under callgrind; its total instruction count."""
-    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                       check=True)
-    m = re.search(r"refs:\s+([\d,]+)", r.stderr)
-    if not m:
-        sys.exit(f"callgrind printed no count for {cmd}:\n{r.stderr[-2000:]}")
-    return int(m.group(1).replace(",", ""))
+def callgrind(cmd, out, env=None, before_start=None):
+    """Run cmd under callgrind (`before_start(pid)` is called as it starts); its total instruction
+    count and its standard output."""
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if before_start:
+        before_start(proc.pid)
+    stdout, stderr = proc.communicate(timeout=900)
+    m = re.search(r"refs:\s+([\d,]+)", stderr)
+    if proc.returncode != 0 or not m:
+        sys.exit(f"{cmd[0]} under callgrind failed (exit {proc.returncode}):\n{stderr[-2000:]}")
+    return int(m.group(1).replace(",", "")), stdout
 
 
-def jit_names(pid):
-    """Start address, end, name of each function in wasmtime's perf map of process pid."""
+def jit_names(path):
+    """Start address, end, name of each function in a perf map (wasmtime's, of one process)."""
     spans = []
-    path = f"/tmp/perf-{pid}.map"
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                start, size, name = line.rstrip("\n").split(" ", 2)
-                spans.append((int(start, 16), int(start, 16) + int(size, 16), name))
-        os.remove(path)
+    if not os.path.exists(path):
+        print(f"warning: no perf map {path}: compiled code is counted as `unnamed`", file=sys.stderr)
+        return spans
+    with open(path) as f:
+        for line in f:
+            start, size, name = line.rstrip("\n").split(" ", 2)
+            spans.append((int(start, 16), int(start, 16) + int(size, 16), name))
     spans.sort()
     return spans
 
@@ -114,7 +127,7 @@ def self_costs(out, spans):
         if jit:
             addr = int(jit.group(1), 16)
             i = bisect.bisect_right(starts, addr) - 1
-            name = spans[i][2] if i >= 0 and addr < spans[i][1] else "unnamed JIT code"
+            name = JIT + (spans[i][2] if i >= 0 and addr < spans[i][1] else "unnamed")
         costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
     return costs
 
@@ -147,21 +160,35 @@ iterations = {n}
 max-duration = "600s"
 """)
         if n == n1:
-            # Fill the compile cache first, so neither counted run compiles.
-            subprocess.run([BIN, "run", plan, "--quiet"], stdout=subprocess.DEVNULL, check=True)
+            # Fill the compile cache first, so neither counted run compiles: under valgrind (whose
+            # CPU has other features, so its code is cached apart) but without counting, and with
+            # the same environment.
+            subprocess.run(["valgrind", "--tool=none", "--quiet", BIN, "run", plan, "--quiet"],
+                           stdout=subprocess.DEVNULL, check=True, env=env)
         summary = os.path.join(work, f"summary-{n}.json")
         out = os.path.join(work, f"stampede-{n}.callgrind")
-        # The perf map is written by the process under valgrind: find it by its new file.
-        before = set(glob.glob("/tmp/perf-*.map"))
-        counts[n] = callgrind([BIN, "run", plan, "--quiet", "--summary-json", summary], out, env)
-        new = set(glob.glob("/tmp/perf-*.map")) - before
-        pid = int(re.search(r"perf-(\d+)", new.pop()).group(1)) if new else -1
-        s = json.load(open(summary))
+        # wasmtime writes /tmp/perf-PID.map (valgrind keeps the process id); it appends, so a stale
+        # file of a reused id goes first.
+        maps = []
+
+        def fresh_map(pid):
+            maps.append(f"/tmp/perf-{pid}.map")
+            if os.path.exists(maps[0]):
+                os.remove(maps[0])
+        try:
+            counts[n], _ = callgrind([BIN, "run", plan, "--quiet", "--summary-json", summary],
+                                     out, env, fresh_map)
+            spans = jit_names(maps[0])
+        finally:
+            if maps and os.path.exists(maps[0]):
+                os.remove(maps[0])
+        with open(summary) as f:
+            s = json.load(f)
         reqs = s["metrics"]["http_reqs"]["count"]
         fails = s["metrics"]["checks"]["fails"]
         if reqs != n or fails:
             sys.exit(f"stampede run of {n} made {reqs} requests with {fails} failed checks")
-        outs.append((out, jit_names(pid)))
+        outs.append((out, spans))
     return counts, outs
 
 
@@ -169,8 +196,11 @@ def loop_runs(work, n1, n2):
     counts, outs = {}, []
     for n in (n1, n2):
         out = os.path.join(work, f"loop-{n}.callgrind")
-        counts[n] = callgrind([LOOP, f"http://127.0.0.1:{PORT}/", "--connections", str(VUS),
-                               "--requests", str(n), "--duration", "600"], out)
+        counts[n], stdout = callgrind([LOOP, f"http://127.0.0.1:{PORT}/", "--connections", str(VUS),
+                                       "--requests", str(n), "--duration", "600"], out)
+        r = json.loads(stdout)
+        if r["requests"] != n or r["errors"]:
+            sys.exit(f"hyper-loop run of {n} made {r['requests']} requests, {r['errors']} failed")
         outs.append((out, []))
     return counts, outs
 

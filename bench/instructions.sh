@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per request of Stampede and hyper-loop, counted by callgrind (valgrind from Debian's
-# packages, installed when missing): a measure that repeats to ~1 % on a noisy machine. The
+# packages, installed when missing): a measure that repeats to ~0.2 % on a noisy machine. The
 # measuring is bench/instructions.py; each run is bounded and targets only 127.0.0.1.
 #
 # usage: bench/instructions.sh [N1=5000] [N2=25000]   (~3 minutes)

@@ -127,9 +127,9 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
         .memory_reservation_for_growth(0)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
-    // For profiling: name the guest's compiled functions in /tmp/perf-PID.map (perf, and
-    // bench/instructions.sh's breakdown).
-    if std::env::var_os("STAMPEDE_PERFMAP").is_some() {
+    // For profiling: list the compiled code (guest functions, trampolines) in /tmp/perf-PID.map for
+    // perf and bench/instructions.sh's breakdown. The file stays after the process ends.
+    if std::env::var_os("STAMPEDE_PERFMAP").is_some_and(|v| v != "0") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     config

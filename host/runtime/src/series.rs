@@ -79,7 +79,8 @@ pub(crate) struct SeriesCache {
 }
 
 /// What identifies a request shape, hashed without allocating (the method without case). A fast,
-/// unkeyed hash: the strings come from the scenario, and an unlucky collision costs a comparison.
+/// unkeyed hash (SipHash with a fixed key was no safer): names can come from URLs a target sent, but
+/// shapes that collide only cost comparisons, at most `MAX_SHAPES` per request.
 fn shape_hash(name: &str, method: &str, extra: &[(String, String)]) -> u64 {
     let mut h = FxHasher::default();
     name.hash(&mut h);
