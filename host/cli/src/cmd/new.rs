@@ -86,6 +86,7 @@ const RUST: &[File] = &[
     sdk!("sdk/rust/Cargo.toml", "sdk/rust/Cargo.toml"),
     sdk!("sdk/rust/README.md", "sdk/rust/README.md"),
     sdk!("sdk/rust/src/lib.rs", "sdk/rust/src/lib.rs"),
+    sdk!("sdk/rust/src/alloc.rs", "sdk/rust/src/alloc.rs"),
     sdk!("sdk/rust/src/context.rs", "sdk/rust/src/context.rs"),
     sdk!("sdk/rust/src/http.rs", "sdk/rust/src/http.rs"),
     sdk!("sdk/rust/src/log.rs", "sdk/rust/src/log.rs"),
