@@ -93,6 +93,7 @@ const RUST: &[File] = &[
     sdk!("sdk/rust/src/metrics.rs", "sdk/rust/src/metrics.rs"),
     sdk!("sdk/rust/src/rng.rs", "sdk/rust/src/rng.rs"),
     sdk!("sdk/rust/src/scenario.rs", "sdk/rust/src/scenario.rs"),
+    sdk!("sdk/rust/src/shared.rs", "sdk/rust/src/shared.rs"),
     sdk!("sdk/rust/src/tasks.rs", "sdk/rust/src/tasks.rs"),
 ];
 
@@ -308,6 +309,19 @@ mod tests {
             assert!(plan.contains("component = \"my-test.wasm\""));
             let err = create(lang, "my-test", &dir).unwrap_err().to_string();
             assert!(err.contains("not empty"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_rust_project_gets_every_source_file_of_the_sdk() {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/rust/src");
+        for entry in std::fs::read_dir(src).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let path = format!("sdk/rust/src/{name}");
+            assert!(
+                RUST.iter().any(|f| f.path == path),
+                "`stampede new` does not copy {path} into Rust projects"
+            );
         }
     }
 }
