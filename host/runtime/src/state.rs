@@ -144,6 +144,9 @@ pub struct VuState {
 impl VuState {
     pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
         let output = TailPipe::default();
+        // No WASI environment, arguments, stdin, preopens or sockets: the Rust SDK's allocator
+        // (`fast-alloc`) relies on it, since wasi-libc frees what those return with its own `free`
+        // (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`.
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())

@@ -15,6 +15,12 @@
 //!
 //! A Wasm instance runs one thread (the SDK is built without the `atomics` target feature), so the
 //! lists need no locking; the allocator is installed only there.
+//!
+//! One condition from outside: the host must hand the component no WASI environment, arguments,
+//! stdin, preopened directories or sockets (Stampede's host grants none: `VuState::new` in
+//! `stampede-runtime`). wasi-libc frees what those calls return with its own `free`, while they are
+//! allocated through the component's `cabi_realloc`, which is std's and so uses this allocator; with
+//! nothing granted, every such list is empty and nothing is allocated or freed.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -32,8 +38,8 @@ const LARGE: [usize; 8] = [640, 768, 896, 1024, 1280, 1536, 1792, 2048];
 const MAX_BLOCK: usize = LARGE[LARGE.len() - 1];
 /// Size classes: 32 small ones, then the large ones.
 const CLASSES: usize = SMALL_MAX / STEP + LARGE.len();
-/// New blocks are cut from chunks of this size taken from the system allocator: a page, so an
-/// instance touches no more memory than its blocks need.
+/// New blocks are cut from chunks of this size taken from the system allocator: small, so an
+/// instance holds little more than its blocks need.
 const CHUNK: usize = 4096;
 
 /// Free lists per size class, and the chunk new blocks are cut from.
@@ -136,7 +142,7 @@ impl State {
             return head;
         }
         let size = block_size(class);
-        if (self.end as usize) - (self.next as usize) < size {
+        if self.end.addr() - self.next.addr() < size {
             // The rest of the chunk (a multiple of 16 bytes smaller than this block) goes unused.
             // SAFETY: a non-zero size and a power-of-two alignment.
             let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
@@ -361,8 +367,18 @@ mod tests {
                 heap.realloc(b, Layout::from_size_align(48, 1).unwrap(), 33),
                 b
             );
+            assert_eq!(
+                heap.realloc(b, Layout::from_size_align(33, 1).unwrap(), 48),
+                b
+            );
             let c = heap.alloc(Layout::from_size_align(49, 1).unwrap());
             assert_ne!(c, b, "49 bytes are the next class");
+            // A reused block comes back zeroed from alloc_zeroed.
+            c.write_bytes(0xff, 49);
+            heap.dealloc(c, Layout::from_size_align(49, 1).unwrap());
+            let z = heap.alloc_zeroed(Layout::from_size_align(60, 4).unwrap());
+            assert_eq!(z, c);
+            assert!(std::slice::from_raw_parts(z, 60).iter().all(|&x| x == 0));
         }
     }
 }

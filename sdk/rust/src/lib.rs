@@ -113,7 +113,8 @@
 //! - `fast-alloc` (on by default): the component's memory allocator is [`alloc::SizeClasses`], free lists
 //!   of small blocks in front of wasi-libc's `malloc`, which makes the allocations of every request
 //!   (request strings, response headers and body) cheaper. Turn default features off to keep
-//!   wasi-libc's allocator, for example to install a `#[global_allocator]` of your own.
+//!   wasi-libc's allocator, for example to install a `#[global_allocator]` of your own (in every crate
+//!   of the component that depends on the SDK: Cargo features unify).
 //!
 //! # Testing on the host
 //!
