@@ -91,7 +91,12 @@ def callgrind(cmd, out, env=None, before_start=None):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if before_start:
         before_start(proc.pid)
-    stdout, stderr = proc.communicate(timeout=900)
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        sys.exit(f"{cmd[0]} under callgrind ran longer than 900 s; stopped")
     m = re.search(r"refs:\s+([\d,]+)", stderr)
     if proc.returncode != 0 or not m:
         sys.exit(f"{cmd[0]} under callgrind failed (exit {proc.returncode}):\n{stderr[-2000:]}")
