@@ -356,11 +356,15 @@ fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), Request
     Ok((host, port))
 }
 
-/// The authority's port as written (`Some("")` for `host:`), without user info and outside an IPv6
-/// literal's brackets.
+/// The URL's authority without user info: `host[:port]` as written (IPv6 in brackets).
+fn host_and_port(uri: &Uri) -> &str {
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
+/// The authority's port as written (`Some("")` for `host:`), outside an IPv6 literal's brackets.
 fn port_text(uri: &Uri) -> Option<&str> {
-    let authority = uri.authority()?.as_str();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = host_and_port(uri);
     match host_port.rfind(']') {
         Some(end) => host_port[end + 1..].strip_prefix(':'),
         None => host_port.rsplit_once(':').map(|(_, port)| port),
@@ -423,8 +427,7 @@ fn build(
         let host = if port == 80 {
             uri.host().unwrap_or_default()
         } else {
-            let authority = uri.authority().map_or("", |a| a.as_str());
-            authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+            host_and_port(uri)
         };
         sent += (host.len() + 8) as u64;
         let value = HeaderValue::from_str(host)
