@@ -17,12 +17,14 @@ does it only when asked and says so).
 
 With `--shared`, the VUs run with `isolation = "shared"` (the same GET-then-sleep behaviour from
 tests/fixtures/fixture-shared, 1,000 VUs per instance unless `--vus-per-instance N`). `--sleep-ms MS` changes the think time
-(default 1000): on a 2-core machine with the target on the same host, more than ~25,000 VUs that each
+(default 1000). With `--pause` the VUs think between iterations with the plan's `pause` (spent by the
+host, outside the guest, like Locust's `wait_time`) instead of a `sleep` inside the guest's iteration
+(mode `get` instead of `think`, the same GET). On a 2-core machine with the target on the same host, more than ~25,000 VUs that each
 GET once a second saturate the target, and VUs then wait for responses instead of sleeping.
 Requests in flight are capped with the plan's `max-connections` (default 2000, `--max-connections N`)
 so that the open-file limit is never the bottleneck.
 
-usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--sleep-ms MS]
+usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--sleep-ms MS] [--pause]
                        [--max-connections N] [N1 N2 ...]   (default: 10000 50000)
 """
 import json
@@ -48,12 +50,13 @@ def run(n, work, cfg):
                  if cfg["shared"] else "")
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
     memory = "" if cfg["shared"] else 'memory-limit = "16MiB"'
+    mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
         f.write(f"""component = "{wasm}"
 targets = ["http://127.0.0.1:{PORT}"]
 [params]
-mode = "think"
+mode = "{mode}"
 url = "http://127.0.0.1:{PORT}/"
 sleep_ms = "{cfg["sleep_ms"]}"
 [options]
@@ -65,6 +68,7 @@ vus = {n}
 duration = "{duration}s"
 graceful-stop = "5s"
 {isolation}
+{pause}
 """)
     summary = os.path.join(work, f"summary-{n}.json")
     # stderr to a file, not a pipe: a pipe nobody reads during the run would block a chatty run.
@@ -116,6 +120,7 @@ def main():
     args = sys.argv[1:]
     cfg = {
         "shared": take_flag(args, "--shared"),
+        "pause": take_flag(args, "--pause"),
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
         "per_instance": take_value(args, "--vus-per-instance", 1000),
@@ -149,7 +154,8 @@ def main():
         target.kill()
     mode = (f"shared isolation, {cfg['per_instance']:,} VUs per instance" if cfg["shared"]
             else "one instance per VU")
-    print(f"VUs that GET then sleep {cfg['sleep_ms']} ms, {mode} (Rust guest), "
+    think = "pause (plan, host-side)" if cfg["pause"] else "sleep (in the guest)"
+    print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} (Rust guest), "
           f"max-connections {cfg['max_connections']}")
     print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")
     print("every VU runs and the start burst of first requests is over)")

@@ -47,6 +47,7 @@ mod error;
 pub mod executor;
 mod options;
 mod origin;
+mod pause;
 mod plan;
 mod reader;
 mod scenario;
@@ -61,6 +62,7 @@ pub use executor::{
 };
 pub use options::{MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, Options};
 pub use origin::{Origin, OriginError};
+pub use pause::{Pause, PauseRng};
 pub use plan::{Plan, load, parse};
 pub use scenario::{
     DEFAULT_GRACEFUL_STOP, DEFAULT_VUS_PER_INSTANCE, Isolation, MAX_VUS_PER_INSTANCE, Scenario,

@@ -11,6 +11,7 @@
 //! tags = { flow = "shop" }   # added to every metric of this scenario
 //! isolation = "instance"     # default; "shared": many VUs as async calls in one instance
 //! vus-per-instance = 1000    # shared isolation only: VUs per instance (default 1000)
+//! pause = "1s"               # think time between iterations, or a range ["1s", "3s"]; VU executors only
 //! ```
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use stampede_metrics::TagSet;
 use toml::Value;
 
 use crate::executor::{EXECUTORS, Executor};
+use crate::pause::Pause;
 use crate::reader::{Reader, describe, or, suggest};
 
 /// Default `graceful-stop` (k6's): time for iterations in flight to finish once a scenario ends.
@@ -75,6 +77,10 @@ pub struct Scenario {
     /// With shared isolation: how many VUs one instance hosts at most.
     #[serde(default = "default_vus_per_instance")]
     pub vus_per_instance: u32,
+    /// The VU's pause between two iterations (none by default). Only the executors whose VUs loop
+    /// (not the arrival-rate ones) take one.
+    #[serde(default)]
+    pub pause: Pause,
 }
 
 fn default_vus_per_instance() -> u32 {
@@ -173,6 +179,7 @@ impl Scenario {
             }
             _ => DEFAULT_VUS_PER_INSTANCE,
         };
+        let pause = Pause::read(r);
 
         let executor = match executor_name {
             Ok(Some(executor_name)) => match Executor::read(executor_name, r) {
@@ -201,15 +208,26 @@ impl Scenario {
                 None
             }
         };
+        let executor = executor?;
+        if !pause.is_zero() && executor.is_arrival_rate() {
+            r.error(
+                "pause",
+                format!(
+                    "{} starts iterations at the plan's rate, so a pause between them would only hold VUs back; remove `pause`, or use a VU executor (constant-vus, ramping-vus, per-vu-iterations, shared-iterations)",
+                    executor.name()
+                ),
+            );
+        }
         Some(Scenario {
             name: name.to_owned(),
             exec: exec.to_owned(),
-            executor: executor?,
+            executor,
             start_time,
             graceful_stop,
             tags,
             isolation,
             vus_per_instance,
+            pause,
         })
     }
 
@@ -381,6 +399,31 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_pause_for_vu_executors_only() {
+        let text = "executor = \"constant-vus\"\nduration = \"1s\"\npause = [\"1s\", \"2s\"]";
+        let (s, errors) = read("a", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = s.unwrap();
+        assert_eq!(
+            (s.pause.min, s.pause.max),
+            (Duration::from_secs(1), Duration::from_secs(2))
+        );
+
+        let text = "executor = \"constant-arrival-rate\"\nrate = 10\nduration = \"1s\"\npre-allocated-vus = 2\npause = \"1s\"";
+        let (_, errors) = read("a", text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "scenarios.a.pause: constant-arrival-rate starts iterations at the plan's rate"
+            ),
+            "{errors:?}"
+        );
+        let text = "executor = \"constant-arrival-rate\"\nrate = 10\nduration = \"1s\"\npre-allocated-vus = 2\npause = \"0s\"";
+        let (_, errors) = read("a", text);
+        assert!(errors.is_empty(), "a zero pause is no pause: {errors:?}");
+    }
+
+    #[test]
     fn reports_executor_problems() {
         let (s, errors) = read(
             "a",
@@ -391,7 +434,7 @@ mod tests {
             errors,
             [
                 "scenarios.a.executor: unknown executor \"externally-controlled\" (supported: constant-vus, ramping-vus, per-vu-iterations, shared-iterations, constant-arrival-rate, ramping-arrival-rate)",
-                "scenarios.a.max-vu: unknown key `max-vu`; expected one of: executor, exec, start-time, graceful-stop, tags, isolation, vus-per-instance",
+                "scenarios.a.max-vu: unknown key `max-vu`; expected one of: executor, exec, start-time, graceful-stop, tags, isolation, vus-per-instance, pause",
             ]
         );
         let (_, errors) = read("a", "executor = \"constant-vu\"");

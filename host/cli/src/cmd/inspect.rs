@@ -43,6 +43,20 @@ pub async fn run(args: InspectArgs) -> Result<(), Failure> {
                 s.instances_for(s.executor.max_vus())
             );
         }
+        if !s.pause.is_zero() {
+            if s.pause.min == s.pause.max {
+                println!(
+                    "    pause between iterations: {}",
+                    format_duration(s.pause.min)
+                );
+            } else {
+                println!(
+                    "    pause between iterations: {} to {}, uniformly",
+                    format_duration(s.pause.min),
+                    format_duration(s.pause.max)
+                );
+            }
+        }
     }
     if let Some(step) = args.step.filter(|s| !s.is_zero()) {
         let names: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();

@@ -69,6 +69,24 @@ async fn constant_arrival_rate_counts_drops_when_max_vus_is_too_low() {
     assert_eq!(run.metric("vus_max", "max"), 5.0);
 }
 
+/// `pause`: VUs wait between iterations outside the guest, and iteration durations leave it out.
+/// 4 VUs for 3 s with 500 ms pauses and ~1 ms iterations start 6 iterations each.
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_spaces_iterations_outside_their_duration() {
+    let target = Target::start().await;
+    let scenario = constant(4, "3s") + "pause = \"500ms\"\n";
+    let run = run_plan(&fixture_plan(&target, "get", "", &scenario), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    assert!((20.0..=24.0).contains(&iterations), "{}", run.stdout());
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+    assert!(
+        run.metric("iteration_duration", "max") < 400.0,
+        "{}",
+        run.stdout()
+    );
+}
+
 /// ramping-vus 0 -> 200 -> 0 over 30 s: each second's `vus` is within one VU of the stages.
 #[tokio::test(flavor = "multi_thread")]
 async fn ramping_vus_follows_the_stages() {

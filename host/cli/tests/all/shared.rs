@@ -37,6 +37,19 @@ graceful-stop = "2s"
     )
 }
 
+/// `pause` with shared isolation: the VUs of an instance pause between their calls into it.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_vus_pause_between_iterations() {
+    let target = Target::start().await;
+    let plan = shared_plan(&target, "get", 10, "2s", Some(5), "") + "pause = \"400ms\"\n";
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    // Starts at 0, 0.4, 0.8, 1.2, 1.6 s: 5 per VU.
+    let iterations = run.metric("iterations", "count");
+    assert!((40.0..=50.0).contains(&iterations), "{}", run.stdout());
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+}
+
 /// A component of the world `scenario` runs on an engine without the component model's concurrency
 /// (its calls are cheaper there); one of `scenario-shared` gets an engine with it.
 #[test]

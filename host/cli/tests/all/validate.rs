@@ -60,6 +60,16 @@ async fn inspect_prints_each_scenario_shape_and_the_timeline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn inspect_shows_pauses() {
+    let text = inspect("iterations.toml", &[]).await;
+    assert!(text.contains("pause between iterations: 500ms\n"), "{text}");
+    assert!(
+        text.contains("pause between iterations: 1s to 3s, uniformly"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn inspect_shows_shared_isolation() {
     let text = inspect("shared.toml", &[]).await;
     assert!(

@@ -123,6 +123,15 @@ impl Executor {
         }
     }
 
+    /// Whether iterations start at a planned rate (the arrival-rate executors) rather than whenever a
+    /// VU finished its previous one.
+    pub fn is_arrival_rate(&self) -> bool {
+        matches!(
+            self,
+            Executor::ConstantArrivalRate(_) | Executor::RampingArrivalRate(_)
+        )
+    }
+
     /// The most VUs this executor ever runs at once (what must be allocated for it): for `ramping-vus` the
     /// largest share of any count up to the peak of the stages (a share is not monotonic in the count, see
     /// `ramping_vus::max_share`), for the arrival-rate executors `max-vus`.

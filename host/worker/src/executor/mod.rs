@@ -11,9 +11,10 @@ mod shared_iterations;
 
 use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::{Collector, MetricKind, SampleBuffer, SeriesKey, TagSet, names};
-use stampede_plan::{Executor, Scenario};
+use stampede_plan::{Executor, PauseRng, Scenario};
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -177,6 +178,55 @@ impl Clock {
         if !self.passed() {
             notified.await;
         }
+    }
+}
+
+/// A VU's pauses between iterations: the scenario's `pause`, drawn from the VU's own random source.
+pub(crate) struct Pauses {
+    pause: stampede_plan::Pause,
+    rng: PauseRng,
+    /// No pause before a VU's first iteration.
+    first: bool,
+}
+
+impl Pauses {
+    pub(crate) fn new(run: &ScenarioRun, vu_id: u64) -> Pauses {
+        Pauses {
+            pause: run.scenario.pause,
+            rng: PauseRng::for_vu(vu_id),
+            first: true,
+        }
+    }
+
+    /// Before an iteration: wait out the pause since the previous one (none before the first, or
+    /// without a `pause`). It ends early when the scenario stops (or the run is stopped), or when
+    /// `cut` resolves (a ramping VU retired). False when iterations may no longer start.
+    pub(crate) async fn before_iteration(
+        &mut self,
+        clock: &Clock,
+        cut: impl Future<Output = ()>,
+    ) -> bool {
+        if std::mem::take(&mut self.first) || self.pause.is_zero() {
+            return true;
+        }
+        let until = Instant::now() + self.pause.draw(&mut self.rng);
+        let mut stop = clock.0.stop.clone();
+        tokio::pin!(cut);
+        loop {
+            let end = until.min(clock.stop_at());
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => break,
+                _ = &mut cut => break,
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        // The run's stop switch is gone: only the scenario's own end remains.
+                        tokio::time::sleep_until(end).await;
+                        break;
+                    }
+                }
+            }
+        }
+        clock.may_start()
     }
 }
 
@@ -365,7 +415,14 @@ pub(crate) async fn vu_loop<F: VuFactory>(
     };
     shared.active.fetch_add(1, Ordering::Relaxed);
     let mut interrupted = false;
+    let mut pauses = Pauses::new(run, spec.id);
     while clock.may_start() && next() {
+        if !pauses
+            .before_iteration(&clock, std::future::pending())
+            .await
+        {
+            break;
+        }
         if !run_iteration(&mut vu, &clock, None, shared, run, None).await {
             interrupted = true;
             break;

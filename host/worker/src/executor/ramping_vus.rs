@@ -3,7 +3,7 @@
 //! target drops, the VUs above it finish their iteration within `graceful-ramp-down`, then are
 //! interrupted; they wait (initialised) in case the target rises again.
 
-use super::{Clock, Retire, RunShared, ScenarioRun, create_vu, join_all, run_iteration};
+use super::{Clock, Pauses, Retire, RunShared, ScenarioRun, create_vu, join_all, run_iteration};
 use crate::vu::{Vu, VuFactory, VuSpec};
 use stampede_plan::RampingVus;
 use std::sync::Arc;
@@ -71,6 +71,7 @@ async fn ramping_vu<F: VuFactory>(
     grace: Duration,
 ) {
     let mut vu: Option<F::Vu> = None;
+    let mut pauses = Pauses::new(run, run.first_vu_id + i);
     loop {
         // Wait for this VU's turn (or the end).
         let active = tokio::select! {
@@ -94,6 +95,16 @@ async fn ramping_vu<F: VuFactory>(
         let mut lost = false;
         let mut counted_out = false;
         while clock.may_start() && *target.borrow() > i {
+            let mut down = target.clone();
+            let retired_now = async move {
+                // A closed channel is the end of the stages: the clock ends the pause then.
+                if down.wait_for(|t| *t <= i).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            if !pauses.before_iteration(&clock, retired_now).await || *target.borrow() <= i {
+                break;
+            }
             let mut retire = Retire {
                 retired: &retired,
                 changed: target.clone(),

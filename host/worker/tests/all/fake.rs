@@ -162,6 +162,7 @@ pub fn scenario(executor: Executor) -> Scenario {
         tags: TagSet::empty(),
         isolation: Default::default(),
         vus_per_instance: stampede_plan::DEFAULT_VUS_PER_INSTANCE,
+        pause: Default::default(),
     }
 }
 

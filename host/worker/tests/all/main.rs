@@ -7,6 +7,7 @@ mod fake;
 mod flush;
 mod graceful_stop;
 mod outcomes;
+mod pause;
 mod per_vu_iterations;
 mod ramping;
 mod shared_iterations;
