@@ -171,8 +171,31 @@ impl Run {
     }
 }
 
+/// Tests that assert a schedule to the millisecond run alone: on a 2-core machine a test running
+/// beside them (another run, a component build) stalls their run by several ms now and then. They
+/// hold this lock for writing ([`run_plan_alone`]); every other `stampede` process and component
+/// build holds it for reading ([`sharing_the_machine`]) while it runs. Guards never nest: std's lock
+/// lets a waiting writer go first, so a second read in the same test would wait for ever.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held while a test's process or build runs (see [`MACHINE`]).
+pub fn sharing_the_machine() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Like [`run_plan`], with no other test's process or build running meanwhile.
+pub async fn run_plan_alone(plan: &str, args: &[&str]) -> Run {
+    let _alone = MACHINE.write().unwrap_or_else(|e| e.into_inner());
+    run_plan_now(plan, args).await
+}
+
 /// Write `plan` to a temp dir and run `stampede run` on it with `args`.
 pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
+    let _shared = sharing_the_machine();
+    run_plan_now(plan, args).await
+}
+
+async fn run_plan_now(plan: &str, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
@@ -200,6 +223,7 @@ pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
 
 /// Run `stampede` with raw arguments.
 pub async fn stampede(args: &[&str]) -> Output {
+    let _shared = sharing_the_machine();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args(args)
         .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))

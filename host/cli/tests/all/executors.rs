@@ -3,6 +3,30 @@
 
 use crate::common::*;
 
+/// How late iterations may start, at the median and the 95th percentile (ms). The schedule itself is
+/// exact (the worker's tests check it on tokio's paused clock); here the machine's timers and
+/// scheduler add their part. On this class of VM the hypervisor steals up to a fifth of the CPU time
+/// in bursts (`steal` in /proc/stat: 8.9 s of 42 CPU-seconds during one 21 s run), and runs of the
+/// same build on an idle machine measured a median of 1.1-2.2 ms and a p95 of 5.1-15.5 ms
+/// (2026-12-03), against a p95 under 5 ms on quieter days. A late-start bug (a coarse timer, a
+/// drifting schedule, VUs taken too late) moves the median; the p95 bound only catches stalls far
+/// beyond the machine's.
+const DELAY_P50_MS: f64 = 5.0;
+const DELAY_P95_MS: f64 = 30.0;
+
+/// Asserts the iteration start delays of `run` (see [`DELAY_P50_MS`]).
+fn assert_started_on_schedule(run: &Run) {
+    let (p50, p95) = (
+        run.metric("iteration_delay", "med"),
+        run.metric("iteration_delay", "p95"),
+    );
+    assert!(
+        p50 < DELAY_P50_MS && p95 < DELAY_P95_MS,
+        "iteration_delay median {p50:.2} ms, p95 {p95:.2} ms\n{}",
+        run.stdout()
+    );
+}
+
 fn arrival_plan(target: &Target, pre: u64, max: u64) -> String {
     let scenario = format!(
         "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 1000\ntime-unit = \"1s\"\n\
@@ -22,7 +46,7 @@ fn arrival_plan(target: &Target, pre: u64, max: u64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn constant_arrival_rate_keeps_the_rate_with_enough_vus() {
     let target = Target::start().await;
-    let run = run_plan(&arrival_plan(&target, 500, 500), &[]).await;
+    let run = run_plan_alone(&arrival_plan(&target, 500, 500), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let iterations = run.metric("iterations", "count");
     assert!(
@@ -36,19 +60,15 @@ async fn constant_arrival_rate_keeps_the_rate_with_enough_vus() {
         run.stdout()
     );
     assert_eq!(run.metric("http_reqs", "count"), iterations);
-    assert!(
-        run.metric("iteration_delay", "p95") < 5.0,
-        "{}",
-        run.stdout()
-    );
+    assert_started_on_schedule(&run);
 }
 
 /// With too few VUs the executor counts every iteration it could not start, and the ones it starts
-/// still start on schedule.
+/// still start on schedule. (Both arrival-rate tests run alone: see `run_plan_alone`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn constant_arrival_rate_counts_drops_when_max_vus_is_too_low() {
     let target = Target::start().await;
-    let run = run_plan(&arrival_plan(&target, 5, 5), &[]).await;
+    let run = run_plan_alone(&arrival_plan(&target, 5, 5), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let (iterations, dropped) = (
         run.metric("iterations", "count"),
@@ -61,11 +81,7 @@ async fn constant_arrival_rate_counts_drops_when_max_vus_is_too_low() {
         (iterations + dropped + interrupted - 20_000.0).abs() <= 200.0,
         "{iterations} + {dropped} + {interrupted}"
     );
-    assert!(
-        run.metric("iteration_delay", "p95") < 5.0,
-        "{}",
-        run.stdout()
-    );
+    assert_started_on_schedule(&run);
     assert_eq!(run.metric("vus_max", "max"), 5.0);
 }
 

@@ -20,6 +20,7 @@ fn c_shop() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let root = root();
+            let _shared = sharing_the_machine();
             let out = Command::new("make")
                 .arg("-C")
                 .arg(root.join("plugins/c-shop"))

@@ -38,6 +38,7 @@ fn newest(path: &Path) -> SystemTime {
 }
 
 fn run_tool(command: &mut Command, what: &str) {
+    let _shared = sharing_the_machine();
     let out = command
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot start it ({e}); are node and npm installed?"));

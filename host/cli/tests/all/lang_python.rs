@@ -21,6 +21,7 @@ fn python_shop() -> PathBuf {
                 root.join("wit"),
             ];
             if !is_fresh(&out, &sources) {
+                let _shared = sharing_the_machine();
                 let build = std::process::Command::new("bash")
                     .arg(root.join("sdk/python/build.sh"))
                     .arg(root.join("plugins/python-shop"))

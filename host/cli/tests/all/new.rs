@@ -40,6 +40,7 @@ async fn scaffold_build_and_run(lang: &str) {
     std::fs::write(&plan_path, plan).unwrap();
     let summary = dir.join("summary.json");
     let before = target.requests().await;
+    let shared = sharing_the_machine();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args([
             "run",
@@ -57,6 +58,7 @@ async fn scaffold_build_and_run(lang: &str) {
         .output()
         .await
         .unwrap();
+    drop(shared);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -102,7 +104,10 @@ fn build(lang: &str, dir: &Path) {
         }
         _ => {}
     }
-    let out = cmd.output().expect("bash build.sh");
+    let out = {
+        let _shared = sharing_the_machine();
+        cmd.output().expect("bash build.sh")
+    };
     assert!(
         out.status.success(),
         "{lang}: build.sh failed:\n{}\n{}",
