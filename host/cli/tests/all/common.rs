@@ -176,6 +176,10 @@ impl Run {
 /// hold this lock for writing ([`run_plan_alone`]); every other `stampede` process and component
 /// build holds it for reading ([`sharing_the_machine`]) while it runs. Guards never nest: std's lock
 /// lets a waiting writer go first, so a second read in the same test would wait for ever.
+///
+/// It is std's lock, held across the `.await` of a child process (hence the `allow`s): the builds
+/// that take it are synchronous, and every test has a runtime of its own and runs one process at a
+/// time, so no task of the same runtime waits for it meanwhile.
 static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Held while a test's process or build runs (see [`MACHINE`]).
@@ -184,12 +188,14 @@ pub fn sharing_the_machine() -> std::sync::RwLockReadGuard<'static, ()> {
 }
 
 /// Like [`run_plan`], with no other test's process or build running meanwhile.
+#[allow(clippy::await_holding_lock)]
 pub async fn run_plan_alone(plan: &str, args: &[&str]) -> Run {
     let _alone = MACHINE.write().unwrap_or_else(|e| e.into_inner());
     run_plan_now(plan, args).await
 }
 
 /// Write `plan` to a temp dir and run `stampede run` on it with `args`.
+#[allow(clippy::await_holding_lock)]
 pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
     let _shared = sharing_the_machine();
     run_plan_now(plan, args).await
@@ -222,6 +228,7 @@ async fn run_plan_now(plan: &str, args: &[&str]) -> Run {
 }
 
 /// Run `stampede` with raw arguments.
+#[allow(clippy::await_holding_lock)]
 pub async fn stampede(args: &[&str]) -> Output {
     let _shared = sharing_the_machine();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Scaffold `lang`, build it, run its plan for 3 s with 2 VUs against a fresh target.
+#[allow(clippy::await_holding_lock)] // the machine lock, see `common::MACHINE`
 async fn scaffold_build_and_run(lang: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(format!("demo-{lang}"));
