@@ -39,8 +39,11 @@ const MAX_BLOCK: usize = LARGE[LARGE.len() - 1];
 /// Size classes: 32 small ones, then the large ones.
 const CLASSES: usize = SMALL_MAX / STEP + LARGE.len();
 /// New blocks are cut from chunks of this size taken from the system allocator: small, so an
-/// instance holds little more than its blocks need.
-const CHUNK: usize = 4096;
+/// instance holds little more than its blocks need. The size of the largest block, not 4 KiB: with
+/// 4 KiB, the first chunk and the header wasi-libc's allocator writes after it spanned two pages of
+/// a fresh instance's heap, one of them for that header alone (an idle VU's instance touched 3 heap
+/// pages instead of 2, bench/memory.py).
+const CHUNK: usize = MAX_BLOCK;
 
 /// Free lists per size class, and the chunk new blocks are cut from.
 pub struct SizeClasses {
