@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Where an idle VU's memory goes, one instance per VU: /proc/PID/smaps by kind of mapping.
+
+Starts `stampede target` on 127.0.0.1, then runs `stampede run` twice, with N1 and N2 VUs that each
+GET / and then sleep 1 s in the guest (fixture_basic, mode `think`; with `--pause`, the plan's
+`pause` instead, mode `get`), and reads /proc/PID/smaps and VmPTE 8 s into each run (every VU has
+started). Prints, per VU, the difference of the resident memory of each kind of mapping divided by
+N2 - N1:
+
+- host heap: the allocator's large anonymous mappings (mimalloc's arena), and wasmtime's instance pool;
+- fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call);
+- guest linear memory: the small anonymous mappings of each instance's memory slot, and the pages of
+  the compiled component's data image mapped into it (`.cwasm`);
+- page tables: VmPTE.
+
+Each run is bounded (12 s) and targets only 127.0.0.1.
+
+usage: bench/memory_breakdown.py [--pause] [N1=2000 N2=6000]
+"""
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchlib import BIN, ROOT, status_kib, wait_http
+
+WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/fixture_basic.wasm")
+PORT = 18097
+BIG = 8 << 20
+
+
+def kind(perms, size, name):
+    """What a mapping holds, from its permissions, size and file name."""
+    if name.endswith(".cwasm"):
+        return "guest data image (.cwasm pages)" if perms == "rw-p" else "compiled code (.cwasm)"
+    if perms != "rw-p" or name:
+        return "code and other files"
+    if size > BIG:
+        return "host heap and wasmtime's instance pool"
+    if size >= 1 << 20:
+        return "wasmtime fiber stacks"
+    return "guest linear memory (anonymous)"
+
+
+def resident(pid):
+    """Resident KiB per kind of mapping, plus the page tables."""
+    kib = collections.Counter()
+    current = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts[0].endswith(":") and "-" in parts[0]:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                current = kind(parts[1], hi - lo, parts[5] if len(parts) > 5 else "")
+            elif parts[0] == "Rss:":
+                kib[current] += int(parts[1])
+    kib["page tables (VmPTE)"] = status_kib(pid, "VmPTE")
+    return kib
+
+
+def run(n, work, pause):
+    plan = os.path.join(work, f"plan-{n}.toml")
+    mode, think = ("get", 'pause = "1s"') if pause else ("think", "")
+    with open(plan, "w") as f:
+        f.write(f"""component = "{WASM}"
+targets = ["http://127.0.0.1:{PORT}"]
+[params]
+mode = "{mode}"
+url = "http://127.0.0.1:{PORT}/"
+sleep_ms = "1000"
+[options]
+memory-limit = "16MiB"
+max-connections = 2000
+[scenarios.idle]
+executor = "constant-vus"
+vus = {n}
+duration = "12s"
+graceful-stop = "2s"
+{think}
+""")
+    proc = subprocess.Popen([BIN, "run", plan, "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(8)
+        if proc.poll() is not None:
+            sys.exit(f"stampede run with {n} VUs ended early (exit {proc.returncode})")
+        return resident(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main():
+    args = sys.argv[1:]
+    pause = "--pause" in args
+    ns = [int(a) for a in args if a != "--pause"] or [2000, 6000]
+    if len(ns) != 2 or ns[1] <= ns[0]:
+        sys.exit("usage: bench/memory_breakdown.py [--pause] [N1 N2], N2 > N1")
+    n1, n2 = ns
+    target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{PORT}/healthz")
+        with tempfile.TemporaryDirectory() as work:
+            a, b = run(n1, work, pause), run(n2, work, pause)
+    finally:
+        target.kill()
+    think = "pause 1 s (plan)" if pause else "sleep 1 s (guest)"
+    print(f"one instance per VU, GET then {think}; resident KiB per VU between {n1} and {n2} VUs")
+    total = 0.0
+    for k in sorted(set(a) | set(b), key=lambda k: -(b[k] - a[k])):
+        per_vu = (b[k] - a[k]) / (n2 - n1)
+        total += per_vu
+        if abs(per_vu) >= 0.05:
+            print(f"  {k:<42}{per_vu:>7.1f}")
+    print(f"  {'total':<42}{total:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()
