@@ -7,11 +7,11 @@
 //! # pause = ["1s", "3s"]    # or drawn uniformly between the two, per VU and iteration
 //! ```
 //!
-//! This is Locust's `wait_time` (`constant`, `between`), Goose's `set_wait_time` and Gatling's
-//! `pause`. A guest's own `sleep` at the end of an iteration has the same effect on the load, but the
-//! VU then stays inside its guest call: with one instance per VU, that call's native stack stays
-//! allocated while it sleeps. A pause costs no guest call at all, and a stop or ramp-down ends it at
-//! once.
+//! This works like Locust's `wait_time` (`constant`, `between`) and Goose's `set_wait_time`, with the
+//! whole iteration in the place of a task. A guest's own `sleep` at the end of an iteration has the
+//! same effect on the load, but the VU then stays inside its guest call; during a pause it has no
+//! call in its instance (with shared isolation that saves the call's state, see docs/isolation.md),
+//! and a stop or ramp-down ends a pause at once.
 
 use std::time::Duration;
 
@@ -79,10 +79,17 @@ impl Pause {
 }
 
 fn read_range(items: &[Value]) -> Result<Pause, String> {
-    let [Value::String(min), Value::String(max)] = items else {
+    let [min, max] = items else {
         return Err(format!(
             r#"a range is two duration strings such as ["1s", "3s"], found {} item(s)"#,
             items.len()
+        ));
+    };
+    let (Value::String(min), Value::String(max)) = (min, max) else {
+        let bad = if min.is_str() { max } else { min };
+        return Err(format!(
+            r#"a range is two duration strings such as ["1s", "3s"], found {}"#,
+            describe(bad)
         ));
     };
     let (min, max) = (parse_duration(min)?, parse_duration(max)?);
@@ -147,7 +154,10 @@ mod tests {
         let cases = [
             ("pause = 1", "expected a duration such as \"1s\""),
             (r#"pause = ["1s"]"#, "found 1 item(s)"),
-            (r#"pause = ["1s", 2]"#, "two duration strings"),
+            (
+                r#"pause = ["1s", 2]"#,
+                "two duration strings such as [\"1s\", \"3s\"], found integer 2",
+            ),
             (r#"pause = ["3s", "1s"]"#, "write the shorter pause first"),
             (r#"pause = "soon""#, "invalid duration \"soon\""),
             (r#"pause = ["1s", "-2s"]"#, "must not be negative"),

@@ -23,6 +23,7 @@ use toml::Value;
 use crate::executor::{EXECUTORS, Executor};
 use crate::pause::Pause;
 use crate::reader::{Reader, describe, or, suggest};
+use crate::units::format_duration;
 
 /// Default `graceful-stop` (k6's): time for iterations in flight to finish once a scenario ends.
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
@@ -209,6 +210,9 @@ impl Scenario {
             }
         };
         let executor = executor?;
+        if let Some(message) = pauses_overrun(&executor, &pause) {
+            r.error("pause", message);
+        }
         if !pause.is_zero() && executor.is_arrival_rate() {
             r.error(
                 "pause",
@@ -238,6 +242,30 @@ impl Scenario {
             Isolation::Shared => vus.div_ceil(u64::from(self.vus_per_instance)),
         }
     }
+}
+
+/// With an iteration executor, a VU that must run `n` iterations waits `n - 1` pauses: when those
+/// alone outlast `max-duration`, the plan can never run its iterations (they would be cut short
+/// silently), so it is refused.
+fn pauses_overrun(executor: &Executor, pause: &Pause) -> Option<String> {
+    let (per_vu, max_duration) = match executor {
+        Executor::PerVuIterations(e) => (e.iterations, e.max_duration),
+        Executor::SharedIterations(e) => (e.iterations.div_ceil(e.vus.max(1)), e.max_duration),
+        _ => return None,
+    };
+    let pauses = per_vu.saturating_sub(1);
+    let least = pause
+        .min
+        .saturating_mul(u32::try_from(pauses).unwrap_or(u32::MAX));
+    if pause.min.is_zero() || least < max_duration {
+        return None;
+    }
+    Some(format!(
+        "a VU runs {per_vu} iterations here, so it waits {pauses} pauses of at least {} = {} or more, which is not less than max-duration {}: raise max-duration or shorten the pause",
+        format_duration(pause.min),
+        format_duration(least),
+        format_duration(max_duration)
+    ))
 }
 
 fn read_tags(r: &mut Reader<'_>) -> TagSet {
@@ -418,6 +446,26 @@ mod tests {
             ),
             "{errors:?}"
         );
+        // Iteration executors: the pauses alone must fit in max-duration.
+        let text = "executor = \"per-vu-iterations\"\niterations = 61\npause = \"10s\"";
+        let (_, errors) = read("a", text);
+        assert_eq!(
+            errors,
+            [
+                "scenarios.a.pause: a VU runs 61 iterations here, so it waits 60 pauses of at least 10s = 10m or more, which is not less than max-duration 10m: raise max-duration or shorten the pause"
+            ]
+        );
+        let text = "executor = \"per-vu-iterations\"\niterations = 60\npause = \"10s\"";
+        assert!(read("a", text).1.is_empty());
+        let text = "executor = \"shared-iterations\"\nvus = 2\niterations = 9\nmax-duration = \"4s\"\npause = [\"1s\", \"5s\"]";
+        let (_, errors) = read("a", text);
+        assert!(
+            errors[0].contains(
+                "a VU runs 5 iterations here, so it waits 4 pauses of at least 1s = 4s or more"
+            ),
+            "{errors:?}"
+        );
+
         let text = "executor = \"constant-arrival-rate\"\nrate = 10\nduration = \"1s\"\npre-allocated-vus = 2\npause = \"0s\"";
         let (_, errors) = read("a", text);
         assert!(errors.is_empty(), "a zero pause is no pause: {errors:?}");

@@ -209,24 +209,28 @@ impl Pauses {
         if std::mem::take(&mut self.first) || self.pause.is_zero() {
             return true;
         }
-        let until = Instant::now() + self.pause.draw(&mut self.rng);
+        // A pause too long to add to the clock lasts until the scenario's end.
+        let until = Instant::now()
+            .checked_add(self.pause.draw(&mut self.rng))
+            .unwrap_or_else(|| clock.stop_at());
         let mut stop = clock.0.stop.clone();
+        // Whether the run's stop switch is still there to watch.
+        let mut watching = true;
         tokio::pin!(cut);
         loop {
             let end = until.min(clock.stop_at());
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => break,
                 _ = &mut cut => break,
-                changed = stop.changed() => {
-                    if changed.is_err() {
-                        // The run's stop switch is gone: only the scenario's own end remains.
-                        tokio::time::sleep_until(end).await;
-                        break;
-                    }
-                }
+                changed = stop.changed(), if watching => watching = changed.is_ok(),
             }
         }
         clock.may_start()
+    }
+
+    /// The VU starts (again) after waiting for its turn: no pause before its next iteration.
+    pub(crate) fn restart(&mut self) {
+        self.first = true;
     }
 }
 

@@ -81,6 +81,8 @@ async fn ramping_vu<F: VuFactory>(
         if !active || !clock.may_start() {
             break;
         }
+        // Brought (back) in by the stages: it starts at once, like a VU that was never out.
+        pauses.restart();
         if vu.is_none() {
             let spec = VuSpec {
                 id: run.first_vu_id + i,

@@ -150,3 +150,40 @@ async fn a_ramp_down_ends_the_pause_of_the_vus_it_removes() {
     // One iteration each (the pause outlasts the scenario).
     assert_eq!(factory.log.per_vu().values().sum::<u64>(), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vu_brought_back_by_the_stages_starts_without_a_pause() {
+    let h = Harness::new();
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, _| sleeps(secs(1.0))));
+    // 4 VUs, down to 2 at 10s, back to 4 at 20s, until 30s.
+    let mut s = scenario(Executor::RampingVus(RampingVus {
+        start_vus: 4,
+        stages: vec![
+            Stage::secs(10, 4),
+            Stage::secs(0, 2),
+            Stage::secs(10, 2),
+            Stage::secs(0, 4),
+            Stage::secs(10, 4),
+        ],
+        graceful_ramp_down: secs(30.0),
+        segment: Segment::full(),
+    }));
+    s.pause = Pause::fixed(secs(60.0));
+    let task = h.spawn(&factory, s);
+    task.await.unwrap();
+    // VUs 3 and 4 (ids from 1) ran once at 0s, left at 10s and came back at 20s: their second
+    // iteration starts then, not after a 60s pause.
+    for vu in [3, 4] {
+        let starts = starts_of(&factory, vu);
+        assert_eq!(starts.len(), 2, "VU {vu}: {starts:?}");
+        assert!(
+            starts[1] >= secs(20.0) && starts[1] < secs(20.1),
+            "VU {vu}: {starts:?}"
+        );
+    }
+    assert_eq!(
+        starts_of(&factory, 1),
+        [secs(0.0)],
+        "the others still pause"
+    );
+}
