@@ -44,6 +44,8 @@ const CLASSES: usize = SMALL_MAX / STEP + LARGE.len();
 /// a fresh instance's heap, one of them for that header alone (an idle VU's instance touched 3 heap
 /// pages instead of 2, bench/memory.py).
 const CHUNK: usize = MAX_BLOCK;
+// Every block fits in a chunk.
+const _: () = assert!(MAX_BLOCK <= CHUNK);
 
 /// Free lists per size class, and the chunk new blocks are cut from.
 pub struct SizeClasses {
@@ -117,6 +119,19 @@ const BLOCK_OF_CLASS: [usize; CLASSES] = {
     table
 };
 
+/// The largest class whose block fits in `room` bytes (16 to `MAX_BLOCK`, a multiple of 16).
+#[inline]
+fn largest_class_within(room: usize) -> usize {
+    // The smallest class holding `room` bytes; its block is `room` or larger.
+    let class = CLASS_OF_STEP[(room - 1) / STEP] as usize;
+    if block_size(class) > room {
+        // Classes grow with their index, and the one before is the largest below `room`.
+        class - 1
+    } else {
+        class
+    }
+}
+
 /// The size class of a block of `size` bytes aligned to `align`, if the lists serve it.
 #[inline]
 fn class(size: usize, align: usize) -> Option<usize> {
@@ -146,7 +161,19 @@ impl State {
         }
         let size = block_size(class);
         if self.end.addr() - self.next.addr() < size {
-            // The rest of the chunk (a multiple of 16 bytes smaller than this block) goes unused.
+            // The rest of the chunk (a multiple of 16 bytes, smaller than this block) goes onto the
+            // lists of the largest classes it holds, so it is used later rather than lost.
+            let mut rest = self.end.addr() - self.next.addr();
+            while rest >= STEP {
+                let tail = largest_class_within(rest);
+                // SAFETY: `tail`'s block lies within the unused rest of the chunk, 16-aligned like
+                // every block cut from it.
+                unsafe {
+                    self.give(tail, self.next);
+                    self.next = self.next.add(block_size(tail));
+                }
+                rest -= block_size(tail);
+            }
             // SAFETY: a non-zero size and a power-of-two alignment.
             let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
             if chunk.is_null() {
@@ -352,6 +379,27 @@ mod tests {
             check(&entry);
             // SAFETY: freed once, with its layout.
             unsafe { heap.dealloc(entry.0, entry.1) };
+        }
+    }
+
+    #[test]
+    fn the_rest_of_a_chunk_goes_to_the_largest_classes_it_holds() {
+        for room in (STEP..=MAX_BLOCK).step_by(STEP) {
+            let class = largest_class_within(room);
+            assert!(block_size(class) <= room, "{room}");
+            assert!(class + 1 == CLASSES || block_size(class + 1) > room, "{room}");
+        }
+        let heap = SizeClasses::new();
+        let big = Layout::from_size_align(1280, 8).unwrap();
+        // SAFETY: blocks used within their layouts, never freed (the test's heap leaks).
+        unsafe {
+            let a = heap.alloc(big);
+            // A second 1,280-byte block does not fit in the first chunk's 768 bytes left: they go
+            // to the 768-byte class.
+            let b = heap.alloc(big);
+            assert_ne!(b, a.add(1280), "from a new chunk");
+            let c = heap.alloc(Layout::from_size_align(700, 8).unwrap());
+            assert_eq!(c, a.add(1280), "the first chunk's tail, as a 768-byte block");
         }
     }
 
