@@ -175,7 +175,8 @@ impl Run {
 /// beside them (another run, a component build) stalls their run by several ms now and then. They
 /// hold this lock for writing ([`run_plan_alone`]); every other `stampede` process and component
 /// build holds it for reading ([`sharing_the_machine`]) while it runs. Guards never nest: std's lock
-/// lets a waiting writer go first, so a second read in the same test would wait for ever.
+/// lets a waiting writer go first (on Linux, whose futex-based lock does so; not a documented
+/// guarantee), so a second read in the same test would wait for ever.
 ///
 /// It is std's lock, held across the `.await` of a child process (hence the `allow`s): the builds
 /// that take it are synchronous, and every test has a runtime of its own and runs one process at a
@@ -306,5 +307,7 @@ pub fn load_component(path: &Path) -> stampede_runtime::LoadedScenario {
         memory_limit: 64 << 20,
     };
     let what = path.display().to_string();
+    // Compiling is a build too (see `MACHINE`).
+    let _shared = sharing_the_machine();
     stampede_runtime::LoadedScenario::load(limits, &bytes, "unused", &what, None).unwrap()
 }

@@ -16,6 +16,12 @@ const DELAY_P95_MS: f64 = 30.0;
 
 /// Asserts the iteration start delays of `run` (see [`DELAY_P50_MS`]).
 fn assert_started_on_schedule(run: &Run) {
+    let delay = &run.summary()["metrics"]["iteration_delay"];
+    assert!(
+        delay["med"].is_f64() && delay["p95"].is_f64(),
+        "no iteration_delay in the summary\n{}",
+        run.stdout()
+    );
     let (p50, p95) = (
         run.metric("iteration_delay", "med"),
         run.metric("iteration_delay", "p95"),
