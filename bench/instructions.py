@@ -23,15 +23,22 @@ at full speed. Counted on 2026-12-03: 0.09 interrupts per request under callgrin
 thread at a time, and the ticker seldom gets its turn), against up to ~0.1 at full speed (50 VUs
 each interrupted at most once per 10 ms tick, ~430 requests per tick).
 
+With `--nginx-headers K`, the target is nginx (Debian's package; one worker) instead, answering
+`ok\n` with its 5 usual response headers plus K more (`x-extra-0: value-0`, ...): how the cost per
+request grows with the response's headers, for both tools. (Stampede hands every header to the guest
+as two strings, each a call into the guest to allocate it; hyper-loop only parses them.)
+
 Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
 
-usage: bench/instructions.py [N1=5000] [N2=25000]   (bench/instructions.sh builds first)
+usage: bench/instructions.py [--nginx-headers K] [N1=5000] [N2=25000]
+       (bench/instructions.sh builds first)
 """
 import bisect
 import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,14 +217,54 @@ def loop_runs(work, n1, n2):
     return counts, outs
 
 
+def start_nginx(work, extra_headers):
+    """nginx on PORT answering `ok\n` with `extra_headers` headers beyond its own 5."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        sys.exit("--nginx-headers needs nginx (apt-get install nginx; bench/http.sh installs it)")
+    add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx.err;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{PORT};
+        location / {{ default_type text/plain; {add}return 200 "ok\\n"; }}
+    }}
+}}
+""")
+    return subprocess.Popen(PIN_TARGET + [nginx, "-c", conf, "-p", work],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
-    n1 = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    n2 = int(sys.argv[2]) if len(sys.argv) > 2 else 25000
+    args = sys.argv[1:]
+    extra_headers = None
+    if "--nginx-headers" in args:
+        i = args.index("--nginx-headers")
+        extra_headers = int(args[i + 1])
+        del args[i:i + 2]
+    n1 = int(args[0]) if len(args) > 0 else 5000
+    n2 = int(args[1]) if len(args) > 1 else 25000
     if n2 <= n1:
         sys.exit("N2 must be larger than N1")
     origin = f"http://127.0.0.1:{PORT}"
-    target = subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx_dir = tempfile.TemporaryDirectory()
+    if extra_headers is None:
+        what = "stampede target"
+        target = subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        what = f"nginx with {5 + extra_headers} response headers"
+        target = start_nginx(nginx_dir.name, extra_headers)
     try:
         wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:
@@ -225,7 +272,7 @@ def main():
             l_counts, l_outs = loop_runs(work, n1, n2)
             s_per = (s_counts[n2] - s_counts[n1]) / (n2 - n1)
             l_per = (l_counts[n2] - l_counts[n1]) / (n2 - n1)
-            print(f"GET / on stampede target, {VUS} VUs/connections, {n1} and {n2} requests "
+            print(f"GET / on {what}, {VUS} VUs/connections, {n1} and {n2} requests "
                   "under callgrind (user-space instructions)")
             print(f"{'tool':<12}{'instr/request':>14}{'start-up Minstr':>17}")
             for tool, counts, per in (("stampede", s_counts, s_per),
@@ -246,6 +293,7 @@ def main():
     finally:
         target.terminate()
         target.wait()
+        nginx_dir.cleanup()
 
 
 if __name__ == "__main__":
