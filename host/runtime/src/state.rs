@@ -146,7 +146,8 @@ impl VuState {
         let output = TailPipe::default();
         // No WASI environment, arguments, stdin, preopens or sockets: the Rust SDK's allocator
         // (`fast-alloc`) relies on it, since wasi-libc frees what those return with its own `free`
-        // (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`.
+        // (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`. The e2e
+        // test `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks it.
         let wasi = WasiCtx::builder()
             .stdout(output.clone())
             .stderr(output.clone())

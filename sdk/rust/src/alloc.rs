@@ -20,7 +20,8 @@
 //! stdin, preopened directories or sockets (Stampede's host grants none: `VuState::new` in
 //! `stampede-runtime`). wasi-libc frees what those calls return with its own `free`, while they are
 //! allocated through the component's `cabi_realloc`, which is std's and so uses this allocator; with
-//! nothing granted, every such list is empty and nothing is allocated or freed.
+//! nothing granted, every such list is empty and nothing is allocated or freed. (The host's e2e test
+//! `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks that it grants none.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;

@@ -112,3 +112,23 @@ async fn custom_metrics_and_tags_reach_the_summary() {
     assert_eq!(run.metric("fixture_trend{kind:tagged}", "max"), 7.0);
     assert_eq!(run.summary()["metrics"]["fixture_gauge"]["type"], "gauge");
 }
+
+/// The host grants a component no WASI environment, arguments, stdin or preopened directories. The
+/// Rust SDK's allocator (`fast-alloc`, on in `fixture_basic`) relies on it: wasi-libc frees what those
+/// calls return with its own `free` (sdk/rust/src/alloc.rs). A host change that grants one of them
+/// fails here, with what it granted, before it can corrupt a guest's heap.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_grants_no_wasi_environment_arguments_stdin_or_files() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n";
+    let run = run_plan(&fixture_plan(&target, "wasi-none", "", scenario), &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.metric("iterations", "count"), 6.0);
+    assert_eq!(run.metric("http_reqs", "count"), 6.0);
+}
