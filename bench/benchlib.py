@@ -1,6 +1,7 @@
 """Shared pieces of the bench/ scripts: paths, CPU pinning, waiting for a server, /proc readings."""
 import os
 import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -14,6 +15,39 @@ LOOP = os.path.join(ROOT, "target/release/hyper-loop")
 PIN_TARGET, PIN_GEN = ([], [])
 if shutil.which("taskset") and os.cpu_count() >= 2:
     PIN_TARGET, PIN_GEN = (["taskset", "-c", "0"], ["taskset", "-c", "1"])
+
+
+def nginx_path():
+    """Debian's nginx, or None when it is not installed."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return nginx if os.path.exists(nginx) else None
+
+
+def start_nginx(work, port, extra_headers=0):
+    """nginx (one worker, pinned like every target) in directory `work`, on 127.0.0.1:`port`,
+    answering every GET with `ok\\n` and its 5 usual response headers plus `extra_headers` more
+    (`x-extra-0: value-0`, ...). The caller checks `nginx_path()` first and stops the process."""
+    add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx.err;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ default_type text/plain; {add}return 200 "ok\\n"; }}
+    }}
+}}
+""")
+    return subprocess.Popen(PIN_TARGET + [nginx_path(), "-c", conf, "-p", work],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_http(url):

@@ -38,12 +38,11 @@ import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_TARGET, ROOT, wait_http
+from benchlib import BIN, LOOP, PIN_TARGET, ROOT, nginx_path, start_nginx, wait_http
 
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18098
@@ -217,34 +216,6 @@ def loop_runs(work, n1, n2):
     return counts, outs
 
 
-def start_nginx(work, extra_headers):
-    """nginx on PORT answering `ok\n` with `extra_headers` headers beyond its own 5."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(nginx):
-        sys.exit("--nginx-headers needs nginx (apt-get install nginx; bench/http.sh installs it)")
-    add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx.err;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{PORT};
-        location / {{ default_type text/plain; {add}return 200 "ok\\n"; }}
-    }}
-}}
-""")
-    return subprocess.Popen(PIN_TARGET + [nginx, "-c", conf, "-p", work],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def main():
     args = sys.argv[1:]
     extra_headers = None
@@ -263,8 +234,10 @@ def main():
         target = subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
+        if not nginx_path():
+            sys.exit("--nginx-headers needs nginx (apt-get install nginx; bench/http.sh installs it)")
         what = f"nginx with {5 + extra_headers} response headers"
-        target = start_nginx(nginx_dir.name, extra_headers)
+        target = start_nginx(nginx_dir.name, PORT, extra_headers)
     try:
         wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:

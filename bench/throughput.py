@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
+from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, nginx_path, start_nginx, wait_http
 
 WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 GOOSE = os.path.join(ROOT, "target/goose/release/goose-get")
@@ -171,27 +171,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         procs = []
         try:
-            if shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"):
-                conf = os.path.join(work, "nginx.conf")
-                with open(conf, "w") as f:
-                    f.write(f"""worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx.err;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:18093;
-        location / {{ default_type text/plain; return 200 "ok\\n"; }}
-    }}
-}}
-""")
-                procs.append(subprocess.Popen(PIN_TARGET + ["/usr/sbin/nginx", "-c", conf, "-p", work],
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            if nginx_path():
+                procs.append(start_nginx(work, 18093))
                 wait_http("http://127.0.0.1:18093/")
                 run_all("nginx", "http://127.0.0.1:18093/", "http://127.0.0.1:18093", secs, conns, rounds, work)
             else:
