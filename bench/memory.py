@@ -42,7 +42,9 @@ PORT = 18096
 DURATION = 12
 
 
-def run(n, work, cfg):
+def write_plan(n, work, cfg, port=PORT):
+    """The plan of a run with `n` VUs (see the module's doc for `cfg`), in `work`; its path and
+    duration in seconds."""
     # Long enough for every VU to start (a few thousand per second) and then idle a while.
     duration = DURATION + n // (25000 if cfg["shared"] else 2500)
     wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
@@ -54,10 +56,10 @@ def run(n, work, cfg):
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
         f.write(f"""component = "{wasm}"
-targets = ["http://127.0.0.1:{PORT}"]
+targets = ["http://127.0.0.1:{port}"]
 [params]
 mode = "{mode}"
-url = "http://127.0.0.1:{PORT}/"
+url = "http://127.0.0.1:{port}/"
 sleep_ms = "{cfg["sleep_ms"]}"
 [options]
 {memory}
@@ -70,6 +72,11 @@ graceful-stop = "5s"
 {isolation}
 {pause}
 """)
+    return plan, duration
+
+
+def run(n, work, cfg):
+    plan, duration = write_plan(n, work, cfg)
     summary = os.path.join(work, f"summary-{n}.json")
     # stderr to a file, not a pipe: a pipe nobody reads during the run would block a chatty run.
     log = open(os.path.join(work, f"stderr-{n}.log"), "w+")

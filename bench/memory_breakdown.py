@@ -13,7 +13,8 @@ N2 - N1:
   the compiled component's data image mapped into it (`.cwasm`);
 - page tables: VmPTE.
 
-Each run is bounded (12 s) and targets only 127.0.0.1.
+Each run uses bench/memory.py's plan (bounded to 12-15 s), is stopped 8 s in, and targets only
+127.0.0.1.
 
 usage: bench/memory_breakdown.py [--pause] [N1=2000 N2=6000]
 """
@@ -24,9 +25,9 @@ import sys
 import tempfile
 import time
 
-from benchlib import BIN, ROOT, status_kib, wait_http
+import memory
+from benchlib import BIN, status_kib, wait_http
 
-WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/fixture_basic.wasm")
 PORT = 18097
 BIG = 8 << 20
 
@@ -61,26 +62,10 @@ def resident(pid):
 
 
 def write_plan(n, work, pause):
-    plan = os.path.join(work, f"plan-{n}.toml")
-    mode, think = ("get", 'pause = "1s"') if pause else ("think", "")
-    with open(plan, "w") as f:
-        f.write(f"""component = "{WASM}"
-targets = ["http://127.0.0.1:{PORT}"]
-[params]
-mode = "{mode}"
-url = "http://127.0.0.1:{PORT}/"
-sleep_ms = "1000"
-[options]
-memory-limit = "16MiB"
-max-connections = 2000
-[scenarios.idle]
-executor = "constant-vus"
-vus = {n}
-duration = "12s"
-graceful-stop = "2s"
-{think}
-""")
-    return plan
+    """bench/memory.py's plan: one instance per VU, 1 s of think time, in the guest or `pause`."""
+    cfg = {"shared": False, "pause": pause, "sleep_ms": 1000, "max_connections": 2000,
+           "per_instance": 1}
+    return memory.write_plan(n, work, cfg, PORT)[0]
 
 
 def run(n, work, pause):
