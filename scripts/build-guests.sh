@@ -22,7 +22,7 @@ ensure_rust_target
 # workspace directory : produced components (lib names), in build order
 workspaces=(
     "plugins:rust_get rust_shop"
-    "tests/fixtures:fixture_basic wrong_world"
+    "tests/fixtures:fixture_basic fixture_wasi wrong_world"
     # Its own workspace: built with the SDK's `shared` feature (world scenario-shared).
     "tests/fixtures/fixture-shared:fixture_shared"
 )

@@ -114,14 +114,15 @@ async fn custom_metrics_and_tags_reach_the_summary() {
 }
 
 /// The host grants a component no WASI environment, arguments, stdin or preopened directories. The
-/// Rust SDK's allocator (`fast-alloc`, on in `fixture_basic`) relies on it: wasi-libc frees what those
+/// Rust SDK's allocator (`fast-alloc`, on in `fixture_wasi`) relies on it: wasi-libc frees what those
 /// calls return with its own `free` (sdk/rust/src/alloc.rs). A host change that grants one of them
 /// fails here, with what it granted, before it can corrupt a guest's heap.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_grants_no_wasi_environment_arguments_stdin_or_files() {
     let target = Target::start().await;
     let scenario = "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n";
-    let run = run_plan(&fixture_plan(&target, "wasi-none", "", scenario), &[]).await;
+    let plan = fixture_plan_for("fixture_wasi", &target, "-", "/", "", scenario);
+    let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_eq!(
         run.metric("iteration_errors", "count"),
