@@ -9,7 +9,9 @@ struct Get {
 
 impl Scenario for Get {
     fn init(_setup_data: &[u8]) -> Self {
-        Get { url: context::param_or("url", "http://127.0.0.1:18080/") }
+        Get {
+            url: context::param_or("url", "http://127.0.0.1:18080/"),
+        }
     }
 
     fn iteration(&mut self, _scenario: &str) -> Result<(), String> {

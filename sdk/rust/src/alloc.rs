@@ -388,7 +388,10 @@ mod tests {
         for room in (STEP..=MAX_BLOCK).step_by(STEP) {
             let class = largest_class_within(room);
             assert!(block_size(class) <= room, "{room}");
-            assert!(class + 1 == CLASSES || block_size(class + 1) > room, "{room}");
+            assert!(
+                class + 1 == CLASSES || block_size(class + 1) > room,
+                "{room}"
+            );
         }
         let heap = SizeClasses::new();
         let big = Layout::from_size_align(1280, 8).unwrap();
@@ -400,7 +403,11 @@ mod tests {
             let b = heap.alloc(big);
             assert_ne!(b, a.add(1280), "from a new chunk");
             let c = heap.alloc(Layout::from_size_align(700, 8).unwrap());
-            assert_eq!(c, a.add(1280), "the first chunk's tail, as a 768-byte block");
+            assert_eq!(
+                c,
+                a.add(1280),
+                "the first chunk's tail, as a 768-byte block"
+            );
         }
     }
 
