@@ -190,7 +190,11 @@ static bool browse(st_vu *vu, st_str *why) {
     st_check("status is 200", res.status == 200);
     size_t count = 0;
     free(number_fields(res.body, "id", &count));
-    st_check("products listed", count == vu->product_count);
+    /* Listed: served as JSON (a response header), with every product's id. */
+    char *type = st_header(&res, "Content-Type");
+    bool json = type != NULL && strcmp(type, "application/json") == 0;
+    free(type);
+    st_check("products listed", json && count == vu->product_count);
     st_response_free(&res);
     return true;
 }

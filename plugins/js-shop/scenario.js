@@ -86,7 +86,13 @@ function productIds(list) {
 function browse(s) {
   const res = http.get(`${s.baseUrl}/products`, { name: 'products' });
   check('status is 200', res.status === 200);
-  check('products listed', res.status === 200 && productIds(res.json()).length === s.productIds.length);
+  // Listed: served as JSON (a response header), with every product's id.
+  check(
+    'products listed',
+    res.status === 200 &&
+      res.header('Content-Type') === 'application/json' &&
+      productIds(res.json()).length === s.productIds.length,
+  );
 }
 
 /** Weight 2: one product page, under the metric name `product` whatever the id. */

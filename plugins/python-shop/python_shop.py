@@ -71,7 +71,9 @@ def browse(vu: Vu) -> None:
     """Weight 3: the product list."""
     res = stampede.get(f"{vu.base_url}/products", name="products")
     check("status is 200", res.status == 200)
-    check("products listed", len(_product_ids(res)) == len(vu.product_ids))
+    # Listed: served as JSON (a response header), with every product's id.
+    check("products listed", res.header("Content-Type") == "application/json"
+          and len(_product_ids(res)) == len(vu.product_ids))
 
 
 def view_product(vu: Vu) -> None:

@@ -164,6 +164,7 @@ int st_http_send(const st_request *r, st_response *resp) {
     if (!answered) {
         resp->status = ST_HTTP_ERROR;
         resp->body = xstrndup("", 0);
+        resp->headers = xstrndup("", 0);
         resp->error = describe_error(&error);
         return ST_HTTP_ERROR;
     }
@@ -179,7 +180,16 @@ int st_http_send(const st_request *r, st_response *resp) {
     }
     ok.body.ptr = NULL;
     ok.body.len = 0;
-    stampede_scenario_http_response_free(&ok); /* the headers */
+    if (ok.headers.len) {
+        /* The same for the header block. */
+        resp->headers = xrealloc(ok.headers.ptr, ok.headers.len + 1);
+        resp->headers[ok.headers.len] = '\0';
+    } else {
+        resp->headers = xstrndup("", 0);
+    }
+    ok.headers.ptr = NULL;
+    ok.headers.len = 0;
+    stampede_scenario_http_response_free(&ok);
     return resp->status;
 }
 
@@ -202,8 +212,32 @@ int st_http_post_json(const char *url, const char *name, const char *json, const
     return st_http_send(&req, resp);
 }
 
+static char lower_ascii(char c) {
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+char *st_header(const st_response *resp, const char *name) {
+    size_t name_len = strlen(name);
+    for (const char *line = resp->headers; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t line_len = end ? (size_t)(end - line) : strlen(line);
+        bool same = line_len > name_len && line[name_len] == ':';
+        for (size_t i = 0; same && i < name_len; i++) {
+            same = line[i] == lower_ascii(name[i]);
+        }
+        if (same) {
+            const char *value = line + name_len + 1;
+            if (*value == ' ') value++;
+            return xstrndup(value, (size_t)(line + line_len - value));
+        }
+        line = end ? end + 1 : line + line_len;
+    }
+    return NULL;
+}
+
 void st_response_free(st_response *resp) {
     free(resp->body);
+    free(resp->headers);
     free(resp->error);
     memset(resp, 0, sizeof *resp);
 }

@@ -64,6 +64,9 @@ typedef struct st_response {
     char *error;
     /* Request start to last body byte, as the host timed it (what http_req_duration recorded). */
     double duration_ms;
+    /* The response headers plus a NUL ("" on error): one "name: value\n" line per header, in the
+     * order received, names lower case. st_header finds one. */
+    char *headers;
 } st_response;
 
 /* One request for st_http_send. Only `url` is required; zero/NULL fields are left out. */
@@ -82,7 +85,7 @@ typedef struct st_request {
  * Send `req` and wait for the whole response. Returns the status (and fills `resp`), or
  * ST_HTTP_ERROR with `resp->error` set. `resp` is overwritten (free an earlier response in it
  * first); either way it must be released with st_response_free.
- * For headers, tags or response headers, call stampede_scenario_http_send from scenario.h directly.
+ * For more request headers or tags, call stampede_scenario_http_send from scenario.h directly.
  */
 int st_http_send(const st_request *req, st_response *resp);
 /* GET `url`; `name` and `bearer` may be NULL. */
@@ -90,6 +93,9 @@ int st_http_get(const char *url, const char *name, const char *bearer, st_respon
 /* POST the NUL-terminated `json` to `url` as application/json; `name` and `bearer` may be NULL. */
 int st_http_post_json(const char *url, const char *name, const char *json, const char *bearer,
                       st_response *resp);
+/* The value of the first response header called `name` (any case), malloc'd (free it); NULL when
+ * there is none. */
+char *st_header(const st_response *resp, const char *name);
 /* Free what a response holds and zero it (safe on a zeroed or already freed response). */
 void st_response_free(st_response *resp);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Build a JavaScript scenario into a Stampede component (world stampede:scenario/scenario@0.1.0).
+// Build a JavaScript scenario into a Stampede component (world stampede:scenario/scenario@0.2.0).
 //
 //   node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
 //

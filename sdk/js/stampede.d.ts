@@ -2,7 +2,7 @@
 // are in wit.d.ts.
 /// <reference path="./wit.d.ts" />
 
-import type { Timings } from 'stampede:scenario/http@0.1.0';
+import type { Timings } from 'stampede:scenario/http@0.2.0';
 
 /** Tags or headers: an object or `[name, value]` pairs. Values are converted with `String()`. */
 export type Pairs = Record<string, string | number | boolean> | Array<[string, string | number | boolean]>;
@@ -45,7 +45,7 @@ export interface RequestOptions {
 
 export class Response {
   readonly status: number;
-  /** `[name, value]` pairs; names are lower case. */
+  /** `[name, value]` pairs in the order received; names are lower case. */
   readonly headers: Array<[string, string]>;
   readonly body: Uint8Array;
   readonly timings: Timings;

@@ -1,5 +1,5 @@
 // Stampede's JavaScript SDK: a thin, ergonomic layer over the world's imports
-// (`stampede:scenario/*@0.1.0`, see ../../wit/stampede.wit and wit.d.ts).
+// (`stampede:scenario/*@0.2.0`, see ../../wit/stampede.wit and wit.d.ts).
 //
 // A scenario imports this file by relative path; `build.mjs` runs componentize-js from a folder that
 // contains both the scenario and this SDK, and the module graph is evaluated and snapshotted at build
@@ -19,14 +19,14 @@
 // (`iteration_errors{error=failed}`, the VU goes on). Any other exception traps the call, like a Rust
 // panic: it is logged at `error` level first, and the host re-creates the VU.
 
-import { send } from 'stampede:scenario/http@0.1.0';
-import { check as hostCheck } from 'stampede:scenario/checks@0.1.0';
+import { send } from 'stampede:scenario/http@0.2.0';
+import { check as hostCheck } from 'stampede:scenario/checks@0.2.0';
 import {
   counterAdd,
   rateAdd,
   trendAdd,
   gaugeSet,
-} from 'stampede:scenario/metrics@0.1.0';
+} from 'stampede:scenario/metrics@0.2.0';
 import {
   vuId as hostVuId,
   iteration as hostIteration,
@@ -35,9 +35,9 @@ import {
   param as hostParam,
   params as hostParams,
   env as hostEnv,
-} from 'stampede:scenario/context@0.1.0';
-import { sleep as hostSleep, nowMs as hostNowMs } from 'stampede:scenario/time@0.1.0';
-import { write } from 'stampede:scenario/log@0.1.0';
+} from 'stampede:scenario/context@0.2.0';
+import { sleep as hostSleep, nowMs as hostNowMs } from 'stampede:scenario/time@0.2.0';
+import { write } from 'stampede:scenario/log@0.2.0';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -144,13 +144,20 @@ export class Response {
   constructor(raw) {
     /** HTTP status code. */
     this.status = raw.status;
-    /** `[name, value]` pairs; names are lower case. */
-    this.headers = raw.headers;
+    /** The host's header block: one `name: value` line per header (see `headers`). */
+    this._headerBlock = raw.headers;
+    this._headers = undefined;
     /** The whole body. */
     this.body = raw.body;
     /** `{durationMs, connectingMs, waitingMs, receivingMs}`, measured by the host. */
     this.timings = raw.timings;
     this._text = undefined;
+  }
+
+  /** `[name, value]` pairs in the order received; names are lower case. Split on first use. */
+  get headers() {
+    if (this._headers === undefined) this._headers = splitHeaders(this._headerBlock);
+    return this._headers;
   }
 
   /** Whether the status is 2xx. */
@@ -179,6 +186,22 @@ export class Response {
     const found = this.headers.find(([k]) => k === lower);
     return found === undefined ? undefined : found[1];
   }
+}
+
+/** The host's `name: value\n` lines as `[name, value]` pairs (names hold no `:`, values may). */
+function splitHeaders(block) {
+  const out = [];
+  for (const line of block.split('\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon < 0) {
+      out.push([line, '']);
+      continue;
+    }
+    const value = line.slice(colon + 1);
+    out.push([line.slice(0, colon), value.startsWith(' ') ? value.slice(1) : value]);
+  }
+  return out;
 }
 
 /**

@@ -1,9 +1,9 @@
-// Typings for the world `stampede:scenario/scenario@0.1.0` (../../wit/stampede.wit) as componentize-js
+// Typings for the world `stampede:scenario/scenario@0.2.0` (../../wit/stampede.wit) as componentize-js
 // 0.23 maps it to JavaScript. The SDK helper (stampede.js, typed in stampede.d.ts) wraps these; a
 // scenario may also import them directly.
 //
 // The mapping, as the bindings componentize-js generates for this world do it:
-// - each imported interface is an ES module named `stampede:scenario/<interface>@0.1.0`; functions
+// - each imported interface is an ES module named `stampede:scenario/<interface>@0.2.0`; functions
 //   and record fields are lowerCamelCase (`counter-add` -> `counterAdd`, `timeout-ms` -> `timeoutMs`);
 // - `string` -> string, `bool` -> boolean, `u16`/`u32`/`f64` -> number, `u64` -> bigint;
 // - `list<u8>` -> Uint8Array (a number[] is accepted as an argument), other lists -> arrays,
@@ -19,15 +19,15 @@
 //   host drops the resource). Exported functions may be async: the engine runs its event loop until
 //   the promise settles.
 
-declare module 'stampede:scenario/types@0.1.0' {
+declare module 'stampede:scenario/types@0.2.0' {
   /** `(key, value)` tags attached to a metric sample. */
   export type Tags = Array<[string, string]>;
   /** Severity of a log line. */
   export type Level = 'debug' | 'info' | 'warn' | 'error';
 }
 
-declare module 'stampede:scenario/http@0.1.0' {
-  import type { Tags } from 'stampede:scenario/types@0.1.0';
+declare module 'stampede:scenario/http@0.2.0' {
+  import type { Tags } from 'stampede:scenario/types@0.2.0';
 
   /** One outgoing request. */
   export interface Request {
@@ -58,8 +58,8 @@ declare module 'stampede:scenario/http@0.1.0' {
   /** A response, whatever its status. */
   export interface Response {
     status: number;
-    /** Names are lower case. */
-    headers: Array<[string, string]>;
+    /** One `name: value` line per header, each ending in `\n`; names are lower case. */
+    headers: string;
     body: Uint8Array;
     timings: Timings;
   }
@@ -79,21 +79,21 @@ declare module 'stampede:scenario/http@0.1.0' {
   export function send(req: Request): Response;
 }
 
-declare module 'stampede:scenario/checks@0.1.0' {
-  import type { Tags } from 'stampede:scenario/types@0.1.0';
+declare module 'stampede:scenario/checks@0.2.0' {
+  import type { Tags } from 'stampede:scenario/types@0.2.0';
   /** Record one check result under `name` and return `ok`. */
   export function check(name: string, ok: boolean, tags: Tags): boolean;
 }
 
-declare module 'stampede:scenario/metrics@0.1.0' {
-  import type { Tags } from 'stampede:scenario/types@0.1.0';
+declare module 'stampede:scenario/metrics@0.2.0' {
+  import type { Tags } from 'stampede:scenario/types@0.2.0';
   export function counterAdd(name: string, value: number, tags: Tags): void;
   export function rateAdd(name: string, value: boolean, tags: Tags): void;
   export function trendAdd(name: string, value: number, tags: Tags): void;
   export function gaugeSet(name: string, value: number, tags: Tags): void;
 }
 
-declare module 'stampede:scenario/context@0.1.0' {
+declare module 'stampede:scenario/context@0.2.0' {
   /** This VU's id, from 1 (0 in setup and teardown). */
   export function vuId(): bigint;
   /** Iterations this VU started before the current one. */
@@ -105,15 +105,15 @@ declare module 'stampede:scenario/context@0.1.0' {
   export function env(name: string): string | undefined;
 }
 
-declare module 'stampede:scenario/time@0.1.0' {
+declare module 'stampede:scenario/time@0.2.0' {
   /** Pause this VU for `ms` milliseconds (a u32). */
   export function sleep(ms: number): void;
   /** Milliseconds since the Unix epoch. */
   export function nowMs(): bigint;
 }
 
-declare module 'stampede:scenario/log@0.1.0' {
-  import type { Level } from 'stampede:scenario/types@0.1.0';
+declare module 'stampede:scenario/log@0.2.0' {
+  import type { Level } from 'stampede:scenario/types@0.2.0';
   export function write(level: Level, message: string): void;
 }
 

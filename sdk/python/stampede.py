@@ -223,16 +223,36 @@ class Timings:
                 f"waiting_ms={self.waiting_ms:.3f}, receiving_ms={self.receiving_ms:.3f})")
 
 
+def _split_headers(block: str) -> List[Tuple[str, str]]:
+    """The host's `name: value` lines as pairs (names hold no `:`, values may)."""
+    pairs = []
+    for line in block.split("\n"):
+        if not line:
+            continue
+        name, _, value = line.partition(":")
+        pairs.append((name, value[1:] if value.startswith(" ") else value))
+    return pairs
+
+
 class Response:
     """A response the server sent, whatever its status."""
 
-    __slots__ = ("status", "headers", "body", "timings")
+    __slots__ = ("status", "_header_block", "_headers", "body", "timings")
 
     def __init__(self, r: Any) -> None:
         self.status: int = r.status
-        self.headers: List[Tuple[str, str]] = r.headers  # names are lower case
+        # The host's block: one "name: value" line per header, split on first use (`headers`).
+        self._header_block: str = r.headers
+        self._headers: Optional[List[Tuple[str, str]]] = None
         self.body: bytes = r.body
         self.timings = Timings(r.timings)
+
+    @property
+    def headers(self) -> List[Tuple[str, str]]:
+        """`(name, value)` pairs in the order received; names are lower case."""
+        if self._headers is None:
+            self._headers = _split_headers(self._header_block)
+        return self._headers
 
     @property
     def ok(self) -> bool:

@@ -25,13 +25,25 @@ pub enum RuntimeError {
     },
     /// The component is valid but is not a Stampede scenario.
     #[error(
-        "{what} does not implement the world stampede:scenario/scenario@0.1.0 (nor scenario-shared@0.1.0): {detail}; build it against wit/stampede.wit"
+        "{what} does not implement the world stampede:scenario/scenario@0.2.0 (nor scenario-shared@0.2.0): {detail}; build it against wit/stampede.wit"
     )]
     WrongWorld {
         /// Where the bytes came from.
         what: String,
         /// What is missing or extra.
         detail: String,
+    },
+    /// The component is a Stampede scenario, built against another version of the world.
+    #[error(
+        "{what} was built against stampede:scenario@{found}, but this Stampede implements @{expected}; rebuild it with this release's SDK (sdk/) or wit/stampede.wit (docs/scenarios.md lists what changed)"
+    )]
+    WorldVersion {
+        /// Where the bytes came from.
+        what: String,
+        /// The version the component imports or exports.
+        found: String,
+        /// The version this host implements ([`crate::WORLD_VERSION`]).
+        expected: String,
     },
     /// wasmtime rejected the component (invalid or unsupported).
     #[error("{what} could not be compiled: {detail}")]
@@ -93,4 +105,24 @@ pub enum CallError {
         /// The plan option that sets it, e.g. `iteration-timeout`.
         option: &'static str,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RuntimeError;
+    use crate::WORLD_VERSION;
+
+    /// The messages, the host's constant and wit/stampede.wit name the same version, so a release
+    /// that changes the world changes all three.
+    #[test]
+    fn the_world_version_is_the_one_in_wit_stampede_wit() {
+        let wit = include_str!("../../../wit/stampede.wit");
+        assert!(wit.contains(&format!("package stampede:scenario@{WORLD_VERSION};")));
+        let wrong = RuntimeError::WrongWorld {
+            what: "x.wasm".into(),
+            detail: "d".into(),
+        };
+        let both = format!("scenario@{WORLD_VERSION} (nor scenario-shared@{WORLD_VERSION})");
+        assert!(wrong.to_string().contains(&both), "{wrong}");
+    }
 }

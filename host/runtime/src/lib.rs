@@ -43,4 +43,5 @@ pub use error::{CallError, RuntimeError};
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
+pub use vu::WORLD_VERSION;
 pub use vu::{LoadedScenario, WasmVu};

@@ -11,7 +11,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::Store;
-use wasmtime::component::ResourceAny;
+use wasmtime::component::{Component, ResourceAny};
+
+/// The version of the package `stampede:scenario` (wit/stampede.wit) this host implements.
+pub const WORLD_VERSION: &str = "0.2.0";
 
 /// The plan option behind the limit of VU calls (instantiation, constructor, iteration, drop).
 const ITERATION_TIMEOUT: &str = "iteration-timeout";
@@ -65,9 +68,16 @@ impl LoadedScenario {
         tracing::debug!(concurrency = ?engine.concurrency(), "{what} compiled");
         let linker =
             crate::host::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        let wrong = |e: wasmtime::Error| RuntimeError::WrongWorld {
-            what: what.into(),
-            detail: format!("{e:#}"),
+        let wrong = |e: wasmtime::Error| match world_version(engine.engine(), &component) {
+            Some(found) if found != WORLD_VERSION => RuntimeError::WorldVersion {
+                what: what.into(),
+                found,
+                expected: WORLD_VERSION.into(),
+            },
+            _ => RuntimeError::WrongWorld {
+                what: what.into(),
+                detail: format!("{e:#}"),
+            },
         };
         let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
         let pre = match ScenarioPre::new(instance_pre.clone()) {
@@ -239,6 +249,17 @@ impl LoadedScenario {
 
 fn lifecycle_vu(stage: &str) -> VuIdentity {
     VuIdentity::new(0, Arc::from(stage), TagSet::new([("scenario", stage)]))
+}
+
+/// The version of `stampede:scenario` a component imports or exports, if it names the package at all.
+fn world_version(engine: &wasmtime::Engine, component: &Component) -> Option<String> {
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(name, _)| name);
+    let exports = ty.exports(engine).map(|(name, _)| name);
+    imports.chain(exports).find_map(|name| {
+        let (_, version) = name.strip_prefix("stampede:scenario/")?.split_once('@')?;
+        Some(version.to_owned())
+    })
 }
 
 fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {

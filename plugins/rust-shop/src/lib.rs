@@ -107,9 +107,11 @@ fn browse(s: &mut Session) -> Result<(), String> {
         .name("products")
         .send()?;
     check("status is 200", res.status == 200);
+    // Listed: served as JSON (a response header, read through the SDK), with every product's id.
     check(
         "products listed",
-        scan::number_fields(&res.text(), "id").len() == s.product_ids.len(),
+        res.header("Content-Type") == Some("application/json")
+            && scan::number_fields(&res.text(), "id").len() == s.product_ids.len(),
     );
     Ok(())
 }

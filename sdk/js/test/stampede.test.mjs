@@ -45,7 +45,7 @@ beforeEach(() => {
         calls.push(['send', req]);
         return {
           status: 200,
-          headers: [['content-type', 'application/json']],
+          headers: 'content-type: application/json\n',
           body: new TextEncoder().encode('{"token":"t-1"}'),
           timings: { durationMs: 1, connectingMs: 0, waitingMs: 1, receivingMs: 0 },
         };
@@ -132,8 +132,30 @@ test('an http-error becomes an HttpError that the bindings report as err(message
   assert.deepEqual(exportOutcome(thrown), { err: 'GET x: connection failed (connection refused)' });
 });
 
+test("the host's header block is split into pairs on first use", () => {
+  globalThis.wit.http.send = () => ({
+    status: 200,
+    headers: 'content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/\nx-empty: \nx-url: http://h:1/\n',
+    body: new Uint8Array(),
+    timings: {},
+  });
+  const res = http.get('http://h/');
+  assert.equal(res.header('Content-Type'), 'text/plain');
+  assert.equal(res.header('x-url'), 'http://h:1/');
+  assert.equal(res.header('x-empty'), '');
+  assert.equal(res.header('x-missing'), undefined);
+  assert.deepEqual(res.headers, [
+    ['content-type', 'text/plain'],
+    ['set-cookie', 'a=1'],
+    ['set-cookie', 'b=2; Path=/'],
+    ['x-empty', ''],
+    ['x-url', 'http://h:1/'],
+  ]);
+  assert.equal(res.headers, res.headers, 'split once, then kept');
+});
+
 test('a body that is not JSON fails the iteration, it does not trap', () => {
-  globalThis.wit.http.send = () => ({ status: 500, headers: [], body: new Uint8Array([60]), timings: {} });
+  globalThis.wit.http.send = () => ({ status: 500, headers: '', body: new Uint8Array([60]), timings: {} });
   const res = http.get('http://h/');
   assert.throws(() => res.json(), IterationError);
   assert.equal(res.ok, false);

@@ -1,5 +1,5 @@
 // Node loader hooks for the SDK's unit tests: the world's import modules
-// (`stampede:scenario/<interface>@0.1.0`) become modules whose functions call
+// (`stampede:scenario/<interface>@0.2.0`) become modules whose functions call
 // `globalThis.wit.<interface>.<function>`, which a test replaces with fakes.
 // Registered by register.mjs (`node --import ./test/register.mjs --test test/`).
 
@@ -12,7 +12,7 @@ const INTERFACES = {
   log: ['write'],
 };
 
-const PATTERN = /^stampede:scenario\/([a-z-]+)@0\.1\.0$/;
+const PATTERN = /^stampede:scenario\/([a-z-]+)@0\.2\.0$/;
 
 export async function resolve(specifier, context, next) {
   if (PATTERN.test(specifier)) return { url: specifier, shortCircuit: true };

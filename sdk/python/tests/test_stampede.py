@@ -57,7 +57,7 @@ def _install_fakes() -> types.SimpleNamespace:
     @dataclass
     class Response:
         status: int
-        headers: List[Tuple[str, str]]
+        headers: str
         body: bytes
         timings: Timings
 
@@ -70,7 +70,7 @@ def _install_fakes() -> types.SimpleNamespace:
         calls.sent.append(req)
         if isinstance(calls.reply, Exception):
             raise calls.reply
-        return calls.reply or Response(200, [("content-type", "application/json")], b'{"a":1}',
+        return calls.reply or Response(200, "content-type: application/json\n", b'{"a":1}',
                                        Timings(1.5, 0.0, 1.0, 0.5))
 
     mod("http", Request=Request, Timings=Timings, Response=Response, send=send,
@@ -91,6 +91,8 @@ def _install_fakes() -> types.SimpleNamespace:
 
 
 FAKE = _install_fakes()
+FAKE_RESPONSE = sys.modules["wit_world.imports.http"].Response
+FAKE_TIMINGS = sys.modules["wit_world.imports.http"].Timings
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import stampede  # noqa: E402
 
@@ -117,6 +119,18 @@ class StampedeTest(unittest.TestCase):
         self.assertEqual(FAKE.sent[1].headers, [("Content-Type", "x")])
         stampede.get("http://h/")
         self.assertEqual((FAKE.sent[2].body, FAKE.sent[2].headers, FAKE.sent[2].tags), (None, [], []))
+
+    def test_the_hosts_header_block_is_split_into_pairs_on_first_use(self) -> None:
+        block = "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/\nx-empty: \nx-url: http://h:1/\n"
+        FAKE.reply = FAKE_RESPONSE(200, block, b"", FAKE_TIMINGS(1.0, 0.0, 1.0, 0.0))
+        res = stampede.get("http://h/")
+        self.assertEqual(res.header("Content-Type"), "text/plain")
+        self.assertEqual(res.header("x-url"), "http://h:1/")
+        self.assertEqual(res.header("x-empty"), "")
+        self.assertIsNone(res.header("x-missing"))
+        self.assertEqual(res.headers, [("content-type", "text/plain"), ("set-cookie", "a=1"),
+                                       ("set-cookie", "b=2; Path=/"), ("x-empty", ""), ("x-url", "http://h:1/")])
+        self.assertIs(res.headers, res.headers)
 
     def test_http_errors_become_fail(self) -> None:
         FAKE.reply = FAKE.Err(FAKE.errors["Connect"]("refused"))

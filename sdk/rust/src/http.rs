@@ -179,8 +179,8 @@ impl RequestBuilder {
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
-    /// Headers as `(name, value)` pairs, names lower case, in the order received.
-    pub headers: Vec<(String, String)>,
+    /// The headers, names lower case, in the order received.
+    pub headers: Headers,
     /// The whole body.
     pub body: Vec<u8>,
     /// How long each phase took, as measured by the host.
@@ -195,10 +195,7 @@ impl Response {
 
     /// The first header called `name` (compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// Whether the status is 2xx.
@@ -217,10 +214,95 @@ impl From<wit::Response> for Response {
     fn from(r: wit::Response) -> Self {
         Response {
             status: r.status,
-            headers: r.headers,
+            headers: Headers(r.headers),
             body: r.body,
             timings: r.timings.into(),
         }
+    }
+}
+
+/// A response's headers, names lower case, in the order received (a repeated header's values
+/// follow its first).
+///
+/// The host hands them over as one block of `name: value` lines, which this type keeps and splits
+/// only when a header is asked for: a response whose headers nobody reads costs one copy.
+/// Collect `(name, value)` pairs into one to build a [`Response`] in a unit test.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Headers(String);
+
+impl Headers {
+    /// The value of the first header called `name` (compared case-insensitively).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The values of every header called `name` (compared case-insensitively), for example each
+    /// `set-cookie`.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every header as `(name, value)`.
+    pub fn iter(&self) -> HeaderIter<'_> {
+        HeaderIter(self.0.lines())
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.0.lines().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The block as the host sent it: one `name: value` line per header, each ending in `\n`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter = HeaderIter<'a>;
+
+    fn into_iter(self) -> HeaderIter<'a> {
+        self.iter()
+    }
+}
+
+/// The `(name, value)` pairs of [`Headers`], in order.
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'a>(std::str::Lines<'a>);
+
+impl<'a> Iterator for HeaderIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let line = self.0.next()?;
+        // Header names hold no `:`; a value may (`http://...`), so the first one splits.
+        Some(match line.split_once(':') {
+            Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        })
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut block = String::new();
+        for (k, v) in pairs {
+            block.push_str(&k.as_ref().to_ascii_lowercase());
+            block.push_str(": ");
+            block.push_str(v.as_ref());
+            block.push('\n');
+        }
+        Headers(block)
     }
 }
 
@@ -338,7 +420,7 @@ mod tests {
     fn response_helpers() {
         let res = Response {
             status: 204,
-            headers: vec![("content-type".to_owned(), "text/plain".to_owned())],
+            headers: [("Content-Type", "text/plain")].into_iter().collect(),
             body: b"ok\n".to_vec(),
             timings: Timings::default(),
         };
@@ -346,6 +428,41 @@ mod tests {
         assert_eq!(res.header("Content-Type"), Some("text/plain"));
         assert_eq!(res.header("x-missing"), None);
         assert_eq!(res.text(), "ok\n");
+    }
+
+    #[test]
+    fn headers_split_the_hosts_block_on_demand() {
+        let h = Headers(
+            "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/\nx-empty: \nx-url: http://h:1/\n"
+                .into(),
+        );
+        assert_eq!(h.len(), 5);
+        assert!(!h.is_empty());
+        assert_eq!(h.get("Content-Type"), Some("text/plain"));
+        assert_eq!(
+            h.get_all("set-cookie").collect::<Vec<_>>(),
+            ["a=1", "b=2; Path=/"]
+        );
+        assert_eq!(h.get("x-empty"), Some(""));
+        assert_eq!(h.get("x-url"), Some("http://h:1/"));
+        assert_eq!(h.get("x-missing"), None);
+        let names: Vec<&str> = (&h).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "set-cookie",
+                "set-cookie",
+                "x-empty",
+                "x-url"
+            ]
+        );
+        let built: Headers = [("Set-Cookie", "a=1"), ("X-Url", "http://h:1/")]
+            .into_iter()
+            .collect();
+        assert_eq!(built.as_str(), "set-cookie: a=1\nx-url: http://h:1/\n");
+        assert!(Headers::default().is_empty());
+        assert_eq!(Headers::default().len(), 0);
     }
 
     #[test]
@@ -362,7 +479,7 @@ mod tests {
         assert_eq!(b.req.body.as_deref(), Some(&b"[1,2,3]"[..]));
         let res = Response {
             status: 200,
-            headers: vec![],
+            headers: Headers::default(),
             body: b"[4,5]".to_vec(),
             timings: Timings::default(),
         };

@@ -1,7 +1,7 @@
 //! Write [Stampede](https://example.invalid/stampede) load-test scenarios in Rust.
 //!
 //! A scenario is a WebAssembly component built for `wasm32-wasip2` against the WIT world
-//! `stampede:scenario/scenario@0.1.0`. This crate hides the generated bindings behind a small API: you
+//! `stampede:scenario/scenario@0.2.0`. This crate hides the generated bindings behind a small API: you
 //! implement [`Scenario`] for one type, call [`export_scenario!`] once, and use [`http`], [`check`],
 //! [`metrics`], [`context`], [`log`], [`sleep`] and [`Tasks`] inside it.
 //!

@@ -63,7 +63,47 @@ async fn component_of_another_world_exits_2() {
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
         run.stderr()
-            .contains("does not implement the world stampede:scenario/scenario@0.1.0"),
+            .contains("does not implement the world stampede:scenario/scenario@0.2.0"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A scenario built against the previous release of the world (`fixture_basic` with its
+/// `stampede:scenario/...@0.2.0` names rewritten to `@0.1.0`, which keeps every length) is told to
+/// rebuild, with both versions named, rather than that it implements no Stampede world.
+#[tokio::test(flavor = "multi_thread")]
+async fn component_of_an_older_world_version_is_told_to_rebuild() {
+    let current = std::fs::read(guest("fixture_basic")).unwrap();
+    let (from, to) = (b"@0.2.0", b"@0.1.0");
+    let prefix = b"stampede:scenario/";
+    let mut old = current.clone();
+    let mut renamed = 0;
+    for at in 0..current.len() {
+        if !current[at..].starts_with(prefix) {
+            continue;
+        }
+        let name = at + prefix.len();
+        let interface = current[name..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase() || **b == b'-')
+            .count();
+        let version = name + interface;
+        if current[version..].starts_with(from) {
+            old[version..version + from.len()].copy_from_slice(to);
+            renamed += 1;
+        }
+    }
+    assert!(
+        renamed > 0,
+        "fixture_basic names no stampede:scenario interface"
+    );
+    let run = run_component_file("old_world.wasm", &old).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "old_world.wasm was built against stampede:scenario@0.1.0, but this Stampede implements @0.2.0; rebuild it"
+        ),
         "{}",
         run.stderr()
     );

@@ -177,5 +177,6 @@ iterations = 25
     assert_eq!(run.check_passes("other origin refused"), 100);
     assert_eq!(run.check_passes("fetch status is 200"), 100);
     assert_eq!(run.check_passes("fetch body is not empty"), 100);
+    assert_eq!(run.check_passes("fetch content-type is set"), 100);
     assert_eq!(run.metric("checks", "fails"), 0.0);
 }

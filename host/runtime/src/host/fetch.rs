@@ -130,8 +130,8 @@ impl WasiHttpHooks for FetchHooks {
 /// A buffered response as the `wasi:http` response the guest reads.
 fn into_response(resp: CompletedResponse) -> Result<http::Response<WasiBody>, WasiHttpError> {
     let mut builder = http::Response::builder().status(resp.status);
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
+    if let Some(headers) = builder.headers_mut() {
+        *headers = resp.headers;
     }
     builder
         .body(

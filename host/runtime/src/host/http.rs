@@ -101,7 +101,7 @@ impl VuState {
                 self.record_response(&pending, &resp);
                 Ok(Response {
                     status: resp.status,
-                    headers: resp.headers,
+                    headers: header_block(&resp.headers),
                     body: resp.body.to_vec(),
                     timings: Timings {
                         duration_ms: ms(resp.timings.duration),
@@ -151,6 +151,30 @@ impl VuState {
     }
 }
 
+/// The response headers as the guest gets them: one `name: value\n` line per header, in the order
+/// received (a repeated header's lines follow its first: `HeaderMap` groups them). One string is one
+/// `cabi_realloc` into the guest; a list of pairs took two more per header, and cost ~2,150
+/// instructions per header more than it costs hyper itself (BENCHMARKS.md). Header values are nearly
+/// always ASCII: the plain check is faster than the lossy conversion's chunking, which only runs for
+/// the odd invalid byte.
+pub(crate) fn header_block(headers: &http::HeaderMap) -> String {
+    let len = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 3)
+        .sum();
+    let mut block = String::with_capacity(len);
+    for (k, v) in headers {
+        block.push_str(k.as_str());
+        block.push_str(": ");
+        match std::str::from_utf8(v.as_bytes()) {
+            Ok(text) => block.push_str(text),
+            Err(_) => block.push_str(&String::from_utf8_lossy(v.as_bytes())),
+        }
+        block.push('\n');
+    }
+    block
+}
+
 /// The samples of one answered request: `http_reqs`, the four phase trends, `http_req_failed` and
 /// the two `data_*` counters.
 pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &CompletedResponse) {
@@ -184,4 +208,25 @@ pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestEr
         MetricKind::Rate,
         1.0,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_block;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn headers_reach_the_guest_as_one_line_each_in_the_order_received() {
+        let mut headers = HeaderMap::new();
+        headers.append("content-type", HeaderValue::from_static("text/plain"));
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
+        headers.append("x-empty", HeaderValue::from_static(""));
+        headers.append("x-name", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(
+            header_block(&headers),
+            "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/\nx-empty: \nx-name: caf\u{FFFD}\n"
+        );
+        assert_eq!(header_block(&HeaderMap::new()), "");
+    }
 }
