@@ -25,12 +25,16 @@ each interrupted at most once per 10 ms tick, ~430 requests per tick).
 
 With `--nginx-headers K`, the target is nginx (Debian's package; one worker) instead, answering
 `ok\n` with its 5 usual response headers plus K more (`x-extra-0: value-0`, ...): how the cost per
-request grows with the response's headers, for both tools. (Stampede hands every header to the guest
-as two strings, each a call into the guest to allocate it; hyper-loop only parses them.)
+request grows with the response's headers, for both tools. (Until world 0.2.0 Stampede handed every
+header to the guest as two strings, each a call into the guest to allocate it: ~3,370 instructions
+per header against hyper-loop's ~1,220. Now the headers go over as one string, and each costs
+Stampede about what it costs hyper-loop.)
 
 Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
 
-usage: bench/instructions.py [--nginx-headers K] [N1=5000] [N2=25000]
+With `--top N`, it also lists Stampede's N costliest functions per request (self cost).
+
+usage: bench/instructions.py [--nginx-headers K] [--top N] [N1=5000] [N2=25000]
        (bench/instructions.sh builds first)
 """
 import bisect
@@ -143,14 +147,19 @@ def self_costs(out, spans):
     return costs
 
 
-def breakdown(runs, n1, n2):
-    """Per request, by category: the difference of the two runs' self costs."""
+def per_function(runs, n1, n2):
+    """Per request, by function: the difference of the two runs' self costs."""
     (a, spans_a), (b, spans_b) = runs
     ca, cb = self_costs(a, spans_a), self_costs(b, spans_b)
+    return {name: (cb.get(name, 0) - ca.get(name, 0)) / (n2 - n1) for name in set(ca) | set(cb)}
+
+
+def breakdown(functions):
+    """Per request, by category."""
     cats = {}
-    for name in set(ca) | set(cb):
+    for name, v in functions.items():
         cat = category(name)
-        cats[cat] = cats.get(cat, 0) + (cb.get(name, 0) - ca.get(name, 0)) / (n2 - n1)
+        cats[cat] = cats.get(cat, 0) + v
     return cats
 
 
@@ -223,6 +232,11 @@ def main():
         i = args.index("--nginx-headers")
         extra_headers = int(args[i + 1])
         del args[i:i + 2]
+    top = 0
+    if "--top" in args:
+        i = args.index("--top")
+        top = int(args[i + 1])
+        del args[i:i + 2]
     n1 = int(args[0]) if len(args) > 0 else 5000
     n2 = int(args[1]) if len(args) > 1 else 25000
     if n2 <= n1:
@@ -254,8 +268,9 @@ def main():
                 print(f"{tool:<12}{per:>14.0f}{startup:>17.1f}")
             print(f"ratio stampede/hyper-loop: instructions per request {s_per / l_per:.2f}")
             print()
-            s_cats = breakdown(s_outs, n1, n2)
-            l_cats = breakdown(l_outs, n1, n2)
+            s_funcs = per_function(s_outs, n1, n2)
+            s_cats = breakdown(s_funcs)
+            l_cats = breakdown(per_function(l_outs, n1, n2))
             print(f"{'per request, by where':<48}{'stampede':>10}{'hyper-loop':>12}")
             for cat, v in sorted(s_cats.items(), key=lambda kv: -kv[1]):
                 if abs(v) >= 50 or abs(l_cats.get(cat, 0)) >= 50:
@@ -263,6 +278,11 @@ def main():
             for cat, v in sorted(l_cats.items(), key=lambda kv: -kv[1]):
                 if cat not in s_cats and abs(v) >= 50:
                     print(f"{cat:<48}{0:>10}{v:>12.0f}")
+            if top:
+                print()
+                print(f"stampede's {top} costliest functions per request (self instructions)")
+                for name, v in sorted(s_funcs.items(), key=lambda kv: -kv[1])[:top]:
+                    print(f"{v:>8.0f}  {category(name):<36}  {name[:110]}")
     finally:
         target.terminate()
         target.wait()

@@ -3,7 +3,7 @@
 # packages, installed when missing): a measure that repeats to ~0.2 % on a noisy machine. The
 # measuring is bench/instructions.py; each run is bounded and targets only 127.0.0.1.
 #
-# usage: bench/instructions.sh [--nginx-headers K] [N1=5000] [N2=25000]   (~3 minutes)
+# usage: bench/instructions.sh [--nginx-headers K] [--top N] [N1=5000] [N2=25000]   (~3 minutes)
 # (--nginx-headers: against nginx with K extra response headers, see bench/instructions.py)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -322,18 +322,18 @@ impl HttpClient {
 /// without a host, or with a port that is not a number up to 65535 (`http::Uri` accepts any digits,
 /// and its `port_u16` would then fall back to the default port).
 fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), RequestError> {
-    let Some(host) = uri.host() else {
+    let (host, port) = split_host_port(host_and_port(uri));
+    if host.is_empty() {
         return Err(RequestError::Invalid(format!(
             "URL `{url}` is not absolute (http://host:port/path)"
         )));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    }
     let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())
     } else {
         Cow::Borrowed(host)
     };
-    let port = match port_text(uri) {
+    let port = match port {
         None | Some("") => {
             let https = uri
                 .scheme_str()
@@ -352,16 +352,32 @@ fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), Request
 /// The URL's authority without user info: `host[:port]` as written (IPv6 in brackets).
 fn host_and_port(uri: &Uri) -> &str {
     let authority = uri.authority().map_or("", |a| a.as_str());
-    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+    rsplit_once_byte(authority, b'@').map_or(authority, |(_, h)| h)
 }
 
-/// The authority's port as written (`Some("")` for `host:`), outside an IPv6 literal's brackets.
-fn port_text(uri: &Uri) -> Option<&str> {
-    let host_port = host_and_port(uri);
-    match host_port.rfind(']') {
-        Some(end) => host_port[end + 1..].strip_prefix(':'),
-        None => host_port.rsplit_once(':').map(|(_, port)| port),
+/// `host[:port]` split into the host (an IPv6 literal without its brackets) and the port as written
+/// (`Some("")` for `host:`).
+fn split_host_port(host_port: &str) -> (&str, Option<&str>) {
+    if let Some(literal) = host_port.strip_prefix('[') {
+        return match literal.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (literal, None),
+        };
     }
+    match rsplit_once_byte(host_port, b':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (host_port, None),
+    }
+}
+
+/// `s.rsplit_once(byte)` for an ASCII byte, by a plain loop: on an authority of a few dozen bytes
+/// that is several times cheaper than `str`'s searcher, which goes through `memrchr` (~1,000
+/// instructions per request for the three searches, by callgrind).
+fn rsplit_once_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let at = s.bytes().rposition(|b| b == byte)?;
+    // An ASCII byte is a char boundary on both sides.
+    Some((&s[..at], &s[at + 1..]))
 }
 
 /// `host` as it reads in an address: IPv6 literals in brackets.
@@ -853,6 +869,23 @@ mod tests {
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
         assert_eq!(r.headers().get_all("host").iter().count(), 1);
         assert_eq!(r.headers()["host"], "shop.test");
+    }
+
+    #[test]
+    fn hosts_compare_in_lower_case_without_brackets_or_user_info() {
+        let host = |url: &str| {
+            let uri: Uri = url.parse().unwrap();
+            host_port(&uri, url).map(|(h, p)| (h.into_owned(), p))
+        };
+        assert_eq!(host("http://127.0.0.1:8080/x"), Ok(("127.0.0.1".into(), 8080)));
+        assert_eq!(host("http://[::1]:8080/"), Ok(("::1".into(), 8080)));
+        assert_eq!(host("http://[::1]/"), Ok(("::1".into(), 80)));
+        assert_eq!(host("http://u:p@Shop.Test:81/"), Ok(("shop.test".into(), 81)));
+        assert_eq!(host("http://u@[::1]:/"), Ok(("::1".into(), 80)));
+        let Err(RequestError::Invalid(msg)) = host("/relative") else {
+            panic!("a relative URL was accepted");
+        };
+        assert!(msg.contains("is not absolute"), "{msg}");
     }
 
     #[test]
