@@ -217,6 +217,9 @@ static char lower_ascii(char c) {
 }
 
 char *st_header(const st_response *resp, const char *name) {
+    if (name == NULL) {
+        return NULL;
+    }
     size_t name_len = strlen(name);
     for (const char *line = resp->headers; line && *line;) {
         const char *end = strchr(line, '\n');

@@ -94,7 +94,7 @@ int st_http_get(const char *url, const char *name, const char *bearer, st_respon
 int st_http_post_json(const char *url, const char *name, const char *json, const char *bearer,
                       st_response *resp);
 /* The value of the first response header called `name` (any case), malloc'd (free it); NULL when
- * there is none. */
+ * there is none (or `name` is NULL). */
 char *st_header(const st_response *resp, const char *name);
 /* Free what a response holds and zero it (safe on a zeroed or already freed response). */
 void st_response_free(st_response *resp);

@@ -322,10 +322,15 @@ impl HttpClient {
 /// without a host, or with a port that is not a number up to 65535 (`http::Uri` accepts any digits,
 /// and its `port_u16` would then fall back to the default port).
 fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), RequestError> {
+    if uri.authority().is_none() {
+        return Err(RequestError::Invalid(format!(
+            "URL `{url}` is not absolute (http://host:port/path)"
+        )));
+    }
     let (host, port) = split_host_port(host_and_port(uri));
     if host.is_empty() {
         return Err(RequestError::Invalid(format!(
-            "URL `{url}` is not absolute (http://host:port/path)"
+            "URL `{url}` has no host (http://host:port/path)"
         )));
     }
     let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -439,7 +444,10 @@ fn build(
     *req.method_mut() = method;
     *req.uri_mut() = Uri::from(target);
     let map = req.headers_mut();
-    map.reserve(headers.len() + 1);
+    // `try_*` throughout: `HeaderMap`'s plain methods panic past its size limit, and a guest's
+    // header list must not crash the host.
+    let too_many = |_| RequestError::Invalid("too many request headers".into());
+    map.try_reserve(headers.len() + 1).map_err(too_many)?;
     let mut has_host = false;
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -448,7 +456,7 @@ fn build(
             .map_err(|_| RequestError::Invalid(format!("bad value for header `{k}`")))?;
         has_host |= name == http::header::HOST;
         sent += (name.as_str().len() + value.len() + 4) as u64;
-        map.append(name, value);
+        map.try_append(name, value).map_err(too_many)?;
     }
     if !has_host {
         // The URL's host (IPv6 in brackets) and port as written, without user info; without the
@@ -462,7 +470,8 @@ fn build(
         sent += (host.len() + 8) as u64;
         let value = HeaderValue::from_str(host)
             .map_err(|_| RequestError::Invalid(format!("bad host in `{uri}`")))?;
-        map.insert(http::header::HOST, value);
+        map.try_insert(http::header::HOST, value)
+            .map_err(too_many)?;
     }
     Ok((req, sent))
 }
@@ -881,6 +890,11 @@ mod tests {
             built("http://me:secret@127.0.0.1:8080/", &[]).headers()["host"],
             "127.0.0.1:8080"
         );
+        assert_eq!(
+            built("http://me:secret@127.0.0.1:80/", &[]).headers()["host"],
+            "127.0.0.1"
+        );
+        assert_eq!(built("http://[::1]:/", &[]).headers()["host"], "[::1]");
         // A Host the guest set is kept, and not doubled.
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
         assert_eq!(r.headers().get_all("host").iter().count(), 1);
@@ -908,6 +922,20 @@ mod tests {
             panic!("a relative URL was accepted");
         };
         assert!(msg.contains("is not absolute"), "{msg}");
+        let Err(RequestError::Invalid(msg)) = host("http://u@:8080/") else {
+            panic!("a URL without a host was accepted");
+        };
+        assert!(msg.contains("has no host"), "{msg}");
+    }
+
+    #[test]
+    fn too_many_request_headers_are_an_invalid_request_not_a_panic() {
+        let uri: Uri = "http://127.0.0.1:8080/".parse().unwrap();
+        let headers = vec![("x-a".to_owned(), "1".to_owned()); 40_000];
+        let Err(RequestError::Invalid(msg)) = build("GET".into(), &uri, 8080, headers, None) else {
+            panic!("40,000 headers were accepted");
+        };
+        assert_eq!(msg, "too many request headers");
     }
 
     #[test]

@@ -125,4 +125,14 @@ mod tests {
         let both = format!("scenario@{WORLD_VERSION} (nor scenario-shared@{WORLD_VERSION})");
         assert!(wrong.to_string().contains(&both), "{wrong}");
     }
+
+    #[test]
+    fn only_versions_the_linker_would_not_match_count_as_another_world() {
+        use crate::vu::compatible;
+        assert!(compatible("0.2.0", "0.2.0"));
+        assert!(compatible("0.2.1", "0.2.0"));
+        assert!(!compatible("0.1.0", "0.2.0"));
+        assert!(compatible("1.3.0", "1.0.2"));
+        assert!(!compatible("2.0.0", "1.0.0"));
+    }
 }

@@ -69,7 +69,7 @@ impl LoadedScenario {
         let linker =
             crate::host::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let wrong = |e: wasmtime::Error| match world_version(engine.engine(), &component) {
-            Some(found) if found != WORLD_VERSION => RuntimeError::WorldVersion {
+            Some(found) if !compatible(&found, WORLD_VERSION) => RuntimeError::WorldVersion {
                 what: what.into(),
                 found,
                 expected: WORLD_VERSION.into(),
@@ -249,6 +249,22 @@ impl LoadedScenario {
 
 fn lifecycle_vu(stage: &str) -> VuIdentity {
     VuIdentity::new(0, Arc::from(stage), TagSet::new([("scenario", stage)]))
+}
+
+/// Whether wasmtime's linker would match the two versions: semver-compatible, that is the same
+/// major, and for 0.x the same minor (`0.2.1` and `0.2.0` link; `0.1.0` and `0.2.0` do not).
+pub(crate) fn compatible(a: &str, b: &str) -> bool {
+    let key = |v: &str| {
+        let mut parts = v.split('.');
+        let major = parts.next().unwrap_or_default().to_owned();
+        let minor = parts.next().unwrap_or_default().to_owned();
+        if major == "0" {
+            (major, minor)
+        } else {
+            (major, String::new())
+        }
+    };
+    key(a) == key(b)
 }
 
 /// The version of `stampede:scenario` a component imports or exports, if it names the package at all.

@@ -240,7 +240,7 @@ impl Headers {
 
     /// The values of every header called `name` (compared case-insensitively), for example each
     /// `set-cookie`.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
         self.iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
@@ -253,7 +253,7 @@ impl Headers {
 
     /// How many headers there are.
     pub fn len(&self) -> usize {
-        self.0.lines().count()
+        self.iter().count()
     }
 
     /// Whether there are none.
@@ -284,7 +284,8 @@ impl<'a> Iterator for HeaderIter<'a> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<(&'a str, &'a str)> {
-        let line = self.0.next()?;
+        // The host writes no empty lines; a hand-built block might.
+        let line = self.0.find(|line| !line.is_empty())?;
         // Header names hold no `:`; a value may (`http://...`), so the first one splits.
         Some(match line.split_once(':') {
             Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
