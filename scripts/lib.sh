@@ -10,6 +10,14 @@ ensure_rust_target() {
     fi
 }
 
+# rustfmt, for the format check of the test suite.
+ensure_rustfmt() {
+    if ! cargo fmt --version >/dev/null 2>&1; then
+        echo "==> installing rustfmt" >&2
+        rustup component add rustfmt >&2
+    fi
+}
+
 # Wait up to 10 s for a URL to answer.
 wait_for_http() {
     for _ in $(seq 1 100); do

@@ -9,6 +9,14 @@ source scripts/lib.sh
 
 ensure_rust_target
 ensure_c_toolchain
+ensure_rustfmt
+echo "==> format check (the host workspace and the guest workspaces: SDK, plugins, test components)"
+for dir in . sdk/rust plugins tests/fixtures tests/fixtures/fixture-shared bench/goose-get; do
+    (cd "$dir" && cargo fmt --all --check) || {
+        echo "error: $dir is not formatted; run \`cargo fmt --all\` there" >&2
+        exit 1
+    }
+done
 echo "==> building the guest components"
 bash scripts/build-guests.sh >/dev/null
 echo "==> host workspace tests"
