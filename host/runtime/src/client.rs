@@ -3,10 +3,12 @@
 //!
 //! Timings use `Instant::now()` reads only (no timers): request start, response head, last body byte.
 
+use crate::conn::{Conn, ExchangeError, Exchanged};
+pub use crate::h1::ResponseHeaders;
+use crate::h1::{self, EncodedRequest};
 use crate::pool::{self, Checkout, Pool};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http::Uri;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,14 +52,14 @@ pub struct CompletedResponse {
     /// Status code.
     pub status: u16,
     /// Headers as received, names lower case.
-    pub headers: http::HeaderMap,
+    pub headers: ResponseHeaders,
     /// Whole body.
     pub body: Bytes,
     /// Phase timings.
     pub timings: Timings,
-    /// Approximate bytes on the wire for the request (line, headers, body).
+    /// Bytes written for the request (line, headers, body).
     pub bytes_sent: u64,
-    /// Approximate bytes on the wire for the response (status line, headers, body).
+    /// Bytes read for the response (status line, headers, body and its chunk framing).
     pub bytes_received: u64,
 }
 
@@ -183,82 +185,57 @@ impl HttpClient {
             ));
         }
         let discard_body = req.discard_body;
-        let (request, bytes_sent) = build(req.method, &uri, port, req.headers, req.body)?;
+        let request = build(&req, &uri, port)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
-        // Boxed: a request waiting for a connection need not hold room for the exchange.
-        let exchange = Box::pin(async {
-            let sent = self.exchange(host, port, checkout, request).await?;
-            let head_at = Instant::now();
-            let (parts, body) = sent.response.into_parts();
-            let body = if discard_body {
-                drain_body(body).await?
-            } else {
-                let body = read_body(body, self.max_body).await?;
-                let len = body.len() as u64;
-                (body, len)
-            };
-            Ok::<_, RequestError>((
-                sent.sender,
-                parts,
-                body,
-                head_at,
-                sent.connecting,
-                sent.queued,
-            ))
-        });
-        let (sender, parts, (body, body_len), head_at, connecting, queued) =
-            tokio::time::timeout(req.timeout, exchange)
-                .await
-                .map_err(|_| RequestError::Timeout)??;
+        let exchange = self.exchange(host, port, checkout, &request, discard_body);
+        let (conn, x, connecting, queued) = tokio::time::timeout(req.timeout, exchange)
+            .await
+            .map_err(|_| RequestError::Timeout)??;
         let end = Instant::now();
-        self.pool.put_back(host, port, sender);
+        if x.reusable {
+            self.pool.put_back(host, port, conn);
+        }
         // A retry's wait for a connection is not part of the request's time either.
         let start = start + queued;
-        let bytes_received = 17
-            + body_len
-            + parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str().len() + v.len() + 4) as u64)
-                .sum::<u64>();
-        let headers = parts.headers;
         Ok(CompletedResponse {
-            status: parts.status.as_u16(),
-            headers,
-            body,
+            status: x.status,
+            headers: x.headers,
+            body: x.body,
             timings: Timings {
                 duration: end - start,
                 connecting,
-                waiting: (head_at - start).saturating_sub(connecting),
-                receiving: end - head_at,
+                waiting: (x.head_at - start).saturating_sub(connecting),
+                receiving: end - x.head_at,
             },
-            bytes_sent,
-            bytes_received,
+            bytes_sent: request.bytes.len() as u64,
+            bytes_received: x.received,
         })
     }
 
-    /// Send `request` on the checked-out connection (opening it first if need be) until its
-    /// response head arrives. A pooled connection that closed before the request went out is
-    /// replaced (a few times at most); a request hyper may have written is never sent again.
+    /// Send `request` on the checked-out connection (opening it first if need be) and read its
+    /// whole response. When a pooled connection turns out closed before any response came (the
+    /// server closed it while idle), an idempotent request goes again on another (a few times at
+    /// most); others fail, as they may have reached the server.
     async fn exchange(
         &self,
         host: &str,
         port: u16,
         mut checkout: Checkout,
-        mut request: Request<Full<Bytes>>,
-    ) -> Result<Sent, RequestError> {
+        request: &EncodedRequest,
+        discard_body: bool,
+    ) -> Result<(Conn, Exchanged, Duration, Duration), RequestError> {
         let (mut connecting, mut queued) = (Duration::ZERO, Duration::ZERO);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut sender = match checkout {
-                Checkout::Reuse(sender) => sender,
+            let (mut conn, reused) = match checkout {
+                Checkout::Reuse(conn) => (conn, true),
                 Checkout::Open(permit) => {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
                     // the task's handle meanwhile.
-                    let (sender, took) =
+                    let (conn, took) =
                         pool::open_in_task(host, port, permit).await.map_err(|e| {
                             RequestError::Connect(format!(
                                 "could not connect to {}:{port}: {e}",
@@ -266,34 +243,26 @@ impl HttpClient {
                             ))
                         })?;
                     connecting += took;
-                    sender
+                    (conn, false)
                 }
             };
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    return Ok(Sent {
-                        sender,
-                        response,
-                        connecting,
-                        queued,
-                    });
+            match conn.exchange(request, self.max_body, discard_body).await {
+                Ok(x) => return Ok((conn, x, connecting, queued)),
+                Err(ExchangeError::NoResponse(_))
+                    if reused && request.idempotent && attempt < SEND_ATTEMPTS =>
+                {
+                    drop(conn);
+                    let began = Instant::now();
+                    checkout = self.pool.checkout(host, port).await;
+                    queued += began.elapsed();
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) if attempt < SEND_ATTEMPTS => {
-                        request = unsent;
-                        // Not sent: the connection was still finishing its last response (wait
-                        // for it), or it closed (take another, the wait not counted).
-                        checkout = if sender.ready().await.is_ok() {
-                            Checkout::Reuse(sender)
-                        } else {
-                            let began = Instant::now();
-                            let checkout = self.pool.checkout(host, port).await;
-                            queued += began.elapsed();
-                            checkout
-                        };
-                    }
-                    _ => return Err(classify(e.into_error())),
-                },
+                Err(ExchangeError::NoResponse(m)) => {
+                    return Err(RequestError::Connect(format!(
+                        "{m} ({}:{port})",
+                        bracketed(host)
+                    )));
+                }
+                Err(ExchangeError::Failed(e)) => return Err(e),
             }
         }
     }
@@ -406,93 +375,31 @@ fn bracketed(host: &str) -> Cow<'_, str> {
     }
 }
 
-/// A request on its way: the connection it went out on, the response head, the time spent opening
-/// connections and the time spent waiting for one after a retry.
-struct Sent {
-    sender: pool::Sender,
-    response: http::Response<hyper::body::Incoming>,
-    connecting: Duration,
-    queued: Duration,
-}
-
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// The request in origin form (`GET /path?query`, with a `Host` header as the URL gives it, unless the
-/// guest set one) and the approximate bytes it puts on the wire. `port` is the URL's, as
-/// [`host_port`] read it.
-fn build(
-    method: String,
-    uri: &Uri,
-    port: u16,
-    headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
-) -> Result<(Request<Full<Bytes>>, u64), RequestError> {
-    let method = Method::from_bytes(method.as_bytes())
-        .map_err(|_| RequestError::Invalid(format!("bad method `{method}`")))?;
-    let target = uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    let mut sent = (method.as_str().len() + target.as_str().len() + 11) as u64;
-    // Filled in place: `http::request::Builder` moves the whole request through a `Result` at
-    // every step (~350 instructions of memcpy per request, by callgrind).
-    let body = Bytes::from(body.unwrap_or_default());
-    sent += body.len() as u64;
-    let mut req = Request::new(Full::new(body));
-    *req.method_mut() = method;
-    *req.uri_mut() = Uri::from(target);
-    let map = req.headers_mut();
-    // `try_*` throughout: `HeaderMap`'s plain methods panic past its size limit, and a guest's
-    // header list must not crash the host.
-    let too_many = |_| RequestError::Invalid("too many request headers".into());
-    map.try_reserve(headers.len() + 1).map_err(too_many)?;
-    let mut has_host = false;
-    for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| RequestError::Invalid(format!("bad header name `{k}`")))?;
-        let value = HeaderValue::from_str(&v)
-            .map_err(|_| RequestError::Invalid(format!("bad value for header `{k}`")))?;
-        has_host |= name == http::header::HOST;
-        sent += (name.as_str().len() + value.len() + 4) as u64;
-        map.try_append(name, value).map_err(too_many)?;
-    }
-    if !has_host {
-        // The URL's host (IPv6 in brackets) and port as written, without user info; without the
-        // port when it is the default one (however written: `:80`, `:080`, `:`).
-        let host_port = host_and_port(uri);
-        let host = if port == 80 {
-            without_port(host_port)
-        } else {
-            host_port
-        };
-        sent += (host.len() + 8) as u64;
-        let value = HeaderValue::from_str(host)
-            .map_err(|_| RequestError::Invalid(format!("bad host in `{uri}`")))?;
-        map.try_insert(http::header::HOST, value)
-            .map_err(too_many)?;
-    }
-    Ok((req, sent))
-}
-
-/// The whole body, or an error as soon as it is known to be longer than `limit` bytes.
-async fn read_body(body: hyper::body::Incoming, limit: u64) -> Result<Bytes, RequestError> {
-    use hyper::body::Body;
-    if body.size_hint().lower() > limit {
-        return Err(RequestError::BodyTooLong { limit });
-    }
-    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(RequestError::BodyTooLong { limit })
-        }
-        Err(e) => match e.downcast::<hyper::Error>() {
-            Ok(e) => Err(classify(*e)),
-            Err(e) => Err(RequestError::Connect(e.to_string())),
-        },
-    }
+/// guest set one). `port` is the URL's, as [`host_port`] read it.
+fn build(req: &OutgoingRequest, uri: &Uri, port: u16) -> Result<EncodedRequest, RequestError> {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    // `http://host?q` has an empty path: the request line needs `/?q`.
+    let target = if target.starts_with('/') {
+        Cow::Borrowed(target)
+    } else {
+        Cow::Owned(format!("/{target}"))
+    };
+    // The URL's host (IPv6 in brackets) and port as written, without user info; without the port
+    // when it is the default one (however written: `:80`, `:080`, `:`).
+    let host_port = host_and_port(uri);
+    let host = if port == 80 {
+        without_port(host_port)
+    } else {
+        host_port
+    };
+    let body = req.body.as_deref().unwrap_or_default();
+    h1::encode_request(&req.method, &target, host, &req.headers, body)
+        .map_err(RequestError::Invalid)
 }
 
 /// What the guest reads for [`RequestError::BodyTooLong`].
@@ -501,17 +408,6 @@ pub fn body_too_long_message(limit: u64) -> String {
         "the response body is longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options] or request less",
         human_size(limit)
     )
-}
-
-/// Read the body to its end, keeping nothing: an empty body and how long it was.
-async fn drain_body(mut body: hyper::body::Incoming) -> Result<(Bytes, u64), RequestError> {
-    let mut len = 0u64;
-    while let Some(frame) = body.frame().await {
-        if let Some(data) = frame.map_err(classify)?.data_ref() {
-            len += data.len() as u64;
-        }
-    }
-    Ok((Bytes::new(), len))
 }
 
 /// `64 MiB`, `1.5 KiB`, `100 bytes`.
@@ -528,23 +424,6 @@ fn human_size(n: u64) -> String {
         }
     }
     format!("{n} bytes")
-}
-
-/// A failed exchange: a response that is not HTTP (or a request hyper refused to write) is a
-/// protocol error, anything else (the connection broke or closed early) a connection error.
-fn classify(e: hyper::Error) -> RequestError {
-    use std::error::Error;
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    if e.is_parse() || e.is_parse_status() || e.is_user() {
-        RequestError::Protocol(msg)
-    } else {
-        RequestError::Connect(msg)
-    }
 }
 
 #[cfg(test)]
@@ -569,6 +448,18 @@ mod tests {
         LongLength,
         /// A 2 MiB body in 64 KiB chunks, length unknown up front.
         LongChunked,
+        /// `200 ok`, keeping the connection open.
+        KeepAlive,
+        /// `200 ok` without `Connection: close`, then close (a server's idle timeout, early).
+        IdleClose,
+        /// `hello world` in two chunks, with a trailer.
+        Chunked,
+        /// `100 Continue` and `103 Early Hints` before `200 ok`.
+        Interim,
+        /// A body without a length, ended by closing the connection.
+        UntilClose,
+        /// As for a HEAD request: a `Content-Length` and no body.
+        Head,
     }
 
     /// A raw HTTP/1.1 server on 127.0.0.1; counts the connections it accepted.
@@ -608,13 +499,28 @@ mod tests {
                             Answer::Latin1Header => {
                                 b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n\r\nok"
                             }
+                            Answer::KeepAlive | Answer::IdleClose => {
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                            }
+                            Answer::Chunked => {
+                                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 1\r\n\r\n"
+                            }
+                            Answer::Interim => {
+                                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                            }
+                            Answer::UntilClose => b"HTTP/1.1 200 OK\r\n\r\nuntil close",
+                            Answer::Head => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
                             Answer::LongLength | Answer::LongChunked => {
                                 let chunked = matches!(answer, Answer::LongChunked);
                                 let _ = long_body(&mut s, chunked).await;
                                 continue;
                             }
                         };
-                        if s.write_all(reply).await.is_err() || matches!(answer, Answer::Close) {
+                        let closes = matches!(
+                            answer,
+                            Answer::Close | Answer::IdleClose | Answer::UntilClose
+                        );
+                        if s.write_all(reply).await.is_err() || closes {
                             return;
                         }
                     }
@@ -670,6 +576,53 @@ mod tests {
             body: None,
             timeout,
         }
+    }
+
+    /// `n` GETs one after the other, each answered `200` with `body`; the connections they took.
+    async fn gets(answer: Answer, method: &str, n: u64, body: &[u8]) -> u64 {
+        let (port, accepted) = server(answer).await;
+        let client = client(port);
+        for _ in 0..n {
+            let mut req = get(port, Duration::from_secs(5));
+            req.method = method.into();
+            let resp = client.send(req).await.unwrap();
+            assert_eq!((resp.status, &resp.body[..]), (200, body));
+            assert!(resp.bytes_sent > 30 && resp.bytes_received > 17);
+        }
+        accepted.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn one_keep_alive_connection_carries_every_request() {
+        assert_eq!(gets(Answer::KeepAlive, "GET", 5, b"ok").await, 1);
+        assert_eq!(gets(Answer::Chunked, "GET", 3, b"hello world").await, 1);
+        assert_eq!(gets(Answer::Interim, "GET", 3, b"ok").await, 1);
+        assert_eq!(gets(Answer::Head, "HEAD", 3, b"").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_read_to_the_close_costs_its_connection() {
+        assert_eq!(gets(Answer::UntilClose, "GET", 3, b"until close").await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_costs_no_request() {
+        // Closed right after each response: the next request notices before sending, or sends,
+        // finds it closed without an answer and goes again on a new one (GET is idempotent).
+        assert_eq!(gets(Answer::IdleClose, "GET", 5, b"ok").await, 5);
+    }
+
+    #[tokio::test]
+    async fn bytes_on_the_wire_are_counted_exactly() {
+        let (port, _) = server(Answer::KeepAlive).await;
+        let resp = client(port)
+            .send(get(port, Duration::from_secs(5)))
+            .await
+            .unwrap();
+        let sent = format!("GET /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n");
+        assert_eq!(resp.bytes_sent, sent.len() as u64);
+        let received = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(resp.bytes_received, received.len() as u64);
     }
 
     #[tokio::test]
@@ -768,8 +721,8 @@ mod tests {
             .send(get(port, Duration::from_secs(5)))
             .await
             .unwrap();
-        assert_eq!(resp.headers["x-name"].as_bytes(), b"caf\xe9");
-        assert_eq!(resp.headers["content-length"], "2");
+        assert_eq!(resp.headers.get("x-name"), Some(&b"caf\xe9"[..]));
+        assert_eq!(resp.headers.get("content-length"), Some(&b"2"[..]));
     }
 
     /// A request that times out while its connection is still opening gives its
@@ -849,56 +802,61 @@ mod tests {
         }
     }
 
-    fn built(url: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    /// The request line's target and the Host headers of a GET of `url`.
+    fn built(url: &str, headers: &[(&str, &str)]) -> (String, Vec<String>) {
         let uri: Uri = url.parse().unwrap();
-        let headers = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let req = OutgoingRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+            timeout: Duration::from_secs(1),
+            discard_body: false,
+        };
         let (_, port) = host_port(&uri, url).unwrap();
-        build("GET".into(), &uri, port, headers, None).unwrap().0
+        let text = String::from_utf8(build(&req, &uri, port).unwrap().bytes).unwrap();
+        let mut lines = text.split("\r\n");
+        let target = lines.next().unwrap().split(' ').nth(1).unwrap().to_owned();
+        let hosts = lines
+            .filter_map(|l| l.split_once(": "))
+            .filter(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.to_owned())
+            .collect();
+        (target, hosts)
     }
 
     #[test]
     fn requests_go_out_in_origin_form_with_a_host_header() {
         let r = built("http://127.0.0.1:8080/a/b?c=d", &[]);
-        assert_eq!(r.uri().to_string(), "/a/b?c=d");
-        assert_eq!(r.headers()["host"], "127.0.0.1:8080");
+        assert_eq!(r.0, "/a/b?c=d");
+        assert_eq!(r.1[0], "127.0.0.1:8080");
         let r = built("http://127.0.0.1", &[]);
-        assert_eq!(r.uri().to_string(), "/");
-        assert_eq!(r.headers()["host"], "127.0.0.1");
+        assert_eq!(r.0, "/");
+        assert_eq!(built("http://127.0.0.1?q=1#top", &[]).0, "/?q=1");
+        assert_eq!(r.1[0], "127.0.0.1");
         // The default port is left out, as clients do; IPv6 literals keep their brackets.
-        assert_eq!(
-            built("http://localhost:80/", &[]).headers()["host"],
-            "localhost"
-        );
-        assert_eq!(
-            built("http://[::1]:8080/", &[]).headers()["host"],
-            "[::1]:8080"
-        );
-        assert_eq!(built("http://[::1]:80/", &[]).headers()["host"], "[::1]");
-        assert_eq!(
-            built("http://127.0.0.1:080/", &[]).headers()["host"],
-            "127.0.0.1"
-        );
-        assert_eq!(
-            built("http://127.0.0.1:/", &[]).headers()["host"],
-            "127.0.0.1"
-        );
+        assert_eq!(built("http://localhost:80/", &[]).1[0], "localhost");
+        assert_eq!(built("http://[::1]:8080/", &[]).1[0], "[::1]:8080");
+        assert_eq!(built("http://[::1]:80/", &[]).1[0], "[::1]");
+        assert_eq!(built("http://127.0.0.1:080/", &[]).1[0], "127.0.0.1");
+        assert_eq!(built("http://127.0.0.1:/", &[]).1[0], "127.0.0.1");
         // User info is not part of Host.
         assert_eq!(
-            built("http://me:secret@127.0.0.1:8080/", &[]).headers()["host"],
+            built("http://me:secret@127.0.0.1:8080/", &[]).1[0],
             "127.0.0.1:8080"
         );
         assert_eq!(
-            built("http://me:secret@127.0.0.1:80/", &[]).headers()["host"],
+            built("http://me:secret@127.0.0.1:80/", &[]).1[0],
             "127.0.0.1"
         );
-        assert_eq!(built("http://[::1]:/", &[]).headers()["host"], "[::1]");
+        assert_eq!(built("http://[::1]:/", &[]).1[0], "[::1]");
         // A Host the guest set is kept, and not doubled.
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
-        assert_eq!(r.headers().get_all("host").iter().count(), 1);
-        assert_eq!(r.headers()["host"], "shop.test");
+        assert_eq!(r.1.len(), 1);
+        assert_eq!(r.1[0], "shop.test");
     }
 
     #[test]
@@ -929,13 +887,11 @@ mod tests {
     }
 
     #[test]
-    fn too_many_request_headers_are_an_invalid_request_not_a_panic() {
-        let uri: Uri = "http://127.0.0.1:8080/".parse().unwrap();
-        let headers = vec![("x-a".to_owned(), "1".to_owned()); 40_000];
-        let Err(RequestError::Invalid(msg)) = build("GET".into(), &uri, 8080, headers, None) else {
-            panic!("40,000 headers were accepted");
-        };
-        assert_eq!(msg, "too many request headers");
+    fn many_request_headers_go_out_as_given() {
+        // (`http::HeaderMap` panics past 32,768 entries; the request is no longer built in one.)
+        let many = vec![("x-a", "1"); 40_000];
+        let (_, hosts) = built("http://127.0.0.1:8080/", &many);
+        assert_eq!(hosts, ["127.0.0.1:8080"]);
     }
 
     #[test]

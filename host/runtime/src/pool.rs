@@ -17,18 +17,11 @@
 //! to another origin nobody waits for, and a connection that comes back when nobody waits for its
 //! origin but someone waits for another is closed.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use crate::conn::Conn;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
-
-/// Sends requests on one connection.
-pub(crate) type Sender = SendRequest<Full<Bytes>>;
 
 /// A connection idle longer than this is closed rather than reused (as hyper-util's pool does).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -45,8 +38,8 @@ pub(crate) struct Pool {
 struct Origin {
     host: Box<str>,
     port: u16,
-    idle: VecDeque<(Sender, Instant)>,
-    waiters: VecDeque<oneshot::Sender<Sender>>,
+    idle: VecDeque<(Conn, Instant)>,
+    waiters: VecDeque<oneshot::Sender<Conn>>,
 }
 
 impl Origin {
@@ -63,22 +56,24 @@ impl Origin {
         !self.waiters.is_empty()
     }
 
-    /// Forget idle connections that closed or expired (their permits are already free, or free
-    /// once dropped).
-    fn prune(&mut self) {
+    /// Close idle connections that the server closed or that expired (freeing their permits);
+    /// true if there were any.
+    fn prune(&mut self) -> bool {
+        let before = self.idle.len();
         self.idle.retain(usable);
+        self.idle.len() < before
     }
 }
 
 /// Whether an idle connection may still be reused: open, and idle for less than [`IDLE_TIMEOUT`].
-fn usable((sender, since): &(Sender, Instant)) -> bool {
-    !sender.is_closed() && since.elapsed() < IDLE_TIMEOUT
+fn usable((conn, since): &(Conn, Instant)) -> bool {
+    !conn.is_closed() && since.elapsed() < IDLE_TIMEOUT
 }
 
 /// A connection to send on: a pooled one, or a permit (when capped) to open a new one.
 pub(crate) enum Checkout {
     /// An idle connection.
-    Reuse(Sender),
+    Reuse(Conn),
     /// Open a new connection; it keeps the permit while it is open.
     Open(Option<OwnedSemaphorePermit>),
 }
@@ -87,7 +82,7 @@ pub(crate) enum Checkout {
 enum Look {
     Ready(Checkout),
     /// Queued: a returning connection arrives here, or a permit frees.
-    Wait(oneshot::Receiver<Sender>, Arc<Semaphore>),
+    Wait(oneshot::Receiver<Conn>, Arc<Semaphore>),
 }
 
 impl Pool {
@@ -99,7 +94,7 @@ impl Pool {
         }
     }
 
-    /// Close every idle connection (their permits free once their connection tasks end).
+    /// Close every idle connection (freeing their permits).
     pub(crate) fn close_idle(&self) {
         let mut origins = self.origins.lock().expect("pool lock");
         for origin in origins.iter_mut() {
@@ -142,11 +137,21 @@ impl Pool {
         let Some(permits) = &self.permits else {
             return Look::Ready(Checkout::Open(None));
         };
-        if !origin.has_waiters()
-            && let Ok(permit) = permits.clone().try_acquire_owned()
-        {
-            return Look::Ready(Checkout::Open(Some(permit)));
+        if !origin.has_waiters() {
+            if let Ok(permit) = permits.clone().try_acquire_owned() {
+                return Look::Ready(Checkout::Open(Some(permit)));
+            }
+            // Nothing watches idle connections: one the server closed holds its permit until
+            // noticed. Let those go (anywhere) and try again.
+            let mut freed = false;
+            for origin in origins.iter_mut() {
+                freed |= origin.prune();
+            }
+            if freed && let Ok(permit) = permits.clone().try_acquire_owned() {
+                return Look::Ready(Checkout::Open(Some(permit)));
+            }
         }
+        let origin = &mut origins[i];
         let (tx, rx) = oneshot::channel();
         origin.waiters.push_back(tx);
         close_one_spare(&mut origins, host, port);
@@ -155,11 +160,9 @@ impl Pool {
 
     /// Put a connection back after its response was read whole: to the longest-waiting request
     /// for its origin, else idle, unless nobody waits for it but someone waits for another origin
-    /// (then it closes, and its permit goes there). A closed one is dropped. Its connection task
-    /// may still be finishing that response: the next request on it waits for that (see
-    /// `HttpClient::exchange`), rather than this one.
-    pub(crate) fn put_back(&self, host: &str, port: u16, mut sender: Sender) {
-        if sender.is_closed() {
+    /// (then it closes, and its permit goes there). A closed one is dropped.
+    pub(crate) fn put_back(&self, host: &str, port: u16, mut conn: Conn) {
+        if conn.is_closed() {
             return;
         }
         let mut origins = self.origins.lock().expect("pool lock");
@@ -167,10 +170,10 @@ impl Pool {
             return;
         };
         while let Some(waiter) = origins[i].waiters.pop_front() {
-            match waiter.send(sender) {
+            match waiter.send(conn) {
                 Ok(()) => return,
                 // That request gave up waiting: the next one.
-                Err(back) => sender = back,
+                Err(back) => conn = back,
             }
         }
         let others_wait = origins
@@ -183,21 +186,21 @@ impl Pool {
             while idle.front().is_some_and(|entry| !usable(entry)) {
                 idle.pop_front();
             }
-            idle.push_back((sender, Instant::now()));
+            idle.push_back((conn, Instant::now()));
         }
     }
 }
 
 /// Wait in line for a connection handed over by `put_back`, or for a permit, whichever comes first.
-async fn wait(mut handed: oneshot::Receiver<Sender>, permits: Arc<Semaphore>) -> Checkout {
+async fn wait(mut handed: oneshot::Receiver<Conn>, permits: Arc<Semaphore>) -> Checkout {
     // One `acquire` for the whole wait: the request keeps its place in the semaphore's queue.
     let acquire = permits.acquire_owned();
     tokio::pin!(acquire);
     tokio::select! {
         biased;
-        sender = &mut handed => match sender {
-            Ok(sender) => Checkout::Reuse(sender),
-            // Never: the pool only drops a waiter's sender after sending on it.
+        conn = &mut handed => match conn {
+            Ok(conn) => Checkout::Reuse(conn),
+            // Never: the pool only drops a waiter's channel after sending on it.
             Err(_) => Checkout::Open(Some(
                 acquire.await.expect("the cap's semaphore is never closed"),
             )),
@@ -206,34 +209,36 @@ async fn wait(mut handed: oneshot::Receiver<Sender>, permits: Arc<Semaphore>) ->
             let permit = permit.expect("the cap's semaphore is never closed");
             // A connection may have been handed over at the same time: use it, free the permit.
             match handed.try_recv() {
-                Ok(sender) => Checkout::Reuse(sender),
+                Ok(conn) => Checkout::Reuse(conn),
                 Err(_) => Checkout::Open(Some(permit)),
             }
         }
     }
 }
 
-/// Close one idle connection to an origin other than `host:port` that nobody waits for. Closed and
-/// expired idle connections are forgotten on the way (they hold no permit that closing would free).
+/// Close one idle connection to an origin other than `host:port` that nobody waits for (`look` has
+/// already closed the dead ones, unless others were waiting before this request).
 fn close_one_spare(origins: &mut [Origin], host: &str, port: u16) {
     for origin in origins.iter_mut().filter(|o| !o.is(host, port)) {
-        origin.prune();
+        if origin.prune() {
+            return;
+        }
         if !origin.idle.is_empty() && !origin.has_waiters() {
-            // The oldest; dropping its sender ends its connection task.
+            // The oldest; dropping it closes it.
             origin.idle.pop_front();
             return;
         }
     }
 }
 
-/// [`open`] in a task of its own on this thread, so its deep call stack (connect, handshake, spawning
-/// the connection's task) is not on the caller's: a VU polls its requests on its fiber stack, whose
-/// touched pages stay resident for the VU's life.
+/// [`Conn::open`] in a task of its own on this thread, so its deep call stack (resolving, connecting)
+/// is not on the caller's: a VU polls its requests on its fiber stack, whose touched pages stay
+/// resident for the VU's life.
 pub(crate) async fn open_in_task(
     host: &str,
     port: u16,
     permit: Option<OwnedSemaphorePermit>,
-) -> std::io::Result<(Sender, Duration)> {
+) -> std::io::Result<(Conn, Duration)> {
     /// Aborts the task when the request gives up (a timeout): the connection attempt and its
     /// permit must not outlive it.
     struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -243,36 +248,13 @@ pub(crate) async fn open_in_task(
         }
     }
     let host = host.to_owned();
-    let mut task = AbortOnDrop(tokio::spawn(async move { open(&host, port, permit).await }));
+    let mut task = AbortOnDrop(tokio::spawn(async move {
+        Conn::open(&host, port, permit).await
+    }));
     match (&mut task.0).await {
         Ok(opened) => opened,
         Err(e) => Err(std::io::Error::other(e)),
     }
-}
-
-/// Open a connection to `host:port` (an IP literal or a name, IPv6 without brackets) and start
-/// driving it on this thread; `permit` is released when it closes. Also returns how long the TCP
-/// connection took to open.
-pub(crate) async fn open(
-    host: &str,
-    port: u16,
-    permit: Option<OwnedSemaphorePermit>,
-) -> std::io::Result<(Sender, Duration)> {
-    let began = Instant::now();
-    let tcp = TcpStream::connect((host, port)).await?;
-    let took = began.elapsed();
-    // Requests are small and written in one go; do not let Nagle hold them back.
-    tcp.set_nodelay(true)?;
-    let (sender, conn) = http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(async move {
-        let _permit = permit;
-        if let Err(error) = conn.await {
-            tracing::debug!(%error, "an HTTP connection ended with an error");
-        }
-    });
-    Ok((sender, took))
 }
 
 #[cfg(test)]
@@ -301,11 +283,11 @@ mod tests {
     }
 
     /// A request to `port` that finds a free permit opens a connection.
-    async fn open_new(pool: &Pool, port: u16) -> Sender {
+    async fn open_new(pool: &Pool, port: u16) -> Conn {
         let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
             panic!("a request under the cap opens");
         };
-        open("127.0.0.1", port, permit).await.unwrap().0
+        Conn::open("127.0.0.1", port, permit).await.unwrap().0
     }
 
     /// A request to `port` waiting in its own task (already in line when this returns).
@@ -339,11 +321,11 @@ mod tests {
     async fn the_cap_makes_requests_wait_for_a_connection_to_come_back() {
         let port = held_origin().await;
         let pool = Arc::new(Pool::new(Some(1)));
-        let sender = open_new(&pool, port).await;
+        let conn = open_new(&pool, port).await;
         // The cap is reached: a second request waits...
         let waiting = queued(&pool, port).await;
         // ...and gets the connection the first one puts back.
-        pool.put_back("127.0.0.1", port, sender);
+        pool.put_back("127.0.0.1", port, conn);
         let got = within(waiting, "woken by the returned connection")
             .await
             .unwrap();
@@ -354,8 +336,8 @@ mod tests {
     async fn a_waiting_request_closes_an_idle_connection_to_another_origin() {
         let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Pool::new(Some(1));
-        let sender = open_new(&pool, port1).await;
-        pool.put_back("127.0.0.1", port1, sender);
+        let conn = open_new(&pool, port1).await;
+        pool.put_back("127.0.0.1", port1, conn);
         // The only permit is held by the idle connection to the first origin, which nobody waits
         // for: it is closed so that a request to the second origin can open its own.
         let got = within(
@@ -370,12 +352,12 @@ mod tests {
     async fn a_connection_nobody_waits_for_goes_to_a_request_for_another_origin() {
         let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Arc::new(Pool::new(Some(1)));
-        let sender = open_new(&pool, port1).await;
+        let conn = open_new(&pool, port1).await;
         // The connection to the first origin is in use when a request to the second starts
         // waiting...
         let waiting = queued(&pool, port2).await;
         // ...and is closed when it comes back, so that the waiting request gets the permit.
-        pool.put_back("127.0.0.1", port1, sender);
+        pool.put_back("127.0.0.1", port1, conn);
         let got = within(waiting, "the connection came back and gave its permit up")
             .await
             .unwrap();
@@ -387,11 +369,11 @@ mod tests {
         use futures_util::FutureExt;
         let port = held_origin().await;
         let pool = Arc::new(Pool::new(Some(1)));
-        let sender = open_new(&pool, port).await;
+        let conn = open_new(&pool, port).await;
         let waiting = queued(&pool, port).await;
         // The connection's own VU puts it back and asks again at once (no yield in between, as
         // in a loop without sleeps): the request that waited gets it, this one waits in line.
-        pool.put_back("127.0.0.1", port, sender);
+        pool.put_back("127.0.0.1", port, conn);
         assert!(
             pool.checkout("127.0.0.1", port).now_or_never().is_none(),
             "the returning VU jumped the line"
@@ -405,13 +387,13 @@ mod tests {
         use futures_util::FutureExt;
         let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Arc::new(Pool::new(Some(1)));
-        let sender = open_new(&pool, port1).await;
+        let conn = open_new(&pool, port1).await;
         // A request to the same origin queues and gives up (its iteration was interrupted)...
         assert!(pool.checkout("127.0.0.1", port1).now_or_never().is_none());
         // ...while one to another origin waits for the permit.
         let waiting = queued(&pool, port2).await;
         // Nobody waits for the first origin any more: the connection closes and frees its permit.
-        pool.put_back("127.0.0.1", port1, sender);
+        pool.put_back("127.0.0.1", port1, conn);
         let got = within(waiting, "the permit went to the other origin")
             .await
             .unwrap();
@@ -429,25 +411,33 @@ mod tests {
         });
         let (c, a) = (held_origin().await, held_origin().await);
         let pool = Pool::new(Some(2));
-        let mut senders = Vec::new();
+        let mut conns = Vec::new();
         for port in [b, c] {
-            senders.push((port, open_new(&pool, port).await));
+            conns.push((port, open_new(&pool, port).await));
         }
         // Both come back idle before b's close is noticed: b's entry is in the pool, dead soon.
-        for (port, sender) in senders {
-            pool.put_back("127.0.0.1", port, sender);
+        for (port, conn) in conns {
+            pool.put_back("127.0.0.1", port, conn);
         }
         within(
             async {
-                while pool.permits.as_ref().unwrap().available_permits() == 0 {
+                // (Noticed either in `put_back`, which dropped it, or since.)
+                while pool
+                    .origins
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o.port == b && o.idle.iter().any(|(conn, _)| !conn.is_closed()))
+                {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             },
             "origin b closed its connection",
         )
         .await;
-        // One request to a takes the free permit; a second must wait, and the permit it gets is
-        // c's, whose live idle connection is closed for it (b's dead entry frees nothing).
+        // Both permits are held. One request to a takes b's, once b's dead entry is closed; a
+        // second must wait, and the permit it gets is c's, whose live idle connection is closed
+        // for it.
         let _first = open_new(&pool, a).await;
         let got = within(
             pool.checkout("127.0.0.1", a),

@@ -221,8 +221,8 @@ impl From<wit::Response> for Response {
     }
 }
 
-/// A response's headers, names lower case, in the order received (a repeated header's values
-/// follow its first).
+/// A response's headers, names lower case, in the order received (a header sent twice is there
+/// twice).
 ///
 /// The host hands them over as one block of `name: value` lines, which this type keeps and splits
 /// only when a header is asked for: a response whose headers nobody reads costs one copy.

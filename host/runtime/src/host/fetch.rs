@@ -88,7 +88,12 @@ impl WasiHttpHooks for FetchHooks {
             let headers = parts
                 .headers
                 .iter()
-                .filter(|(k, _)| *k != http::header::HOST)
+                // The body was collected whole: the client frames it with its own Content-Length.
+                .filter(|(k, _)| {
+                    *k != http::header::HOST
+                        && *k != http::header::CONTENT_LENGTH
+                        && *k != http::header::TRANSFER_ENCODING
+                })
                 .map(|(k, v)| {
                     (
                         k.as_str().to_owned(),
@@ -131,7 +136,7 @@ impl WasiHttpHooks for FetchHooks {
 fn into_response(resp: CompletedResponse) -> Result<http::Response<WasiBody>, WasiHttpError> {
     let mut builder = http::Response::builder().status(resp.status);
     if let Some(headers) = builder.headers_mut() {
-        *headers = resp.headers;
+        *headers = resp.headers.to_header_map();
     }
     builder
         .body(

@@ -3,7 +3,7 @@
 //! traps.
 
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
-use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
+use crate::client::{CompletedResponse, OutgoingRequest, RequestError, ResponseHeaders};
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
 use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
@@ -151,23 +151,19 @@ impl VuState {
     }
 }
 
-/// The response headers as the guest gets them: one `name: value\n` line per header, in the order
-/// received (a repeated header's lines follow its first: `HeaderMap` groups them). One string is one
-/// `cabi_realloc` into the guest; a list of pairs took two more per header, and cost ~2,150
-/// instructions per header more than it costs hyper itself (BENCHMARKS.md). Header values are nearly
-/// always ASCII: one UTF-8 check of the whole block is cheaper than one per value, and the lossy
-/// conversion only runs for the odd invalid byte (names and separators are ASCII, so it replaces
-/// exactly what a per-value conversion would).
-pub(crate) fn header_block(headers: &http::HeaderMap) -> String {
-    let len = headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 3)
-        .sum();
+/// The response headers as the guest gets them: one `name: value\n` line per header line received,
+/// in the order received. One string is one `cabi_realloc` into the guest; a list of pairs took two
+/// more per header, and cost ~2,150 instructions per header more than it costs hyper itself
+/// (BENCHMARKS.md). Header values are nearly always ASCII: one UTF-8 check of the whole block is
+/// cheaper than one per value, and the lossy conversion only runs for the odd invalid byte (names
+/// and separators are ASCII, so it replaces exactly what a per-value conversion would).
+pub(crate) fn header_block(headers: &ResponseHeaders) -> String {
+    let len = headers.iter().map(|(k, v)| k.len() + v.len() + 3).sum();
     let mut block = Vec::with_capacity(len);
-    for (k, v) in headers {
-        block.extend_from_slice(k.as_str().as_bytes());
+    for (k, v) in headers.iter() {
+        block.extend_from_slice(k);
         block.extend_from_slice(b": ");
-        block.extend_from_slice(v.as_bytes());
+        block.extend_from_slice(v);
         block.push(b'\n');
     }
     String::from_utf8(block)
@@ -212,20 +208,18 @@ pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestEr
 #[cfg(test)]
 mod tests {
     use super::header_block;
-    use http::{HeaderMap, HeaderValue};
+    use crate::h1::parse_head;
 
     #[test]
     fn headers_reach_the_guest_as_one_line_each_in_the_order_received() {
-        let mut headers = HeaderMap::new();
-        headers.append("content-type", HeaderValue::from_static("text/plain"));
-        headers.append("set-cookie", HeaderValue::from_static("a=1"));
-        headers.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
-        headers.append("x-empty", HeaderValue::from_static(""));
-        headers.append("x-name", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let text = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nX-Empty: \r\nset-cookie: b=2; Path=/\r\nX-Name: caf\xe9\r\n\r\n";
+        let mut buf = text.to_vec();
+        let head = parse_head(&mut buf, false).unwrap().unwrap();
+        let headers = head.into_headers(bytes::Bytes::from(buf));
         assert_eq!(
             header_block(&headers),
-            "content-type: text/plain\nset-cookie: a=1\nset-cookie: b=2; Path=/\nx-empty: \nx-name: caf\u{FFFD}\n"
+            "content-type: text/plain\nset-cookie: a=1\nx-empty: \nset-cookie: b=2; Path=/\nx-name: caf\u{FFFD}\n"
         );
-        assert_eq!(header_block(&HeaderMap::new()), "");
+        assert_eq!(header_block(&Default::default()), "");
     }
 }
