@@ -5,7 +5,7 @@
 use crate::client::RequestError;
 use crate::h1::{self, ChunkedDecoder, EncodedRequest, Framing, ResponseHeaders};
 use bytes::{Buf, Bytes, BytesMut};
-use std::task::{Context, Poll, Waker};
+use futures_util::FutureExt;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,6 +13,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 /// Room made in the read buffer before a read.
 const READ_CHUNK: usize = 8 * 1024;
+/// The most read-buffer capacity a connection keeps between responses.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// An open connection: its socket, what was read past the last response (nothing, when it is
 /// reusable) and, under `max-connections`, the permit it holds until it closes.
@@ -70,8 +72,9 @@ impl Conn {
     /// became readable since the last response was read whole. No system call: the runtime's I/O
     /// driver has already noted the event.
     pub(crate) fn is_closed(&self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        matches!(self.stream.poll_read_ready(&mut cx), Poll::Ready(_))
+        // Unconstrained: with the task's cooperative budget used up, tokio would say "not ready".
+        let ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx));
+        tokio::task::unconstrained(ready).now_or_never().is_some()
     }
 
     /// Send `req` and read its whole response. A body longer than `max_body` fails as soon as
@@ -83,11 +86,15 @@ impl Conn {
         discard: bool,
     ) -> Result<Exchanged, ExchangeError> {
         use ExchangeError::{Failed, NoResponse};
-        if let Err(e) = self.stream.write_all(&req.bytes).await {
-            return Err(NoResponse(format!(
-                "the connection broke while sending: {e}"
-            )));
-        }
+        // A server may answer before it has read the whole request (a 413 to a large upload) and
+        // close: a failed write still looks for that answer.
+        let write_error = self.stream.write_all(&req.bytes).await.err();
+        let no_response = |what: String| {
+            NoResponse(match &write_error {
+                Some(e) => format!("the connection broke while sending: {e}"),
+                None => what,
+            })
+        };
         let mut received = 0u64;
         let head = loop {
             if !self.buf.is_empty() {
@@ -109,20 +116,25 @@ impl Conn {
             }
             match self.read(READ_CHUNK).await {
                 Ok(0) if received == 0 => {
-                    return Err(NoResponse(
+                    return Err(no_response(
                         "the server closed the connection without responding".into(),
                     ));
                 }
                 Ok(0) => return Err(Failed(closed_early())),
                 Ok(n) => received += n as u64,
                 Err(e) if received == 0 => {
-                    return Err(NoResponse(format!(
+                    return Err(no_response(format!(
                         "the connection broke before a response: {e}"
                     )));
                 }
                 Err(e) => return Err(Failed(broke(e))),
             }
         };
+        if head.len > h1::MAX_HEAD {
+            return Err(Failed(RequestError::Protocol(
+                "the response head is longer than 64 KiB".into(),
+            )));
+        }
         let head_at = Instant::now();
         let (status, framing, keep_alive) = (head.status, head.framing, head.keep_alive);
         let len = head.len;
@@ -135,7 +147,15 @@ impl Conn {
             Framing::UntilClose => self.read_to_end(limit, discard, &mut received).await?,
         };
         // Anything past the response (or the server's FIN already here) leaves it unusable.
-        let reusable = keep_alive && !req.close && self.buf.is_empty() && self.idle_now();
+        let reusable = keep_alive
+            && !req.close
+            && write_error.is_none()
+            && self.buf.is_empty()
+            && self.idle_now();
+        if self.buf.capacity() > KEPT_BUFFER {
+            // An idle connection keeps a small read buffer, not the largest response it saw.
+            self.buf = BytesMut::new();
+        }
         Ok(Exchanged {
             status,
             headers,
@@ -162,23 +182,38 @@ impl Conn {
         if n > limit {
             return Err(ExchangeError::Failed(RequestError::BodyTooLong { limit }));
         }
-        let mut left = n;
-        loop {
-            let have = self.buf.len() as u64;
-            if have >= left {
-                let body = self.buf.split_to(left as usize).freeze();
-                return Ok(if discard { Bytes::new() } else { body });
-            }
-            if discard {
+        if discard {
+            // Through the read buffer, a chunk at a time.
+            let mut left = n;
+            loop {
+                let have = self.buf.len() as u64;
+                if have >= left {
+                    self.buf.advance(left as usize);
+                    return Ok(Bytes::new());
+                }
                 left -= have;
                 self.buf.clear();
+                *received += self.read_some(READ_CHUNK).await?;
             }
-            // Room for the rest, up to 1 MiB at a time (the buffer grows as it fills).
-            let want = usize::try_from(left - self.buf.len() as u64)
-                .unwrap_or(usize::MAX)
-                .clamp(1, 1 << 20);
-            *received += self.read_some(want).await?;
         }
+        let len = usize::try_from(n).unwrap_or(usize::MAX);
+        if self.buf.len() >= len {
+            return Ok(self.buf.split_to(len).freeze());
+        }
+        // Into a buffer of its own, of exactly the body's size: read straight into it (never past
+        // the body's end), and nothing of it stays with the connection.
+        // (`len` is within the body limit, the VU's memory-limit.)
+        let mut body = BytesMut::with_capacity(len);
+        body.extend_from_slice(&self.buf);
+        self.buf.clear();
+        while body.len() < len {
+            match self.stream.read_buf(&mut body).await {
+                Ok(0) => return Err(ExchangeError::Failed(closed_early())),
+                Ok(k) => *received += k as u64,
+                Err(e) => return Err(ExchangeError::Failed(broke(e))),
+            }
+        }
+        Ok(body.freeze())
     }
 
     async fn read_chunked(
@@ -243,9 +278,12 @@ impl Conn {
         }
     }
 
-    /// After a response read whole: true when nothing more is there to read (the usual case; it
-    /// also clears the socket's readiness, which [`Conn::is_closed`] then watches). One `read`
-    /// system call, as hyper's connection task makes one after each response.
+    /// After a response read whole: true when nothing more is there to read, as far as the socket's
+    /// readiness tells: a `read` system call unless tokio already knows the socket is drained (its
+    /// last read came back short). Either way the readiness is clear afterwards, and
+    /// [`Conn::is_closed`] watches for the next event. A FIN that came with the response's last
+    /// bytes can go unseen here; the next request on the connection then finds it closed without
+    /// an answer, and goes again on another if it is idempotent (`HttpClient::exchange`).
     fn idle_now(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)

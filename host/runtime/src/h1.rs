@@ -78,7 +78,7 @@ pub(crate) fn encode_request(
             }
             has_host = true;
         } else if name.eq_ignore_ascii_case("content-length") {
-            if value.trim().parse::<u64>().ok() != Some(body.len() as u64) {
+            if parse_length(value.as_bytes().trim_ascii()) != Some(body.len() as u64) {
                 return Err(format!(
                     "header `{name}: {value}` does not match the body's {} bytes; leave it out and Stampede sets it",
                     body.len()
@@ -258,8 +258,9 @@ pub(crate) fn parse_head(buf: &mut [u8], head_request: bool) -> Result<Option<He
     };
     // HTTP/1.0 keeps a connection only when asked to; a body with both framings (a smuggling
     // vector) or one read to the end never leaves a reusable connection.
+    // An HTTP/1.0 response with Transfer-Encoding has faulty framing (RFC 9112 6.1): close after it.
     let persistent = if version == 0 {
-        keep_alive_token
+        keep_alive_token && !encoded
     } else {
         !close
     };
@@ -394,6 +395,8 @@ pub(crate) struct ChunkedDecoder {
 enum Chunk {
     /// Reading a chunk size (hex): its value so far.
     Size(u64),
+    /// Whitespace after a chunk size: only more of it, extensions or the line's end may follow.
+    SizeSpace(u64),
     /// Chunk extensions, skipped to the end of the line.
     Extension(u64),
     /// The size line's LF.
@@ -437,9 +440,16 @@ impl ChunkedDecoder {
                         Chunk::Size(n * 16 + u64::from(d))
                     }
                     None if self.digits == 0 => return Err(bad("no chunk size")),
-                    None if b == b';' || b == b' ' || b == b'\t' => Chunk::Extension(n),
+                    None if b == b';' => Chunk::Extension(n),
+                    None if b == b' ' || b == b'\t' => Chunk::SizeSpace(n),
                     None if b == b'\r' => Chunk::SizeLf(n),
                     None => return Err(bad("invalid chunk size")),
+                },
+                Chunk::SizeSpace(n) => match b {
+                    b' ' | b'\t' => Chunk::SizeSpace(n),
+                    b';' => Chunk::Extension(n),
+                    b'\r' => Chunk::SizeLf(n),
+                    _ => return Err(bad("invalid chunk size")),
                 },
                 Chunk::Extension(n) => match b {
                     b'\r' => Chunk::SizeLf(n),
@@ -557,6 +567,8 @@ mod tests {
         );
         assert_eq!(err("GET", &[("x", "a\0")], b""), "bad value for header `x`");
         assert!(err("POST", &[("content-length", "3")], b"hi").contains("does not match"));
+        assert!(err("POST", &[("content-length", "+2")], b"hi").contains("does not match"));
+        assert!(request("POST", &[("content-length", " 2 ")], b"hi").is_ok());
         assert!(err("POST", &[("transfer-encoding", "chunked")], b"hi").contains("not supported"));
         assert!(err("GET", &[("host", "a"), ("Host", "b")], b"").contains("two Host"));
         // Tabs and non-ASCII bytes are fine in values.
@@ -650,6 +662,10 @@ mod tests {
         assert!(!h.keep_alive);
         let h = framing("HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n");
         assert!(h.keep_alive);
+        let h = framing(
+            "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+        );
+        assert!(!h.keep_alive);
         for bad in ["+3", "3 3", "x", "", "99999999999999999999"] {
             let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
             assert!(head(text.as_bytes()).is_err(), "{bad}");
@@ -673,7 +689,7 @@ mod tests {
 
     #[test]
     fn chunked_bodies_decode_however_they_arrive() {
-        let text = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+        let text = b"5\r\nhello\r\n6 ;ext=1\r\n world\r\n0 \r\nx-trailer: 1\r\n\r\nNEXT";
         let (body, done, rest) = dechunk(&[text]).unwrap();
         assert_eq!((&body[..], done, rest), (&b"hello world"[..], true, 4));
         let bytes: Vec<&[u8]> = text.chunks(1).collect();
@@ -694,6 +710,8 @@ mod tests {
             b"5\r\nhelloX\r\n",
             b"1234567890abcdef0\r\n",
             b"0\r\nx\n",
+            b"5 5\r\nhello\r\n",
+            b"5 junk\r\nhello\r\n",
         ] {
             assert!(dechunk(&[bad]).is_err(), "{}", String::from_utf8_lossy(bad));
         }
