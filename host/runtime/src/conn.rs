@@ -106,11 +106,6 @@ impl Conn {
                         continue;
                     }
                     Some(head) => break head,
-                    None if self.buf.len() >= h1::MAX_HEAD => {
-                        return Err(Failed(RequestError::Protocol(
-                            "the response head is longer than 64 KiB".into(),
-                        )));
-                    }
                     None => {}
                 }
             }
@@ -130,11 +125,6 @@ impl Conn {
                 Err(e) => return Err(Failed(broke(e))),
             }
         };
-        if head.len > h1::MAX_HEAD {
-            return Err(Failed(RequestError::Protocol(
-                "the response head is longer than 64 KiB".into(),
-            )));
-        }
         let head_at = Instant::now();
         let (status, framing, keep_alive) = (head.status, head.framing, head.keep_alive);
         let len = head.len;
@@ -207,11 +197,7 @@ impl Conn {
         body.extend_from_slice(&self.buf);
         self.buf.clear();
         while body.len() < len {
-            match self.stream.read_buf(&mut body).await {
-                Ok(0) => return Err(ExchangeError::Failed(closed_early())),
-                Ok(k) => *received += k as u64,
-                Err(e) => return Err(ExchangeError::Failed(broke(e))),
-            }
+            *received += more_of_body(self.stream.read_buf(&mut body).await)?;
         }
         Ok(body.freeze())
     }
@@ -271,11 +257,7 @@ impl Conn {
 
     /// Read more of a body whose end is still to come: the connection closing now is an error.
     async fn read_some(&mut self, want: usize) -> Result<u64, ExchangeError> {
-        match self.read(want).await {
-            Ok(0) => Err(ExchangeError::Failed(closed_early())),
-            Ok(n) => Ok(n as u64),
-            Err(e) => Err(ExchangeError::Failed(broke(e))),
-        }
+        more_of_body(self.read(want).await)
     }
 
     /// After a response read whole: true when nothing more is there to read, as far as the socket's
@@ -287,6 +269,16 @@ impl Conn {
     fn idle_now(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
+
+/// A read in the middle of a body: the bytes it brought, or the error that the connection closing
+/// (or breaking) now is.
+fn more_of_body(read: std::io::Result<usize>) -> Result<u64, ExchangeError> {
+    match read {
+        Ok(0) => Err(ExchangeError::Failed(closed_early())),
+        Ok(n) => Ok(n as u64),
+        Err(e) => Err(ExchangeError::Failed(broke(e))),
     }
 }
 

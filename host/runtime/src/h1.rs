@@ -196,15 +196,19 @@ impl Head {
     }
 }
 
-/// Parse the response head at the start of `buf`: `Ok(None)` until it is complete. Header names are
-/// lower-cased in place. `head_request`: the request was `HEAD` (no body follows).
+/// Parse the response head at the start of `buf`: `Ok(None)` until it is complete, an error once it
+/// is known to be longer than [`MAX_HEAD`] (complete or not). Header names are lower-cased in place.
+/// `head_request`: the request was `HEAD` (no body follows).
 pub(crate) fn parse_head(buf: &mut [u8], head_request: bool) -> Result<Option<Head>, String> {
     let parsed = match parse_with::<FEW_HEADERS>(buf) {
         Err(httparse::Error::TooManyHeaders) => parse_many(buf),
         other => other,
     };
+    let too_long = || Err("the response head is longer than 64 KiB".to_owned());
     let (status, version, len, spans) = match parsed {
+        Ok(Some((_, _, len, _))) if len > MAX_HEAD => return too_long(),
         Ok(Some(p)) => p,
+        Ok(None) if buf.len() >= MAX_HEAD => return too_long(),
         Ok(None) => return Ok(None),
         Err(e) => return Err(format!("the response is not HTTP/1.x: {e}")),
     };
@@ -608,6 +612,18 @@ mod tests {
         let map = headers.to_header_map();
         assert_eq!(map.get_all("set-cookie").iter().count(), 2);
         assert_eq!(map["x-name"].as_bytes(), b"caf\xe9");
+    }
+
+    #[test]
+    fn a_head_longer_than_64_kib_is_an_error_complete_or_not() {
+        let mut text = b"HTTP/1.1 200 OK\r\nx-long: ".to_vec();
+        text.resize(MAX_HEAD, b'a');
+        let err = head(&text).unwrap_err();
+        assert_eq!(err, "the response head is longer than 64 KiB");
+        text.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(head(&text).unwrap_err(), err);
+        text.truncate(MAX_HEAD - 8);
+        assert!(head(&text).unwrap().is_none());
     }
 
     #[test]

@@ -160,11 +160,10 @@ impl Pool {
 
     /// Put a connection back after its response was read whole: to the longest-waiting request
     /// for its origin, else idle, unless nobody waits for it but someone waits for another origin
-    /// (then it closes, and its permit goes there). A closed one is dropped.
+    /// (then it closes, and its permit goes there). Only a connection its response left reusable
+    /// comes back, checked the moment that response ended (`Conn::exchange`), so it is not checked
+    /// again here.
     pub(crate) fn put_back(&self, host: &str, port: u16, mut conn: Conn) {
-        if conn.is_closed() {
-            return;
-        }
         let mut origins = self.origins.lock().expect("pool lock");
         let Some(i) = origins.iter().position(|o| o.is(host, port)) else {
             return;
