@@ -264,8 +264,8 @@ impl Conn {
     /// readiness tells: a `read` system call unless tokio already knows the socket is drained (its
     /// last read came back short). Either way the readiness is clear afterwards, and
     /// [`Conn::is_closed`] watches for the next event. A FIN that came with the response's last
-    /// bytes can go unseen here; the next request on the connection then finds it closed without
-    /// an answer, and goes again on another if it is idempotent (`HttpClient::exchange`).
+    /// bytes is not lost either way: tokio never clears a socket's read-closed readiness, which
+    /// `is_closed` sees.
     fn idle_now(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)

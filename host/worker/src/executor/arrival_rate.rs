@@ -167,13 +167,15 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         }
     };
     let Some(mut vu) = vu else { return };
+    let mut interrupt = clock.interrupt();
     loop {
         // Holding a permit (counted as idle) from here: the next job is ours.
         let job = pool.jobs.lock().await.recv().await;
         let Some(job) = job else { break };
         let delay = Instant::now() - job.due;
         shared.active.fetch_add(1, Ordering::Relaxed);
-        let completed = run_iteration(&mut vu, clock, None, shared, run, Some(delay)).await;
+        let completed =
+            run_iteration(&mut vu, &mut interrupt, None, shared, run, Some(delay)).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);
         if !completed {
             return;

@@ -18,7 +18,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
@@ -132,7 +134,7 @@ struct Deadlines {
     stop: watch::Receiver<Option<Instant>>,
     /// Set at the hard deadline, by [`keep_deadline`].
     passed: AtomicBool,
-    interrupt: Notify,
+    interrupt: Arc<Notify>,
     /// Dropped with the last clone of the clock, which ends `keep_deadline`.
     _alive: oneshot::Sender<()>,
 }
@@ -146,7 +148,7 @@ impl Clock {
             graceful: run.scenario.graceful_stop,
             stop: shared.stop.clone(),
             passed: AtomicBool::new(false),
-            interrupt: Notify::new(),
+            interrupt: Arc::new(Notify::new()),
             _alive: alive,
         }));
         tokio::spawn(keep_deadline(Arc::downgrade(&clock.0), gone));
@@ -168,15 +170,58 @@ impl Clock {
         self.0.passed.load(Ordering::Acquire)
     }
 
-    /// Resolves at the hard deadline: the scenario's stop plus its graceful stop (which moves earlier
-    /// if the run is stopped meanwhile).
-    pub(crate) async fn interrupted(&self) {
-        let notified = self.0.interrupt.notified();
-        tokio::pin!(notified);
-        // Registered before the flag is read, so a deadline passing in between is not missed.
-        notified.as_mut().enable();
-        if !self.passed() {
-            notified.await;
+    /// A VU's watch on the hard deadline, for the VU's whole life (see [`Interrupt`]).
+    pub(crate) fn interrupt(&self) -> Interrupt {
+        Interrupt {
+            // Created before the flag is first read, so a deadline passing in between is not missed.
+            notified: Box::pin(self.0.interrupt.clone().notified_owned()),
+            clock: self.clone(),
+            registered: None,
+        }
+    }
+}
+
+/// One VU's watch on its scenario's hard deadline: the scenario's stop plus its graceful stop
+/// (which moves earlier if the run is stopped meanwhile). It registers with the scenario's one
+/// [`Notify`] once, for the VU's life, not once per iteration: that registration takes a lock
+/// shared by every VU of the scenario on every VU thread. Between iterations and while one runs, a
+/// look at it is an atomic load (the deadline flag) and a waker comparison.
+pub(crate) struct Interrupt {
+    clock: Clock,
+    notified: Pin<Box<OwnedNotified>>,
+    /// The waker the registration holds: polled with another, it registers that one instead.
+    registered: Option<Waker>,
+}
+
+impl Interrupt {
+    /// The scenario's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Resolves at the hard deadline (at once if it has passed).
+    pub(crate) fn wait(&mut self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_passed(cx))
+    }
+
+    fn poll_passed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.clock.passed() {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            // `keep_deadline` sets the flag before it wakes the registered waker: this one.
+            return Poll::Pending;
+        }
+        match self.notified.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(()),
+            Poll::Pending => {
+                self.registered = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 }
@@ -420,6 +465,7 @@ pub(crate) async fn vu_loop<F: VuFactory>(
     shared.active.fetch_add(1, Ordering::Relaxed);
     let mut interrupted = false;
     let mut pauses = Pauses::new(run, spec.id);
+    let mut interrupt = clock.interrupt();
     while clock.may_start() && next() {
         if !pauses
             .before_iteration(&clock, std::future::pending())
@@ -427,7 +473,7 @@ pub(crate) async fn vu_loop<F: VuFactory>(
         {
             break;
         }
-        if !run_iteration(&mut vu, &clock, None, shared, run, None).await {
+        if !run_iteration(&mut vu, &mut interrupt, None, shared, run, None).await {
             interrupted = true;
             break;
         }
@@ -438,20 +484,20 @@ pub(crate) async fn vu_loop<F: VuFactory>(
     }
 }
 
-/// Run one iteration within the scenario's deadlines (and `retire`'s), record how it ended (with
-/// `delay`, how late it started, for the arrival-rate executors), and after a failed
+/// Run one iteration within the scenario's deadlines (`interrupt`'s, and `retire`'s), record how it
+/// ended (with `delay`, how late it started, for the arrival-rate executors), and after a failed
 /// re-initialisation wait before the next try. `false` when the iteration was interrupted: the VU's
 /// instance is then in an unknown state and must be dropped.
 pub(crate) async fn run_iteration<V: Vu>(
     vu: &mut V,
-    clock: &Clock,
+    interrupt: &mut Interrupt,
     retire: Option<&mut Retire<'_>>,
     shared: &RunShared,
     run: &ScenarioRun,
     delay: Option<Duration>,
 ) -> bool {
     let started = Instant::now();
-    let outcome = bounded(vu, clock, retire).await;
+    let outcome = bounded(vu, interrupt, retire).await;
     let took = started.elapsed();
     let mut retry = false;
     record(shared, |buf| {
@@ -475,7 +521,7 @@ pub(crate) async fn run_iteration<V: Vu>(
     });
     if retry {
         // Boxed: the rare path's timer need not take room in every VU's task.
-        Box::pin(init_backoff(clock)).await;
+        Box::pin(init_backoff(interrupt.clock())).await;
     }
     outcome.is_some()
 }
@@ -504,21 +550,21 @@ pub(crate) struct Retire<'a> {
 /// if the run is stopped meanwhile), or `grace` after the VU is retired.
 pub(crate) async fn bounded<V: Vu>(
     vu: &mut V,
-    clock: &Clock,
+    interrupt: &mut Interrupt,
     retire: Option<&mut Retire<'_>>,
 ) -> Option<IterationOutcome> {
-    if clock.passed() {
+    if interrupt.clock().passed() {
         // Its deadline passed before it started (an arrival-rate VU that got its job late).
         return None;
     }
     match retire {
         // Boxed: only ramping VUs can be retired, and this future is part of every VU's task.
-        Some(retire) => Box::pin(bounded_retiring(vu, clock, retire)).await,
+        Some(retire) => Box::pin(bounded_retiring(vu, interrupt, retire)).await,
         None => {
             tokio::select! {
                 biased;
                 outcome = vu.iteration() => Some(outcome),
-                _ = clock.interrupted() => None,
+                _ = interrupt.wait() => None,
             }
         }
     }
@@ -526,7 +572,7 @@ pub(crate) async fn bounded<V: Vu>(
 
 async fn bounded_retiring<V: Vu>(
     vu: &mut V,
-    clock: &Clock,
+    interrupt: &mut Interrupt,
     retire: &mut Retire<'_>,
 ) -> Option<IterationOutcome> {
     // A retired VU's own deadline, `grace` after it was retired.
@@ -534,7 +580,7 @@ async fn bounded_retiring<V: Vu>(
     let mut watching = true;
     let iteration = vu.iteration();
     tokio::pin!(iteration);
-    let interrupted = clock.interrupted();
+    let interrupted = interrupt.wait();
     tokio::pin!(interrupted);
     loop {
         let retired = (retire.retired)();

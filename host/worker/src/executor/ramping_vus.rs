@@ -72,6 +72,7 @@ async fn ramping_vu<F: VuFactory>(
 ) {
     let mut vu: Option<F::Vu> = None;
     let mut pauses = Pauses::new(run, run.first_vu_id + i);
+    let mut interrupt = clock.interrupt();
     loop {
         // Wait for this VU's turn (or the end).
         let active = tokio::select! {
@@ -114,7 +115,7 @@ async fn ramping_vu<F: VuFactory>(
                 counted_out: &mut counted_out,
                 active: &shared.active,
             };
-            if !run_iteration(v, &clock, Some(&mut retire), shared, run, None).await {
+            if !run_iteration(v, &mut interrupt, Some(&mut retire), shared, run, None).await {
                 lost = true;
                 break;
             }
