@@ -10,6 +10,7 @@ use crate::pool::{self, Checkout, Pool};
 use bytes::Bytes;
 use http::Uri;
 use std::borrow::Cow;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -171,6 +172,20 @@ impl HttpClient {
 
     /// Check the allowlist, build the request, send it and read the whole response.
     pub async fn send(&self, req: OutgoingRequest) -> Result<CompletedResponse, RequestError> {
+        // Set (and registered with the timer) when the request starts.
+        let deadline = std::pin::pin!(tokio::time::sleep_until(far_future()));
+        self.send_within(req, deadline).await
+    }
+
+    /// [`send`](Self::send), timed out by `deadline`, which is reset to the request's timeout when
+    /// the request starts. A VU that sends request after request passes the same timer each time:
+    /// resetting a registered timer to a later instant is one atomic operation, while a new timer
+    /// takes the timer wheel's lock twice (registration, removal).
+    pub async fn send_within(
+        &self,
+        req: OutgoingRequest,
+        mut deadline: Pin<&mut tokio::time::Sleep>,
+    ) -> Result<CompletedResponse, RequestError> {
         let uri: Uri = req
             .url
             .parse()
@@ -189,10 +204,15 @@ impl HttpClient {
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
+        deadline
+            .as_mut()
+            .reset(after(tokio::time::Instant::from_std(start), req.timeout));
         let exchange = self.exchange(host, port, checkout, &request, discard_body);
-        let (conn, x, connecting, queued) = tokio::time::timeout(req.timeout, exchange)
-            .await
-            .map_err(|_| RequestError::Timeout)??;
+        let (conn, x, connecting, queued) = tokio::select! {
+            biased;
+            exchanged = exchange => exchanged?,
+            _ = deadline => return Err(RequestError::Timeout),
+        };
         let end = Instant::now();
         if x.reusable {
             self.pool.put_back(host, port, conn);
@@ -284,6 +304,17 @@ impl HttpClient {
             )))
         }
     }
+}
+
+/// An instant no request reaches: a timer's place-holder until it is set.
+pub(crate) fn far_future() -> tokio::time::Instant {
+    // tokio's own "far future" (`Instant::far_future`) is not public: about 30 years.
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// `d` after `start`, or [`far_future`] for a `d` too long to add (as `tokio::time::timeout` does).
+pub(crate) fn after(start: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    start.checked_add(d).unwrap_or_else(far_future)
 }
 
 /// The URL's host as origins are compared (lower case, IPv6 without brackets; borrowed unless it
@@ -442,6 +473,8 @@ mod tests {
         Garbage,
         /// Never (on the first connection only; later ones get `200 ok` and stay open).
         SilentFirst,
+        /// Never, on any connection.
+        Silent,
         /// `200 ok` with a header value that is not UTF-8 (Latin-1 `café`).
         Latin1Header,
         /// A 2 MiB body announced by `Content-Length`.
@@ -491,6 +524,10 @@ mod tests {
                                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
                             }
                             Answer::Garbage => b"garbage\r\n\r\n",
+                            Answer::Silent => {
+                                std::future::pending::<()>().await;
+                                return;
+                            }
                             Answer::SilentFirst if n == 0 => {
                                 std::future::pending::<()>().await;
                                 return;
@@ -667,6 +704,37 @@ mod tests {
         .unwrap();
         assert_eq!(resp.status, 200);
         assert_eq!(accepted.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn requests_that_share_one_timer_each_get_their_own_timeout() {
+        // As a VU's requests do: the timer is moved later by each request, fires for the one that
+        // takes too long, and serves again after it fired.
+        let (fast, _) = server(Answer::KeepAlive).await;
+        let (silent, _) = server(Answer::Silent).await;
+        let client = HttpClient::new(vec![origin(fast), origin(silent)]);
+        let mut deadline = std::pin::pin!(tokio::time::sleep_until(far_future()));
+        let timeout = Duration::from_millis(300);
+        for round in 0..3 {
+            for _ in 0..20 {
+                let resp = client
+                    .send_within(get(fast, timeout), deadline.as_mut())
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status, 200);
+            }
+            let began = Instant::now();
+            let err = client
+                .send_within(get(silent, timeout), deadline.as_mut())
+                .await
+                .unwrap_err();
+            let took = began.elapsed();
+            assert_eq!(err, RequestError::Timeout, "round {round}");
+            assert!(
+                took >= timeout && took < Duration::from_secs(3),
+                "round {round}: timed out after {took:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use crate::orphans::Orphans;
 use crate::output::TailPipe;
 use crate::series::SeriesCache;
 use stampede_metrics::{Catalog, Collector, MetricKind, SampleBuffer, SeriesKey, TagSet};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
@@ -139,6 +140,9 @@ pub struct VuState {
     pub(crate) fetch: FetchState,
     /// The store of a shared instance: many VUs, so the per-VU context imports are unavailable.
     pub(crate) shared: bool,
+    /// The timer of this VU's requests, one after the other (see `HttpClient::send_within`);
+    /// made by its first request. Unused in a shared instance, whose requests overlap.
+    pub(crate) request_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl VuState {
@@ -175,6 +179,7 @@ impl VuState {
             warned: Vec::new(),
             last_error_log: None,
             shared: false,
+            request_deadline: None,
         }
     }
 

@@ -8,6 +8,7 @@ use crate::error::{CallError, RuntimeError};
 use crate::state::{RunContext, VuIdentity, VuState, new_store};
 use stampede_metrics::TagSet;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::Store;
@@ -243,6 +244,7 @@ impl LoadedScenario {
             cfg,
             live: Some(live),
             iterations: 0,
+            deadline: Box::pin(tokio::time::sleep_until(crate::client::far_future())),
         })
     }
 }
@@ -303,6 +305,18 @@ pub(crate) async fn guarded<R>(
     (limit, option): (Duration, &'static str),
     call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
 ) -> Result<R, CallError> {
+    let deadline = std::pin::pin!(tokio::time::sleep(limit));
+    guarded_by(store, (limit, option), deadline, call).await
+}
+
+/// [`guarded`], with the wall-clock limit kept by `deadline`, which the caller has set to `limit`
+/// from now (a VU's iterations reuse one timer: see `HttpClient::send_within`).
+async fn guarded_by<R>(
+    store: &mut Store<VuState>,
+    (limit, option): (Duration, &'static str),
+    deadline: Pin<&mut tokio::time::Sleep>,
+    call: impl AsyncFnOnce(&mut Store<VuState>) -> wasmtime::Result<R>,
+) -> Result<R, CallError> {
     {
         let s = store.data_mut();
         s.ticks = 0;
@@ -311,12 +325,12 @@ pub(crate) async fn guarded<R>(
         s.limiter.hit = false;
     }
     store.set_epoch_deadline(1);
-    let outcome = tokio::time::timeout(limit, call(&mut *store)).await;
-    match outcome {
-        Err(_) => Err(CallError::Timeout { limit, option }),
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(classify(store.data(), e)),
-    }
+    let outcome = tokio::select! {
+        biased;
+        outcome = call(&mut *store) => outcome,
+        _ = deadline => return Err(CallError::Timeout { limit, option }),
+    };
+    outcome.map_err(|e| classify(store.data(), e))
 }
 
 /// What a failed guest call means, from the store's flags: CPU budget, memory limit, or a trap (with
@@ -360,6 +374,8 @@ pub struct WasmVu {
     cfg: VuConfig,
     live: Option<Live>,
     iterations: u64,
+    /// The timer of the iteration timeout, reset for each iteration.
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl VuConfig {
@@ -440,7 +456,9 @@ impl WasmVu {
         store.data_mut().iteration = self.iterations;
         self.iterations += 1;
         let limit = (self.cfg.run.call_timeout, ITERATION_TIMEOUT);
-        let result = guarded(&mut store, limit, async |s| {
+        let deadline = self.deadline.as_mut();
+        deadline.reset(crate::client::after(tokio::time::Instant::now(), limit.0));
+        let result = guarded_by(&mut store, limit, self.deadline.as_mut(), async |s| {
             bindings
                 .stampede_scenario_runner()
                 .vu()

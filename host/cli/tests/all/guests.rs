@@ -102,6 +102,29 @@ async fn a_hanging_call_times_out() {
     );
 }
 
+/// A VU's requests share one timer (reset for each): every one of them still times out on its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_request_of_a_vu_times_out_on_its_own() {
+    let target = Target::start().await;
+    let rest = format!(
+        "[options]\nhttp-timeout = \"100ms\"\n\n[thresholds]\n\"http_req_failed{{error_code:timeout}}\" = [\"rate == 1\"]\n\n{}",
+        constant(1, "1s")
+    );
+    let plan = fixture_plan_for("fixture_basic", &target, "get", "/delay/1000", "", &rest);
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    // About ten in the second, each failed at 100 ms (not after the 1 s the target takes).
+    let requests = run.metric("http_reqs", "count");
+    assert!(requests >= 5.0, "{requests} requests: {}", run.stdout());
+    let failed = &run.summary()["metrics"]["http_req_failed{error_code:timeout}"];
+    assert_eq!(
+        failed["passes"].as_f64(),
+        Some(requests),
+        "{}",
+        run.stdout()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_constructor_is_reported_and_retried() {
     let target = Target::start().await;

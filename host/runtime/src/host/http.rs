@@ -27,7 +27,11 @@ pub(crate) fn expected(status: u16) -> bool {
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
         let (pending, outgoing) = self.prepare_request(req);
-        let result = self.run.client.clone().send(outgoing).await;
+        let client = self.run.client.clone();
+        let deadline = self
+            .request_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(crate::client::far_future())));
+        let result = client.send_within(outgoing, deadline.as_mut()).await;
         self.finish_request(pending, result)
     }
 }
