@@ -66,13 +66,13 @@ struct Current {
 }
 
 impl Current {
-    fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64) {
+    fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64, stamp: u64) {
         let addr = Arc::as_ptr(&key) as usize;
         let slot = match self.by_addr.get(&addr) {
             Some(&(_, slot)) => slot,
             None => self.slot_by_value(key, addr, kind),
         };
-        self.slots[slot].1.add(value);
+        self.slots[slot].1.add_at(value, stamp);
     }
 
     #[cold]
@@ -108,6 +108,16 @@ impl Current {
     }
 }
 
+/// When samples reach the collector, in microseconds since the Unix epoch: the order of a gauge's
+/// samples across deltas and workers (the later `last` wins when the coordinator merges them). Samples
+/// of one flush share a stamp and keep their order (on a tie the later sample wins). Workers' clocks
+/// are as close as the hosts' time synchronisation keeps them.
+fn stamp_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 /// Hashes an address: the pointer bits, mixed so that aligned addresses spread over the buckets.
 #[derive(Default)]
 struct AddrHasher(u64);
@@ -136,9 +146,10 @@ impl Collector {
         if buf.samples.is_empty() {
             return;
         }
+        let stamp = stamp_now();
         let mut current = self.current.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
-            current.add(key, kind, value);
+            current.add(key, kind, value, stamp);
         }
     }
 
@@ -200,6 +211,38 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(total(&a, &kept), 33.0);
         assert_eq!(total(&a, &other), 300.0);
+    }
+
+    #[test]
+    fn a_gauges_last_value_is_the_latest_across_deltas_whatever_their_sample_counts() {
+        // The coordinator merges a worker's deltas (and several workers') into its totals: the
+        // value last set wins, not the one of the delta that happened to hold more samples.
+        let c = Collector::default();
+        let key = Arc::new(SeriesKey::untagged("queue_depth"));
+        let mut buf = SampleBuffer::default();
+        for v in [5.0, 7.0, 6.0] {
+            buf.push_shared(&key, MetricKind::Gauge, v);
+        }
+        c.flush(&mut buf);
+        let mut total = c.take();
+        buf.push_shared(&key, MetricKind::Gauge, 2.0);
+        c.flush(&mut buf);
+        total.merge(&c.take()).unwrap();
+        let Some(Sink::Gauge(g)) = total.get(&key) else {
+            panic!("no gauge: {total:?}");
+        };
+        assert_eq!((g.last, g.min, g.max, g.samples), (2.0, 2.0, 7.0, 4));
+        // Within one flush, the order of the samples decides.
+        let one = c.take();
+        assert!(one.is_empty());
+        for v in [1.0, 9.0, 3.0] {
+            buf.push_shared(&key, MetricKind::Gauge, v);
+        }
+        c.flush(&mut buf);
+        let Some(Sink::Gauge(g)) = c.take().get(&key).cloned() else {
+            panic!("no gauge");
+        };
+        assert_eq!(g.last, 3.0);
     }
 
     #[test]
