@@ -146,10 +146,15 @@ impl Collector {
         if buf.samples.is_empty() {
             return;
         }
-        let stamp = stamp_now();
+        // Read once per flush, and only for a gauge's sample (the clock is no counter's business).
+        let mut stamp = None;
         let mut current = self.current.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
-            current.add(key, kind, value, stamp);
+            let at = match kind {
+                MetricKind::Gauge => *stamp.get_or_insert_with(stamp_now),
+                _ => 0,
+            };
+            current.add(key, kind, value, at);
         }
     }
 
