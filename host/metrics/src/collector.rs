@@ -66,13 +66,13 @@ struct Current {
 }
 
 impl Current {
-    fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64, stamp: u64) {
+    fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64) {
         let addr = Arc::as_ptr(&key) as usize;
         let slot = match self.by_addr.get(&addr) {
             Some(&(_, slot)) => slot,
             None => self.slot_by_value(key, addr, kind),
         };
-        self.slots[slot].1.add_at(value, stamp);
+        self.slots[slot].1.add(value);
     }
 
     #[cold]
@@ -93,7 +93,8 @@ impl Current {
         slot
     }
 
-    fn into_aggregate(self) -> Aggregate {
+    /// The delta, cut at `stamp` (see [`stamp_now`]).
+    fn into_aggregate(self, stamp: u64) -> Aggregate {
         let Current {
             slots,
             by_value,
@@ -103,15 +104,22 @@ impl Current {
         drop((by_value, by_addr));
         slots
             .into_iter()
-            .map(|(key, sink)| (Arc::unwrap_or_clone(key), sink))
+            .map(|(key, mut sink)| {
+                if let Sink::Gauge(gauge) = &mut sink {
+                    // Within the delta, samples were ordered by count; between deltas (and
+                    // workers), by when the delta was cut.
+                    gauge.seq = stamp;
+                }
+                (Arc::unwrap_or_clone(key), sink)
+            })
             .collect()
     }
 }
 
-/// When samples reach the collector, in microseconds since the Unix epoch: the order of a gauge's
-/// samples across deltas and workers (the later `last` wins when the coordinator merges them). Samples
-/// of one flush share a stamp and keep their order (on a tie the later sample wins). Workers' clocks
-/// are as close as the hosts' time synchronisation keeps them.
+/// When a delta is cut, in microseconds since the Unix epoch: the order of a gauge's values across
+/// deltas and workers, so the coordinator's merge keeps the value set last (give or take the
+/// flush interval between workers, whose clocks are as close as the hosts' time synchronisation
+/// keeps them), not that of whichever delta held more samples.
 fn stamp_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -146,15 +154,9 @@ impl Collector {
         if buf.samples.is_empty() {
             return;
         }
-        // Read once per flush, and only for a gauge's sample (the clock is no counter's business).
-        let mut stamp = None;
         let mut current = self.current.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
-            let at = match kind {
-                MetricKind::Gauge => *stamp.get_or_insert_with(stamp_now),
-                _ => 0,
-            };
-            current.add(key, kind, value, at);
+            current.add(key, kind, value);
         }
     }
 
@@ -163,7 +165,7 @@ impl Collector {
         // Swap under the lock, build the aggregate outside it: VU threads flushing meanwhile wait
         // only for the swap.
         let current = std::mem::take(&mut *self.current.lock().expect("collector lock"));
-        current.into_aggregate()
+        current.into_aggregate(stamp_now())
     }
 }
 
@@ -237,7 +239,7 @@ mod tests {
             panic!("no gauge: {total:?}");
         };
         assert_eq!((g.last, g.min, g.max, g.samples), (2.0, 2.0, 7.0, 4));
-        // Within one flush, the order of the samples decides.
+        // Within one delta, the order of the samples decides.
         let one = c.take();
         assert!(one.is_empty());
         for v in [1.0, 9.0, 3.0] {

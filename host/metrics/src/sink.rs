@@ -127,15 +127,6 @@ impl Sink {
         }
     }
 
-    /// [`add`](Self::add), taken at `stamp`: a gauge's sample becomes its `last` unless one with a
-    /// larger stamp is known (see [`GaugeSink::set_at`]); other kinds ignore the stamp.
-    pub fn add_at(&mut self, value: f64, stamp: u64) {
-        match self {
-            Sink::Gauge(s) => s.set_at(value, stamp),
-            other => other.add(value),
-        }
-    }
-
     /// Merges `other` into `self`; both must be of the same kind, otherwise nothing changes and
     /// [`MetricsError::KindMismatch`] is returned.
     pub fn merge(&mut self, other: &Sink) -> Result<(), MetricsError> {
