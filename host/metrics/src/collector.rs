@@ -1,7 +1,10 @@
 //! Where a worker's VUs put their samples: each VU fills a [`SampleBuffer`] without locking and
 //! hands it to the shared [`Collector`] in batches; the worker cuts a delta with [`Collector::take`].
+//! The collector has a shard per VU thread ([`use_shard`]), so threads on different cores never wait
+//! for, or bounce, one another's lock; a delta merges the shards.
 
 use crate::{Aggregate, MetricKind, SeriesKey, Sink};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
@@ -46,9 +49,30 @@ impl SampleBuffer {
 /// first: a VU that keeps its `Arc<SeriesKey>` (a request's or an iteration's series) is found with
 /// one pointer hash, never comparing metric names and tags. Keys seen once (a fresh `Arc` per
 /// sample) are found by value.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Collector {
-    current: Mutex<Current>,
+    /// Indexed by the flushing thread's [`use_shard`] number (modulo their count).
+    shards: Box<[Mutex<Current>]>,
+}
+
+impl Default for Collector {
+    /// A shard for each core this process may run on, and one for the other threads (setup,
+    /// teardown, the worker's own tasks).
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Collector::with_shards(cores + 1)
+    }
+}
+
+thread_local! {
+    /// The shard this thread's flushes go to (see [`use_shard`]).
+    static SHARD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Make this thread's flushes go to shard `k` of any collector (modulo its shard count). A worker
+/// gives each VU thread its own (`k` from 1; 0, the default, is for every other thread).
+pub fn use_shard(k: usize) {
+    SHARD.set(k);
 }
 
 /// Keys remembered by identity, at most, between two deltas (beyond, lookups go by value).
@@ -93,8 +117,8 @@ impl Current {
         slot
     }
 
-    /// The delta, cut at `stamp` (see [`stamp_now`]).
-    fn into_aggregate(self, stamp: u64) -> Aggregate {
+    /// The delta's series, cut at `stamp` (see [`stamp_now`]).
+    fn into_series(self, stamp: u64) -> impl Iterator<Item = (SeriesKey, Sink)> {
         let Current {
             slots,
             by_value,
@@ -102,17 +126,14 @@ impl Current {
         } = self;
         // The maps' clones go first, so keys nobody else holds move instead of being cloned.
         drop((by_value, by_addr));
-        slots
-            .into_iter()
-            .map(|(key, mut sink)| {
-                if let Sink::Gauge(gauge) = &mut sink {
-                    // Within the delta, samples were ordered by count; between deltas (and
-                    // workers), by when the delta was cut.
-                    gauge.seq = stamp;
-                }
-                (Arc::unwrap_or_clone(key), sink)
-            })
-            .collect()
+        slots.into_iter().map(move |(key, mut sink)| {
+            if let Sink::Gauge(gauge) = &mut sink {
+                // Within the delta, samples were ordered by count; between deltas (and
+                // workers), by when the delta was cut.
+                gauge.seq = stamp;
+            }
+            (Arc::unwrap_or_clone(key), sink)
+        })
     }
 }
 
@@ -149,23 +170,41 @@ impl Hasher for AddrHasher {
 }
 
 impl Collector {
-    /// Move every sample of `buf` into the aggregate (one lock), leaving `buf` empty.
+    /// A collector with `n` shards (at least one).
+    pub fn with_shards(n: usize) -> Self {
+        Collector {
+            shards: (0..n.max(1)).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// Move every sample of `buf` into the aggregate (one lock, of this thread's shard), leaving
+    /// `buf` empty.
     pub fn flush(&self, buf: &mut SampleBuffer) {
         if buf.samples.is_empty() {
             return;
         }
-        let mut current = self.current.lock().expect("collector lock");
+        let shard = &self.shards[SHARD.get() % self.shards.len()];
+        let mut current = shard.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
             current.add(key, kind, value);
         }
     }
 
-    /// Everything collected since the previous call.
+    /// Everything collected since the previous call, from every shard.
     pub fn take(&self) -> Aggregate {
-        // Swap under the lock, build the aggregate outside it: VU threads flushing meanwhile wait
-        // only for the swap.
-        let current = std::mem::take(&mut *self.current.lock().expect("collector lock"));
-        current.into_aggregate(stamp_now())
+        // Swap under each shard's lock, build the aggregate outside them: VU threads flushing
+        // meanwhile wait only for the swap.
+        let taken: Vec<Current> = self
+            .shards
+            .iter()
+            .map(|shard| std::mem::take(&mut *shard.lock().expect("collector lock")))
+            .collect();
+        let stamp = stamp_now();
+        // A series recorded on several threads is merged (exactly: counts, sums, histograms).
+        taken
+            .into_iter()
+            .flat_map(|current| current.into_series(stamp))
+            .collect()
     }
 }
 
@@ -250,6 +289,41 @@ mod tests {
             panic!("no gauge");
         };
         assert_eq!(g.last, 3.0);
+    }
+
+    #[test]
+    fn threads_flush_into_shards_of_their_own_and_a_delta_merges_them_exactly() {
+        let c = Arc::new(Collector::with_shards(3));
+        let reqs = Arc::new(SeriesKey::untagged("http_reqs"));
+        let duration = Arc::new(SeriesKey::untagged("http_req_duration"));
+        // Shards 0 to 3 of three: the fourth thread shares shard 0 with this one.
+        let threads: Vec<_> = (0..4)
+            .map(|k| {
+                let (c, reqs, duration) = (c.clone(), reqs.clone(), duration.clone());
+                std::thread::spawn(move || {
+                    use_shard(k);
+                    let mut buf = SampleBuffer::default();
+                    for i in 0..1000 {
+                        buf.push_shared(&reqs, MetricKind::Counter, 1.0);
+                        buf.push_shared(&duration, MetricKind::Trend, (k * 1000 + i) as f64);
+                        if i % 100 == 99 {
+                            c.flush(&mut buf);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let a = c.take();
+        assert_eq!(a.len(), 2);
+        assert_eq!(total(&a, &reqs), 4000.0);
+        let Some(Sink::Trend(t)) = a.get(&duration) else {
+            panic!("no trend: {a:?}");
+        };
+        assert_eq!((t.count(), t.min(), t.max()), (4000, 0.0, 3999.0));
+        assert!(c.take().is_empty());
     }
 
     #[test]

@@ -216,6 +216,8 @@ fn run_part(
     t0: Instant,
     finished: tokio::sync::oneshot::Sender<()>,
 ) {
+    // This thread's samples go to a collector shard of its own (0 is the other threads').
+    stampede_metrics::use_shard(k + 1);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
