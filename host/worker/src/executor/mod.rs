@@ -157,6 +157,13 @@ impl Clock {
 
     /// When new iterations stop: the scenario's end, or earlier if the run was stopped.
     pub(crate) fn stop_at(&self) -> Instant {
+        // Until the run is stopped (the usual case) the stop switch's value is not read: that takes
+        // its lock, shared by every VU thread, on every iteration. Whether a value was ever sent is
+        // one atomic load (this clock's receiver never marks a value seen, so once a stop came,
+        // `has_changed` stays true).
+        if matches!(self.0.stop.has_changed(), Ok(false)) {
+            return self.0.end;
+        }
         stop_at(self.0.end, &self.0.stop)
     }
 
