@@ -7,6 +7,7 @@ use crate::{Aggregate, MetricKind, SeriesKey, Sink};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Samples recorded by one VU since its last flush. Keys are shared (`Arc`), so a VU that records the
@@ -53,6 +54,8 @@ impl SampleBuffer {
 pub struct Collector {
     /// Indexed by the flushing thread's [`use_shard`] number (modulo their count).
     shards: Box<[Mutex<Current>]>,
+    /// The latest stamp given to a gauge's sample (see [`Collector::stamp`]).
+    last_stamp: AtomicU64,
 }
 
 impl Default for Collector {
@@ -91,12 +94,25 @@ struct Current {
 
 impl Current {
     fn add(&mut self, key: Arc<SeriesKey>, kind: MetricKind, value: f64) {
+        let slot = self.slot(key, kind);
+        self.slots[slot].1.add(value);
+    }
+
+    /// A gauge's sample, taken at `stamp` (see [`Collector::stamp`]).
+    fn add_gauge(&mut self, key: Arc<SeriesKey>, value: f64, stamp: u64) {
+        let slot = self.slot(key, MetricKind::Gauge);
+        match &mut self.slots[slot].1 {
+            Sink::Gauge(gauge) => gauge.set_at(value, stamp),
+            other => other.add(value),
+        }
+    }
+
+    fn slot(&mut self, key: Arc<SeriesKey>, kind: MetricKind) -> usize {
         let addr = Arc::as_ptr(&key) as usize;
-        let slot = match self.by_addr.get(&addr) {
+        match self.by_addr.get(&addr) {
             Some(&(_, slot)) => slot,
             None => self.slot_by_value(key, addr, kind),
-        };
-        self.slots[slot].1.add(value);
+        }
     }
 
     #[cold]
@@ -117,8 +133,8 @@ impl Current {
         slot
     }
 
-    /// The delta's series, cut at `stamp` (see [`stamp_now`]).
-    fn into_series(self, stamp: u64) -> impl Iterator<Item = (SeriesKey, Sink)> {
+    /// The delta's series.
+    fn into_series(self) -> impl Iterator<Item = (SeriesKey, Sink)> {
         let Current {
             slots,
             by_value,
@@ -126,25 +142,10 @@ impl Current {
         } = self;
         // The maps' clones go first, so keys nobody else holds move instead of being cloned.
         drop((by_value, by_addr));
-        slots.into_iter().map(move |(key, mut sink)| {
-            if let Sink::Gauge(gauge) = &mut sink {
-                // Within the delta, samples were ordered by count; between deltas (and
-                // workers), by when the delta was cut.
-                gauge.seq = stamp;
-            }
-            (Arc::unwrap_or_clone(key), sink)
-        })
+        slots
+            .into_iter()
+            .map(|(key, sink)| (Arc::unwrap_or_clone(key), sink))
     }
-}
-
-/// When a delta is cut, in microseconds since the Unix epoch: the order of a gauge's values across
-/// deltas and workers, so the coordinator's merge keeps the value set last (give or take the
-/// flush interval between workers, whose clocks are as close as the hosts' time synchronisation
-/// keeps them), not that of whichever delta held more samples.
-fn stamp_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// Hashes an address: the pointer bits, mixed so that aligned addresses spread over the buckets.
@@ -174,6 +175,7 @@ impl Collector {
     pub fn with_shards(n: usize) -> Self {
         Collector {
             shards: (0..n.max(1)).map(|_| Mutex::default()).collect(),
+            last_stamp: AtomicU64::new(0),
         }
     }
 
@@ -184,10 +186,34 @@ impl Collector {
             return;
         }
         let shard = &self.shards[SHARD.get() % self.shards.len()];
+        // Read once per flush, and only for a flush that holds a gauge's sample.
+        let mut stamp = None;
         let mut current = shard.lock().expect("collector lock");
         for (key, kind, value) in buf.samples.drain(..) {
-            current.add(key, kind, value);
+            if kind == MetricKind::Gauge {
+                let at = *stamp.get_or_insert_with(|| self.stamp());
+                current.add_gauge(key, value, at);
+            } else {
+                current.add(key, kind, value);
+            }
         }
+    }
+
+    /// When a gauge's samples reach the collector, in microseconds since the Unix epoch: their
+    /// order across flushes, VU threads (shards), deltas and workers, so the coordinator's merge
+    /// keeps the value set last (between workers, as close as the hosts' clocks agree). Always
+    /// later than every stamp this collector gave before, even within one microsecond or should
+    /// the clock step back.
+    fn stamp(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let next = |before: u64| now.max(before + 1);
+        let before = self
+            .last_stamp
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(next(b)))
+            .unwrap_or_else(|b| b);
+        next(before)
     }
 
     /// Everything collected since the previous call, from every shard.
@@ -199,12 +225,9 @@ impl Collector {
             .iter()
             .map(|shard| std::mem::take(&mut *shard.lock().expect("collector lock")))
             .collect();
-        let stamp = stamp_now();
-        // A series recorded on several threads is merged (exactly: counts, sums, histograms).
-        taken
-            .into_iter()
-            .flat_map(|current| current.into_series(stamp))
-            .collect()
+        // A series recorded on several threads is merged (exactly: counts, sums, histograms; a
+        // gauge's last value by its stamp).
+        taken.into_iter().flat_map(Current::into_series).collect()
     }
 }
 
@@ -324,6 +347,32 @@ mod tests {
         };
         assert_eq!((t.count(), t.min(), t.max()), (4000, 0.0, 3999.0));
         assert!(c.take().is_empty());
+    }
+
+    #[test]
+    fn a_gauge_set_on_two_threads_keeps_the_value_set_last_whatever_the_shards() {
+        let c = Arc::new(Collector::with_shards(2));
+        let key = Arc::new(SeriesKey::untagged("queue_depth"));
+        let (c2, key2) = (c.clone(), key.clone());
+        // First on shard 1, then on shard 0: the delta merges shard 0 first, so the later value
+        // must win by its stamp, not by the order of the shards.
+        std::thread::spawn(move || {
+            use_shard(1);
+            let mut buf = SampleBuffer::default();
+            buf.push_shared(&key2, MetricKind::Gauge, 5.0);
+            c2.flush(&mut buf);
+        })
+        .join()
+        .unwrap();
+        use_shard(0);
+        let mut buf = SampleBuffer::default();
+        buf.push_shared(&key, MetricKind::Gauge, 3.0);
+        c.flush(&mut buf);
+        let a = c.take();
+        let Some(Sink::Gauge(g)) = a.get(&key) else {
+            panic!("no gauge: {a:?}");
+        };
+        assert_eq!((g.last, g.min, g.max, g.samples), (3.0, 3.0, 5.0, 2));
     }
 
     #[test]

@@ -211,7 +211,9 @@ impl HttpClient {
         let (conn, x, connecting, queued) = tokio::select! {
             biased;
             exchanged = exchange => exchanged?,
-            _ = deadline => return Err(RequestError::Timeout),
+            // Outside tokio's cooperative budget, as `tokio::time::timeout` polls its timer: a
+            // body arriving fast enough to use the budget up on every poll must still time out.
+            _ = tokio::task::unconstrained(deadline) => return Err(RequestError::Timeout),
         };
         let end = Instant::now();
         if x.reusable {
@@ -475,6 +477,8 @@ mod tests {
         SilentFirst,
         /// Never, on any connection.
         Silent,
+        /// A body announced as 1 TB, written as fast as it is read, for as long as it is read.
+        Endless,
         /// `200 ok` with a header value that is not UTF-8 (Latin-1 `café`).
         Latin1Header,
         /// A 2 MiB body announced by `Content-Length`.
@@ -547,6 +551,10 @@ mod tests {
                             }
                             Answer::UntilClose => b"HTTP/1.1 200 OK\r\n\r\nuntil close",
                             Answer::Head => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                            Answer::Endless => {
+                                let _ = endless_body(&mut s).await;
+                                return;
+                            }
                             Answer::LongLength | Answer::LongChunked => {
                                 let chunked = matches!(answer, Answer::LongChunked);
                                 let _ = long_body(&mut s, chunked).await;
@@ -565,6 +573,16 @@ mod tests {
             }
         });
         (port, accepted)
+    }
+
+    /// Write the head of a 1 TB response, then its body until the client stops reading.
+    async fn endless_body(s: &mut tokio::net::TcpStream) -> std::io::Result<()> {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+            .await?;
+        let chunk = vec![b'x'; 64 << 10];
+        loop {
+            s.write_all(&chunk).await?;
+        }
     }
 
     /// Write a 2 MiB response to `s`, with `Content-Length` or chunked.
@@ -735,6 +753,27 @@ mod tests {
                 "round {round}: timed out after {took:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_ends_times_out_even_when_it_arrives_faster_than_it_is_read() {
+        // Discarded, so no body limit stops it: only the timeout can. Every read finds data, so
+        // the exchange uses tokio's cooperative budget up on every poll; the timer must still fire.
+        let (port, _) = server(Answer::Endless).await;
+        let client = client(port);
+        let mut req = get(port, Duration::from_millis(300));
+        req.discard_body = true;
+        let began = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(10), client.send(req))
+            .await
+            .expect("the request's own timeout fired")
+            .unwrap_err();
+        assert_eq!(err, RequestError::Timeout);
+        assert!(
+            began.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            began.elapsed()
+        );
     }
 
     #[tokio::test]

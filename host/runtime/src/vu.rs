@@ -328,7 +328,8 @@ async fn guarded_by<R>(
     let outcome = tokio::select! {
         biased;
         outcome = call(&mut *store) => outcome,
-        _ = deadline => return Err(CallError::Timeout { limit, option }),
+        // Outside tokio's cooperative budget (see `HttpClient::send_within`).
+        _ = tokio::task::unconstrained(deadline) => return Err(CallError::Timeout { limit, option }),
     };
     outcome.map_err(|e| classify(store.data(), e))
 }
