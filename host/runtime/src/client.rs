@@ -7,6 +7,7 @@ use crate::conn::{Conn, ExchangeError, Exchanged};
 pub use crate::h1::ResponseHeaders;
 use crate::h1::{self, EncodedRequest};
 use crate::pool::{self, Checkout, Pool};
+use crate::timer;
 use bytes::Bytes;
 use http::Uri;
 use std::borrow::Cow;
@@ -173,14 +174,13 @@ impl HttpClient {
     /// Check the allowlist, build the request, send it and read the whole response.
     pub async fn send(&self, req: OutgoingRequest) -> Result<CompletedResponse, RequestError> {
         // Set (and registered with the timer) when the request starts.
-        let deadline = std::pin::pin!(tokio::time::sleep_until(far_future()));
+        let deadline = std::pin::pin!(timer::unset());
         self.send_within(req, deadline).await
     }
 
     /// [`send`](Self::send), timed out by `deadline`, which is reset to the request's timeout when
-    /// the request starts. A VU that sends request after request passes the same timer each time:
-    /// resetting a registered timer to a later instant is one atomic operation, while a new timer
-    /// takes the timer wheel's lock twice (registration, removal).
+    /// the request starts. A VU that sends request after request passes the same timer each time
+    /// (see [`crate::timer`]).
     pub async fn send_within(
         &self,
         req: OutgoingRequest,
@@ -204,17 +204,14 @@ impl HttpClient {
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(host, port).await;
         let start = Instant::now();
-        deadline
-            .as_mut()
-            .reset(after(tokio::time::Instant::from_std(start), req.timeout));
-        let exchange = self.exchange(host, port, checkout, &request, discard_body);
-        let (conn, x, connecting, queued) = tokio::select! {
-            biased;
-            exchanged = exchange => exchanged?,
-            // Outside tokio's cooperative budget, as `tokio::time::timeout` polls its timer: a
-            // body arriving fast enough to use the budget up on every poll must still time out.
-            _ = tokio::task::unconstrained(deadline) => return Err(RequestError::Timeout),
-        };
+        deadline.as_mut().reset(timer::after(
+            tokio::time::Instant::from_std(start),
+            req.timeout,
+        ));
+        let exchange = std::pin::pin!(self.exchange(host, port, checkout, &request, discard_body));
+        let (conn, x, connecting, queued) = timer::before(deadline, exchange)
+            .await
+            .ok_or(RequestError::Timeout)??;
         let end = Instant::now();
         if x.reusable {
             self.pool.put_back(host, port, conn);
@@ -306,17 +303,6 @@ impl HttpClient {
             )))
         }
     }
-}
-
-/// An instant no request reaches: a timer's place-holder until it is set.
-pub(crate) fn far_future() -> tokio::time::Instant {
-    // tokio's own "far future" (`Instant::far_future`) is not public: about 30 years.
-    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
-}
-
-/// `d` after `start`, or [`far_future`] for a `d` too long to add (as `tokio::time::timeout` does).
-pub(crate) fn after(start: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
-    start.checked_add(d).unwrap_or_else(far_future)
 }
 
 /// The URL's host as origins are compared (lower case, IPv6 without brackets; borrowed unless it
@@ -731,7 +717,7 @@ mod tests {
         let (fast, _) = server(Answer::KeepAlive).await;
         let (silent, _) = server(Answer::Silent).await;
         let client = HttpClient::new(vec![origin(fast), origin(silent)]);
-        let mut deadline = std::pin::pin!(tokio::time::sleep_until(far_future()));
+        let mut deadline = std::pin::pin!(crate::timer::unset());
         let timeout = Duration::from_millis(300);
         for round in 0..3 {
             for _ in 0..20 {

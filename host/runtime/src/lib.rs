@@ -35,6 +35,7 @@ mod pool;
 mod series;
 mod shared;
 mod state;
+mod timer;
 mod vu;
 
 pub use cache::default_dir as default_cache_dir;

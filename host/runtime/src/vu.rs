@@ -6,6 +6,7 @@ use crate::bindings::{Scenario, ScenarioPre};
 use crate::engine::{Concurrency, EngineHandle, EngineLimits};
 use crate::error::{CallError, RuntimeError};
 use crate::state::{RunContext, VuIdentity, VuState, new_store};
+use crate::timer;
 use stampede_metrics::TagSet;
 use std::path::Path;
 use std::pin::Pin;
@@ -244,7 +245,7 @@ impl LoadedScenario {
             cfg,
             live: Some(live),
             iterations: 0,
-            deadline: Box::pin(tokio::time::sleep_until(crate::client::far_future())),
+            deadline: Box::pin(timer::unset()),
         })
     }
 }
@@ -310,7 +311,7 @@ pub(crate) async fn guarded<R>(
 }
 
 /// [`guarded`], with the wall-clock limit kept by `deadline`, which the caller has set to `limit`
-/// from now (a VU's iterations reuse one timer: see `HttpClient::send_within`).
+/// from now (a VU's iterations reuse one timer: see [`crate::timer`]).
 async fn guarded_by<R>(
     store: &mut Store<VuState>,
     (limit, option): (Duration, &'static str),
@@ -325,12 +326,9 @@ async fn guarded_by<R>(
         s.limiter.hit = false;
     }
     store.set_epoch_deadline(1);
-    let outcome = tokio::select! {
-        biased;
-        outcome = call(&mut *store) => outcome,
-        // Outside tokio's cooperative budget (see `HttpClient::send_within`).
-        _ = tokio::task::unconstrained(deadline) => return Err(CallError::Timeout { limit, option }),
-    };
+    let outcome = timer::before(deadline, std::pin::pin!(call(&mut *store)))
+        .await
+        .ok_or(CallError::Timeout { limit, option })?;
     outcome.map_err(|e| classify(store.data(), e))
 }
 
@@ -457,8 +455,9 @@ impl WasmVu {
         store.data_mut().iteration = self.iterations;
         self.iterations += 1;
         let limit = (self.cfg.run.call_timeout, ITERATION_TIMEOUT);
-        let deadline = self.deadline.as_mut();
-        deadline.reset(crate::client::after(tokio::time::Instant::now(), limit.0));
+        self.deadline
+            .as_mut()
+            .reset(timer::after(tokio::time::Instant::now(), limit.0));
         let result = guarded_by(&mut store, limit, self.deadline.as_mut(), async |s| {
             bindings
                 .stampede_scenario_runner()

@@ -30,7 +30,7 @@ impl Host for VuState {
         let client = self.run.client.clone();
         let deadline = self
             .request_deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(crate::client::far_future())));
+            .get_or_insert_with(|| Box::pin(crate::timer::unset()));
         let result = client.send_within(outgoing, deadline.as_mut()).await;
         self.finish_request(pending, result)
     }

@@ -190,9 +190,10 @@ impl Clock {
 
 /// One VU's watch on its scenario's hard deadline: the scenario's stop plus its graceful stop
 /// (which moves earlier if the run is stopped meanwhile). It registers with the scenario's one
-/// [`Notify`] once, for the VU's life, not once per iteration: that registration takes a lock
-/// shared by every VU of the scenario on every VU thread. Between iterations and while one runs, a
-/// look at it is an atomic load (the deadline flag) and a waker comparison.
+/// [`Notify`] once, for the VU's life, not once per iteration: that registration takes the lock
+/// of the `Notify`, which every VU of the scenario on this thread shares, on the way in and out.
+/// Between iterations and while one runs, a look at it is an atomic load (the deadline flag) and a
+/// waker comparison.
 pub(crate) struct Interrupt {
     clock: Clock,
     notified: Pin<Box<OwnedNotified>>,
