@@ -10,14 +10,56 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Most series a [`SeriesGroup`] may hold.
+pub const GROUP_MAX: usize = 8;
+
+/// Series that are always recorded together, one value each (an HTTP response's eight): a VU
+/// pushes them as one sample ([`SampleBuffer::push_group`]), which the collector finds with one
+/// lookup instead of one per series.
+#[derive(Debug)]
+pub struct SeriesGroup {
+    members: Box<[(Arc<SeriesKey>, MetricKind)]>,
+}
+
+impl SeriesGroup {
+    /// A group of `members` (at most [`GROUP_MAX`]); a value pushed for the group goes to the
+    /// member at the same position.
+    ///
+    /// # Panics
+    /// With more than [`GROUP_MAX`] members.
+    pub fn new(members: Vec<(Arc<SeriesKey>, MetricKind)>) -> Self {
+        assert!(
+            members.len() <= GROUP_MAX,
+            "a series group holds at most {GROUP_MAX} series"
+        );
+        SeriesGroup {
+            members: members.into_boxed_slice(),
+        }
+    }
+
+    /// The group's series, in the order of their values.
+    pub fn members(&self) -> &[(Arc<SeriesKey>, MetricKind)] {
+        &self.members
+    }
+}
+
 /// Samples recorded by one VU since its last flush. Keys are shared (`Arc`), so a VU that records the
 /// same series again and again (every request) clones a pointer, not a tag set.
 #[derive(Debug, Default)]
 pub struct SampleBuffer {
     samples: Vec<(Arc<SeriesKey>, MetricKind, f64)>,
+    /// Samples of whole groups: a value per member, in the group's order (the rest unused).
+    groups: Vec<(Arc<SeriesGroup>, [f64; GROUP_MAX])>,
 }
 
 impl SampleBuffer {
+    /// Add one sample to each series of `group`: `values[i]` to its `i`-th member. Must not hold
+    /// gauges (their samples are stamped one by one: push them alone).
+    pub fn push_group(&mut self, group: &Arc<SeriesGroup>, values: [f64; GROUP_MAX]) {
+        debug_assert!(group.members.iter().all(|m| m.1 != MetricKind::Gauge));
+        self.groups.push((group.clone(), values));
+    }
+
     /// Add one sample.
     pub fn push(&mut self, key: SeriesKey, kind: MetricKind, value: f64) {
         self.samples.push((Arc::new(key), kind, value));
@@ -28,19 +70,20 @@ impl SampleBuffer {
         self.samples.push((key.clone(), kind, value));
     }
 
-    /// Samples waiting.
+    /// Samples waiting (a group's counts as one).
     pub fn len(&self) -> usize {
-        self.samples.len()
+        self.samples.len() + self.groups.len()
     }
 
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
+        self.samples.is_empty() && self.groups.is_empty()
     }
 
     /// Drop the samples waiting (keeping the buffer's room).
     pub fn clear(&mut self) {
         self.samples.clear();
+        self.groups.clear();
     }
 }
 
@@ -90,6 +133,9 @@ struct Current {
     /// Slot by key address. Holds the key, so the address cannot be reused by another key while
     /// it is here.
     by_addr: HashMap<usize, (Arc<SeriesKey>, usize), BuildHasherDefault<AddrHasher>>,
+    /// The slots of a group's members, by the group's address (holding the group, as `by_addr`
+    /// holds its keys).
+    groups: HashMap<usize, (Arc<SeriesGroup>, [usize; GROUP_MAX]), BuildHasherDefault<AddrHasher>>,
 }
 
 impl Current {
@@ -105,6 +151,34 @@ impl Current {
             Sink::Gauge(gauge) => gauge.set_at(value, stamp),
             other => other.add(value),
         }
+    }
+
+    /// One sample for each member of `group`.
+    fn add_group(&mut self, group: Arc<SeriesGroup>, values: &[f64; GROUP_MAX]) {
+        let addr = Arc::as_ptr(&group) as usize;
+        let slots = match self.groups.get(&addr) {
+            Some(&(_, slots)) => slots,
+            None => self.group_slots(group, addr),
+        };
+        for (&slot, &value) in slots.iter().zip(values) {
+            if slot != usize::MAX {
+                self.slots[slot].1.add(value);
+            }
+        }
+    }
+
+    /// The slots of a group not looked up by address yet (`usize::MAX` past its last member).
+    #[cold]
+    fn group_slots(&mut self, group: Arc<SeriesGroup>, addr: usize) -> [usize; GROUP_MAX] {
+        let mut slots = [usize::MAX; GROUP_MAX];
+        for (slot, (key, kind)) in slots.iter_mut().zip(group.members.iter()) {
+            *slot = self.slot(key.clone(), *kind);
+        }
+        // As for keys: remembered by address only if someone else holds the group.
+        if Arc::strong_count(&group) > 1 && self.groups.len() < MAX_KEPT_KEYS {
+            self.groups.insert(addr, (group, slots));
+        }
+        slots
     }
 
     fn slot(&mut self, key: Arc<SeriesKey>, kind: MetricKind) -> usize {
@@ -139,9 +213,10 @@ impl Current {
             slots,
             by_value,
             by_addr,
+            groups,
         } = self;
         // The maps' clones go first, so keys nobody else holds move instead of being cloned.
-        drop((by_value, by_addr));
+        drop((by_value, by_addr, groups));
         slots
             .into_iter()
             .map(|(key, sink)| (Arc::unwrap_or_clone(key), sink))
@@ -182,7 +257,7 @@ impl Collector {
     /// Move every sample of `buf` into the aggregate (one lock, of this thread's shard), leaving
     /// `buf` empty.
     pub fn flush(&self, buf: &mut SampleBuffer) {
-        if buf.samples.is_empty() {
+        if buf.is_empty() {
             return;
         }
         let shard = &self.shards[SHARD.get() % self.shards.len()];
@@ -196,6 +271,9 @@ impl Collector {
             } else {
                 current.add(key, kind, value);
             }
+        }
+        for (group, values) in buf.groups.drain(..) {
+            current.add_group(group, &values);
         }
     }
 
@@ -280,6 +358,57 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert_eq!(total(&a, &kept), 33.0);
         assert_eq!(total(&a, &other), 300.0);
+    }
+
+    #[test]
+    fn a_groups_values_land_in_its_members_series_as_single_samples_would() {
+        let c = Collector::default();
+        let tags = TagSet::new([("scenario", "a")]);
+        let members = |tags: &TagSet| {
+            vec![
+                (
+                    Arc::new(SeriesKey::new("http_reqs", tags.clone())),
+                    MetricKind::Counter,
+                ),
+                (
+                    Arc::new(SeriesKey::new("data_sent", tags.clone())),
+                    MetricKind::Counter,
+                ),
+            ]
+        };
+        let kept = Arc::new(SeriesGroup::new(members(&tags)));
+        let mut values = [0.0; GROUP_MAX];
+        values[..2].copy_from_slice(&[1.0, 100.0]);
+        let mut buf = SampleBuffer::default();
+        for _ in 0..3 {
+            // The same group again and again (found by address after the first flush), an equal
+            // group made afresh (found by value), and one member's series pushed alone.
+            buf.push_group(&kept, values);
+            buf.push_group(&Arc::new(SeriesGroup::new(members(&tags))), values);
+            buf.push(
+                SeriesKey::new("http_reqs", tags.clone()),
+                MetricKind::Counter,
+                1.0,
+            );
+            assert_eq!(buf.len(), 3);
+            c.flush(&mut buf);
+            assert!(buf.is_empty());
+        }
+        let a = c.take();
+        assert_eq!(a.len(), 2);
+        assert_eq!(total(&a, &SeriesKey::new("http_reqs", tags.clone())), 9.0);
+        assert_eq!(total(&a, &SeriesKey::new("data_sent", tags)), 600.0);
+        // The next delta starts empty and still finds the kept group.
+        buf.push_group(&kept, values);
+        c.flush(&mut buf);
+        assert_eq!(total(&c.take(), &kept.members()[1].0), 100.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "at most 8")]
+    fn a_group_holds_at_most_group_max_series() {
+        let key = Arc::new(SeriesKey::untagged("x"));
+        SeriesGroup::new(vec![(key, MetricKind::Counter); GROUP_MAX + 1]);
     }
 
     #[test]

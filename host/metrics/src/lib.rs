@@ -53,7 +53,7 @@ mod trend;
 
 pub use aggregate::Aggregate;
 pub use catalog::{BUILTINS, Catalog, MAX_NAME_LEN, names, validate_metric_name};
-pub use collector::{Collector, SampleBuffer, use_shard};
+pub use collector::{Collector, GROUP_MAX, SampleBuffer, SeriesGroup, use_shard};
 pub use error::{MetricsError, ThresholdError};
 pub use format::{format_rate_per_sec, format_value};
 pub use gauge::GaugeSink;

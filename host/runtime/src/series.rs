@@ -1,9 +1,9 @@
 //! The cache of series keys that the requests and checks of one scenario's VUs on one thread record
-//! into, so recording a request clones eight pointers instead of building eight tag sets. Keyed by
+//! into, so recording a request clones one pointer instead of building eight tag sets. Keyed by
 //! what makes a request's tags: its metric name, method and extra tags, then its status.
 
 use rustc_hash::{FxHashMap, FxHasher};
-use stampede_metrics::{SeriesKey, TagSet, names};
+use stampede_metrics::{GROUP_MAX, MetricKind, SeriesGroup, SeriesKey, TagSet, names};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -15,19 +15,26 @@ const MAX_SHAPES: usize = 8192;
 /// Distinct checks remembered (looked up by a scan: scenarios have few).
 const MAX_CHECKS: usize = 64;
 
-/// The eight series one HTTP response records into.
+/// The eight series one HTTP response records into, as one group (see [`push_response`]).
+///
+/// [`push_response`]: crate::host::http::push_response
 pub(crate) struct HttpSeries {
-    pub(crate) reqs: Arc<SeriesKey>,
-    pub(crate) duration: Arc<SeriesKey>,
-    pub(crate) connecting: Arc<SeriesKey>,
-    pub(crate) waiting: Arc<SeriesKey>,
-    pub(crate) receiving: Arc<SeriesKey>,
-    pub(crate) failed: Arc<SeriesKey>,
-    pub(crate) sent: Arc<SeriesKey>,
-    pub(crate) received: Arc<SeriesKey>,
+    pub(crate) group: Arc<SeriesGroup>,
 }
 
 impl HttpSeries {
+    /// The group's members, in the order [`HttpSeries::values`] gives their values.
+    const MEMBERS: [(&'static str, MetricKind); 8] = [
+        (names::HTTP_REQS, MetricKind::Counter),
+        (names::HTTP_REQ_DURATION, MetricKind::Trend),
+        (names::HTTP_REQ_CONNECTING, MetricKind::Trend),
+        (names::HTTP_REQ_WAITING, MetricKind::Trend),
+        (names::HTTP_REQ_RECEIVING, MetricKind::Trend),
+        (names::HTTP_REQ_FAILED, MetricKind::Rate),
+        (names::DATA_SENT, MetricKind::Counter),
+        (names::DATA_RECEIVED, MetricKind::Counter),
+    ];
+
     /// The series of a request with tags `base` (VU tags, `name`, `method`) answered with `status`.
     pub(crate) fn for_status(mut base: TagSet, status: u16) -> Self {
         base.insert("status", status.to_string());
@@ -39,17 +46,46 @@ impl HttpSeries {
     }
 
     fn new(tags: TagSet) -> Self {
-        let key = |m: &str| Arc::new(SeriesKey::new(m, tags.clone()));
+        let members = Self::MEMBERS
+            .iter()
+            .map(|&(metric, kind)| (Arc::new(SeriesKey::new(metric, tags.clone())), kind))
+            .collect();
         HttpSeries {
-            reqs: key(names::HTTP_REQS),
-            duration: key(names::HTTP_REQ_DURATION),
-            connecting: key(names::HTTP_REQ_CONNECTING),
-            waiting: key(names::HTTP_REQ_WAITING),
-            receiving: key(names::HTTP_REQ_RECEIVING),
-            failed: key(names::HTTP_REQ_FAILED),
-            sent: key(names::DATA_SENT),
-            received: key(names::DATA_RECEIVED),
+            group: Arc::new(SeriesGroup::new(members)),
         }
+    }
+
+    /// The values of one response, in the order of [`HttpSeries::MEMBERS`].
+    pub(crate) fn values(
+        duration: f64,
+        connecting: f64,
+        waiting: f64,
+        receiving: f64,
+        failed: bool,
+        sent: u64,
+        received: u64,
+    ) -> [f64; GROUP_MAX] {
+        [
+            1.0,
+            duration,
+            connecting,
+            waiting,
+            receiving,
+            if failed { 1.0 } else { 0.0 },
+            sent as f64,
+            received as f64,
+        ]
+    }
+
+    /// The key of member `metric` (for tests).
+    #[cfg(test)]
+    pub(crate) fn key(&self, metric: &str) -> &SeriesKey {
+        let members = self.group.members();
+        &members
+            .iter()
+            .find(|(k, _)| k.metric == metric)
+            .expect("a member")
+            .0
     }
 }
 
@@ -203,10 +239,16 @@ mod tests {
         let s1 = c.series(a, 200);
         let s2 = c.series(a, 200);
         assert!(Arc::ptr_eq(&s1, &s2));
-        assert_eq!(s1.reqs.tags.get("status"), Some("200"));
-        assert_eq!(s1.reqs.tags.get("expected_response"), Some("true"));
+        assert_eq!(s1.key(names::HTTP_REQS).tags.get("status"), Some("200"));
         assert_eq!(
-            c.series(a, 500).failed.tags.get("expected_response"),
+            s1.key(names::HTTP_REQS).tags.get("expected_response"),
+            Some("true")
+        );
+        assert_eq!(
+            c.series(a, 500)
+                .key(names::HTTP_REQ_FAILED)
+                .tags
+                .get("expected_response"),
             Some("false")
         );
     }
@@ -262,7 +304,7 @@ mod tests {
             });
         }
         let s = c.series_of(i, &base, 200);
-        assert_eq!(s.reqs.tags.get("name"), Some("mine"));
-        assert_eq!(s.reqs.tags.get("status"), Some("200"));
+        assert_eq!(s.key(names::HTTP_REQS).tags.get("name"), Some("mine"));
+        assert_eq!(s.key(names::HTTP_REQS).tags.get("status"), Some("200"));
     }
 }

@@ -178,15 +178,16 @@ pub(crate) fn header_block(headers: &ResponseHeaders) -> String {
 /// the two `data_*` counters.
 pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &CompletedResponse) {
     let t = &resp.timings;
-    let failed = if expected(resp.status) { 0.0 } else { 1.0 };
-    b.push_shared(&s.reqs, MetricKind::Counter, 1.0);
-    b.push_shared(&s.duration, MetricKind::Trend, ms(t.duration));
-    b.push_shared(&s.connecting, MetricKind::Trend, ms(t.connecting));
-    b.push_shared(&s.waiting, MetricKind::Trend, ms(t.waiting));
-    b.push_shared(&s.receiving, MetricKind::Trend, ms(t.receiving));
-    b.push_shared(&s.failed, MetricKind::Rate, failed);
-    b.push_shared(&s.sent, MetricKind::Counter, resp.bytes_sent as f64);
-    b.push_shared(&s.received, MetricKind::Counter, resp.bytes_received as f64);
+    let values = HttpSeries::values(
+        ms(t.duration),
+        ms(t.connecting),
+        ms(t.waiting),
+        ms(t.receiving),
+        !expected(resp.status),
+        resp.bytes_sent,
+        resp.bytes_received,
+    );
+    b.push_group(&s.group, values);
 }
 
 /// The samples of a request without a response, tagged `status=0` and its `error_code`: it counts
