@@ -33,6 +33,8 @@ Stampede about what it costs hyper-loop.)
 Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
 
 With `--top N`, it also lists Stampede's N costliest functions per request (self cost).
+STAMPEDE_BIN=path counts another build of Stampede, STAMPEDE_WASM=path another build of the rust-get
+component (for before/after comparisons of the host or the guest).
 
 usage: bench/instructions.py [--nginx-headers K] [--top N] [N1=5000] [N2=25000]
        (bench/instructions.sh builds first)
@@ -48,7 +50,7 @@ import tempfile
 
 from benchlib import BIN, LOOP, PIN_TARGET, ROOT, nginx_path, start_nginx, wait_http
 
-WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
+WASM = os.environ.get("STAMPEDE_WASM") or os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18098
 VUS = 50
 
