@@ -50,6 +50,8 @@ pub struct SampleBuffer {
     samples: Vec<(Arc<SeriesKey>, MetricKind, f64)>,
     /// Samples of whole groups: a value per member, in the group's order (the rest unused).
     groups: Vec<(Arc<SeriesGroup>, [f64; GROUP_MAX])>,
+    /// The members of the groups waiting, in all.
+    grouped: usize,
 }
 
 impl SampleBuffer {
@@ -58,6 +60,7 @@ impl SampleBuffer {
     pub fn push_group(&mut self, group: &Arc<SeriesGroup>, values: [f64; GROUP_MAX]) {
         debug_assert!(group.members.iter().all(|m| m.1 != MetricKind::Gauge));
         self.groups.push((group.clone(), values));
+        self.grouped += group.members.len();
     }
 
     /// Add one sample.
@@ -70,9 +73,9 @@ impl SampleBuffer {
         self.samples.push((key.clone(), kind, value));
     }
 
-    /// Samples waiting (a group's counts as one).
+    /// Samples waiting (a group's count as one per member).
     pub fn len(&self) -> usize {
-        self.samples.len() + self.groups.len()
+        self.samples.len() + self.grouped
     }
 
     /// True when nothing waits.
@@ -84,6 +87,7 @@ impl SampleBuffer {
     pub fn clear(&mut self) {
         self.samples.clear();
         self.groups.clear();
+        self.grouped = 0;
     }
 }
 
@@ -168,11 +172,13 @@ impl Current {
     }
 
     /// The slots of a group not looked up by address yet (`usize::MAX` past its last member).
+    /// Its members are found by value and not remembered by address: a kept group is found by its
+    /// own address next time, and the keys of a group made afresh would only fill `by_addr`.
     #[cold]
     fn group_slots(&mut self, group: Arc<SeriesGroup>, addr: usize) -> [usize; GROUP_MAX] {
         let mut slots = [usize::MAX; GROUP_MAX];
         for (slot, (key, kind)) in slots.iter_mut().zip(group.members.iter()) {
-            *slot = self.slot(key.clone(), *kind);
+            *slot = self.slot_of_value(key, *kind);
         }
         // As for keys: remembered by address only if someone else holds the group.
         if Arc::strong_count(&group) > 1 && self.groups.len() < MAX_KEPT_KEYS {
@@ -193,18 +199,23 @@ impl Current {
     fn slot_by_value(&mut self, key: Arc<SeriesKey>, addr: usize, kind: MetricKind) -> usize {
         // Someone else holds the key: it will come again, so remember it by address.
         let kept = Arc::strong_count(&key) > 1;
-        let slot = match self.by_value.get(&*key) {
+        let slot = self.slot_of_value(&key, kind);
+        if kept && self.by_addr.len() < MAX_KEPT_KEYS {
+            self.by_addr.insert(addr, (key, slot));
+        }
+        slot
+    }
+
+    /// The slot of the series `key`, found by value (created if new).
+    fn slot_of_value(&mut self, key: &Arc<SeriesKey>, kind: MetricKind) -> usize {
+        match self.by_value.get(&**key) {
             Some(&slot) => slot,
             None => {
                 self.slots.push((key.clone(), Sink::new(kind)));
                 self.by_value.insert(key.clone(), self.slots.len() - 1);
                 self.slots.len() - 1
             }
-        };
-        if kept && self.by_addr.len() < MAX_KEPT_KEYS {
-            self.by_addr.insert(addr, (key, slot));
         }
-        slot
     }
 
     /// The delta's series.
@@ -275,6 +286,7 @@ impl Collector {
         for (group, values) in buf.groups.drain(..) {
             current.add_group(group, &values);
         }
+        buf.grouped = 0;
     }
 
     /// When a gauge's samples reach the collector, in microseconds since the Unix epoch: their
@@ -390,9 +402,16 @@ mod tests {
                 MetricKind::Counter,
                 1.0,
             );
-            assert_eq!(buf.len(), 3);
+            assert_eq!(buf.len(), 5);
             c.flush(&mut buf);
             assert!(buf.is_empty());
+        }
+        {
+            // The kept group is remembered by its address; neither its members nor the fresh
+            // group's are (they would only fill the map of kept keys).
+            let current = c.shards[0].lock().unwrap();
+            assert_eq!(current.groups.len(), 1);
+            assert!(current.by_addr.is_empty());
         }
         let a = c.take();
         assert_eq!(a.len(), 2);

@@ -13,7 +13,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Samples a VU buffers before handing them to the worker's collector (one lock per batch).
+/// Samples a VU buffers before handing them to the worker's collector (one lock per batch; a
+/// response's group counts as its eight).
 const FLUSH_EVERY: usize = 256;
 
 /// Everything the VUs of one run on one worker share.
