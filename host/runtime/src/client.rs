@@ -96,6 +96,8 @@ pub enum RequestError {
     BodyTooLong {
         /// The limit in bytes.
         limit: u64,
+        /// The response's status (its head was read whole).
+        status: u16,
     },
 }
 
@@ -422,9 +424,9 @@ fn build(req: &OutgoingRequest, uri: &Uri, port: u16) -> Result<EncodedRequest, 
 }
 
 /// What the guest reads for [`RequestError::BodyTooLong`].
-pub fn body_too_long_message(limit: u64) -> String {
+pub fn body_too_long_message(limit: u64, status: u16) -> String {
     format!(
-        "the response body is longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options] or request less",
+        "the response (status {status}) has a body longer than {}, the most a VU can hold (the plan's memory-limit); raise memory-limit in [options], set discard-response-bodies, or request less",
         human_size(limit)
     )
 }
@@ -771,10 +773,19 @@ mod tests {
                 .send(get(port, Duration::from_secs(5)))
                 .await
                 .unwrap_err();
-            assert_eq!(err, RequestError::BodyTooLong { limit: 1 << 20 });
+            assert_eq!(
+                err,
+                RequestError::BodyTooLong {
+                    limit: 1 << 20,
+                    status: 200
+                }
+            );
             assert_eq!(err.code(), "protocol");
-            let msg = body_too_long_message(1 << 20);
-            assert!(msg.contains("longer than 1 MiB"), "{msg}");
+            let msg = body_too_long_message(1 << 20, 200);
+            assert!(
+                msg.contains("(status 200) has a body longer than 1 MiB"),
+                "{msg}"
+            );
             assert!(msg.contains("memory-limit"), "{msg}");
             // The connection was not reused (its body was left unread): a second request opens
             // another, and within a limit it may be read whole.

@@ -132,9 +132,18 @@ impl Conn {
         let limit = if discard { u64::MAX } else { max_body };
         let body = match framing {
             Framing::Empty => Bytes::new(),
-            Framing::Length(n) => self.read_length(n, limit, discard, &mut received).await?,
-            Framing::Chunked => self.read_chunked(limit, discard, &mut received).await?,
-            Framing::UntilClose => self.read_to_end(limit, discard, &mut received).await?,
+            Framing::Length(n) => {
+                self.read_length(n, (limit, status), discard, &mut received)
+                    .await?
+            }
+            Framing::Chunked => {
+                self.read_chunked((limit, status), discard, &mut received)
+                    .await?
+            }
+            Framing::UntilClose => {
+                self.read_to_end((limit, status), discard, &mut received)
+                    .await?
+            }
         };
         // Anything past the response (or the server's FIN already here) leaves it unusable.
         let reusable = keep_alive
@@ -165,12 +174,12 @@ impl Conn {
     async fn read_length(
         &mut self,
         n: u64,
-        limit: u64,
+        (limit, status): (u64, u16),
         discard: bool,
         received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
         if n > limit {
-            return Err(ExchangeError::Failed(RequestError::BodyTooLong { limit }));
+            return Err(too_long(limit, status));
         }
         if discard {
             // Through the read buffer, a chunk at a time.
@@ -204,7 +213,7 @@ impl Conn {
 
     async fn read_chunked(
         &mut self,
-        limit: u64,
+        (limit, status): (u64, u16),
         discard: bool,
         received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
@@ -222,7 +231,7 @@ impl Conn {
                 .map_err(|m| ExchangeError::Failed(RequestError::Protocol(m)))?;
             self.buf.advance(used);
             if len > limit {
-                return Err(ExchangeError::Failed(RequestError::BodyTooLong { limit }));
+                return Err(too_long(limit, status));
             }
             if decoder.is_done() {
                 return Ok(body.freeze());
@@ -233,7 +242,7 @@ impl Conn {
 
     async fn read_to_end(
         &mut self,
-        limit: u64,
+        (limit, status): (u64, u16),
         discard: bool,
         received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
@@ -241,7 +250,7 @@ impl Conn {
         loop {
             let have = self.buf.len() as u64;
             if len + have > limit {
-                return Err(ExchangeError::Failed(RequestError::BodyTooLong { limit }));
+                return Err(too_long(limit, status));
             }
             if discard {
                 len += have;
@@ -280,6 +289,11 @@ fn more_of_body(read: std::io::Result<usize>) -> Result<u64, ExchangeError> {
         Ok(n) => Ok(n as u64),
         Err(e) => Err(ExchangeError::Failed(broke(e))),
     }
+}
+
+/// A body longer than `limit` bytes, in a response with `status`.
+fn too_long(limit: u64, status: u16) -> ExchangeError {
+    ExchangeError::Failed(RequestError::BodyTooLong { limit, status })
 }
 
 fn closed_early() -> RequestError {

@@ -179,8 +179,9 @@ async fn a_failing_setup_stops_the_run_with_its_message() {
 }
 
 /// A response body longer than `memory-limit` could never reach the guest: the host stops reading
-/// it, closes the connection and fails the request with a `protocol` error that names the limit
-/// (which the guest's iteration error carries to the log). A body within the limit arrives whole.
+/// it, closes the connection and fails the request with a `protocol` error that names the limit and
+/// the response's status (which the guest's iteration error carries to the log). A body within the
+/// limit arrives whole.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_response_body_longer_than_memory_limit_is_a_protocol_error() {
     let target = Target::start().await;
@@ -199,7 +200,8 @@ async fn a_response_body_longer_than_memory_limit_is_a_protocol_error() {
     assert_eq!(long.metric("iteration_errors", "count"), 6.0);
     let err = long.stderr();
     assert!(
-        err.contains("longer than 4 MiB") && err.contains("raise memory-limit"),
+        err.contains("(status 200) has a body longer than 4 MiB")
+            && err.contains("raise memory-limit"),
         "{err}"
     );
     // Logged once, not once per iteration.

@@ -155,7 +155,9 @@ impl From<RequestError> for WasiHttpError {
             RequestError::Connect(_) => WasiHttpError::ConnectionRefused,
             RequestError::Timeout => WasiHttpError::HttpResponseTimeout,
             RequestError::Protocol(_) => WasiHttpError::HttpProtocolError,
-            RequestError::BodyTooLong { limit } => WasiHttpError::HttpResponseBodySize(Some(limit)),
+            RequestError::BodyTooLong { limit, .. } => {
+                WasiHttpError::HttpResponseBodySize(Some(limit))
+            }
         }
     }
 }

@@ -123,8 +123,8 @@ impl VuState {
                     RequestError::Connect(m) => HttpError::Connect(m),
                     RequestError::Timeout => HttpError::Timeout,
                     RequestError::Protocol(m) => HttpError::Protocol(m),
-                    RequestError::BodyTooLong { limit } => {
-                        HttpError::Protocol(crate::client::body_too_long_message(limit))
+                    RequestError::BodyTooLong { limit, status } => {
+                        HttpError::Protocol(crate::client::body_too_long_message(limit, status))
                     }
                 })
             }
