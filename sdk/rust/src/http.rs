@@ -227,8 +227,15 @@ impl From<wit::Response> for Response {
 /// The host hands them over as one block of `name: value` lines, which this type keeps and splits
 /// only when a header is asked for: a response whose headers nobody reads costs one copy.
 /// Collect `(name, value)` pairs into one to build a [`Response`] in a unit test.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Headers(String);
+
+/// Prints the `(name, value)` pairs, as `dbg!(&response)` readers expect, not the host's block.
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 impl Headers {
     /// The value of the first header called `name` (compared case-insensitively).
@@ -258,7 +265,7 @@ impl Headers {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.iter().next().is_none()
     }
 
     /// The block as the host sent it: one `name: value` line per header, each ending in `\n`.
@@ -464,6 +471,12 @@ mod tests {
         assert_eq!(built.as_str(), "set-cookie: a=1\nx-url: http://h:1/\n");
         assert!(Headers::default().is_empty());
         assert_eq!(Headers::default().len(), 0);
+        // A hand-built block of empty lines holds no header, as `len` says.
+        assert!(Headers("\n\n".into()).is_empty());
+        assert_eq!(
+            format!("{built:?}"),
+            r#"[("set-cookie", "a=1"), ("x-url", "http://h:1/")]"#
+        );
     }
 
     #[test]
