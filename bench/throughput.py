@@ -71,6 +71,11 @@ def ms(txt):
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
+def div(a, b):
+    """a / b, or NaN (printed as `nan`) when a peer made no requests or reported none."""
+    return a / b if b else float("nan")
+
+
 def run_all(name, url, origin, secs, conns, rounds, work):
     """`rounds` rounds of every tool, interleaved (so a slow minute on a shared machine hits all of
     them alike); prints each tool's medians and Stampede's ratios from them."""
@@ -81,7 +86,7 @@ def run_all(name, url, origin, secs, conns, rounds, work):
     for i, tool in enumerate(tools):
         runs = [r[i] for r in per_round]
         rows.append((tool, med([r[1] for r in runs]), med([r[2] for r in runs]),
-                     med([r[3] / r[1] for r in runs]), med([r[4] for r in runs]),
+                     med([div(r[3], r[1]) for r in runs]), med([r[4] for r in runs]),
                      med([r[5] for r in runs]), max(r[6] for r in runs)))
 
     print(f"\nGET {url} ({name}), {conns} connections, {secs}s each, generator pinned to one core, "
@@ -91,9 +96,9 @@ def run_all(name, url, origin, secs, conns, rounds, work):
         print(f"{tool:<12}{n:>10.0f}{rate:>10.0f}{cpu_per * 1000:>14.4f}{p50:>9.3f}{p99:>9.3f}{rss / 1024:>14.1f}")
     s_rate, s_cpu = rows[0][2], rows[0][3]
     for tool, _, rate, cpu_per, *_ in rows[1:]:
-        spread = [r[0][2] / r[i][2] for r in per_round for i in [tools.index(tool)]]
-        print(f"stampede / {tool}: req/s {s_rate / rate:.2f} (rounds: "
-              f"{', '.join(f'{x:.2f}' for x in spread)}), CPU per request {s_cpu / cpu_per:.2f}")
+        spread = [div(r[0][2], r[i][2]) for r in per_round for i in [tools.index(tool)]]
+        print(f"stampede / {tool}: req/s {div(s_rate, rate):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in spread)}), CPU per request {div(s_cpu, cpu_per):.2f}")
 
 
 def one_round(name, url, origin, secs, conns, work):
@@ -158,7 +163,9 @@ duration = "{secs}s"
             with open(csv + "_stats.csv") as f:
                 agg = [r.split(",") for r in f.read().splitlines()]
             head, total = agg[0], next(r for r in agg if r[1] == "Aggregated")
-            col = lambda name: float(total[head.index(name)])
+            # Locust writes "N/A" for a percentile of no requests (a run that failed to send any).
+            col = lambda name: (lambda v: float("nan") if v == "N/A" else float(v))(
+                total[head.index(name)])
             rows.append((label, col("Request Count"), col("Requests/s"), cpu, col("50%"),
                          col("99%"), rss))
 
