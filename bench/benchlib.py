@@ -10,6 +10,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # STAMPEDE_BIN compares another build (for example one with other features) in the same script.
 BIN = os.environ.get("STAMPEDE_BIN") or os.path.join(ROOT, "target/release/stampede")
 LOOP = os.path.join(ROOT, "target/release/hyper-loop")
+# The rust-get component (1 GET of the param `url` + 1 check per iteration); STAMPEDE_WASM compares
+# another build of it.
+RUST_GET = os.environ.get("STAMPEDE_WASM") or os.path.join(
+    ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 
 # Target on CPU 0, generator on CPU 1, when taskset and 2+ CPUs are there.
 PIN_TARGET, PIN_GEN = ([], [])
@@ -48,6 +52,26 @@ http {{
 """)
     return subprocess.Popen(PIN_TARGET + [nginx_path(), "-c", conf, "-p", work],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def rust_get_plan(path, origin, url, scenario):
+    """Write a plan to `path` that runs rust-get against `origin` (its only target), GETting `url`;
+    `scenario` is the TOML of its one scenario table (`[scenarios.NAME]` and its keys). Returns path."""
+    with open(path, "w") as f:
+        f.write(f"""component = "{RUST_GET}"
+targets = ["{origin}"]
+[params]
+url = "{url}"
+{scenario.strip()}
+""")
+    return path
+
+
+def warm(plan):
+    """Run `plan` for 1 s with 1 VU, so its component is compiled and cached before anything is
+    measured."""
+    subprocess.run([BIN, "run", plan, "--quiet", "--duration", "1s", "--vus", "1"], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def wait_http(url):

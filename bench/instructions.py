@@ -48,9 +48,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_TARGET, ROOT, nginx_path, start_nginx, wait_http
+from benchlib import BIN, LOOP, PIN_TARGET, nginx_path, rust_get_plan, start_nginx, wait_http
 
-WASM = os.environ.get("STAMPEDE_WASM") or os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18098
 VUS = 50
 
@@ -169,12 +168,8 @@ def stampede_runs(work, n1, n2):
     counts, outs = {}, []
     env = dict(os.environ, STAMPEDE_PERFMAP="1")
     for n in (n1, n2):
-        plan = os.path.join(work, f"plan-{n}.toml")
-        with open(plan, "w") as f:
-            f.write(f"""component = "{WASM}"
-targets = ["http://127.0.0.1:{PORT}"]
-[params]
-url = "http://127.0.0.1:{PORT}/"
+        origin = f"http://127.0.0.1:{PORT}"
+        plan = rust_get_plan(os.path.join(work, f"plan-{n}.toml"), origin, origin + "/", f"""
 [scenarios.get]
 executor = "shared-iterations"
 vus = {VUS}

@@ -18,9 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
+from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, rust_get_plan, wait_http
 
-WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18094
 
 
@@ -34,12 +33,7 @@ def main():
     try:
         wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:
-            plan = os.path.join(work, "plan.toml")
-            with open(plan, "w") as f:
-                f.write(f"""component = "{WASM}"
-targets = ["{origin}"]
-[params]
-url = "{url}"
+            plan = rust_get_plan(os.path.join(work, "plan.toml"), origin, url, f"""
 [scenarios.rate]
 executor = "constant-arrival-rate"
 rate = {rate}

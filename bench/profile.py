@@ -24,10 +24,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, wait_http
+from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, RUST_GET, rust_get_plan, wait_http, warm
 
-WASM = os.environ.get("STAMPEDE_WASM") or os.path.join(
-    ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 PORT = 18095
 
 # First match wins: (test on a symbol, category). Kernel symbols are counted apart.
@@ -77,21 +75,6 @@ def sampled(cmd, data, env=None, stdout=subprocess.DEVNULL):
     return shares, cpu_ns / 1e9
 
 
-def plan_for(work, vus, secs):
-    path = os.path.join(work, f"plan-{vus}.toml")
-    with open(path, "w") as f:
-        f.write(f"""component = "{WASM}"
-targets = ["http://127.0.0.1:{PORT}"]
-[params]
-url = "http://127.0.0.1:{PORT}/"
-[scenarios.get]
-executor = "constant-vus"
-vus = {vus}
-duration = "{secs}s"
-""")
-    return path
-
-
 def main():
     args = sys.argv[1:]
     secs = 8
@@ -100,7 +83,7 @@ def main():
     counts = [int(a) for a in args] or [50]
     if not shutil.which("perf"):
         sys.exit("perf is not installed: apt-get install linux-perf (Debian)")
-    for path in (BIN, LOOP, WASM):
+    for path in (BIN, LOOP, RUST_GET):
         if not os.path.exists(path):
             sys.exit(f"{path} is missing: cargo build --release -p stampede -p hyper-loop; "
                      "bash scripts/build-guests.sh")
@@ -112,10 +95,16 @@ def main():
         try:
             wait_http(f"http://127.0.0.1:{PORT}/")
             for vus in counts:
-                plan = plan_for(work, vus, secs)
+                origin = f"http://127.0.0.1:{PORT}"
+                plan = rust_get_plan(os.path.join(work, f"plan-{vus}.toml"), origin, origin + "/",
+                                     f"""
+[scenarios.get]
+executor = "constant-vus"
+vus = {vus}
+duration = "{secs}s"
+""")
                 # Fill the compile cache first, so compilation is not sampled.
-                subprocess.run([BIN, "run", plan, "--quiet", "--duration", "1s", "--vus", "1"],
-                               check=True, stdout=subprocess.DEVNULL)
+                warm(plan)
                 summary = os.path.join(work, "summary.json")
                 shares, cpu = sampled([BIN, "run", plan, "--quiet", "--summary-json", summary],
                                       os.path.join(work, "perf.data"), env)

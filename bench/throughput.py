@@ -24,9 +24,9 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, nginx_path, start_nginx, wait_http
+from benchlib import (BIN, LOOP, PIN_GEN, PIN_TARGET, ROOT, nginx_path, rust_get_plan, start_nginx,
+                      wait_http, warm)
 
-WASM = os.path.join(ROOT, "target/guest/wasm32-wasip2/release/rust_get.wasm")
 GOOSE = os.path.join(ROOT, "target/goose/release/goose-get")
 LOCUST = os.environ.get("LOCUST") or next(
     (p for p in [os.path.join(ROOT, "target/bench-venv/bin/locust"), shutil.which("locust")]
@@ -104,20 +104,14 @@ def run_all(name, url, origin, secs, conns, rounds, work):
 def one_round(name, url, origin, secs, conns, work):
     """One run of each tool: rows of (tool, requests, req/s, CPU s, p50 ms, p99 ms, peak RSS KiB)."""
     rows = []
-    plan = os.path.join(work, f"plan-{name}.toml")
-    with open(plan, "w") as f:
-        f.write(f"""component = "{WASM}"
-targets = ["{origin}"]
-[params]
-url = "{url}"
+    plan = rust_get_plan(os.path.join(work, f"plan-{name}.toml"), origin, url, f"""
 [scenarios.get]
 executor = "constant-vus"
 vus = {conns}
 duration = "{secs}s"
 """)
     # Warm the compile cache so compilation is not measured.
-    subprocess.check_call([BIN, "run", plan, "--quiet", "--duration", "1s", "--vus", "1"],
-                          stdout=subprocess.DEVNULL)
+    warm(plan)
     summary = os.path.join(work, f"s-{name}.json")
     _, cpu, rss = measure(PIN_GEN + [BIN, "run", plan, "--quiet", "--summary-json", summary],
                           os.path.join(work, "s.out"))
