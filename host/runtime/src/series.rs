@@ -2,6 +2,8 @@
 //! into, so recording a request clones one pointer instead of building eight tag sets. Keyed by
 //! what makes a request's tags: its metric name, method and extra tags, then its status.
 
+use crate::client::CompletedResponse;
+use crate::host::{expected, ms};
 use rustc_hash::{FxHashMap, FxHasher};
 use stampede_metrics::{GROUP_MAX, MetricKind, SeriesGroup, SeriesKey, TagSet, names};
 use std::hash::{Hash, Hasher};
@@ -38,10 +40,7 @@ impl HttpSeries {
     /// The series of a request with tags `base` (VU tags, `name`, `method`) answered with `status`.
     pub(crate) fn for_status(mut base: TagSet, status: u16) -> Self {
         base.insert("status", status.to_string());
-        base.insert(
-            "expected_response",
-            crate::host::expected(status).to_string(),
-        );
+        base.insert("expected_response", expected(status).to_string());
         Self::new(base)
     }
 
@@ -55,25 +54,18 @@ impl HttpSeries {
         }
     }
 
-    /// The values of one response, in the order of [`HttpSeries::MEMBERS`].
-    pub(crate) fn values(
-        duration: f64,
-        connecting: f64,
-        waiting: f64,
-        receiving: f64,
-        failed: bool,
-        sent: u64,
-        received: u64,
-    ) -> [f64; GROUP_MAX] {
+    /// The values `resp` records, in the order of [`HttpSeries::MEMBERS`].
+    pub(crate) fn values(resp: &CompletedResponse) -> [f64; GROUP_MAX] {
+        let t = &resp.timings;
         [
             1.0,
-            duration,
-            connecting,
-            waiting,
-            receiving,
-            if failed { 1.0 } else { 0.0 },
-            sent as f64,
-            received as f64,
+            ms(t.duration),
+            ms(t.connecting),
+            ms(t.waiting),
+            ms(t.receiving),
+            if expected(resp.status) { 0.0 } else { 1.0 },
+            resp.bytes_sent as f64,
+            resp.bytes_received as f64,
         ]
     }
 

@@ -10,7 +10,8 @@ use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn ms(d: Duration) -> f64 {
+/// A duration in milliseconds, as metrics and the guest get it.
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -177,17 +178,7 @@ pub(crate) fn header_block(headers: &ResponseHeaders) -> String {
 /// The samples of one answered request: `http_reqs`, the four phase trends, `http_req_failed` and
 /// the two `data_*` counters.
 pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &CompletedResponse) {
-    let t = &resp.timings;
-    let values = HttpSeries::values(
-        ms(t.duration),
-        ms(t.connecting),
-        ms(t.waiting),
-        ms(t.receiving),
-        !expected(resp.status),
-        resp.bytes_sent,
-        resp.bytes_received,
-    );
-    b.push_group(&s.group, values);
+    b.push_group(&s.group, HttpSeries::values(resp));
 }
 
 /// The samples of a request without a response, tagged `status=0` and its `error_code`: it counts

@@ -8,7 +8,7 @@ mod http;
 
 pub(crate) use fetch::{FetchHooks, FetchState};
 
-pub(crate) use http::expected;
+pub(crate) use http::{expected, ms};
 mod log;
 mod metrics;
 mod shared;
