@@ -10,7 +10,7 @@ and prints each one's p50/p90/p99 and Stampede's p50 relative to hyper-loop's. T
 issue is |stampede p50 / hyper-loop p50 - 1| <= 10 %. Load goes only to 127.0.0.1.
 
 usage: bench/latency.py [RATE=5000] [DURATION=10]   (build first: bench/http.sh does, or
-       cargo build --release -p stampede -p hyper-loop && scripts/build-guests.sh)
+       cargo build --profile dist -p stampede -p hyper-loop && scripts/build-guests.sh)
 """
 import json
 import os

@@ -13,8 +13,8 @@ see BENCHMARKS.md, "where a request's time goes, by component".
 Needs `perf` (Debian's linux-perf) and permission to sample (root, or kernel.perf_event_paranoid <= 1).
 Each run is bounded by DURATION and stops by itself; load goes only to 127.0.0.1.
 
-usage: bench/profile.py [--duration SECONDS=8] [VUS ...=50]   (build first: cargo build --release
-       -p stampede -p hyper-loop; bash scripts/build-guests.sh)
+usage: bench/profile.py [--duration SECONDS=8] [VUS ...=50]   (build first: cargo build --profile
+       dist -p stampede -p hyper-loop; bash scripts/build-guests.sh)
 """
 import collections
 import json
@@ -85,7 +85,7 @@ def main():
         sys.exit("perf is not installed: apt-get install linux-perf (Debian)")
     for path in (BIN, LOOP, RUST_GET):
         if not os.path.exists(path):
-            sys.exit(f"{path} is missing: cargo build --release -p stampede -p hyper-loop; "
+            sys.exit(f"{path} is missing: cargo build --profile dist -p stampede -p hyper-loop; "
                      "bash scripts/build-guests.sh")
     env = dict(os.environ, STAMPEDE_PERFMAP="1")
     columns = []
