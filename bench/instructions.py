@@ -40,7 +40,6 @@ usage: bench/instructions.py [--nginx-headers K] [--top N] [N1=5000] [N2=25000]
        (bench/instructions.sh builds first)
 """
 import bisect
-import glob
 import json
 import os
 import re
