@@ -7,7 +7,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Stampede and hyper-loop are measured as built with the `dist` profile (Cargo.toml: thin LTO, one
+# Stampede and hyper-loop are measured as built with the `dist` profile (Cargo.toml: fat LTO, one
 # codegen unit), the build for load generation: `cargo build --profile dist -p stampede -p hyper-loop`.
 # STAMPEDE_PROFILE=release measures the test suite's build instead; STAMPEDE_BIN compares another
 # build (for example one with other features) in the same script.

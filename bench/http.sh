@@ -35,10 +35,7 @@ ensure_rust_target
 # Goose (crates.io) as a peer: its own workspace, built into target/goose.
 (cd bench/goose-get && CARGO_TARGET_DIR="$root/target/goose" cargo build --release -q) >&2 ||
     echo "goose could not be built: it is left out" >&2
-# The dist profile (thin LTO, one codegen unit): the build for load generation, ~8 minutes the first time.
-profile="${STAMPEDE_PROFILE:-dist}"
-cargo build --profile "$profile" -p stampede -p hyper-loop >/dev/null 2>&1 ||
-    cargo build --profile "$profile" -p stampede -p hyper-loop
+build_generators
 bash scripts/build-guests.sh >/dev/null
 
 python3 bench/throughput.py "$secs" "$conns" "$rounds"

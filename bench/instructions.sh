@@ -14,9 +14,6 @@ command -v valgrind >/dev/null || {
     apt_install valgrind >/dev/null
 }
 ensure_rust_target
-# The dist profile (thin LTO, one codegen unit): the build for load generation, ~8 minutes the first time.
-profile="${STAMPEDE_PROFILE:-dist}"
-cargo build --profile "$profile" -p stampede -p hyper-loop >/dev/null 2>&1 ||
-    cargo build --profile "$profile" -p stampede -p hyper-loop
+build_generators
 bash scripts/build-guests.sh >/dev/null
 python3 bench/instructions.py "$@"

@@ -18,6 +18,15 @@ ensure_rustfmt() {
     fi
 }
 
+# Build what bench/ measures: stampede and hyper-loop with the profile STAMPEDE_PROFILE (default
+# `dist`: fat LTO, one codegen unit, the build for load generation; ~10 minutes the first time).
+# Quiet unless the build fails, then again with its output.
+build_generators() {
+    local profile="${STAMPEDE_PROFILE:-dist}"
+    cargo build --profile "$profile" -p stampede -p hyper-loop >/dev/null 2>&1 ||
+        cargo build --profile "$profile" -p stampede -p hyper-loop
+}
+
 # Wait up to 10 s for a URL to answer.
 wait_for_http() {
     for _ in $(seq 1 100); do
