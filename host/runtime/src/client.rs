@@ -230,7 +230,7 @@ impl HttpClient {
                 waiting: (x.head_at - start).saturating_sub(connecting),
                 receiving: end - x.head_at,
             },
-            bytes_sent: request.bytes.len() as u64,
+            bytes_sent: x.sent,
             bytes_received: x.received,
         })
     }
@@ -485,6 +485,12 @@ mod tests {
         UntilClose,
         /// As for a HEAD request: a `Content-Length` and no body.
         Head,
+        /// `413` as soon as the head is in, then never another read (the connection stays open).
+        RejectEarly,
+        /// `413` with `Connection: close` as soon as the head is in, then close, the body unread.
+        RejectEarlyAndClose,
+        /// The request body echoed in chunks as it arrives (full duplex), `Content-Length` bytes.
+        Echo,
     }
 
     /// A raw HTTP/1.1 server on 127.0.0.1; counts the connections it accepted.
@@ -507,10 +513,11 @@ mod tests {
                             return;
                         }
                         seen.extend_from_slice(&buf[..k]);
-                        if !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
                             continue;
-                        }
-                        seen.clear();
+                        };
+                        // The head, and whatever of the body came with it.
+                        let seen_head = std::mem::take(&mut seen);
                         let reply: &[u8] = match answer {
                             Answer::Close => {
                                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
@@ -543,6 +550,19 @@ mod tests {
                                 let _ = endless_body(&mut s).await;
                                 return;
                             }
+                            Answer::RejectEarly => {
+                                let _ = s.write_all(REJECTED).await;
+                                std::future::pending::<()>().await;
+                                return;
+                            }
+                            Answer::RejectEarlyAndClose => {
+                                let _ = s.write_all(REJECTED_CLOSE).await;
+                                return;
+                            }
+                            Answer::Echo => {
+                                let _ = echo(&mut s, &seen_head, end + 4).await;
+                                return;
+                            }
                             Answer::LongLength | Answer::LongChunked => {
                                 let chunked = matches!(answer, Answer::LongChunked);
                                 let _ = long_body(&mut s, chunked).await;
@@ -571,6 +591,47 @@ mod tests {
         loop {
             s.write_all(&chunk).await?;
         }
+    }
+
+    /// The whole answer of [`Answer::RejectEarly`] and [`Answer::RejectEarlyAndClose`].
+    const REJECTED: &[u8] = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo long";
+    const REJECTED_CLOSE: &[u8] =
+        b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo long";
+
+    /// Answer the request whose head (and maybe the start of its body) is `seen[..body_at]`:
+    /// its body, echoed in one chunk per read while it arrives.
+    async fn echo(
+        s: &mut tokio::net::TcpStream,
+        seen: &[u8],
+        body_at: usize,
+    ) -> std::io::Result<()> {
+        let head = String::from_utf8_lossy(&seen[..body_at]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await?;
+        let mut chunk = seen[body_at..].to_vec();
+        let mut left = length;
+        let mut buf = vec![0u8; 64 << 10];
+        while left > 0 {
+            if chunk.is_empty() {
+                let n = s.read(&mut buf[..left.min(64 << 10)]).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                chunk.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            s.write_all(&chunk).await?;
+            s.write_all(b"\r\n").await?;
+            left -= chunk.len();
+            chunk.clear();
+        }
+        s.write_all(b"0\r\n\r\n").await
     }
 
     /// Write a 2 MiB response to `s`, with `Content-Length` or chunked.
@@ -675,6 +736,75 @@ mod tests {
         assert_eq!(resp.bytes_sent, sent.len() as u64);
         let received = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         assert_eq!(resp.bytes_received, received.len() as u64);
+    }
+
+    /// A POST of `len` bytes to `port`, within 10 s.
+    fn upload(port: u16, len: usize) -> OutgoingRequest {
+        OutgoingRequest {
+            method: "POST".into(),
+            body: Some(vec![b'x'; len]),
+            ..get(port, Duration::from_secs(10))
+        }
+    }
+
+    /// Larger than what loopback's socket buffers hold (a few MiB each way), so the write cannot
+    /// finish while the server does not read.
+    const LARGE_UPLOAD: usize = 32 << 20;
+
+    #[tokio::test]
+    async fn an_answer_before_the_upload_is_read_ends_the_upload() {
+        let (port, accepted) = server(Answer::RejectEarly).await;
+        let client = client(port);
+        let began = Instant::now();
+        let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+        assert_eq!((resp.status, &resp.body[..]), (413, &b"too long"[..]));
+        assert_eq!(resp.bytes_received, REJECTED.len() as u64);
+        // What was written, not the whole request: the server stopped reading long before.
+        assert!(
+            resp.bytes_sent < LARGE_UPLOAD as u64,
+            "sent {} bytes",
+            resp.bytes_sent
+        );
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            began.elapsed()
+        );
+        // The connection holds the rest of a request: the next request opens another.
+        let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+        assert_eq!(resp.status, 413);
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_before_the_upload_is_read_survives_the_servers_close() {
+        // Closing with the body unread makes the server's kernel reset the connection; the answer
+        // that came before the reset is still the request's result.
+        let (port, _) = server(Answer::RejectEarlyAndClose).await;
+        let client = client(port);
+        for _ in 0..3 {
+            let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+            assert_eq!((resp.status, &resp.body[..]), (413, &b"too long"[..]));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_streamed_while_the_upload_is_read_is_read_as_it_comes() {
+        // The server echoes each piece of the body as it reads it, and stops reading while its
+        // echo is not read: a client that reads only after writing everything would wait forever.
+        let (port, accepted) = server(Answer::Echo).await;
+        let client = client(port).with_body_limit(64 << 20);
+        let req = upload(port, LARGE_UPLOAD);
+        let head_len = format!(
+            "POST /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {LARGE_UPLOAD}\r\n\r\n"
+        )
+        .len();
+        let resp = client.send(req).await.unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body.len(), LARGE_UPLOAD);
+        assert!(resp.body.iter().all(|&b| b == b'x'));
+        assert_eq!(resp.bytes_sent, (head_len + LARGE_UPLOAD) as u64);
+        assert_eq!(accepted.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

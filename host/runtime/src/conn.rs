@@ -9,6 +9,7 @@ use futures_util::FutureExt;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// Room made in the read buffer before a read.
@@ -34,6 +35,8 @@ pub(crate) struct Exchanged {
     pub(crate) head_at: Instant,
     /// Bytes read for this response: head, body and its framing.
     pub(crate) received: u64,
+    /// Bytes of the request written: all of it, unless the server answered before it had all.
+    pub(crate) sent: u64,
     /// The connection may carry another request.
     pub(crate) reusable: bool,
 }
@@ -79,26 +82,142 @@ impl Conn {
 
     /// Send `req` and read its whole response. A body longer than `max_body` fails as soon as
     /// that is known, unless `discard` (then it is read and counted, not kept).
+    ///
+    /// A request that does not fit the socket's buffer in one write (a large upload) is sent while
+    /// its response is read: a server may answer before it has read the whole request (a `413` or
+    /// `401` to an upload) and then stop reading, or close. Once that answer is complete the rest
+    /// of the request is not sent, and the connection is not reused (RFC 9112, section 9.5). A
+    /// server that streams its response while reading the body is read as it goes.
     pub(crate) async fn exchange(
         &mut self,
         req: &EncodedRequest,
         max_body: u64,
         discard: bool,
     ) -> Result<Exchanged, ExchangeError> {
-        use ExchangeError::{Failed, NoResponse};
-        // A server may answer before it has read the whole request (a 413 to a large upload) and
-        // close: a failed write still looks for that answer.
-        let write_error = self.stream.write_all(&req.bytes).await.err();
-        let no_response = |what: String| {
-            NoResponse(match &write_error {
-                Some(e) => format!("the connection broke while sending: {e}"),
-                None => what,
-            })
+        let (read_half, write_half) = self.stream.split();
+        let mut reader = Reader {
+            io: read_half,
+            buf: &mut self.buf,
+            received: 0,
         };
-        let mut received = 0u64;
+        let limit = if discard { u64::MAX } else { max_body };
+        let all = &req.bytes[..];
+        // Usually the whole request goes in this one write, and the response is read after it.
+        let (mut sent, mut write_error) = match write_half.try_write(all) {
+            Ok(n) => (n, None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (0, None),
+            Err(e) => (0, Some(e)),
+        };
+        let mut answered_early = false;
+        let read = if sent == all.len() || write_error.is_some() {
+            reader.response(req.head, limit, discard).await
+        } else {
+            // Boxed: only large uploads come here, and the usual path's future stays small.
+            let rest = &all[sent..];
+            let both = Box::pin(write_while_reading(
+                reader, write_half, rest, req.head, limit, discard,
+            ));
+            let (read, more, failed, early) = both.await;
+            sent += more;
+            (write_error, answered_early) = (failed, early);
+            read
+        };
+        let mut x = read.map_err(|e| match (e, &write_error) {
+            // A failed write still looked for an answer; without one, the write's error says more.
+            (ExchangeError::NoResponse(_), Some(e)) => {
+                ExchangeError::NoResponse(format!("the connection broke while sending: {e}"))
+            }
+            (e, _) => e,
+        })?;
+        x.sent = sent as u64;
+        // Anything past the response (or the server's FIN already here) leaves it unusable.
+        x.reusable = x.reusable
+            && !req.close
+            && !answered_early
+            && write_error.is_none()
+            && self.buf.is_empty()
+            && self.idle_now();
+        if self.buf.capacity() > KEPT_BUFFER {
+            // An idle connection keeps a small read buffer, not the largest response it saw.
+            self.buf = BytesMut::new();
+        }
+        Ok(x)
+    }
+
+    /// After a response read whole: true when nothing more is there to read, as far as the socket's
+    /// readiness tells: a `read` system call unless tokio already knows the socket is drained (its
+    /// last read came back short). Either way the readiness is clear afterwards, and
+    /// [`Conn::is_closed`] watches for the next event. A FIN that came with the response's last
+    /// bytes is not lost either way: tokio never clears a socket's read-closed readiness, which
+    /// `is_closed` sees.
+    fn idle_now(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
+
+/// Write `rest` of a request while reading its response with `reader`, until the response is
+/// complete. Returns the response (or why there is none), how much of `rest` was written, the
+/// write's error, and whether the response came before all of `rest` was written (the writing
+/// then stopped).
+async fn write_while_reading(
+    mut reader: Reader<'_>,
+    mut w: WriteHalf<'_>,
+    rest: &[u8],
+    to_head: bool,
+    limit: u64,
+    discard: bool,
+) -> (
+    Result<Exchanged, ExchangeError>,
+    usize,
+    Option<std::io::Error>,
+    bool,
+) {
+    let mut written = 0;
+    let write = async {
+        while written < rest.len() {
+            match w.write(&rest[written..]).await {
+                Ok(0) => return Some(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) => return Some(e),
+            }
+        }
+        None
+    };
+    let (read, failed, early) = {
+        let mut read = std::pin::pin!(reader.response(to_head, limit, discard));
+        let mut write = std::pin::pin!(write);
+        tokio::select! {
+            biased;
+            read = &mut read => (read, None, true),
+            failed = &mut write => (read.await, failed, false),
+        }
+    };
+    (read, written, failed, early)
+}
+
+/// The reading side of one exchange: the socket's read half and the connection's read buffer.
+struct Reader<'a> {
+    io: ReadHalf<'a>,
+    buf: &'a mut BytesMut,
+    /// Bytes read for this response: head, body and its framing.
+    received: u64,
+}
+
+impl Reader<'_> {
+    /// Read one whole response (skipping interim `1xx` ones) to a request that was a `HEAD` if
+    /// `to_head`. The result's `reusable` says only whether the server keeps the connection open, and
+    /// its `sent` is 0: [`Conn::exchange`] knows the rest.
+    async fn response(
+        &mut self,
+        to_head: bool,
+        limit: u64,
+        discard: bool,
+    ) -> Result<Exchanged, ExchangeError> {
+        use ExchangeError::{Failed, NoResponse};
         let head = loop {
             if !self.buf.is_empty() {
-                let parsed = h1::parse_head(&mut self.buf, req.head)
+                let parsed = h1::parse_head(self.buf, to_head)
                     .map_err(|m| Failed(RequestError::Protocol(m)))?;
                 match parsed {
                     Some(head) if head.is_interim() => {
@@ -110,15 +229,15 @@ impl Conn {
                 }
             }
             match self.read(READ_CHUNK).await {
-                Ok(0) if received == 0 => {
-                    return Err(no_response(
+                Ok(0) if self.received == 0 => {
+                    return Err(NoResponse(
                         "the server closed the connection without responding".into(),
                     ));
                 }
                 Ok(0) => return Err(Failed(closed_early())),
-                Ok(n) => received += n as u64,
-                Err(e) if received == 0 => {
-                    return Err(no_response(format!(
+                Ok(n) => self.received += n as u64,
+                Err(e) if self.received == 0 => {
+                    return Err(NoResponse(format!(
                         "the connection broke before a response: {e}"
                     )));
                 }
@@ -129,46 +248,27 @@ impl Conn {
         let (status, framing, keep_alive) = (head.status, head.framing, head.keep_alive);
         let len = head.len;
         let headers = head.into_headers(self.buf.split_to(len).freeze());
-        let limit = if discard { u64::MAX } else { max_body };
         let body = match framing {
             Framing::Empty => Bytes::new(),
-            Framing::Length(n) => {
-                self.read_length(n, (limit, status), discard, &mut received)
-                    .await?
-            }
-            Framing::Chunked => {
-                self.read_chunked((limit, status), discard, &mut received)
-                    .await?
-            }
-            Framing::UntilClose => {
-                self.read_to_end((limit, status), discard, &mut received)
-                    .await?
-            }
+            Framing::Length(n) => self.read_length(n, (limit, status), discard).await?,
+            Framing::Chunked => self.read_chunked((limit, status), discard).await?,
+            Framing::UntilClose => self.read_to_end((limit, status), discard).await?,
         };
-        // Anything past the response (or the server's FIN already here) leaves it unusable.
-        let reusable = keep_alive
-            && !req.close
-            && write_error.is_none()
-            && self.buf.is_empty()
-            && self.idle_now();
-        if self.buf.capacity() > KEPT_BUFFER {
-            // An idle connection keeps a small read buffer, not the largest response it saw.
-            self.buf = BytesMut::new();
-        }
         Ok(Exchanged {
             status,
             headers,
             body,
             head_at,
-            received,
-            reusable,
+            received: self.received,
+            sent: 0,
+            reusable: keep_alive,
         })
     }
 
     /// Read more into the buffer, with room for at least `want` bytes.
     async fn read(&mut self, want: usize) -> std::io::Result<usize> {
         self.buf.reserve(want);
-        self.stream.read_buf(&mut self.buf).await
+        self.io.read_buf(self.buf).await
     }
 
     async fn read_length(
@@ -176,7 +276,6 @@ impl Conn {
         n: u64,
         (limit, status): (u64, u16),
         discard: bool,
-        received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
         if n > limit {
             return Err(too_long(limit, status));
@@ -192,7 +291,7 @@ impl Conn {
                 }
                 left -= have;
                 self.buf.clear();
-                *received += self.read_some(READ_CHUNK).await?;
+                self.read_some(READ_CHUNK).await?;
             }
         }
         let len = usize::try_from(n).unwrap_or(usize::MAX);
@@ -203,10 +302,10 @@ impl Conn {
         // the body's end), and nothing of it stays with the connection.
         // (`len` is within the body limit, the VU's memory-limit.)
         let mut body = BytesMut::with_capacity(len);
-        body.extend_from_slice(&self.buf);
+        body.extend_from_slice(self.buf);
         self.buf.clear();
         while body.len() < len {
-            *received += more_of_body(self.stream.read_buf(&mut body).await)?;
+            self.received += more_of_body(self.io.read_buf(&mut body).await)?;
         }
         Ok(body.freeze())
     }
@@ -215,14 +314,13 @@ impl Conn {
         &mut self,
         (limit, status): (u64, u16),
         discard: bool,
-        received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
         let mut decoder = ChunkedDecoder::default();
         let mut body = BytesMut::new();
         let mut len = 0u64;
         loop {
             let used = decoder
-                .decode(&self.buf, |data| {
+                .decode(self.buf, |data| {
                     len += data.len() as u64;
                     if !discard && len <= limit {
                         body.extend_from_slice(data);
@@ -236,7 +334,7 @@ impl Conn {
             if decoder.is_done() {
                 return Ok(body.freeze());
             }
-            *received += self.read_some(READ_CHUNK).await?;
+            self.read_some(READ_CHUNK).await?;
         }
     }
 
@@ -244,7 +342,6 @@ impl Conn {
         &mut self,
         (limit, status): (u64, u16),
         discard: bool,
-        received: &mut u64,
     ) -> Result<Bytes, ExchangeError> {
         let mut len = 0u64;
         loop {
@@ -258,26 +355,17 @@ impl Conn {
             }
             match self.read(READ_CHUNK).await {
                 Ok(0) => return Ok(self.buf.split().freeze()),
-                Ok(n) => *received += n as u64,
+                Ok(n) => self.received += n as u64,
                 Err(e) => return Err(ExchangeError::Failed(broke(e))),
             }
         }
     }
 
     /// Read more of a body whose end is still to come: the connection closing now is an error.
-    async fn read_some(&mut self, want: usize) -> Result<u64, ExchangeError> {
-        more_of_body(self.read(want).await)
-    }
-
-    /// After a response read whole: true when nothing more is there to read, as far as the socket's
-    /// readiness tells: a `read` system call unless tokio already knows the socket is drained (its
-    /// last read came back short). Either way the readiness is clear afterwards, and
-    /// [`Conn::is_closed`] watches for the next event. A FIN that came with the response's last
-    /// bytes is not lost either way: tokio never clears a socket's read-closed readiness, which
-    /// `is_closed` sees.
-    fn idle_now(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    async fn read_some(&mut self, want: usize) -> Result<(), ExchangeError> {
+        let n = more_of_body(self.read(want).await)?;
+        self.received += n;
+        Ok(())
     }
 }
 
