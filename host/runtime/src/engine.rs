@@ -29,6 +29,11 @@ pub(crate) const CORE_INSTANCES_PER_VU: u32 = 16;
 pub(crate) const MEMORIES_PER_VU: u32 = 3;
 /// Tables per component.
 const TABLES_PER_VU: u32 = 4;
+/// Fiber stacks one store may hold: one without the component model's concurrency (its cached
+/// stack); with it, the idle worker fiber that runs its concurrent calls as well as the cached stack
+/// a call outside `run_concurrent` takes (instantiation, a shared VU's destructor).
+const STACKS_PER_STORE: u32 = 1;
+const STACKS_PER_CONCURRENT_STORE: u32 = 2;
 
 /// Per-guest-call native stack (wasm frames). Far above what scenarios need; only touched pages cost.
 const MAX_WASM_STACK: usize = 512 * 1024;
@@ -112,7 +117,10 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
         .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
         .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
         .total_tables(slots.saturating_mul(TABLES_PER_VU))
-        .total_stacks(slots)
+        .total_stacks(slots.saturating_mul(match concurrency {
+            Concurrency::On => STACKS_PER_CONCURRENT_STORE,
+            Concurrency::Off => STACKS_PER_STORE,
+        }))
         .max_memory_size(limits.memory_limit as usize);
     let mut config = Config::new();
     config

@@ -10,6 +10,11 @@
 //! its constructor and `init` there before its next iteration (as a VU of isolation `instance` does
 //! after its own trap). A call that exceeds the wall-clock limit fails alone; its guest task is left
 //! behind until the instance ends.
+//!
+//! A VU that stops has its guest resource dropped, running the guest's destructor. wasmtime runs a
+//! destructor only with the store in hand, outside `run_concurrent`, so the driver collects the drops
+//! and runs them as soon as no call is in flight in the instance (at the latest when the scenario's
+//! last calls have ended).
 
 use crate::bindings::shared::ScenarioShared;
 use crate::error::CallError;
@@ -52,6 +57,12 @@ struct Sent<T> {
 enum Command {
     /// Construct the VU's resource and run its `init`.
     Start { id: u64, reply: Reply<Handle> },
+    /// Drop the VU's resource, running the guest's destructor, once no call is in flight. `reply` is
+    /// `None` for a VU dropped without [`SharedVu::close`], which waits for nothing.
+    Drop {
+        handle: Handle,
+        reply: Option<Reply<()>>,
+    },
     /// Run one iteration.
     Iterate {
         handle: Handle,
@@ -191,6 +202,20 @@ impl SharedVu {
         result
     }
 
+    /// Stop the VU: drop its guest resource (running the guest's destructor, whose samples are
+    /// recorded) and wait until that is done. A destructor that traps ends the instance, as a trap
+    /// in any call does.
+    pub async fn close(mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = self
+                .ask(|reply| Command::Drop {
+                    handle,
+                    reply: Some(reply),
+                })
+                .await;
+        }
+    }
+
     fn send_iteration(&mut self, exec: &Arc<str>) -> Sent<Result<(), String>> {
         let handle = self.handle.expect("restart set the handle");
         let number = self.iterations;
@@ -245,8 +270,13 @@ impl SharedVu {
 
 impl Drop for SharedVu {
     fn drop(&mut self) {
-        // The guest resource stays in the instance until the instance ends: dropping it needs the store,
-        // which `run_concurrent` holds. It is a few KiB of guest memory per departed VU.
+        // Not closed (its task was cancelled): the driver drops the guest resource all the same.
+        if let Some(handle) = self.handle.take() {
+            let _ = self.slot.tx.send(Command::Drop {
+                handle,
+                reply: None,
+            });
+        }
         self.slot.members.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -268,7 +298,12 @@ enum Exit {
     Closed,
     /// The instance is unusable (trap, CPU budget, memory limit).
     Failed(CallError),
+    /// No call is in flight and VUs wait for their resources to be dropped.
+    Drops,
 }
+
+/// Resources to drop when no call is in flight, with the replies their VUs wait for.
+type Drops = Vec<(ResourceAny, Option<Reply<()>>)>;
 
 /// The driver: (re)creates the instance whenever a command arrives for a dead one, and serves commands
 /// inside `run_concurrent` until every VU is gone or the instance fails.
@@ -301,16 +336,39 @@ async fn drive(
                 continue;
             }
         };
-        let served = store
-            .run_concurrent(async |acc| {
-                serve(acc, &bindings, &ctx, &mut rx, first, generation).await
-            })
-            .await;
-        let error = match served {
-            Ok(Exit::Closed) => return,
-            Ok(Exit::Failed(e)) => e,
-            Err(e) => classify(store.data(), e),
+        let mut first = Some(first);
+        let mut drops = Drops::new();
+        let error = loop {
+            let served = store
+                .run_concurrent(async |acc| {
+                    serve(
+                        acc,
+                        &bindings,
+                        &ctx,
+                        &mut rx,
+                        first.take(),
+                        generation,
+                        &mut drops,
+                    )
+                    .await
+                })
+                .await;
+            match served {
+                Ok(Exit::Closed) => return,
+                Ok(Exit::Drops) => match drop_resources(&mut store, &ctx, &mut drops).await {
+                    Ok(()) => continue,
+                    Err(e) => break e,
+                },
+                Ok(Exit::Failed(e)) => break e,
+                Err(e) => break classify(store.data(), e),
+            }
         };
+        // Resources still to drop went with the instance.
+        for (_, reply) in drops.drain(..) {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
+        }
         tracing::warn!(
             scenario = %ctx.who.scenario,
             "a shared instance ended: {error}; its VUs are recreated in a new instance"
@@ -328,6 +386,12 @@ fn reject(command: Command, error: &CallError) {
         Command::Iterate { reply, .. } => {
             let _ = reply.send(Err(error.clone()));
         }
+        // The resource went with the instance that failed to start.
+        Command::Drop { reply, .. } => {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
+        }
     }
 }
 
@@ -340,12 +404,16 @@ async fn serve(
     bindings: &ScenarioShared,
     ctx: &DriverCtx,
     rx: &mut mpsc::UnboundedReceiver<Command>,
-    first: Command,
+    first: Option<Command>,
     generation: u64,
+    drops: &mut Drops,
 ) -> Exit {
     let mut calls: FuturesUnordered<Call<'_>> = FuturesUnordered::new();
-    let mut next = Some(first);
+    let mut next = first;
     loop {
+        if next.is_none() && calls.is_empty() && !drops.is_empty() {
+            return Exit::Drops;
+        }
         let command = match next.take() {
             Some(c) => c,
             None => tokio::select! {
@@ -365,6 +433,14 @@ async fn serve(
         match command {
             Command::Start { id, reply } => {
                 calls.push(Box::pin(start(acc, bindings, ctx, id, generation, reply)));
+            }
+            Command::Drop { handle, reply } => {
+                if handle.generation == generation {
+                    drops.push((handle.vu, reply));
+                } else if let Some(reply) = reply {
+                    // A resource of an instance that has ended since went with it.
+                    let _ = reply.send(Ok(()));
+                }
             }
             Command::Iterate {
                 handle,
@@ -417,6 +493,27 @@ fn begin_call(acc: &Accessor<VuState>) {
         s.limiter.hit = false;
         s.last_error_log = None;
     });
+}
+
+/// Drop the resources of stopped VUs, running the guest's destructors (each within the call limits)
+/// and recording their samples. A destructor that fails (a trap, the CPU budget, the memory limit or
+/// the iteration timeout) ends the instance, as any failed call does: its error comes back.
+async fn drop_resources(
+    store: &mut wasmtime::Store<VuState>,
+    ctx: &DriverCtx,
+    drops: &mut Drops,
+) -> Result<(), CallError> {
+    let limit = (ctx.run.call_timeout, ITERATION_TIMEOUT);
+    while let Some((vu, reply)) = drops.pop() {
+        let dropped =
+            crate::vu::guarded(store, limit, async |s| vu.resource_drop_async(s).await).await;
+        store.data_mut().flush();
+        if let Some(reply) = reply {
+            let _ = reply.send(dropped.clone());
+        }
+        dropped?;
+    }
+    Ok(())
 }
 
 async fn start(

@@ -131,10 +131,10 @@ impl Vu for WasmVuAdapter {
     }
 
     async fn close(self) {
+        // Boxed: a VU's loop future need not make room for either.
         match self.vu {
             Inner::Instance(vu) => Box::pin((*vu).close()).await,
-            // Its guest resource lives until the instance ends (see SharedVu's Drop).
-            Inner::Shared(vu) => drop(vu),
+            Inner::Shared(vu) => Box::pin(vu.close()).await,
         }
     }
 }

@@ -147,6 +147,90 @@ async fn requests_orphaned_by_a_trap_at_the_end_are_still_counted() {
     assert_eq!(run.metric("http_reqs", "count"), 9.0, "{}", run.stdout());
 }
 
+/// `shared_plan` with the fixture's param `on_drop` (its destructor's behaviour) set.
+fn plan_with_destructor(plan: String, on_drop: &str) -> String {
+    plan.replace(
+        "[params]\n",
+        &format!("[params]\non_drop = \"{on_drop}\"\n"),
+    )
+}
+
+/// A VU that stops drops its `vu` resource, running the guest's destructor, with either isolation:
+/// in a shared instance as well as in an instance of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_vu_runs_its_destructor_with_either_isolation() {
+    let target = Target::start().await;
+    for per_instance in [Some(5), None] {
+        let plan = shared_plan(&target, "get", 12, "1s", per_instance, "");
+        let run = run_plan(&plan_with_destructor(plan, "count"), &[]).await;
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        assert_eq!(
+            run.metric("vus_dropped", "count"),
+            12.0,
+            "{per_instance:?}: {}",
+            run.stdout()
+        );
+    }
+}
+
+/// The same for a component of the world `scenario`, one instance per VU.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_vu_runs_its_destructor_in_its_own_instance() {
+    let target = Target::start().await;
+    let plan = fixture_plan(&target, "get", "on_drop = \"count\"", &constant(12, "1s"));
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("vus_dropped", "count"), 12.0, "{}", run.stdout());
+}
+
+/// A destructor that traps ends its shared instance, as a trap in any call does: the VUs of the
+/// other instance still run theirs, and the run completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destructor_that_traps_ends_only_its_instance() {
+    let target = Target::start().await;
+    let plan = shared_plan(&target, "get", 10, "1s", Some(5), "");
+    let run = run_plan(&plan_with_destructor(plan, "trap"), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("trap on purpose in VU 1's destructor"),
+        "{}",
+        run.stderr()
+    );
+    // VUs 6-10 all ran theirs; of VUs 2-5 those that stopped before VU 1 did.
+    let dropped = run.metric("vus_dropped", "count");
+    assert!(
+        (5.0..=9.0).contains(&dropped),
+        "{dropped}: {}",
+        run.stdout()
+    );
+    assert!(run.metric("http_reqs", "count") > 10.0);
+}
+
+/// A destructor that never returns is interrupted by the CPU budget, as any call is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runaway_destructor_in_a_shared_instance_is_interrupted() {
+    let target = Target::start().await;
+    let extra = "[options]\ncpu-budget = \"100ms\"";
+    let started = std::time::Instant::now();
+    let plan = shared_plan(&target, "get", 6, "1s", Some(3), extra);
+    let run = run_plan(&plan_with_destructor(plan, "busy"), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(started.elapsed().as_secs() < 20);
+    assert!(
+        run.stderr()
+            .contains("a shared instance ended: exceeded the CPU budget of 100ms"),
+        "{}",
+        run.stderr()
+    );
+    let dropped = run.metric("vus_dropped", "count");
+    assert!(
+        (3.0..=5.0).contains(&dropped),
+        "{dropped}: {}",
+        run.stdout()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runaway_loop_in_a_shared_instance_is_interrupted() {
     let target = Target::start().await;
