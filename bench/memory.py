@@ -24,8 +24,12 @@ GET once a second saturate the target, and VUs then wait for responses instead o
 Requests in flight are capped with the plan's `max-connections` (default 2000, `--max-connections N`)
 so that the open-file limit is never the bottleneck.
 
-usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--sleep-ms MS] [--pause]
-                       [--max-connections N] [N1 N2 ...]   (default: 10000 50000)
+With `--python`, the guest is the Python component tests/fixtures/py-shared (a `stampede.SharedVu`; the
+same GET-then-sleep, `await`ed; build it with scripts/build-guests.sh), with `--shared` or with one
+instance (one interpreter) per VU, and without the 16 MiB memory cap per instance.
+
+usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--python] [--sleep-ms MS]
+                       [--pause] [--max-connections N] [N1 N2 ...]   (default: 10000 50000)
 """
 import json
 import os
@@ -47,11 +51,14 @@ def write_plan(n, work, cfg, port=PORT):
     duration in seconds."""
     # Long enough for every VU to start (a few thousand per second) and then idle a while.
     duration = DURATION + n // (25000 if cfg["shared"] else 2500)
-    wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
+    if cfg["python"]:
+        wasm = os.path.join(ROOT, "target/guest/python/py_shared.wasm")
+    else:
+        wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
     isolation = (f'isolation = "shared"\nvus-per-instance = {cfg["per_instance"]}'
                  if cfg["shared"] else "")
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
-    memory = "" if cfg["shared"] else 'memory-limit = "16MiB"'
+    memory = "" if cfg["shared"] or cfg["python"] else 'memory-limit = "16MiB"'
     mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
@@ -127,6 +134,7 @@ def main():
     args = sys.argv[1:]
     cfg = {
         "shared": take_flag(args, "--shared"),
+        "python": take_flag(args, "--python"),
         "pause": take_flag(args, "--pause"),
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
@@ -162,7 +170,8 @@ def main():
     mode = (f"shared isolation, {cfg['per_instance']:,} VUs per instance" if cfg["shared"]
             else "one instance per VU")
     think = "pause (plan, host-side)" if cfg["pause"] else "sleep (in the guest)"
-    print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} (Rust guest), "
+    guest = "Python guest, tests/fixtures/py-shared" if cfg["python"] else "Rust guest"
+    print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
           f"max-connections {cfg['max_connections']}")
     print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")
     print("every VU runs and the start burst of first requests is over)")

@@ -61,6 +61,7 @@ echo "$root/target/guest/js/js_shop.wasm"
 # Python guests: componentize-py (pinned in sdk/python/requirements.txt), installed on first use into
 # target/sdk-python/venv; needs python3 with venv and pip. A no-op when up to date.
 bash "$root/sdk/python/build.sh" "$root/plugins/python-shop" python_shop "$root/target/guest/python/python_shop.wasm"
+bash "$root/sdk/python/build.sh" "$root/tests/fixtures/py-shared" py_shared "$root/target/guest/python/py_shared.wasm"
 
 # C guests: the Makefile generates the bindings and componentizes with the stampede binary itself, so
 # they are built only once `target/release/stampede` exists (build the host first). make rebuilds only

@@ -4,8 +4,10 @@
 #   sdk/python/build.sh <app_dir> <module> <out.wasm> [extra componentize-py options...]
 #
 # <app_dir> holds <module>.py (the app module: it defines or imports the class `Runner`) and runner.py
-# (which exports the class `Vu`); sdk/python (stampede.py) is added to the Python path. Extra options go
-# to `componentize-py componentize`, e.g. `-p path/to/vendored/deps`.
+# (which exports the class `Vu`), for the world `scenario`; or, for shared isolation (the world
+# `scenario-shared`), shared_runner.py (exporting a `stampede.SharedVu` subclass as `Vu`) and an app
+# module with the class `SharedRunner`. sdk/python (stampede.py) is added to the Python path. Extra
+# options go to `componentize-py componentize`, e.g. `-p path/to/vendored/deps`.
 #
 # componentize-py (pinned in sdk/python/requirements.txt) is installed on first use into a venv under
 # target/sdk-python/ (or $STAMPEDE_PYTHON_TOOLS; needs `python3` >= 3.9 with venv and pip, and PyPI the first time; set PYTHON to
@@ -33,9 +35,19 @@ if [[ ! -f "$app_dir/$module.py" && ! -f "$app_dir/$module/__init__.py" ]]; then
     echo "error: no module $module in $app_dir (expected $module.py)" >&2
     exit 1
 fi
-if [[ ! -f "$app_dir/runner.py" && ! -f "$app_dir/runner/__init__.py" ]]; then
+has() { [[ -f "$app_dir/$1.py" || -f "$app_dir/$1/__init__.py" ]]; }
+if has runner && has shared_runner; then
+    echo "error: $app_dir has both runner.py (one instance per VU, world scenario) and shared_runner.py" >&2
+    echo "(shared isolation, world scenario-shared): a component implements one world; keep one of them" >&2
+    exit 1
+elif has shared_runner; then
+    world=scenario-shared
+elif has runner; then
+    world=scenario
+else
     echo "error: $app_dir/runner.py is missing: componentize-py looks up the exported resource \`vu\` as the" >&2
     echo "class Vu in a module named after its interface. Create it with the line: from $module import Vu" >&2
+    echo "(or, for a stampede.SharedVu run with isolation = \"shared\", name that file shared_runner.py)" >&2
     exit 1
 fi
 
@@ -73,7 +85,7 @@ tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 # Don't let the caller's activated venv leak its site-packages into the component.
 unset VIRTUAL_ENV
-"$venv/bin/componentize-py" --quiet -d "$root/wit" -w scenario componentize \
+"$venv/bin/componentize-py" --quiet -d "$root/wit" -w "$world" componentize \
     -p "$app_dir" -p "$sdk" "$@" "$module" -o "$tmp" >&2
 mv -f "$tmp" "$out"
 echo "$out"

@@ -25,13 +25,21 @@ Errors, as in the Rust SDK:
 * any other exception is a bug in the scenario: its traceback is logged at level `error` through the host
   and the call traps (`iteration_errors{error=trap}`), so the VU is re-created (constructor runs again).
 
+Shared isolation (`isolation = "shared"` in the plan: many VUs as concurrent async calls in one
+instance): subclass `SharedVu` instead, with `async def init(self, setup_data)` and
+`async def iteration(self, scenario)`, send with `await get_async(...)` and think with
+`await sleep_async(...)`, and export it from `shared_runner.py`; build.sh then builds for the world
+`scenario-shared`. See sdk/python/README.md.
+
 Only the standard library is used; this module is added to the component by sdk/python/build.sh.
 """
 
 from __future__ import annotations
 
+import inspect as _inspect
 import json as _json
 import traceback as _traceback
+from contextvars import ContextVar
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import wit_world.exports  # noqa: F401  (the generated export protocols; makes the app import them)
@@ -44,10 +52,18 @@ from wit_world.imports import metrics as _metrics
 from wit_world.imports import time as _time
 from wit_world.imports import types as _types
 
+try:  # only in a component for the world `scenario-shared` (build.sh: the app has shared_runner.py)
+    from wit_world.exports import shared_runner as _shared_runner
+    from wit_world.imports import http_async as _http_async
+    from wit_world.imports import time_async as _time_async
+except ImportError:
+    _shared_runner = _http_async = _time_async = None  # type: ignore[assignment]
+
 __all__ = [
-    "Err", "Fail", "HttpError", "Response", "Timings", "Runner", "Vu",
+    "Err", "Fail", "HttpError", "Response", "Timings", "Runner", "Vu", "SharedRunner", "SharedVu",
     "request", "get", "post", "put", "delete", "patch",
-    "check", "sleep", "sleep_ms", "now_ms",
+    "request_async", "get_async", "post_async", "put_async", "delete_async", "patch_async",
+    "check", "sleep", "sleep_ms", "sleep_async", "sleep_ms_async", "now_ms",
     "vu_id", "iteration", "worker_id", "scenario", "param", "param_int", "param_float", "params", "env",
     "debug", "info", "warn", "error",
     "counter_add", "rate_add", "trend_add", "gauge_set",
@@ -204,6 +220,104 @@ class Runner:
         return None
 
 
+# ---------------------------------------------------------------------------------------------- shared isolation
+
+
+class _Current:
+    """The VU whose task is running, in a shared instance (where the host cannot tell VUs apart)."""
+
+    __slots__ = ("vu_id", "iteration", "scenario")
+
+    def __init__(self, vu_id: int, iteration: int, scenario: str) -> None:
+        self.vu_id, self.iteration, self.scenario = vu_id, iteration, scenario
+
+
+# componentize-py runs each call of an async export as a task with a context of its own, so a value
+# set here during a VU's `init` or `iteration` is seen by that VU's code only, across its awaits.
+_current: "ContextVar[Optional[_Current]]" = ContextVar("stampede_current_vu", default=None)
+_OUTSIDE_A_VU = _Current(0, 0, "")
+
+_NOT_SHARED = ("{} needs a component built for the world scenario-shared: subclass stampede.SharedVu, "
+               "export it from shared_runner.py (build.sh then builds for that world) and run it with "
+               "isolation = \"shared\"; in a stampede.Vu use the blocking {}")
+
+
+def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _Current],
+                   call: Callable[..., Any]) -> Callable[..., Any]:
+    """An async export around the user's coroutine `fn`: runs it as the VU `current(self, *args)`,
+    with the error handling of `_guard_result` (`Fail` becomes the WIT `err`)."""
+
+    async def export(self: Any, *args: Any) -> None:
+        token = _current.set(current(self, *args))
+        try:
+            await call(fn, self, *args)
+        except Err:
+            raise
+        except Fail as e:
+            raise Err(str(e))
+        except BaseException as e:
+            _log_exception(where, e)
+            raise
+        finally:
+            _current.reset(token)
+
+    return _guarded_like(export, fn, where)
+
+
+_SharedVuBase: Any = _shared_runner.Vu if _shared_runner is not None else object
+
+
+class SharedVu(_SharedVuBase):  # type: ignore[misc, valid-type]
+    """Base class for the `vu` resource of shared isolation: many VUs in one instance, each a chain of
+    async calls, so a waiting VU costs a few KiB instead of an interpreter.
+
+    Override `async def init(self, setup_data: bytes)` (log in; once per VU, before its first
+    iteration) and `async def iteration(self, scenario: str)`. Send with `await get_async(...)` (and
+    the other `*_async` helpers) and think with `await sleep_async(...)`: they suspend only this VU.
+    The blocking `get`/`sleep` stall every VU of the instance. `self.vu_id` is this VU's id; inside
+    `init` and `iteration`, `vu_id()`, `iteration()`, `scenario()` and `Rng.for_iteration()` answer for
+    this VU. Errors as for `Vu`; an exception other than `Fail` traps the instance, ending all of its
+    VUs (the host recreates them). Export the class from `shared_runner.py` under the name `Vu`.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _guard_methods(cls, traps=["__init__"], results=[])
+        for name in ("init", "iteration"):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not _inspect.iscoroutinefunction(fn):
+                raise TypeError(f"{cls.__name__}.{name} must be `async def` in a stampede.SharedVu "
+                                f"(await get_async(...) and sleep_async(...) inside it)")
+        init = cls.__dict__.get("init")
+        if init is not None and not getattr(init, "_stampede_guarded", False):
+            cls.init = _shared_export(  # type: ignore[method-assign]
+                f"{cls.__name__}.init", init,
+                lambda self: _Current(self.vu_id, 0, ""),
+                lambda fn, self: fn(self, self.setup_data))
+        iteration = cls.__dict__.get("iteration")
+        if iteration is not None and not getattr(iteration, "_stampede_guarded", False):
+            cls.iteration = _shared_export(  # type: ignore[method-assign]
+                f"{cls.__name__}.iteration", iteration,
+                lambda self, scenario, number: _Current(self.vu_id, number, scenario),
+                lambda fn, self, scenario, number: fn(self, scenario))
+
+    def __init__(self, id: int, setup_data: bytes) -> None:
+        self.vu_id = id
+        self.setup_data = setup_data
+
+    async def init(self) -> None:
+        return None
+
+    async def iteration(self, scenario: str, number: int) -> None:
+        raise NotImplementedError("override SharedVu.iteration")
+
+
+class SharedRunner(Runner):
+    """`setup` and `teardown` for a shared-isolation component: componentize-py looks for a class of
+    this name in the app module. `from stampede import SharedRunner` gives the defaults; subclass it
+    (as `Runner`) to override them. They run in instances of their own and may block."""
+
+
 # ---------------------------------------------------------------------------------------------- http
 
 
@@ -279,6 +393,44 @@ class Response:
         return f"Response(status={self.status}, {len(self.body)} bytes, {self.timings.duration_ms:.3f} ms)"
 
 
+def _request_record(
+    method: str,
+    url: str,
+    headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None],
+    body: Union[bytes, str, None],
+    json: Any,
+    bearer: Optional[str],
+    name: Optional[str],
+    timeout_ms: Optional[int],
+    tags: Tags,
+) -> Any:
+    hs = _tags(headers)
+    if bearer is not None:
+        hs.append(("authorization", f"Bearer {bearer}"))
+    if json is not None:
+        if body is not None:
+            raise ValueError("pass body or json, not both")
+        body = _json.dumps(json, separators=(",", ":"))
+        if not any(k.lower() == "content-type" for k, _ in hs):
+            hs.append(("content-type", "application/json"))
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return _http.Request(
+        method=method.upper(),
+        url=url,
+        headers=hs,
+        body=body,
+        name=name,
+        timeout_ms=timeout_ms,
+        tags=_tags(tags),
+    )
+
+
+def _http_error(e: Err) -> HttpError:
+    v = e.value
+    return HttpError(_HTTP_ERROR_KINDS.get(type(v), type(v).__name__), getattr(v, "value", "") or "")
+
+
 def request(
     method: str,
     url: str,
@@ -297,31 +449,59 @@ def request(
     is among `headers`; `bearer` adds `authorization: Bearer <token>`; `name` groups URLs with ids under one
     metric name; `timeout_ms` overrides the plan's `http-timeout`; `tags` adds tags to the samples.
     """
-    hs = _tags(headers)
-    if bearer is not None:
-        hs.append(("authorization", f"Bearer {bearer}"))
-    if json is not None:
-        if body is not None:
-            raise ValueError("pass body or json, not both")
-        body = _json.dumps(json, separators=(",", ":"))
-        if not any(k.lower() == "content-type" for k, _ in hs):
-            hs.append(("content-type", "application/json"))
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    req = _http.Request(
-        method=method.upper(),
-        url=url,
-        headers=hs,
-        body=body,
-        name=name,
-        timeout_ms=timeout_ms,
-        tags=_tags(tags),
-    )
+    req = _request_record(method, url, headers, body, json, bearer, name, timeout_ms, tags)
     try:
         return Response(_http.send(req))
     except Err as e:
-        v = e.value
-        raise HttpError(_HTTP_ERROR_KINDS.get(type(v), type(v).__name__), getattr(v, "value", "") or "") from None
+        raise _http_error(e) from None
+
+
+async def request_async(
+    method: str,
+    url: str,
+    *,
+    headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None] = None,
+    body: Union[bytes, str, None] = None,
+    json: Any = None,
+    bearer: Optional[str] = None,
+    name: Optional[str] = None,
+    timeout_ms: Optional[int] = None,
+    tags: Tags = None,
+) -> Response:
+    """`request` for a `SharedVu`: suspends only this VU until the response is in (the instance's other
+    VUs run meanwhile). Needs a component for the world `scenario-shared`."""
+    if _http_async is None:
+        raise RuntimeError(_NOT_SHARED.format("request_async", "request"))
+    req = _request_record(method, url, headers, body, json, bearer, name, timeout_ms, tags)
+    try:
+        return Response(await _http_async.send(req))
+    except Err as e:
+        raise _http_error(e) from None
+
+
+async def get_async(url: str, **kwargs: Any) -> Response:
+    """`GET url` from a `SharedVu`; keyword arguments as for `request`."""
+    return await request_async("GET", url, **kwargs)
+
+
+async def post_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+    """`POST url` from a `SharedVu`; keyword arguments as for `request` (`json=` for a JSON body)."""
+    return await request_async("POST", url, body=body, **kwargs)
+
+
+async def put_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+    """`PUT url` from a `SharedVu`; keyword arguments as for `request`."""
+    return await request_async("PUT", url, body=body, **kwargs)
+
+
+async def patch_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+    """`PATCH url` from a `SharedVu`; keyword arguments as for `request`."""
+    return await request_async("PATCH", url, body=body, **kwargs)
+
+
+async def delete_async(url: str, **kwargs: Any) -> Response:
+    """`DELETE url` from a `SharedVu`; keyword arguments as for `request`."""
+    return await request_async("DELETE", url, **kwargs)
 
 
 def get(url: str, **kwargs: Any) -> Response:
@@ -369,6 +549,20 @@ def sleep(seconds: float) -> None:
     sleep_ms(seconds * 1000.0)
 
 
+async def sleep_ms_async(ms: Union[int, float]) -> None:
+    """`sleep_ms` for a `SharedVu`: suspends only this VU. Needs a component for `scenario-shared`."""
+    if _time_async is None:
+        raise RuntimeError(_NOT_SHARED.format("sleep_ms_async", "sleep_ms"))
+    ms = int(-(-ms // 1))
+    if ms > 0:
+        await _time_async.sleep(min(ms, 0xFFFF_FFFF))
+
+
+async def sleep_async(seconds: float) -> None:
+    """`sleep` for a `SharedVu`: suspends only this VU (millisecond resolution, rounded up)."""
+    await sleep_ms_async(seconds * 1000.0)
+
+
 def now_ms() -> int:
     """Milliseconds since the Unix epoch."""
     return _time.now_ms()
@@ -377,14 +571,24 @@ def now_ms() -> int:
 # ---------------------------------------------------------------------------------------------- context
 
 
+def _shared_current() -> Optional[_Current]:
+    """In a shared-isolation component, the running VU (or none, outside one); else `None`: the host
+    knows."""
+    if _shared_runner is None:
+        return None
+    return _current.get() or _OUTSIDE_A_VU
+
+
 def vu_id() -> int:
     """This VU's id, unique in the run, from 1 (0 in setup/teardown)."""
-    return _context.vu_id()
+    c = _shared_current()
+    return _context.vu_id() if c is None else c.vu_id
 
 
 def iteration() -> int:
     """How many iterations this VU started before the current one."""
-    return _context.iteration()
+    c = _shared_current()
+    return _context.iteration() if c is None else c.iteration
 
 
 def worker_id() -> str:
@@ -392,8 +596,9 @@ def worker_id() -> str:
 
 
 def scenario() -> str:
-    """The plan scenario this VU currently runs."""
-    return _context.scenario()
+    """The plan scenario this VU currently runs (in a `SharedVu`'s `init`, and outside VUs: `""`)."""
+    c = _shared_current()
+    return _context.scenario() if c is None else c.scenario
 
 
 _T = TypeVar("_T")
@@ -506,7 +711,7 @@ class Rng:
 
     @classmethod
     def for_iteration(cls, stream: int = 0) -> "Rng":
-        return cls.seeded(_context.vu_id(), _context.iteration(), stream)
+        return cls.seeded(vu_id(), iteration(), stream)
 
     def next_u64(self) -> int:
         self.state = (self.state + _GAMMA) & _MASK

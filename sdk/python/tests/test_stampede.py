@@ -225,5 +225,140 @@ class StampedeTest(unittest.TestCase):
         self.assertEqual(str(e.exception), "b: boom")
 
 
+def _load_shared_sdk() -> types.ModuleType:
+    """stampede.py as it loads in a component for the world `scenario-shared`: the async imports and
+    the exported `shared_runner` protocol exist. Loaded as a second module, so `stampede` above keeps
+    behaving as in a `scenario` component."""
+    import asyncio
+    import importlib.util
+
+    async def send(req: Any) -> Any:
+        FAKE.sent.append(req)
+        await asyncio.sleep(0)  # let the other VUs run
+        if isinstance(FAKE.reply, Exception):
+            raise FAKE.reply
+        return FAKE.reply or FAKE_RESPONSE(200, "", b"", FAKE_TIMINGS(1.0, 0.0, 1.0, 0.0))
+
+    async def sleep(ms: int) -> None:
+        FAKE.sleeps.append(ms)
+        await asyncio.sleep(0)
+
+    fakes = {}
+    for name, attrs in [("wit_world.imports.http_async", {"send": send}),
+                        ("wit_world.imports.time_async", {"sleep": sleep}),
+                        ("wit_world.exports.shared_runner", {"Vu": type("Vu", (), {})})]:
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        fakes[name] = m
+    sys.modules.update(fakes)
+    for name, m in fakes.items():
+        parent, _, leaf = name.rpartition(".")
+        setattr(sys.modules[parent], leaf, m)
+    try:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stampede.py")
+        spec = importlib.util.spec_from_file_location("stampede_shared", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name in fakes:
+            parent, _, leaf = name.rpartition(".")
+            del sys.modules[name]
+            delattr(sys.modules[parent], leaf)
+    return module
+
+
+def _host_context_unavailable() -> Any:
+    raise AssertionError("the host traps context.vu-id, iteration and scenario in a shared instance")
+
+
+SHARED = _load_shared_sdk()
+
+
+class SharedTest(unittest.TestCase):
+    def setUp(self) -> None:
+        FAKE.sent.clear(); FAKE.checks.clear(); FAKE.logs.clear(); FAKE.sleeps.clear()
+        FAKE.reply = None; FAKE.params = {}
+
+    def test_each_vu_keeps_its_identity_across_awaits(self) -> None:
+        import asyncio
+
+        seen = []
+
+        class Vu(SHARED.SharedVu):
+            async def init(self, setup_data: bytes) -> None:
+                self.data = setup_data
+                seen.append(("init", SHARED.vu_id(), SHARED.iteration(), SHARED.scenario()))
+
+            async def iteration(self, scenario: str) -> None:
+                before = (SHARED.vu_id(), SHARED.iteration(), SHARED.scenario())
+                await SHARED.get_async("http://h/", name="home")
+                await SHARED.sleep_async(0.0015)
+                after = (SHARED.vu_id(), SHARED.iteration(), SHARED.scenario())
+                seen.append((before, after, SHARED.Rng.for_iteration().state))
+
+        async def main() -> None:
+            vus = [Vu(7, b"a"), Vu(9, b"b")]
+            await asyncio.gather(*(vu.init() for vu in vus))
+            await asyncio.gather(vus[0].iteration("main", 3), vus[1].iteration("other", 5))
+
+        from unittest import mock
+        context = sys.modules["wit_world.imports.context"]
+        with mock.patch.object(context, "vu_id", _host_context_unavailable), \
+                mock.patch.object(context, "iteration", _host_context_unavailable), \
+                mock.patch.object(context, "scenario", _host_context_unavailable):
+            asyncio.run(main())
+            # Outside a VU's call: id 0, as in setup and teardown.
+            self.assertEqual((SHARED.vu_id(), SHARED.iteration(), SHARED.scenario()), (0, 0, ""))
+        self.assertEqual(seen[:2], [("init", 7, 0, ""), ("init", 9, 0, "")])
+        self.assertEqual(seen[2][:2], ((7, 3, "main"), (7, 3, "main")))
+        self.assertEqual(seen[3][:2], ((9, 5, "other"), (9, 5, "other")))
+        self.assertEqual(seen[2][2], SHARED.Rng.seeded(7, 3).state)
+        self.assertEqual((FAKE.sent[0].name, FAKE.sleeps), ("home", [2, 2]))
+
+
+    def test_shared_errors(self) -> None:
+        import asyncio
+
+        class Vu(SHARED.SharedVu):
+            async def iteration(self, scenario: str) -> None:
+                if scenario == "fail":
+                    raise SHARED.Fail("nope")
+                if scenario == "http":
+                    await SHARED.get_async("http://h/")
+                if scenario == "bug":
+                    {}["x"]
+
+        vu = Vu(1, b"")
+        asyncio.run(vu.init())
+        asyncio.run(vu.iteration("ok", 0))
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(vu.iteration("fail", 1))
+        self.assertEqual(e.exception.value, "nope")
+        FAKE.reply = FAKE.Err(FAKE.errors["Connect"]("refused"))
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(vu.iteration("http", 2))
+        self.assertEqual(e.exception.value, "connection failed: refused")
+        with self.assertRaises(KeyError):
+            asyncio.run(vu.iteration("bug", 3))
+        self.assertIn("Vu.iteration raised KeyError", FAKE.logs[0][1])
+        with self.assertRaises(TypeError) as t:
+            class Blocking(SHARED.SharedVu):
+                def iteration(self, scenario: str) -> None:
+                    pass
+        self.assertIn("Blocking.iteration must be `async def`", str(t.exception))
+        self.assertTrue(issubclass(SHARED.SharedRunner, SHARED.Runner))
+
+    def test_async_helpers_need_the_shared_world(self) -> None:
+        import asyncio
+
+        with self.assertRaises(RuntimeError) as e:
+            asyncio.run(stampede.get_async("http://h/"))
+        self.assertIn("world scenario-shared", str(e.exception))
+        self.assertIn("blocking request", str(e.exception))
+        with self.assertRaises(RuntimeError):
+            asyncio.run(stampede.sleep_async(1))
+
+
 if __name__ == "__main__":
     unittest.main()

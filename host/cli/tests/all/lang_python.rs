@@ -12,33 +12,42 @@ use std::time::SystemTime;
 fn python_shop() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let root = root();
-            let out = root.join("target/guest/python/python_shop.wasm");
-            let sources = [
-                root.join("plugins/python-shop"),
-                root.join("sdk/python"),
-                root.join("wit"),
-            ];
-            if !is_fresh(&out, &sources) {
-                let _shared = sharing_the_machine();
-                let build = std::process::Command::new("bash")
-                    .arg(root.join("sdk/python/build.sh"))
-                    .arg(root.join("plugins/python-shop"))
-                    .arg("python_shop")
-                    .arg(&out)
-                    .output()
-                    .expect("running sdk/python/build.sh");
-                assert!(
-                    build.status.success(),
-                    "sdk/python/build.sh failed (it needs python3 with venv and pip):\n{}",
-                    String::from_utf8_lossy(&build.stderr)
-                );
-            }
-            assert!(out.exists(), "{} was not built", out.display());
-            out
-        })
+        .get_or_init(|| build_python("plugins/python-shop", "python_shop"))
         .clone()
+}
+
+/// The shared-isolation fixture `tests/fixtures/py-shared` (a `stampede.SharedVu`, world
+/// `scenario-shared`), built as [`python_shop`] is.
+fn py_shared() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_python("tests/fixtures/py-shared", "py_shared"))
+        .clone()
+}
+
+/// `target/guest/python/<module>.wasm`, built from the app folder `app` (relative to the repository)
+/// unless it is newer than its sources.
+fn build_python(app: &str, module: &str) -> PathBuf {
+    let root = root();
+    let out = root.join(format!("target/guest/python/{module}.wasm"));
+    let sources = [root.join(app), root.join("sdk/python"), root.join("wit")];
+    if !is_fresh(&out, &sources) {
+        let _shared = sharing_the_machine();
+        let build = std::process::Command::new("bash")
+            .arg(root.join("sdk/python/build.sh"))
+            .arg(root.join(app))
+            .arg(module)
+            .arg(&out)
+            .output()
+            .expect("running sdk/python/build.sh");
+        assert!(
+            build.status.success(),
+            "sdk/python/build.sh failed (it needs python3 with venv and pip):\n{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+    }
+    assert!(out.exists(), "{} was not built", out.display());
+    out
 }
 
 /// Whether `out` exists and is newer than every source file (`*.py`, `*.wit`, `*.txt`, `*.sh`) under
@@ -110,5 +119,123 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
         run.metric("cart_items_added", "count") > 0.0,
         "{}",
         run.stdout()
+    );
+}
+
+/// A plan for `py-shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per shared
+/// instance.
+fn py_shared_plan(
+    target: &Target,
+    mode: &str,
+    vus: u64,
+    duration: &str,
+    per_instance: u32,
+) -> String {
+    format!(
+        r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+mode = "{mode}"
+url = "{origin}/"
+sleep_ms = "300"
+
+[scenarios.main]
+executor = "constant-vus"
+vus = {vus}
+duration = "{duration}"
+graceful-stop = "2s"
+isolation = "shared"
+vus-per-instance = {per_instance}
+"#,
+        wasm = py_shared().display(),
+        origin = target.origin(),
+    )
+}
+
+/// Python VUs as concurrent async calls in shared instances (`stampede.SharedVu`): every request is
+/// counted, and after each await a VU still sees its own id and iteration number.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_vus_share_an_instance_and_every_request_is_counted() {
+    let target = Target::start().await;
+    // 60 VUs in 3 instances (and so 3 interpreters, not 60).
+    let run = run_plan(&py_shared_plan(&target, "ids", 60, "3s", 20), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 300.0, "only {reqs} requests");
+    assert_eq!(reqs as u64, target.requests().await);
+    assert_eq!(run.metric("iterations", "count"), reqs);
+    assert_eq!(
+        run.check_passes("ids seen") as f64,
+        reqs,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.check_passes("status is 200") as f64, reqs);
+    assert_eq!(run.metric("checks", "fails"), 0.0);
+    assert_eq!(run.metric("vus_max", "max"), 60.0);
+    assert_eq!(
+        run.metric("vu_init_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+}
+
+/// An exception other than `Fail` in one Python VU traps its instance: the VUs in it lose the
+/// iteration in flight and are recreated, the other instance carries on, and the traceback is logged.
+/// `Fail` only fails the iteration.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_exception_ends_only_its_instance_and_fail_only_its_iteration() {
+    let target = Target::start().await;
+    let run = run_plan(&py_shared_plan(&target, "trap", 10, "2s", 5), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("a shared instance ended: trapped: Vu.iteration raised RuntimeError: trap on purpose in VU 1")
+            && stderr.contains("Traceback"),
+        "{stderr}"
+    );
+    let errors = run.metric("iteration_errors", "count");
+    assert!((1.0..=5.0).contains(&errors), "{errors} iteration errors");
+    assert!(
+        run.metric("iterations", "count") > 100.0,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await
+    );
+
+    let run = run_plan(&py_shared_plan(&target, "fail", 4, "1s", 4), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("iteration failed on purpose"),
+        "{}",
+        run.stderr()
+    );
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 10.0);
+    assert_eq!(run.metric("iteration_errors", "count"), iterations);
+    assert!(
+        !run.stderr().contains("shared instance ended"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A Python component for `scenario-shared` runs with the default isolation too (one instance per VU).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_shared_component_runs_with_one_instance_per_vu_by_default() {
+    let target = Target::start().await;
+    let plan = py_shared_plan(&target, "get", 2, "1s", 2).replace("isolation = \"shared\"\n", "");
+    let plan = plan.replace("vus-per-instance = 2\n", "");
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(run.metric("http_reqs", "count") > 10.0);
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await
     );
 }
