@@ -247,9 +247,14 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
     """An async export around the user's coroutine `fn`: runs it as the VU `current(self, *args)`,
     with the error handling of `_guard_result` (`Fail` becomes the WIT `err`)."""
 
-    async def export(self: Any, *args: Any) -> None:
-        token = _current.set(current(self, *args))
+    async def export(self: Any, *args: Any) -> Any:
+        if _current.get() is not None:
+            # Called by the VU's own code (a subclass's `await super().iteration(scenario)`): the
+            # user's signature, and errors go to the caller.
+            return await fn(self, *args)
+        token = None
         try:
+            token = _current.set(current(self, *args))
             await call(fn, self, *args)
         except Err:
             raise
@@ -259,7 +264,8 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
             _log_exception(where, e)
             raise
         finally:
-            _current.reset(token)
+            if token is not None:
+                _current.reset(token)
 
     return _guarded_like(export, fn, where)
 
@@ -272,7 +278,8 @@ class SharedVu(_SharedVuBase):  # type: ignore[misc, valid-type]
     async calls, so a waiting VU costs a few KiB instead of an interpreter.
 
     Override `async def init(self, setup_data: bytes)` (log in; once per VU, before its first
-    iteration) and `async def iteration(self, scenario: str)`. Send with `await get_async(...)` (and
+    iteration) and `async def iteration(self, scenario: str)` (not `__init__`: the constructor only
+    stores `self.vu_id` and `self.setup_data`). Send with `await get_async(...)` (and
     the other `*_async` helpers) and think with `await sleep_async(...)`: they suspend only this VU.
     The blocking `get`/`sleep` stall every VU of the instance. `self.vu_id` is this VU's id; inside
     `init` and `iteration`, `vu_id()`, `iteration()`, `scenario()` and `Rng.for_iteration()` answer for
@@ -751,6 +758,7 @@ class Tasks:
 
         tasks = Tasks().task(3, "browse", browse).task(1, "buy", buy)
         tasks.run_one(state)   # calls one task with `state`
+        await tasks.run_one_async(state)   # in a SharedVu, with `async def` tasks
 
     A `Fail` raised by a task comes back prefixed with the task's name.
     """
@@ -776,12 +784,25 @@ class Tasks:
             ticket -= weight
         raise AssertionError("the ticket is below the total weight")
 
-    def run_one(self, state: Any, rng: Optional[Rng] = None) -> Any:
+    def _chosen(self, rng: Optional[Rng], what: str) -> Tuple[str, Callable[[Any], Any]]:
         index = self.pick(rng if rng is not None else Rng.for_iteration(_TASK_STREAM))
         if index is None:
-            raise Fail("Tasks.run_one: no task has a positive weight")
+            raise Fail(f"Tasks.{what}: no task has a positive weight")
         _, name, run = self.tasks[index]
+        return name, run
+
+    def run_one(self, state: Any, rng: Optional[Rng] = None) -> Any:
+        name, run = self._chosen(rng, "run_one")
         try:
             return run(state)
+        except Fail as e:
+            raise Fail(f"{name}: {e}") from e
+
+    async def run_one_async(self, state: Any, rng: Optional[Rng] = None) -> Any:
+        """`run_one` for a `SharedVu`, whose tasks are `async def`: awaits the chosen task."""
+        name, run = self._chosen(rng, "run_one_async")
+        try:
+            result = run(state)
+            return await result if _inspect.isawaitable(result) else result
         except Fail as e:
             raise Fail(f"{name}: {e}") from e

@@ -29,6 +29,12 @@ pub struct HostCapacity {
 
 /// Capacity with every VU capped at `memory_limit` bytes of linear memory.
 pub fn host_capacity(memory_limit: u64) -> HostCapacity {
+    host_capacity_with_stacks(memory_limit, 1)
+}
+
+/// [`host_capacity`] for an engine with `stacks` pooled fiber stacks per VU (each stack beyond the
+/// first costs two more mappings: the stack and its guard page).
+pub(crate) fn host_capacity_with_stacks(memory_limit: u64, stacks: u32) -> HostCapacity {
     let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
     let used_maps = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count() as u64)
@@ -37,7 +43,14 @@ pub fn host_capacity(memory_limit: u64) -> HostCapacity {
     // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
     let memories = u64::from(crate::engine::MEMORIES_PER_VU) * (memory_limit + (64 << 10));
     let per_vu_virtual = memories.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
-    compute(max_map_count, used_maps, address_space, per_vu_virtual)
+    let maps_per_vu = MAPS_PER_VU + 2 * u64::from(stacks.saturating_sub(1));
+    compute(
+        max_map_count,
+        used_maps,
+        address_space,
+        per_vu_virtual,
+        maps_per_vu,
+    )
 }
 
 fn compute(
@@ -45,15 +58,16 @@ fn compute(
     used_maps: Option<u64>,
     address_space: u64,
     per_vu_virtual: u64,
+    maps_per_vu: u64,
 ) -> HostCapacity {
     let by_space = address_space / per_vu_virtual.max(1);
     let by_maps = max_map_count
-        .map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / MAPS_PER_VU);
+        .map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / maps_per_vu);
     match by_maps {
         Some(maps) if maps <= by_space => HostCapacity {
             max_vus: maps,
             limited_by: format!(
-                "vm.max_map_count is {}, about {MAPS_PER_VU} memory mappings per VU",
+                "vm.max_map_count is {}, about {maps_per_vu} memory mappings per VU",
                 max_map_count.unwrap_or_default()
             ),
             advice: "raise vm.max_map_count (sysctl -w vm.max_map_count=1048576)".into(),
@@ -95,7 +109,13 @@ mod tests {
 
     #[test]
     fn map_count_limits_default_linux() {
-        let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20);
+        let cap = compute(
+            Some(65_530),
+            Some(500),
+            ADDRESS_SPACE,
+            80 << 20,
+            MAPS_PER_VU,
+        );
         assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / MAPS_PER_VU);
         assert!(
             cap.limited_by.contains("vm.max_map_count is 65530"),
@@ -105,15 +125,30 @@ mod tests {
     }
 
     #[test]
+    fn a_second_fiber_stack_per_vu_costs_two_mappings() {
+        let one = host_capacity_with_stacks(64 << 20, 1);
+        let two = host_capacity_with_stacks(64 << 20, 2);
+        if one.limited_by.contains("vm.max_map_count") {
+            assert!(two.max_vus < one.max_vus, "{two:?} vs {one:?}");
+            assert!(
+                two.limited_by
+                    .contains(&format!("about {} memory", MAPS_PER_VU + 2)),
+                "{}",
+                two.limited_by
+            );
+        }
+    }
+
+    #[test]
     fn address_space_limits_large_memories() {
-        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30);
+        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30, MAPS_PER_VU);
         assert_eq!(cap.max_vus, 16);
         assert!(cap.limited_by.contains("address space"));
     }
 
     #[test]
     fn unknown_map_count_falls_back_to_address_space() {
-        let cap = compute(None, None, 1 << 40, 1 << 30);
+        let cap = compute(None, None, 1 << 40, 1 << 30, MAPS_PER_VU);
         assert_eq!(cap.max_vus, 1024);
     }
 

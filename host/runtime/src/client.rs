@@ -491,6 +491,8 @@ mod tests {
         RejectEarlyAndClose,
         /// The request body echoed in chunks as it arrives (full duplex), `Content-Length` bytes.
         Echo,
+        /// Close as soon as the head is in, without an answer, the body unread (so the kernel resets).
+        CloseUnread,
     }
 
     /// A raw HTTP/1.1 server on 127.0.0.1; counts the connections it accepted.
@@ -563,6 +565,7 @@ mod tests {
                                 let _ = echo(&mut s, &seen_head, end + 4).await;
                                 return;
                             }
+                            Answer::CloseUnread => return,
                             Answer::LongLength | Answer::LongChunked => {
                                 let chunked = matches!(answer, Answer::LongChunked);
                                 let _ = long_body(&mut s, chunked).await;
@@ -786,6 +789,31 @@ mod tests {
             let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
             assert_eq!((resp.status, &resp.body[..]), (413, &b"too long"[..]));
         }
+    }
+
+    #[tokio::test]
+    async fn an_upload_the_server_drops_unanswered_fails_at_once_as_a_connect_error() {
+        let (port, accepted) = server(Answer::CloseUnread).await;
+        let client = client(port);
+        let began = Instant::now();
+        for method in ["POST", "PUT"] {
+            let req = OutgoingRequest {
+                method: method.into(),
+                ..upload(port, LARGE_UPLOAD)
+            };
+            let err = client.send(req).await.unwrap_err();
+            let RequestError::Connect(msg) = &err else {
+                panic!("{method}: {err:?}");
+            };
+            assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            began.elapsed()
+        );
+        // A fresh connection is never retried, idempotent or not.
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test]

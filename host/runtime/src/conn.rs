@@ -130,6 +130,11 @@ impl Conn {
             (e, _) => e,
         })?;
         x.sent = sent as u64;
+        if answered_early {
+            // What the socket still holds of the request is not sent either: closing resets the
+            // connection instead of flushing megabytes to a server that stopped reading.
+            let _ = self.stream.set_zero_linger();
+        }
         // Anything past the response (or the server's FIN already here) leaves it unusable.
         x.reusable = x.reusable
             && !req.close

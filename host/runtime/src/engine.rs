@@ -72,7 +72,8 @@ impl EngineHandle {
         limits: EngineLimits,
         concurrency: Concurrency,
     ) -> Result<Self, RuntimeError> {
-        let cap = capacity::host_capacity(limits.memory_limit);
+        let cap =
+            capacity::host_capacity_with_stacks(limits.memory_limit, stacks_per_store(concurrency));
         if limits.max_vus > cap.max_vus {
             return Err(RuntimeError::Capacity {
                 requested: limits.max_vus,
@@ -109,6 +110,13 @@ impl Drop for EngineHandle {
     }
 }
 
+fn stacks_per_store(concurrency: Concurrency) -> u32 {
+    match concurrency {
+        Concurrency::On => STACKS_PER_CONCURRENT_STORE,
+        Concurrency::Off => STACKS_PER_STORE,
+    }
+}
+
 fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
     let slots =
         u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
@@ -117,10 +125,7 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
         .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
         .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
         .total_tables(slots.saturating_mul(TABLES_PER_VU))
-        .total_stacks(slots.saturating_mul(match concurrency {
-            Concurrency::On => STACKS_PER_CONCURRENT_STORE,
-            Concurrency::Off => STACKS_PER_STORE,
-        }))
+        .total_stacks(slots.saturating_mul(stacks_per_store(concurrency)))
         .max_memory_size(limits.memory_limit as usize);
     let mut config = Config::new();
     config

@@ -14,7 +14,8 @@
 //! A VU that stops has its guest resource dropped, running the guest's destructor. wasmtime runs a
 //! destructor only with the store in hand, outside `run_concurrent`, so the driver collects the drops
 //! and runs them as soon as no call is in flight in the instance (at the latest when the scenario's
-//! last calls have ended).
+//! last iterations have ended: the calls of interrupted VUs are left behind, not waited for). An
+//! interrupted VU does not run its destructor, as with one instance per VU.
 
 use crate::bindings::shared::ScenarioShared;
 use crate::error::CallError;
@@ -57,12 +58,8 @@ struct Sent<T> {
 enum Command {
     /// Construct the VU's resource and run its `init`.
     Start { id: u64, reply: Reply<Handle> },
-    /// Drop the VU's resource, running the guest's destructor, once no call is in flight. `reply` is
-    /// `None` for a VU dropped without [`SharedVu::close`], which waits for nothing.
-    Drop {
-        handle: Handle,
-        reply: Option<Reply<()>>,
-    },
+    /// Drop the VU's resource, running the guest's destructor, once no call is in flight.
+    Drop { handle: Handle, reply: Reply<()> },
     /// Run one iteration.
     Iterate {
         handle: Handle,
@@ -207,12 +204,7 @@ impl SharedVu {
     /// in any call does.
     pub async fn close(mut self) {
         if let Some(handle) = self.handle.take() {
-            let _ = self
-                .ask(|reply| Command::Drop {
-                    handle,
-                    reply: Some(reply),
-                })
-                .await;
+            let _ = self.ask(|reply| Command::Drop { handle, reply }).await;
         }
     }
 
@@ -270,13 +262,9 @@ impl SharedVu {
 
 impl Drop for SharedVu {
     fn drop(&mut self) {
-        // Not closed (its task was cancelled): the driver drops the guest resource all the same.
-        if let Some(handle) = self.handle.take() {
-            let _ = self.slot.tx.send(Command::Drop {
-                handle,
-                reply: None,
-            });
-        }
+        // Dropped without `close`: the VU was interrupted (graceful stop, ramp-down), maybe with its
+        // call still in flight and holding its resource. As with one instance per VU, its destructor
+        // does not run; the resource stays until the instance ends.
         self.slot.members.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -303,7 +291,7 @@ enum Exit {
 }
 
 /// Resources to drop when no call is in flight, with the replies their VUs wait for.
-type Drops = Vec<(ResourceAny, Option<Reply<()>>)>;
+type Drops = Vec<(ResourceAny, Reply<()>)>;
 
 /// The driver: (re)creates the instance whenever a command arrives for a dead one, and serves commands
 /// inside `run_concurrent` until every VU is gone or the instance fails.
@@ -318,6 +306,11 @@ async fn drive(
         let Some(first) = rx.recv().await else {
             return;
         };
+        if let Command::Drop { reply, .. } = first {
+            // For an instance that has ended: its resource went with it.
+            let _ = reply.send(Ok(()));
+            continue;
+        }
         generation += 1;
         let mut state = VuState::new(ctx.run.clone(), ctx.who.clone());
         state.shared = true;
@@ -365,9 +358,7 @@ async fn drive(
         };
         // Resources still to drop went with the instance.
         for (_, reply) in drops.drain(..) {
-            if let Some(reply) = reply {
-                let _ = reply.send(Ok(()));
-            }
+            let _ = reply.send(Ok(()));
         }
         tracing::warn!(
             scenario = %ctx.who.scenario,
@@ -388,9 +379,7 @@ fn reject(command: Command, error: &CallError) {
         }
         // The resource went with the instance that failed to start.
         Command::Drop { reply, .. } => {
-            if let Some(reply) = reply {
-                let _ = reply.send(Ok(()));
-            }
+            let _ = reply.send(Ok(()));
         }
     }
 }
@@ -437,7 +426,7 @@ async fn serve(
             Command::Drop { handle, reply } => {
                 if handle.generation == generation {
                     drops.push((handle.vu, reply));
-                } else if let Some(reply) = reply {
+                } else {
                     // A resource of an instance that has ended since went with it.
                     let _ = reply.send(Ok(()));
                 }
@@ -508,9 +497,7 @@ async fn drop_resources(
         let dropped =
             crate::vu::guarded(store, limit, async |s| vu.resource_drop_async(s).await).await;
         store.data_mut().flush();
-        if let Some(reply) = reply {
-            let _ = reply.send(dropped.clone());
-        }
+        let _ = reply.send(dropped.clone());
         dropped?;
     }
     Ok(())
@@ -565,12 +552,23 @@ async fn iterate(
 ) -> Option<CallError> {
     let limit = ctx.run.call_timeout;
     let runner = bindings.stampede_scenario_shared_runner().vu();
+    let mut reply = reply;
     begin_call(acc);
-    let outcome = tokio::time::timeout(
+    let call = tokio::time::timeout(
         limit,
         runner.call_iteration(acc, vu, exec.to_string(), number),
-    )
-    .await;
+    );
+    let outcome = tokio::select! {
+        biased;
+        outcome = call => outcome,
+        // The VU is gone (interrupted at a graceful stop or a ramp-down): its call is left behind,
+        // like one that timed out, so that VUs waiting for the instance to be idle (to run their
+        // destructors) do not wait for it.
+        () = reply.closed() => {
+            acc.with(|mut a| a.get().flush());
+            return None;
+        }
+    };
     let (result, fatal) = settle(acc, outcome, limit);
     acc.with(|mut a| a.get().flush());
     let _ = reply.send(result);

@@ -349,6 +349,38 @@ class SharedTest(unittest.TestCase):
         self.assertIn("Blocking.iteration must be `async def`", str(t.exception))
         self.assertTrue(issubclass(SHARED.SharedRunner, SHARED.Runner))
 
+    def test_subclasses_can_call_super_and_tasks_can_be_async(self) -> None:
+        import asyncio
+
+        calls = []
+
+        class Base(SHARED.SharedVu):
+            async def init(self, setup_data: bytes) -> None:
+                calls.append(("base init", setup_data, SHARED.vu_id()))
+
+            async def iteration(self, scenario: str) -> None:
+                calls.append(("base iteration", scenario, SHARED.iteration()))
+
+        async def browse(vu: Any) -> str:
+            await SHARED.sleep_ms_async(1)
+            raise SHARED.Fail("out of stock")
+
+        class Child(Base):
+            async def init(self, setup_data: bytes) -> None:
+                await super().init(setup_data + b"!")
+
+            async def iteration(self, scenario: str) -> None:
+                await super().iteration(scenario)
+                tasks = SHARED.Tasks().task(1, "browse", browse)
+                await tasks.run_one_async(self)
+
+        vu = Child(4, b"x")
+        asyncio.run(vu.init())
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(vu.iteration("main", 2))
+        self.assertEqual(e.exception.value, "browse: out of stock")
+        self.assertEqual(calls, [("base init", b"x!", 4), ("base iteration", "main", 2)])
+
     def test_async_helpers_need_the_shared_world(self) -> None:
         import asyncio
 

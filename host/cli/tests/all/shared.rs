@@ -183,6 +183,31 @@ async fn a_stopping_vu_runs_its_destructor_in_its_own_instance() {
     assert_eq!(run.metric("vus_dropped", "count"), 12.0, "{}", run.stdout());
 }
 
+/// VUs that stop normally wait for their instance to be idle to run their destructors; the call of a
+/// VU interrupted at the graceful stop (here VU 1's, which never ends) is left behind, not waited
+/// for, and that VU runs no destructor.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_vu_holds_up_no_destructor() {
+    let target = Target::start().await;
+    let plan = shared_plan(&target, "hang", 4, "1s", Some(4), "")
+        .replace("graceful-stop = \"2s\"", "graceful-stop = \"500ms\"");
+    let started = std::time::Instant::now();
+    let run = run_plan(&plan_with_destructor(plan, "count"), &["--threads", "1"]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the run took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        run.metric("interrupted_iterations", "count"),
+        1.0,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("vus_dropped", "count"), 3.0, "{}", run.stdout());
+}
+
 /// A destructor that traps ends its shared instance, as a trap in any call does: the VUs of the
 /// other instance still run theirs, and the run completes.
 #[tokio::test(flavor = "multi_thread")]
