@@ -156,19 +156,25 @@ fn plan_with_destructor(plan: String, on_drop: &str) -> String {
 }
 
 /// A VU that stops drops its `vu` resource, running the guest's destructor, with either isolation:
-/// in a shared instance as well as in an instance of its own.
+/// in a shared instance as well as in an instance of its own; a destructor may send a request (a
+/// logout).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopping_vu_runs_its_destructor_with_either_isolation() {
-    let target = Target::start().await;
-    for per_instance in [Some(5), None] {
+    for (per_instance, on_drop) in [(Some(5), "count"), (None, "count"), (Some(5), "request")] {
+        let target = Target::start().await;
         let plan = shared_plan(&target, "get", 12, "1s", per_instance, "");
-        let run = run_plan(&plan_with_destructor(plan, "count"), &[]).await;
+        let run = run_plan(&plan_with_destructor(plan, on_drop), &[]).await;
         assert_eq!(run.code(), 0, "{}", run.stderr());
         assert_eq!(
             run.metric("vus_dropped", "count"),
             12.0,
-            "{per_instance:?}: {}",
+            "{per_instance:?} {on_drop}: {}",
             run.stdout()
+        );
+        // The destructors' requests (`request`) are counted like any other.
+        assert_eq!(
+            run.metric("http_reqs", "count") as u64,
+            target.requests().await
         );
     }
 }
