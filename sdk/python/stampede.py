@@ -403,13 +403,14 @@ class Response:
 def _request_record(
     method: str,
     url: str,
-    headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None],
-    body: Union[bytes, str, None],
-    json: Any,
-    bearer: Optional[str],
-    name: Optional[str],
-    timeout_ms: Optional[int],
-    tags: Tags,
+    *,
+    headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None] = None,
+    body: Union[bytes, str, None] = None,
+    json: Any = None,
+    bearer: Optional[str] = None,
+    name: Optional[str] = None,
+    timeout_ms: Optional[int] = None,
+    tags: Tags = None,
 ) -> Any:
     hs = _tags(headers)
     if bearer is not None:
@@ -456,30 +457,21 @@ def request(
     is among `headers`; `bearer` adds `authorization: Bearer <token>`; `name` groups URLs with ids under one
     metric name; `timeout_ms` overrides the plan's `http-timeout`; `tags` adds tags to the samples.
     """
-    req = _request_record(method, url, headers, body, json, bearer, name, timeout_ms, tags)
+    req = _request_record(method, url, headers=headers, body=body, json=json, bearer=bearer, name=name,
+                          timeout_ms=timeout_ms, tags=tags)
     try:
         return Response(_http.send(req))
     except Err as e:
         raise _http_error(e) from None
 
 
-async def request_async(
-    method: str,
-    url: str,
-    *,
-    headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None] = None,
-    body: Union[bytes, str, None] = None,
-    json: Any = None,
-    bearer: Optional[str] = None,
-    name: Optional[str] = None,
-    timeout_ms: Optional[int] = None,
-    tags: Tags = None,
-) -> Response:
-    """`request` for a `SharedVu`: suspends only this VU until the response is in (the instance's other
-    VUs run meanwhile). Needs a component for the world `scenario-shared`."""
+async def request_async(method: str, url: str, **kwargs: Any) -> Response:
+    """`request` for a `SharedVu`, with the same keyword arguments: suspends only this VU until the
+    response is in (the instance's other VUs run meanwhile). Needs a component for the world
+    `scenario-shared`."""
     if _http_async is None:
         raise RuntimeError(_NOT_SHARED.format("request_async", "request"))
-    req = _request_record(method, url, headers, body, json, bearer, name, timeout_ms, tags)
+    req = _request_record(method, url, **kwargs)
     try:
         return Response(await _http_async.send(req))
     except Err as e:

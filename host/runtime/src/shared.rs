@@ -377,7 +377,8 @@ fn reject(command: Command, error: &CallError) {
         Command::Iterate { reply, .. } => {
             let _ = reply.send(Err(error.clone()));
         }
-        // The resource went with the instance that failed to start.
+        // Not reached (`drive` answers a drop before instantiating), but harmless: there is no
+        // instance, so no resource to drop.
         Command::Drop { reply, .. } => {
             let _ = reply.send(Ok(()));
         }

@@ -102,6 +102,18 @@ pub fn fixture_plan_for(
     params: &str,
     rest: &str,
 ) -> String {
+    component_plan(&guest(fixture), target, mode, path, params, rest)
+}
+
+/// Like [`fixture_plan_for`], for the component at `wasm` (one not built by cargo).
+pub fn component_plan(
+    wasm: &Path,
+    target: &Target,
+    mode: &str,
+    path: &str,
+    params: &str,
+    rest: &str,
+) -> String {
     format!(
         r#"component = "{wasm}"
 targets = ["{origin}"]
@@ -113,7 +125,7 @@ url = "{origin}{path}"
 
 {rest}
 "#,
-        wasm = guest(fixture).display(),
+        wasm = wasm.display(),
         origin = target.origin(),
     )
 }

@@ -123,33 +123,25 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
 }
 
 /// A plan for `py-shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per shared
-/// instance.
+/// instance (`None`: the default isolation, one instance per VU).
 fn py_shared_plan(
     target: &Target,
     mode: &str,
     vus: u64,
     duration: &str,
-    per_instance: u32,
+    per_instance: Option<u32>,
 ) -> String {
-    format!(
-        r#"component = "{wasm}"
-targets = ["{origin}"]
-
-[params]
-mode = "{mode}"
-url = "{origin}/"
-sleep_ms = "300"
-
-[scenarios.main]
-executor = "constant-vus"
-vus = {vus}
-duration = "{duration}"
-graceful-stop = "2s"
-isolation = "shared"
-vus-per-instance = {per_instance}
-"#,
-        wasm = py_shared().display(),
-        origin = target.origin(),
+    let mut scenario = constant(vus, duration);
+    if let Some(n) = per_instance {
+        scenario += &format!("isolation = \"shared\"\nvus-per-instance = {n}\n");
+    }
+    component_plan(
+        &py_shared(),
+        target,
+        mode,
+        "/",
+        "sleep_ms = \"300\"",
+        &scenario,
     )
 }
 
@@ -159,7 +151,7 @@ vus-per-instance = {per_instance}
 async fn python_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;
     // 60 VUs in 3 instances (and so 3 interpreters, not 60).
-    let run = run_plan(&py_shared_plan(&target, "ids", 60, "3s", 20), &[]).await;
+    let run = run_plan(&py_shared_plan(&target, "ids", 60, "3s", Some(20)), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let reqs = run.metric("http_reqs", "count");
     assert!(reqs > 300.0, "only {reqs} requests");
@@ -188,7 +180,7 @@ async fn python_vus_share_an_instance_and_every_request_is_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_exception_ends_only_its_instance_and_fail_only_its_iteration() {
     let target = Target::start().await;
-    let run = run_plan(&py_shared_plan(&target, "trap", 10, "2s", 5), &[]).await;
+    let run = run_plan(&py_shared_plan(&target, "trap", 10, "2s", Some(5)), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
@@ -208,7 +200,7 @@ async fn a_python_exception_ends_only_its_instance_and_fail_only_its_iteration()
         target.requests().await
     );
 
-    let run = run_plan(&py_shared_plan(&target, "fail", 4, "1s", 4), &[]).await;
+    let run = run_plan(&py_shared_plan(&target, "fail", 4, "1s", Some(4)), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(
         run.stderr().contains("iteration failed on purpose"),
@@ -229,8 +221,7 @@ async fn a_python_exception_ends_only_its_instance_and_fail_only_its_iteration()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_shared_component_runs_with_one_instance_per_vu_by_default() {
     let target = Target::start().await;
-    let plan = py_shared_plan(&target, "get", 2, "1s", 2).replace("isolation = \"shared\"\n", "");
-    let plan = plan.replace("vus-per-instance = 2\n", "");
+    let plan = py_shared_plan(&target, "get", 2, "1s", None);
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("http_reqs", "count") > 10.0);
