@@ -64,7 +64,7 @@ def resident(pid):
 def write_plan(n, work, pause):
     """bench/memory.py's plan: one instance per VU, 1 s of think time, in the guest or `pause`."""
     cfg = {"shared": False, "pause": pause, "sleep_ms": 1000, "max_connections": 2000,
-           "per_instance": 1}
+           "per_instance": 1, "python": False}
     return memory.write_plan(n, work, cfg, PORT)[0]
 
 

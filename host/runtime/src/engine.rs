@@ -36,9 +36,9 @@ const STACKS_PER_STORE: u32 = 1;
 const STACKS_PER_CONCURRENT_STORE: u32 = 2;
 
 /// Per-guest-call native stack (wasm frames). Far above what scenarios need; only touched pages cost.
-const MAX_WASM_STACK: usize = 512 * 1024;
+pub(crate) const MAX_WASM_STACK: usize = 512 * 1024;
 /// Fiber stack for one async guest call: the wasm stack plus room for host frames.
-const ASYNC_STACK: usize = 1024 * 1024;
+pub(crate) const ASYNC_STACK: usize = 1024 * 1024;
 
 /// What the engine must be sized for.
 #[derive(Debug, Clone, Copy)]

@@ -27,6 +27,7 @@ pub mod client;
 mod conn;
 mod engine;
 mod error;
+mod fiber_stack;
 mod h1;
 mod host;
 mod orphans;

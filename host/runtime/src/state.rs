@@ -141,6 +141,9 @@ pub struct VuState {
     pub(crate) fetch: FetchState,
     /// The store of a shared instance: many VUs, so the per-VU context imports are unavailable.
     pub(crate) shared: bool,
+    /// True when the imports' futures are polled on the fiber stack of the guest call that made
+    /// them (one instance per VU, on an engine without the component model's concurrency).
+    pub(crate) imports_on_fiber: bool,
     /// The timer of this VU's requests, one after the other (see `HttpClient::send_within`);
     /// made by its first request. Unused in a shared instance, whose requests overlap.
     pub(crate) request_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -180,6 +183,7 @@ impl VuState {
             warned: Vec::new(),
             last_error_log: None,
             shared: false,
+            imports_on_fiber: false,
             request_deadline: None,
         }
     }

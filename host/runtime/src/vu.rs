@@ -120,7 +120,10 @@ impl LoadedScenario {
         }
     }
 
-    async fn instance(&self, state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
+    async fn instance(&self, mut state: VuState) -> (Store<VuState>, Result<Scenario, CallError>) {
+        // Without the component model's concurrency, wasmtime polls an import's future on the
+        // fiber of the guest call that made it.
+        state.imports_on_fiber = self.engine.concurrency() == Concurrency::Off;
         let mut store = new_store(self.engine.engine(), state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = match &self.pre {

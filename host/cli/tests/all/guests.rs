@@ -149,6 +149,21 @@ async fn a_failing_constructor_is_reported_and_retried() {
     assert!(run.stdout().contains("NO VU STARTED"), "{}", run.stdout());
 }
 
+/// A VU that sleeps in its iteration gives back the fiber stack pages below its parked call
+/// (`fiber_stack` in stampede-runtime); its next request and sleep run on fresh pages, iteration
+/// after iteration.
+#[tokio::test(flavor = "multi_thread")]
+async fn vus_that_sleep_in_their_iteration_keep_working() {
+    let target = Target::start().await;
+    let plan = fixture_plan(&target, "think", "sleep_ms = \"150\"", &constant(4, "2s"));
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    // 4 VUs, ~150 ms an iteration, 2 s: ~13 each.
+    assert!((40.0..=56.0).contains(&iterations), "{}", run.stdout());
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn iteration_errors_are_counted_not_fatal() {
     let target = Target::start().await;

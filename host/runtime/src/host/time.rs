@@ -1,11 +1,21 @@
 //! `time`: think time that parks the VU's task (not a thread), and wall-clock timestamps.
 
 use crate::bindings::time::Host;
+use crate::fiber_stack;
 use crate::state::VuState;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Sleeps this long or longer give back the VU's dead fiber stack pages.
+const RELEASE_STACK_FROM_MS: u32 = 100;
+
 impl Host for VuState {
     async fn sleep(&mut self, ms: u32) {
+        // A VU thinking this long sits parked in this call: give back the stack pages its deeper
+        // calls touched before (see `fiber_stack`). Shorter sleeps keep them, as the next request
+        // would only fault them in again.
+        if self.imports_on_fiber && ms >= RELEASE_STACK_FROM_MS {
+            fiber_stack::release_below_here();
+        }
         tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
     }
 
