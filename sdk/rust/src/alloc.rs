@@ -45,13 +45,25 @@ const CLASSES: usize = SMALL_MAX / STEP + LARGE.len();
 /// a fresh instance's heap, one of them for that header alone (an idle VU's instance touched 3 heap
 /// pages instead of 2, bench/memory.py).
 const CHUNK: usize = MAX_BLOCK;
+/// The first chunk is part of the allocator itself, in the component's zero-initialised data:
+/// pages of it are touched only as blocks are cut from them, and an instance whose blocks fit in it
+/// never calls the system allocator, whose first call alone writes to two pages of a fresh heap
+/// (its state, and an end marker at the end of the initial memory). An idle VU then holds one page
+/// of heap, next to the data pages it touches anyway, instead of three.
+const FIRST_CHUNK: usize = 8 * 1024;
 // Every block fits in a chunk.
-const _: () = assert!(MAX_BLOCK <= CHUNK);
+const _: () = assert!(MAX_BLOCK <= CHUNK && MAX_BLOCK <= FIRST_CHUNK);
 
 /// Free lists per size class, and the chunk new blocks are cut from.
 pub struct SizeClasses {
     state: UnsafeCell<State>,
+    /// The first chunk (outside `State`, so blocks cut from it are never part of a borrow of it).
+    first: UnsafeCell<FirstChunk>,
 }
+
+/// The first chunk's bytes, aligned like every block.
+#[repr(C, align(16))]
+struct FirstChunk([u8; FIRST_CHUNK]);
 
 struct State {
     /// Head of each class's list of free blocks; a free block's first word links to the next.
@@ -59,6 +71,8 @@ struct State {
     /// The unused part of the current chunk.
     next: *mut u8,
     end: *mut u8,
+    /// Whether blocks were cut from the first chunk yet.
+    first_taken: bool,
 }
 
 // SAFETY: the allocator is shared only where it is installed, a Wasm target without threads
@@ -74,7 +88,9 @@ impl SizeClasses {
                 free: [ptr::null_mut(); CLASSES],
                 next: ptr::null_mut(),
                 end: ptr::null_mut(),
+                first_taken: false,
             }),
+            first: UnsafeCell::new(FirstChunk([0; FIRST_CHUNK])),
         }
     }
 }
@@ -149,11 +165,13 @@ fn block_size(class: usize) -> usize {
 }
 
 impl State {
-    /// A block of `class`: from its list, else cut from the chunk (null when out of memory).
+    /// A block of `class`: from its list, else cut from the chunk (null when out of memory). When
+    /// the chunk runs out, `first` is the next one if not yet taken, else one from the system.
     ///
     /// # Safety
-    /// The lists and the chunk hold only blocks this allocator made and nobody uses.
-    unsafe fn take(&mut self, class: usize) -> *mut u8 {
+    /// The lists and the chunk hold only blocks this allocator made and nobody uses; `first` is
+    /// the allocator's first chunk, never used but through these.
+    unsafe fn take(&mut self, class: usize, first: *mut FirstChunk) -> *mut u8 {
         let head = self.free[class];
         if !head.is_null() {
             // SAFETY: a free block's first word is the link the list put there.
@@ -175,14 +193,20 @@ impl State {
                 }
                 rest -= block_size(tail);
             }
-            // SAFETY: a non-zero size and a power-of-two alignment.
-            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
+            let (chunk, len) = if self.first_taken {
+                // SAFETY: a non-zero size and a power-of-two alignment.
+                let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
+                (chunk, CHUNK)
+            } else {
+                self.first_taken = true;
+                (first.cast::<u8>(), FIRST_CHUNK)
+            };
             if chunk.is_null() {
                 return chunk;
             }
             self.next = chunk;
-            // SAFETY: the end of the chunk just allocated.
-            self.end = unsafe { chunk.add(CHUNK) };
+            // SAFETY: the end of the chunk just taken.
+            self.end = unsafe { chunk.add(len) };
         }
         let block = self.next;
         // SAFETY: at least `size` bytes are left in the chunk.
@@ -209,7 +233,7 @@ unsafe impl GlobalAlloc for SizeClasses {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match class(layout.size(), layout.align()) {
             // SAFETY: one thread (see `Sync`), and no call here re-enters the allocator.
-            Some(c) => unsafe { (*self.state.get()).take(c) },
+            Some(c) => unsafe { (*self.state.get()).take(c, self.first.get()) },
             // SAFETY: forwarded with the caller's guarantees.
             None => unsafe { System.alloc(layout) },
         }
@@ -397,16 +421,28 @@ mod tests {
         let big = Layout::from_size_align(1280, 8).unwrap();
         // SAFETY: blocks used within their layouts, never freed (the test's heap leaks).
         unsafe {
+            // The first chunk (8 KiB) holds six 1,280-byte blocks, one after the other.
             let a = heap.alloc(big);
-            // A second 1,280-byte block does not fit in the first chunk's 768 bytes left: they go
-            // to the 768-byte class.
+            assert_eq!(a, heap.first.get().cast::<u8>(), "the first chunk");
+            for i in 1..6 {
+                assert_eq!(heap.alloc(big), a.add(i * 1280));
+            }
+            // A seventh does not fit in the 512 bytes left: they go to the 512-byte class, and
+            // the block comes from a chunk of the system allocator's.
             let b = heap.alloc(big);
-            assert_ne!(b, a.add(1280), "from a new chunk");
-            let c = heap.alloc(Layout::from_size_align(700, 8).unwrap());
+            assert_ne!(b, a.add(6 * 1280), "from a new chunk");
+            let c = heap.alloc(Layout::from_size_align(500, 8).unwrap());
             assert_eq!(
                 c,
-                a.add(1280),
-                "the first chunk's tail, as a 768-byte block"
+                a.add(6 * 1280),
+                "the first chunk's tail, as a 512-byte block"
+            );
+            // The next chunk's tail (2,048 - 1,280 bytes) goes to the 768-byte class.
+            let d = heap.alloc(big);
+            assert_ne!(d, b.add(1280), "from a third chunk");
+            assert_eq!(
+                heap.alloc(Layout::from_size_align(700, 8).unwrap()),
+                b.add(1280)
             );
         }
     }
