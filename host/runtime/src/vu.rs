@@ -448,7 +448,9 @@ impl WasmVu {
     pub async fn iteration(&mut self, exec: &str) -> Result<Result<(), String>, CallError> {
         let live = match self.live.take() {
             Some(live) => live,
-            None => self.cfg.start(self.iterations).await?,
+            // Boxed: the rare path (callers normally `restart` first) need not take room in the
+            // future of every iteration, which a parked VU holds for its think time.
+            None => Box::pin(self.cfg.start(self.iterations)).await?,
         };
         let Live {
             mut store,
