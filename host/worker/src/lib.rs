@@ -21,6 +21,7 @@ pub mod wasm;
 
 pub use executor::{RunShared, ScenarioRun, run_scenario};
 pub use flush::flush_loop;
+pub use prepare::check_isolation;
 pub use vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 
 use prepare::Prepared;

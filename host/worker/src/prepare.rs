@@ -129,7 +129,12 @@ pub(crate) fn prepare(
 
 /// `isolation = "shared"` needs a component built for the world `scenario-shared`. (The other way
 /// round works: a shared-world component with the default isolation gets one instance per VU.)
-fn check_isolation(plan: &Plan, scenario: &LoadedScenario, component: &str) -> Result<(), String> {
+/// `stampede validate` checks it too.
+pub fn check_isolation(
+    plan: &Plan,
+    scenario: &LoadedScenario,
+    component: &str,
+) -> Result<(), String> {
     if scenario.is_shared() {
         return Ok(());
     }
@@ -139,7 +144,7 @@ fn check_isolation(plan: &Plan, scenario: &LoadedScenario, component: &str) -> R
         .find(|s| s.isolation == Isolation::Shared)
     {
         Some(s) => Err(format!(
-            "scenario \"{}\" has isolation = \"shared\", but component {component} is built for the world `scenario` (one instance per VU, synchronous calls). Build it for the world `scenario-shared` (Rust SDK: feature \"shared\" and SharedScenario; see docs/isolation.md), or remove `isolation` to give each VU its own instance",
+            "scenario \"{}\" has isolation = \"shared\", but component {component} is built for the world `scenario` (one instance per VU, synchronous calls). Build it for the world `scenario-shared` (Rust SDK: feature \"shared\" and SharedScenario; Python SDK: stampede.SharedVu; `stampede new --shared` scaffolds either; see docs/isolation.md), or remove `isolation` to give each VU its own instance",
             s.name
         )),
         None => Ok(()),

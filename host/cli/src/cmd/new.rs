@@ -1,4 +1,6 @@
-//! `stampede new --lang rust|js|python|c NAME`: a scenario project that builds and runs as is.
+//! `stampede new --lang rust|js|python|c [--shared] NAME`: a scenario project that builds and runs
+//! as is. With `--shared` (Rust and Python), the scenario is built for shared isolation (the world
+//! `scenario-shared`, `isolation = "shared"` in its plan).
 //!
 //! Every project has the same shape: the scenario source, a `build.sh` that produces `NAME.wasm`,
 //! a `plan.toml` for `stampede target`, a README, `wit/stampede.wit` (the world this binary runs) and
@@ -21,6 +23,19 @@ pub struct NewArgs {
     /// Create the project here instead of `./NAME` (must not exist, or be empty).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Build the scenario for shared isolation: many VUs as concurrent async calls in one instance
+    /// (`isolation = "shared"`, docs/isolation.md). Rust and Python only.
+    #[arg(long)]
+    shared: bool,
+}
+
+/// How the project's VUs map to instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// One instance per VU (the world `scenario`): the default.
+    Instance,
+    /// Many VUs per instance (the world `scenario-shared`).
+    Shared,
 }
 
 /// The languages `stampede new` knows.
@@ -81,7 +96,6 @@ const COMMON: &[File] = &[
 const RUST: &[File] = &[
     template!("Cargo.toml", "rust/Cargo.toml"),
     template!(".cargo/config.toml", "rust/cargo/config.toml"),
-    template!("src/lib.rs", "rust/lib.rs"),
     script("build.sh", include_str!("../../templates/rust/build.sh")),
     sdk!("sdk/rust/Cargo.toml", "sdk/rust/Cargo.toml"),
     sdk!("sdk/rust/README.md", "sdk/rust/README.md"),
@@ -97,6 +111,9 @@ const RUST: &[File] = &[
     sdk!("sdk/rust/src/tasks.rs", "sdk/rust/src/tasks.rs"),
 ];
 
+const RUST_INSTANCE: &[File] = &[template!("src/lib.rs", "rust/lib.rs")];
+const RUST_SHARED: &[File] = &[template!("src/lib.rs", "rust/shared_lib.rs")];
+
 const JS: &[File] = &[
     template!("scenario.js", "js/scenario.js"),
     script("build.sh", include_str!("../../templates/js/build.sh")),
@@ -110,8 +127,6 @@ const JS: &[File] = &[
 ];
 
 const PYTHON: &[File] = &[
-    template!("src/scenario.py", "python/scenario.py"),
-    template!("src/runner.py", "python/runner.py"),
     script("build.sh", include_str!("../../templates/python/build.sh")),
     sdk!("sdk/python/README.md", "sdk/python/README.md"),
     script(
@@ -120,6 +135,15 @@ const PYTHON: &[File] = &[
     ),
     sdk!("sdk/python/stampede.py", "sdk/python/stampede.py"),
     sdk!("sdk/python/requirements.txt", "sdk/python/requirements.txt"),
+];
+
+const PYTHON_INSTANCE: &[File] = &[
+    template!("src/scenario.py", "python/scenario.py"),
+    template!("src/runner.py", "python/runner.py"),
+];
+const PYTHON_SHARED: &[File] = &[
+    template!("src/scenario.py", "python/shared_scenario.py"),
+    template!("src/shared_runner.py", "python/shared_runner.py"),
 ];
 
 const C: &[File] = &[
@@ -132,13 +156,22 @@ const C: &[File] = &[
 ];
 
 impl Lang {
-    fn files(self) -> &'static [File] {
-        match self {
-            Lang::Rust => RUST,
-            Lang::Js => JS,
-            Lang::Python => PYTHON,
-            Lang::C => C,
-        }
+    /// The project's files besides [`COMMON`]: the language's, then the isolation's.
+    fn files(self, isolation: Isolation) -> impl Iterator<Item = &'static File> {
+        let (files, scenario): (&[File], &[File]) = match (self, isolation) {
+            (Lang::Rust, Isolation::Instance) => (RUST, RUST_INSTANCE),
+            (Lang::Rust, Isolation::Shared) => (RUST, RUST_SHARED),
+            (Lang::Python, Isolation::Instance) => (PYTHON, PYTHON_INSTANCE),
+            (Lang::Python, Isolation::Shared) => (PYTHON, PYTHON_SHARED),
+            (Lang::Js, _) => (JS, &[]),
+            (Lang::C, _) => (C, &[]),
+        };
+        files.iter().chain(scenario)
+    }
+
+    /// Whether the language's toolchain builds components for the world `scenario-shared`.
+    fn builds_shared(self) -> bool {
+        matches!(self, Lang::Rust | Lang::Python)
     }
 
     fn key(self) -> &'static str {
@@ -172,7 +205,10 @@ impl Lang {
     }
 
     /// The README's rows for the language's own files.
-    fn readme_rows(self) -> &'static str {
+    fn readme_rows(self, isolation: Isolation) -> &'static str {
+        if (self, isolation) == (Lang::Python, Isolation::Shared) {
+            return "| `src/scenario.py` | the scenario |\n| `src/shared_runner.py` | where componentize-py finds the exported `Vu` class (its name selects the world `scenario-shared`) |\n| `sdk/python/` | the Stampede Python SDK (`stampede.py`, `build.sh`; its README documents the API) |\n";
+        }
         match self {
             Lang::Rust => {
                 "| `src/lib.rs` | the scenario |\n| `Cargo.toml`, `.cargo/config.toml` | the crate, built for `wasm32-wasip2` |\n| `sdk/rust/` | the Stampede Rust SDK (`stampede-sdk`; its README documents the API) |\n"
@@ -195,16 +231,39 @@ pub async fn run(args: NewArgs) -> Result<(), Failure> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    create(args.lang, &args.name, &dir).map_err(bad_input)?;
+    let isolation = if args.shared {
+        Isolation::Shared
+    } else {
+        Isolation::Instance
+    };
+    create(args.lang, isolation, &args.name, &dir).map_err(bad_input)?;
     println!(
-        "created {} ({} scenario `{}`)\n\nnext:\n  cd {}\n  ./build.sh\n  stampede target &\n  stampede run plan.toml",
+        "created {} ({} scenario `{}`{})\n\nnext:\n  cd {}\n  ./build.sh\n  stampede target &\n  stampede run plan.toml",
         dir.display(),
         args.lang.language(),
         args.name,
+        match isolation {
+            Isolation::Shared => ", shared isolation",
+            Isolation::Instance => "",
+        },
         dir.display()
     );
     Ok(())
 }
+
+/// The plan's scenario lines for a shared-isolation project.
+const SHARED_PLAN: &str = "# Many VUs as concurrent async calls in one instance (docs/isolation.md in Stampede's repository).\n\
+                           isolation = \"shared\"\n\
+                           vus-per-instance = 1000\n";
+
+/// The README's paragraph on shared isolation.
+const SHARED_NOTE: &str = concat!(
+    "\n\nIt is built for shared isolation (`isolation = \"shared\"` in `plan.toml`): up to\n",
+    "`vus-per-instance` VUs run as concurrent async calls in one instance, so an idle VU costs a few KiB\n",
+    "instead of an instance of its own. They share the instance's globals, and a trap (a panic, an\n",
+    "uncaught exception) ends every VU of that instance, which are then re-created. Send requests and\n",
+    "pause with the async calls; the blocking ones stall every VU of the instance.",
+);
 
 /// Check a project name: it becomes a file name, a crate name and a package name.
 pub fn check_name(name: &str) -> anyhow::Result<()> {
@@ -221,9 +280,20 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write the project for `lang` named `name` into `dir` (which must not exist, or be empty).
-pub fn create(lang: Lang, name: &str, dir: &Path) -> anyhow::Result<()> {
+/// Write the project for `lang` and `isolation` named `name` into `dir` (which must not exist, or be
+/// empty).
+pub fn create(lang: Lang, isolation: Isolation, name: &str, dir: &Path) -> anyhow::Result<()> {
     check_name(name)?;
+    if isolation == Isolation::Shared && !lang.builds_shared() {
+        bail!(
+            "--shared is for Rust and Python scenarios: {} cannot be built for the world \
+             `scenario-shared` yet (docs/isolation.md). Leave out --shared for one instance per VU.",
+            match lang {
+                Lang::Js => "JavaScript (componentize-js)",
+                _ => "C",
+            }
+        );
+    }
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
             .with_context(|| format!("{} exists and is not a readable folder", dir.display()))?;
@@ -235,15 +305,27 @@ pub fn create(lang: Lang, name: &str, dir: &Path) -> anyhow::Result<()> {
         }
     }
     let crate_name = name.replace('-', "_");
+    let shared = isolation == Isolation::Shared;
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
             .replace("{{lang}}", lang.key())
             .replace("{{language}}", lang.language())
             .replace("{{build_note}}", lang.build_note())
-            .replace("{{files}}", lang.readme_rows())
+            .replace("{{files}}", lang.readme_rows(isolation))
+            .replace("{{new_flags}}", if shared { " --shared" } else { "" })
+            .replace(
+                "{{sdk_features}}",
+                if shared {
+                    ", features = [\"shared\"]"
+                } else {
+                    ""
+                },
+            )
+            .replace("{{isolation}}", if shared { SHARED_PLAN } else { "" })
+            .replace("{{isolation_note}}", if shared { SHARED_NOTE } else { "" })
     };
-    for f in COMMON.iter().chain(lang.files()) {
+    for f in COMMON.iter().chain(lang.files(isolation)) {
         let path = dir.join(f.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -295,11 +377,15 @@ mod tests {
 
     #[test]
     fn every_language_fills_every_placeholder_and_refuses_a_non_empty_folder() {
-        for lang in [Lang::Rust, Lang::Js, Lang::Python, Lang::C] {
+        let kinds = [Lang::Rust, Lang::Js, Lang::Python, Lang::C]
+            .map(|l| (l, Isolation::Instance))
+            .into_iter()
+            .chain([Lang::Rust, Lang::Python].map(|l| (l, Isolation::Shared)));
+        for (lang, isolation) in kinds {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path().join("my-test");
-            create(lang, "my-test", &dir).unwrap();
-            for f in COMMON.iter().chain(lang.files()) {
+            create(lang, isolation, "my-test", &dir).unwrap();
+            for f in COMMON.iter().chain(lang.files(isolation)) {
                 let text = std::fs::read_to_string(dir.join(f.path)).unwrap();
                 if !f.path.starts_with("sdk/") {
                     assert!(!text.contains("{{"), "{lang:?} {}: {text}", f.path);
@@ -307,8 +393,28 @@ mod tests {
             }
             let plan = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
             assert!(plan.contains("component = \"my-test.wasm\""));
-            let err = create(lang, "my-test", &dir).unwrap_err().to_string();
+            assert_eq!(
+                plan.contains("isolation = \"shared\""),
+                isolation == Isolation::Shared,
+                "{plan}"
+            );
+            stampede_plan::parse(&plan, &dir).unwrap_or_else(|e| panic!("{lang:?}: {e}\n{plan}"));
+            let err = create(lang, isolation, "my-test", &dir)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("not empty"), "{err}");
+        }
+    }
+
+    #[test]
+    fn shared_isolation_is_refused_for_languages_that_cannot_build_it() {
+        for lang in [Lang::Js, Lang::C] {
+            let tmp = tempfile::tempdir().unwrap();
+            let err = create(lang, Isolation::Shared, "x", &tmp.path().join("x"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--shared is for Rust and Python"), "{err}");
+            assert!(!tmp.path().join("x").exists(), "nothing written");
         }
     }
 

@@ -13,7 +13,7 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     let component = super::run::component_blob(&plan.component)?;
-    stampede_runtime::LoadedScenario::load(
+    let scenario = stampede_runtime::LoadedScenario::load(
         // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
         stampede_runtime::EngineLimits {
             // Instances, not VUs, as `run` counts them (shared isolation hosts many VUs in one).
@@ -26,6 +26,8 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
         stampede_runtime::default_cache_dir().as_deref(),
     )
     .map_err(bad_input)?;
+    stampede_worker::check_isolation(&plan, &scenario, &component.name)
+        .map_err(|e| bad_input(anyhow::anyhow!(e)))?;
     println!(
         "{}: ok ({} scenario{}, up to {} VUs, about {})",
         args.plan.display(),

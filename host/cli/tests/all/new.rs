@@ -1,4 +1,4 @@
-//! `stampede new --lang rust|js|python|c NAME`: each scaffolded project builds with its own
+//! `stampede new --lang rust|js|python|c [--shared] NAME`: each scaffolded project builds with its own
 //! `build.sh` and its `plan.toml` runs as is against a demo target (only the target's port changes):
 //! exit 0, every check passes, and `http_reqs` equals what the target counted.
 //!
@@ -9,20 +9,18 @@ use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Scaffold `lang`, build it, run its plan for 3 s with 2 VUs against a fresh target.
+/// Scaffold `lang` (with `--shared` when `shared`), build it, run its plan for 3 s with 2 VUs
+/// against a fresh target.
 #[allow(clippy::await_holding_lock)] // the machine lock, see `common::MACHINE`
-async fn scaffold_build_and_run(lang: &str) {
+async fn scaffold_build_and_run(lang: &str, shared: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(format!("demo-{lang}"));
-    let out = stampede(&[
-        "new",
-        "--lang",
-        lang,
-        &format!("demo-{lang}"),
-        "--dir",
-        dir.to_str().unwrap(),
-    ])
-    .await;
+    let name = format!("demo-{lang}");
+    let mut args = vec!["new", "--lang", lang, &name, "--dir", dir.to_str().unwrap()];
+    if shared {
+        args.push("--shared");
+    }
+    let out = stampede(&args).await;
     assert!(
         out.status.success(),
         "stampede new: {}",
@@ -32,6 +30,15 @@ async fn scaffold_build_and_run(lang: &str) {
     build(lang, &dir);
     let wasm = dir.join(format!("demo-{lang}.wasm"));
     assert!(wasm.exists(), "build.sh did not produce {}", wasm.display());
+    // The component is built for the world its plan's isolation needs (`validate` checks).
+    let out = stampede(&["validate", dir.join("plan.toml").to_str().unwrap()]).await;
+    assert!(
+        out.status.success(),
+        "{lang}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
+    assert_eq!(plan.contains("isolation = \"shared\""), shared, "{plan}");
 
     let target = Target::start().await;
     let plan_path = dir.join("plan.toml");
@@ -119,22 +126,32 @@ fn build(lang: &str, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_rust_project_builds_and_runs() {
-    scaffold_build_and_run("rust").await;
+    scaffold_build_and_run("rust", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_shared_rust_project_builds_and_runs() {
+    scaffold_build_and_run("rust", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_js_project_builds_and_runs() {
-    scaffold_build_and_run("js").await;
+    scaffold_build_and_run("js", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_python_project_builds_and_runs() {
-    scaffold_build_and_run("python").await;
+    scaffold_build_and_run("python", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_shared_python_project_builds_and_runs() {
+    scaffold_build_and_run("python", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_c_project_builds_and_runs() {
-    scaffold_build_and_run("c").await;
+    scaffold_build_and_run("c", false).await;
 }
 
 /// A bad name or a non-empty folder is refused with exit 2 and a message saying what to do.

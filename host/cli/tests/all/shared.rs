@@ -335,16 +335,20 @@ async fn the_blocking_send_still_works_in_a_shared_instance() {
 async fn shared_isolation_needs_a_shared_world_component() {
     let target = Target::start().await;
     let rest = format!("{}isolation = \"shared\"\n", constant(2, "1s"));
-    let run = run_plan(&fixture_plan(&target, "get", "", &rest), &[]).await;
+    let plan = fixture_plan(&target, "get", "", &rest);
+    let expected = "scenario \"main\" has isolation = \"shared\", but component fixture_basic.wasm is built for the world `scenario`";
+    let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    assert!(
-        run.stderr().contains(
-            "scenario \"main\" has isolation = \"shared\", but component fixture_basic.wasm is built for the world `scenario`"
-        ),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains(expected), "{}", run.stderr());
     assert_eq!(target.requests().await, 0);
+    // `stampede validate` says the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.toml");
+    std::fs::write(&path, &plan).unwrap();
+    let out = stampede(&["validate", path.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
