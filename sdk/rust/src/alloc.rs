@@ -45,11 +45,12 @@ const CLASSES: usize = SMALL_MAX / STEP + LARGE.len();
 /// a fresh instance's heap, one of them for that header alone (an idle VU's instance touched 3 heap
 /// pages instead of 2, bench/memory.py).
 const CHUNK: usize = MAX_BLOCK;
-/// The first chunk is part of the allocator itself, in the component's zero-initialised data:
-/// pages of it are touched only as blocks are cut from them, and an instance whose blocks fit in it
-/// never calls the system allocator, whose first call alone writes to two pages of a fresh heap
-/// (its state, and an end marker at the end of the initial memory). An idle VU then holds one page
-/// of heap, next to the data pages it touches anyway, instead of three.
+/// The installed allocator's first chunk is a static ([`FirstChunk`]) in the component's
+/// zero-initialised data: pages of it are touched only as blocks are cut from them, and an instance
+/// whose blocks fit in it never calls the system allocator, whose first call writes to two pages of
+/// a fresh heap (its state, and an end marker at the end of the initial memory). An idle VU's
+/// instance then touches one page of `.bss` for its blocks instead of two pages of heap
+/// (bench/memory_breakdown.py: 12 -> 8 KiB of guest memory per VU).
 const FIRST_CHUNK: usize = 8 * 1024;
 // Every block fits in a chunk.
 const _: () = assert!(MAX_BLOCK <= CHUNK && MAX_BLOCK <= FIRST_CHUNK);
@@ -57,13 +58,32 @@ const _: () = assert!(MAX_BLOCK <= CHUNK && MAX_BLOCK <= FIRST_CHUNK);
 /// Free lists per size class, and the chunk new blocks are cut from.
 pub struct SizeClasses {
     state: UnsafeCell<State>,
-    /// The first chunk (outside `State`, so blocks cut from it are never part of a borrow of it).
-    first: UnsafeCell<FirstChunk>,
+    /// The first chunk to cut blocks from, if any, before chunks of the system allocator.
+    first: Option<&'static FirstChunk>,
 }
 
-/// The first chunk's bytes, aligned like every block.
+/// Memory for an allocator's first chunk: give it to one allocator with
+/// [`SizeClasses::with_first_chunk`]. A static of it costs no bytes of the component's file
+/// (zero-initialised data) and no memory until blocks are cut from it.
 #[repr(C, align(16))]
-struct FirstChunk([u8; FIRST_CHUNK]);
+pub struct FirstChunk(UnsafeCell<[u8; FIRST_CHUNK]>);
+
+// SAFETY: as `SizeClasses`: only in a Wasm build without threads, and only its one allocator uses it.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl Sync for FirstChunk {}
+
+impl FirstChunk {
+    /// A chunk not given to any allocator yet.
+    pub const fn new() -> Self {
+        FirstChunk(UnsafeCell::new([0; FIRST_CHUNK]))
+    }
+}
+
+impl Default for FirstChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 struct State {
     /// Head of each class's list of free blocks; a free block's first word links to the next.
@@ -81,8 +101,24 @@ struct State {
 unsafe impl Sync for SizeClasses {}
 
 impl SizeClasses {
-    /// An allocator with empty lists.
+    /// An allocator with empty lists, whose chunks all come from the system allocator.
     pub const fn new() -> Self {
+        SizeClasses {
+            state: UnsafeCell::new(State {
+                free: [ptr::null_mut(); CLASSES],
+                next: ptr::null_mut(),
+                end: ptr::null_mut(),
+                first_taken: true,
+            }),
+            first: None,
+        }
+    }
+
+    /// An allocator with empty lists that cuts its first blocks from `first`.
+    ///
+    /// # Safety
+    /// `first` is given to this allocator only, and to no other use.
+    pub const unsafe fn with_first_chunk(first: &'static FirstChunk) -> Self {
         SizeClasses {
             state: UnsafeCell::new(State {
                 free: [ptr::null_mut(); CLASSES],
@@ -90,7 +126,7 @@ impl SizeClasses {
                 end: ptr::null_mut(),
                 first_taken: false,
             }),
-            first: UnsafeCell::new(FirstChunk([0; FIRST_CHUNK])),
+            first: Some(first),
         }
     }
 }
@@ -170,8 +206,8 @@ impl State {
     ///
     /// # Safety
     /// The lists and the chunk hold only blocks this allocator made and nobody uses; `first` is
-    /// the allocator's first chunk, never used but through these.
-    unsafe fn take(&mut self, class: usize, first: *mut FirstChunk) -> *mut u8 {
+    /// this allocator's first chunk (see [`SizeClasses::with_first_chunk`]), if it has one.
+    unsafe fn take(&mut self, class: usize, first: Option<&'static FirstChunk>) -> *mut u8 {
         let head = self.free[class];
         if !head.is_null() {
             // SAFETY: a free block's first word is the link the list put there.
@@ -193,13 +229,17 @@ impl State {
                 }
                 rest -= block_size(tail);
             }
-            let (chunk, len) = if self.first_taken {
-                // SAFETY: a non-zero size and a power-of-two alignment.
-                let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
-                (chunk, CHUNK)
-            } else {
-                self.first_taken = true;
-                (first.cast::<u8>(), FIRST_CHUNK)
+            let (chunk, len) = match first {
+                Some(first) if !self.first_taken => {
+                    self.first_taken = true;
+                    (first.0.get().cast::<u8>(), FIRST_CHUNK)
+                }
+                _ => {
+                    // SAFETY: a non-zero size and a power-of-two alignment.
+                    let chunk =
+                        unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, STEP)) };
+                    (chunk, CHUNK)
+                }
             };
             if chunk.is_null() {
                 return chunk;
@@ -233,7 +273,7 @@ unsafe impl GlobalAlloc for SizeClasses {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match class(layout.size(), layout.align()) {
             // SAFETY: one thread (see `Sync`), and no call here re-enters the allocator.
-            Some(c) => unsafe { (*self.state.get()).take(c, self.first.get()) },
+            Some(c) => unsafe { (*self.state.get()).take(c, self.first) },
             // SAFETY: forwarded with the caller's guarantees.
             None => unsafe { System.alloc(layout) },
         }
@@ -417,13 +457,15 @@ mod tests {
                 "{room}"
             );
         }
-        let heap = SizeClasses::new();
+        let first: &'static FirstChunk = Box::leak(Box::new(FirstChunk::new()));
+        // SAFETY: `first` is this allocator's only.
+        let heap = unsafe { SizeClasses::with_first_chunk(first) };
         let big = Layout::from_size_align(1280, 8).unwrap();
         // SAFETY: blocks used within their layouts, never freed (the test's heap leaks).
         unsafe {
             // The first chunk (8 KiB) holds six 1,280-byte blocks, one after the other.
             let a = heap.alloc(big);
-            assert_eq!(a, heap.first.get().cast::<u8>(), "the first chunk");
+            assert_eq!(a, first.0.get().cast::<u8>(), "the first chunk");
             for i in 1..6 {
                 assert_eq!(heap.alloc(big), a.add(i * 1280));
             }

@@ -137,7 +137,7 @@ mod tasks;
 pub use scenario::Scenario;
 #[cfg(feature = "shared")]
 pub use shared::{SharedScenario, sleep_async};
-pub use tasks::Tasks;
+pub use tasks::{AsyncTaskFn, TaskFuture, Tasks};
 
 /// The component's allocator (see [`alloc`]); only in a Wasm build without threads.
 #[cfg(all(
@@ -146,7 +146,17 @@ pub use tasks::Tasks;
     not(target_feature = "atomics")
 ))]
 #[global_allocator]
-static ALLOCATOR: alloc::SizeClasses = alloc::SizeClasses::new();
+// SAFETY: `FIRST_CHUNK` is this allocator's only.
+static ALLOCATOR: alloc::SizeClasses =
+    unsafe { alloc::SizeClasses::with_first_chunk(&FIRST_CHUNK) };
+
+/// The installed allocator's first chunk (see [`alloc::FirstChunk`]).
+#[cfg(all(
+    feature = "fast-alloc",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+static FIRST_CHUNK: alloc::FirstChunk = alloc::FirstChunk::new();
 
 use std::time::Duration;
 

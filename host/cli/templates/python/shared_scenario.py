@@ -21,7 +21,11 @@ class Vu(stampede.SharedVu):
 
     async def init(self, setup_data: bytes) -> None:
         self.base_url = stampede.param("base_url", "http://127.0.0.1:18080")
-        self.think_ms = stampede.param_int("think_ms", 100)
+        try:
+            self.think_ms = stampede.param_int("think_ms", 100)
+        except ValueError as e:
+            # `Fail` fails this VU's start only; a ValueError would trap the whole instance.
+            raise stampede.Fail(str(e)) from e
 
     async def iteration(self, scenario: str) -> None:
         res = await stampede.get_async(f"{self.base_url}/products", name="products")

@@ -164,6 +164,28 @@ async fn vus_that_sleep_in_their_iteration_keep_working() {
     assert_eq!(run.metric("http_reqs", "count"), iterations);
 }
 
+/// The same with the sleep reached ~440 KiB deep in the guest's native stack (4,200 calls of ~110
+/// bytes; 4,750 exhaust the 512 KiB wasmtime allows), so the pages given back reach ~570 KiB below
+/// the top of the VU's 1 MiB stack: every VU's frames survive its sleep (the recursion's result is
+/// the same with and without it), and its neighbours', whose stacks lie next to its own, too.
+#[tokio::test(flavor = "multi_thread")]
+async fn vus_that_sleep_deep_in_their_stack_keep_their_frames() {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "deep-think",
+        "sleep_ms = \"150\"\ndepth = \"4200\"",
+        &constant(6, "2s"),
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    assert!((60.0..=84.0).contains(&iterations), "{}", run.stdout());
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+    assert_eq!(run.metric("checks", "passes"), 2.0 * iterations);
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn iteration_errors_are_counted_not_fatal() {
     let target = Target::start().await;

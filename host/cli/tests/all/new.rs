@@ -14,8 +14,14 @@ use std::process::Command;
 #[allow(clippy::await_holding_lock)] // the machine lock, see `common::MACHINE`
 async fn scaffold_build_and_run(lang: &str, shared: bool) {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join(format!("demo-{lang}"));
-    let name = format!("demo-{lang}");
+    // Names of their own: Rust projects build into one shared target dir, so two crates of one name
+    // would overwrite each other's component when the tests run at the same time.
+    let name = if shared {
+        format!("demo-{lang}-shared")
+    } else {
+        format!("demo-{lang}")
+    };
+    let dir = tmp.path().join(&name);
     let mut args = vec!["new", "--lang", lang, &name, "--dir", dir.to_str().unwrap()];
     if shared {
         args.push("--shared");
@@ -28,7 +34,7 @@ async fn scaffold_build_and_run(lang: &str, shared: bool) {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("./build.sh"));
     build(lang, &dir);
-    let wasm = dir.join(format!("demo-{lang}.wasm"));
+    let wasm = dir.join(format!("{name}.wasm"));
     assert!(wasm.exists(), "build.sh did not produce {}", wasm.display());
     // The component is built for the world its plan's isolation needs (`validate` checks).
     let out = stampede(&["validate", dir.join("plan.toml").to_str().unwrap()]).await;
@@ -48,7 +54,7 @@ async fn scaffold_build_and_run(lang: &str, shared: bool) {
     std::fs::write(&plan_path, plan).unwrap();
     let summary = dir.join("summary.json");
     let before = target.requests().await;
-    let shared = sharing_the_machine();
+    let machine = sharing_the_machine();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args([
             "run",
@@ -66,7 +72,7 @@ async fn scaffold_build_and_run(lang: &str, shared: bool) {
         .output()
         .await
         .unwrap();
-    drop(shared);
+    drop(machine);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -331,6 +331,32 @@ async fn the_blocking_send_still_works_in_a_shared_instance() {
     assert_eq!(reqs as u64, target.requests().await);
 }
 
+/// `Tasks::run_one_async` in a shared instance: async tasks picked by weight (3:1), each VU's picks
+/// its own, a task's error fails only that iteration, prefixed with the task's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn async_tasks_are_picked_by_weight_in_a_shared_instance() {
+    let target = Target::start().await;
+    let run = run_plan(&shared_plan(&target, "tasks", 8, "2s", Some(8), ""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("fail: failed on purpose"),
+        "{}",
+        run.stderr()
+    );
+    let iterations = run.metric("iterations", "count");
+    let reqs = run.metric("http_reqs", "count");
+    let failed = run.metric("iteration_errors", "count");
+    assert!(iterations > 400.0, "{}", run.stdout());
+    // Every iteration ran exactly one task: a GET, or the failing one.
+    assert_eq!(reqs + failed, iterations, "{}", run.stdout());
+    assert_eq!(reqs as u64, target.requests().await);
+    let share = reqs / iterations;
+    assert!(
+        (0.68..=0.82).contains(&share),
+        "GET share {share}, weight 3 of 4"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_isolation_needs_a_shared_world_component() {
     let target = Target::start().await;
