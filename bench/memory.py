@@ -28,8 +28,12 @@ With `--python`, the guest is the Python component tests/fixtures/py-shared (a `
 same GET-then-sleep, `await`ed; build it with scripts/build-guests.sh), with `--shared` or with one
 instance (one interpreter) per VU, and without the 16 MiB memory cap per instance.
 
+`--release-stack-after D` sets the plan's `release-stack-after` (default: the plan's default, 10s, so a
+1 s sleep keeps its stack pages; `1s` gives them back at every sleep of the default 1 s; `off`).
+
 usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--python] [--sleep-ms MS]
-                       [--pause] [--max-connections N] [N1 N2 ...]   (default: 10000 50000)
+                       [--pause] [--max-connections N] [--release-stack-after D] [N1 N2 ...]
+                       (default: 10000 50000)
 """
 import json
 import os
@@ -60,6 +64,8 @@ def write_plan(n, work, cfg, port=PORT):
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
     memory = "" if cfg["shared"] or cfg["python"] else 'memory-limit = "16MiB"'
     mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
+    release = cfg.get("release_stack_after")
+    release = f'release-stack-after = "{release}"' if release else ""
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
         f.write(f"""component = "{wasm}"
@@ -70,6 +76,7 @@ url = "http://127.0.0.1:{port}/"
 sleep_ms = "{cfg["sleep_ms"]}"
 [options]
 {memory}
+{release}
 max-connections = {cfg["max_connections"]}
 [scenarios.idle]
 executor = "constant-vus"
@@ -91,9 +98,11 @@ def run(n, work, cfg):
                             stdout=subprocess.DEVNULL, stderr=log)
     began = time.monotonic()
     samples = []  # (seconds since start, VmRSS + VmPTE KiB)
+    cpu = 0.0  # user + system seconds of the process, as last read (every 100 ms)
     while proc.poll() is None:
         try:
             kib = status_kib(proc.pid, "VmRSS") + status_kib(proc.pid, "VmPTE")
+            cpu = cpu_seconds(proc.pid)
         except (FileNotFoundError, ProcessLookupError):
             break
         samples.append((time.monotonic() - began, kib))
@@ -111,7 +120,15 @@ def run(n, work, cfg):
     settle = (ready or 0) + 3
     middle = sorted(k for t, k in samples if settle <= t <= duration - 1)
     plateau = middle[len(middle) // 2] if middle else peak
-    return peak, plateau, ready, s["metrics"]["http_reqs"]["count"]
+    return peak, plateau, ready, s["metrics"]["http_reqs"]["count"], cpu
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); after the command name, 12 and 13 (from 1).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def take_flag(args, name):
@@ -119,6 +136,15 @@ def take_flag(args, name):
         args.remove(name)
         return True
     return False
+
+
+def take_string(args, name):
+    if name in args:
+        i = args.index(name)
+        value = args[i + 1]
+        del args[i:i + 2]
+        return value
+    return None
 
 
 def take_value(args, name, default):
@@ -139,6 +165,7 @@ def main():
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
         "per_instance": take_value(args, "--vus-per-instance", 1000),
+        "release_stack_after": take_string(args, "--release-stack-after"),
     }
     if "--raise-max-map-count" in args:
         args.remove("--raise-max-map-count")
@@ -171,15 +198,21 @@ def main():
             else "one instance per VU")
     think = "pause (plan, host-side)" if cfg["pause"] else "sleep (in the guest)"
     guest = "Python guest, tests/fixtures/py-shared" if cfg["python"] else "Rust guest"
+    release = cfg["release_stack_after"] or "10s (default)"
     print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
-          f"max-connections {cfg['max_connections']}")
+          f"max-connections {cfg['max_connections']}, release-stack-after {release}")
     print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")
     print("every VU runs and the start burst of first requests is over)")
-    print(f"{'VUs':>8}{'peak MiB':>10}{'plateau MiB':>13}{'all at':>9}{'start rate':>14}{'requests':>10}")
-    for n, peak, plateau, ready, reqs in results:
+    print("CPU is user + system seconds of the whole run (start, idle, stop), and per request (each")
+    print("iteration is one GET and one think time)")
+    print(f"{'VUs':>8}{'peak MiB':>10}{'plateau MiB':>13}{'all at':>9}{'start rate':>14}{'requests':>10}"
+          f"{'CPU s':>8}{'CPU us/req':>12}")
+    for n, peak, plateau, ready, reqs, cpu in results:
         rate = f"{n / ready:,.0f}/s" if ready else "-"
         at = (str(ready) + "s") if ready else "-"
-        print(f"{n:>8}{peak / 1024:>10.1f}{plateau / 1024:>13.1f}{at:>9}{'>= ' + rate:>14}{reqs:>10.0f}")
+        per = f"{cpu / reqs * 1e6:.0f}" if reqs else "-"
+        print(f"{n:>8}{peak / 1024:>10.1f}{plateau / 1024:>13.1f}{at:>9}{'>= ' + rate:>14}{reqs:>10.0f}"
+              f"{cpu:>8.2f}{per:>12}")
     for (n1, p1, q1, *_), (n2, p2, q2, *_) in zip(results, results[1:]):
         print(f"per VU between {n1} and {n2} VUs: {(q2 - q1) / (n2 - n1):.1f} KiB at the plateau, "
               f"{(p2 - p1) / (n2 - n1):.1f} KiB at the peak (VmRSS + VmPTE)")

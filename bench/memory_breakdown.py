@@ -16,7 +16,9 @@ N2 - N1:
 Each run uses bench/memory.py's plan (bounded to 12-15 s), is stopped 8 s in, and targets only
 127.0.0.1.
 
-usage: bench/memory_breakdown.py [--pause] [N1=2000 N2=6000]
+`--release-stack-after D` sets the plan's `release-stack-after` (as bench/memory.py).
+
+usage: bench/memory_breakdown.py [--pause] [--release-stack-after D] [N1=2000 N2=6000]
 """
 import collections
 import os
@@ -61,15 +63,15 @@ def resident(pid):
     return kib
 
 
-def write_plan(n, work, pause):
+def write_plan(n, work, pause, release=None):
     """bench/memory.py's plan: one instance per VU, 1 s of think time, in the guest or `pause`."""
     cfg = {"shared": False, "pause": pause, "sleep_ms": 1000, "max_connections": 2000,
-           "per_instance": 1, "python": False}
+           "per_instance": 1, "python": False, "release_stack_after": release}
     return memory.write_plan(n, work, cfg, PORT)[0]
 
 
-def run(n, work, pause):
-    plan = write_plan(n, work, pause)
+def run(n, work, pause, release):
+    plan = write_plan(n, work, pause, release)
     proc = subprocess.Popen([BIN, "run", plan, "--quiet"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -85,6 +87,7 @@ def run(n, work, pause):
 def main():
     args = sys.argv[1:]
     pause = "--pause" in args
+    release = memory.take_string(args, "--release-stack-after")
     ns = [int(a) for a in args if a != "--pause"] or [2000, 6000]
     if len(ns) != 2 or ns[1] <= ns[0]:
         sys.exit("usage: bench/memory_breakdown.py [--pause] [N1 N2], N2 > N1")
@@ -96,13 +99,14 @@ def main():
         with tempfile.TemporaryDirectory() as work:
             # Compile (and cache) the component first, so neither run spends its first seconds
             # compiling while the other does not.
-            subprocess.run([BIN, "validate", write_plan(n1, work, pause)], check=True,
+            subprocess.run([BIN, "validate", write_plan(n1, work, pause, release)], check=True,
                            stdout=subprocess.DEVNULL)
-            a, b = run(n1, work, pause), run(n2, work, pause)
+            a, b = run(n1, work, pause, release), run(n2, work, pause, release)
     finally:
         target.kill()
     think = "pause 1 s (plan)" if pause else "sleep 1 s (guest)"
-    print(f"one instance per VU, GET then {think}; resident KiB per VU between {n1} and {n2} VUs")
+    print(f"one instance per VU, GET then {think}, release-stack-after {release or '10s (default)'}; "
+          f"resident KiB per VU between {n1} and {n2} VUs")
     total = 0.0
     for k in sorted(set(a) | set(b), key=lambda k: -(b[k] - a[k])):
         per_vu = (b[k] - a[k]) / (n2 - n1)

@@ -10,6 +10,7 @@
 //! teardown-timeout = "60s"
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
 //! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
+//! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
 //! ```
 
 use std::time::Duration;
@@ -51,6 +52,19 @@ pub struct Options {
     /// only look at statuses and headers.
     #[serde(default)]
     pub discard_response_bodies: bool,
+    /// With one instance per VU, a VU that sleeps in its iteration (`time.sleep`) at least this long
+    /// gives the pages of its native stack below the sleep back to the OS: ~8 KiB less per sleeping
+    /// VU, for a syscall and two page faults (~20 us of CPU on a 2-core VM) per such sleep. `None`
+    /// (`"off"`): never.
+    #[serde(default = "default_release_stack_after")]
+    pub release_stack_after: Option<Duration>,
+}
+
+/// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
+pub const DEFAULT_RELEASE_STACK_AFTER: Duration = Duration::from_secs(10);
+
+fn default_release_stack_after() -> Option<Duration> {
+    Some(DEFAULT_RELEASE_STACK_AFTER)
 }
 
 /// The longest accepted timeout (a day): longer values are certainly typos, and they would overflow
@@ -70,6 +84,7 @@ impl Default for Options {
             teardown_timeout: Duration::from_secs(60),
             max_connections: None,
             discard_response_bodies: false,
+            release_stack_after: default_release_stack_after(),
         }
     }
 }
@@ -87,10 +102,13 @@ impl Options {
             teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
             max_connections: r.u64("max-connections").ok().flatten(),
             discard_response_bodies: or(r.bool("discard-response-bodies"), false),
+            release_stack_after: read_release_stack_after(r),
         }
     }
 
     /// Checks the values' ranges; each problem names its key in `[options]`.
+    ///
+    /// (`release-stack-after` takes any duration: `"0s"` releases at every sleep.)
     pub(crate) fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         check_positive_duration("http-timeout", self.http_timeout, &mut problems);
@@ -144,9 +162,52 @@ impl Options {
     }
 }
 
+/// `release-stack-after`: a duration, or `"off"`.
+fn read_release_stack_after(r: &mut Reader<'_>) -> Option<Duration> {
+    const KEY: &str = "release-stack-after";
+    let expected = r#"a duration string such as "10s", or "off""#;
+    match r.value(KEY) {
+        None => default_release_stack_after(),
+        Some(toml::Value::String(s)) if s.trim() == "off" => None,
+        Some(toml::Value::String(s)) => match crate::units::parse_duration(s) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                r.error(KEY, format!("{message}; or \"off\""));
+                default_release_stack_after()
+            }
+        },
+        Some(other) => {
+            r.type_error(KEY, expected, other);
+            default_release_stack_after()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_stack_after_is_a_duration_or_off() {
+        let (o, errors) = read("");
+        assert!(errors.is_empty());
+        assert_eq!(o.release_stack_after, Some(Duration::from_secs(10)));
+        let (o, errors) = read("release-stack-after = \"1s\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(o.release_stack_after, Some(Duration::from_secs(1)));
+        let (o, errors) = read("release-stack-after = \"off\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(o.release_stack_after, None);
+        let (_, errors) = read("release-stack-after = \"soon\"");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("options.release-stack-after: ") && errors[0].contains("\"off\""),
+            "{errors:?}"
+        );
+        let (_, errors) = read("release-stack-after = false");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("or \"off\""), "{errors:?}");
+    }
 
     fn read(text: &str) -> (Options, Vec<String>) {
         let table: toml::Table = text.parse().unwrap();

@@ -42,6 +42,9 @@ pub struct RunContext {
     pub memory_limit: u64,
     /// The plan's `discard-response-bodies`: `http.send` responses reach the guest without body.
     pub discard_response_bodies: bool,
+    /// The plan's `release-stack-after`: a VU with an instance of its own that sleeps in its
+    /// iteration at least this long gives back its fiber stack's dead pages (`fiber_stack`).
+    pub release_stack_after: Option<Duration>,
     /// Requests of ended shared instances still on their way (one set per VU thread).
     pub orphans: Arc<Orphans>,
 }
@@ -63,6 +66,7 @@ impl RunContext {
             call_timeout: self.call_timeout,
             memory_limit: self.memory_limit,
             discard_response_bodies: self.discard_response_bodies,
+            release_stack_after: self.release_stack_after,
             orphans: Arc::default(),
         }
     }

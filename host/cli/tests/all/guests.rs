@@ -149,13 +149,18 @@ async fn a_failing_constructor_is_reported_and_retried() {
     assert!(run.stdout().contains("NO VU STARTED"), "{}", run.stdout());
 }
 
+/// The plan's options for the two tests below: every sleep of 100 ms or more gives back the stack
+/// pages below the VU's parked call.
+const RELEASE_EARLY: &str = "[options]\nrelease-stack-after = \"100ms\"\n";
+
 /// A VU that sleeps in its iteration gives back the fiber stack pages below its parked call
-/// (`fiber_stack` in stampede-runtime); its next request and sleep run on fresh pages, iteration
-/// after iteration.
+/// (`fiber_stack` in stampede-runtime; `release-stack-after`); its next request and sleep run on
+/// fresh pages, iteration after iteration.
 #[tokio::test(flavor = "multi_thread")]
 async fn vus_that_sleep_in_their_iteration_keep_working() {
     let target = Target::start().await;
-    let plan = fixture_plan(&target, "think", "sleep_ms = \"150\"", &constant(4, "2s"));
+    let rest = format!("{RELEASE_EARLY}{}", constant(4, "2s"));
+    let plan = fixture_plan(&target, "think", "sleep_ms = \"150\"", &rest);
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let iterations = run.metric("iterations", "count");
@@ -171,11 +176,12 @@ async fn vus_that_sleep_in_their_iteration_keep_working() {
 #[tokio::test(flavor = "multi_thread")]
 async fn vus_that_sleep_deep_in_their_stack_keep_their_frames() {
     let target = Target::start().await;
+    let rest = format!("{RELEASE_EARLY}{}", constant(6, "2s"));
     let plan = fixture_plan(
         &target,
         "deep-think",
         "sleep_ms = \"150\"\ndepth = \"4200\"",
-        &constant(6, "2s"),
+        &rest,
     );
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());

@@ -5,15 +5,18 @@ use crate::fiber_stack;
 use crate::state::VuState;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Sleeps this long or longer give back the VU's dead fiber stack pages.
-const RELEASE_STACK_FROM_MS: u32 = 100;
-
 impl Host for VuState {
     async fn sleep(&mut self, ms: u32) {
         // A VU thinking this long sits parked in this call: give back the stack pages its deeper
-        // calls touched before (see `fiber_stack`). Shorter sleeps keep them, as the next request
-        // would only fault them in again.
-        if self.imports_on_fiber && ms >= RELEASE_STACK_FROM_MS {
+        // calls touched before (see `fiber_stack`; the plan's `release-stack-after`). Shorter
+        // sleeps keep them: the next request faults them in again, which costs more than the
+        // memory is worth for a short sleep.
+        if self.imports_on_fiber
+            && self
+                .run
+                .release_stack_after
+                .is_some_and(|after| u128::from(ms) >= after.as_millis())
+        {
             fiber_stack::release_below_here();
         }
         tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
