@@ -103,15 +103,7 @@ unsafe impl Sync for SizeClasses {}
 impl SizeClasses {
     /// An allocator with empty lists, whose chunks all come from the system allocator.
     pub const fn new() -> Self {
-        SizeClasses {
-            state: UnsafeCell::new(State {
-                free: [ptr::null_mut(); CLASSES],
-                next: ptr::null_mut(),
-                end: ptr::null_mut(),
-                first_taken: true,
-            }),
-            first: None,
-        }
+        Self::cutting_first_from(None)
     }
 
     /// An allocator with empty lists that cuts its first blocks from `first`.
@@ -119,14 +111,18 @@ impl SizeClasses {
     /// # Safety
     /// `first` is given to this allocator only, and to no other use.
     pub const unsafe fn with_first_chunk(first: &'static FirstChunk) -> Self {
+        Self::cutting_first_from(Some(first))
+    }
+
+    const fn cutting_first_from(first: Option<&'static FirstChunk>) -> Self {
         SizeClasses {
             state: UnsafeCell::new(State {
                 free: [ptr::null_mut(); CLASSES],
                 next: ptr::null_mut(),
                 end: ptr::null_mut(),
-                first_taken: false,
+                first_taken: first.is_none(),
             }),
-            first: Some(first),
+            first,
         }
     }
 }
