@@ -29,12 +29,18 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     stampede_worker::check_isolation(&plan, &scenario, &component.name)
         .map_err(|e| bad_input(anyhow::anyhow!(e)))?;
     println!(
-        "{}: ok ({} scenario{}, up to {} VUs, about {})",
+        "{}: ok ({} scenario{}, up to {} VUs, about {}; {} for the world `{}`)",
         args.plan.display(),
         plan.scenarios.len(),
         if plan.scenarios.len() == 1 { "" } else { "s" },
         plan.max_vus(),
-        stampede_plan::units::format_duration(plan.total_duration())
+        stampede_plan::units::format_duration(plan.total_duration()),
+        component.name,
+        if scenario.is_shared() {
+            "scenario-shared"
+        } else {
+            "scenario"
+        }
     );
     Ok(())
 }

@@ -43,6 +43,16 @@ async fn scaffold_build_and_run(lang: &str, shared: bool) {
         "{lang}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let world = if shared {
+        "scenario-shared"
+    } else {
+        "scenario"
+    };
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("{name}.wasm for the world `{world}`")),
+        "{lang}: {said}"
+    );
     let plan = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
     assert_eq!(plan.contains("isolation = \"shared\""), shared, "{plan}");
 
