@@ -94,20 +94,23 @@ def run(n, work, cfg):
     summary = os.path.join(work, f"summary-{n}.json")
     # stderr to a file, not a pipe: a pipe nobody reads during the run would block a chatty run.
     log = open(os.path.join(work, f"stderr-{n}.log"), "w+")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([BIN, "run", plan, "--quiet", "--summary-json", summary],
                             stdout=subprocess.DEVNULL, stderr=log)
     began = time.monotonic()
     samples = []  # (seconds since start, VmRSS + VmPTE KiB)
-    cpu = 0.0  # user + system seconds of the process, as last read (every 100 ms)
     while proc.poll() is None:
         try:
             kib = status_kib(proc.pid, "VmRSS") + status_kib(proc.pid, "VmPTE")
-            cpu = cpu_seconds(proc.pid)
         except (FileNotFoundError, ProcessLookupError):
             break
         samples.append((time.monotonic() - began, kib))
         time.sleep(0.1)
     proc.wait()
+    # User + system CPU seconds of the whole run: the children reaped so far grew by this one (the
+    # target, still running, is not counted).
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     log.seek(0)
     err = log.read()
     if proc.returncode != 0:
@@ -121,14 +124,6 @@ def run(n, work, cfg):
     middle = sorted(k for t, k in samples if settle <= t <= duration - 1)
     plateau = middle[len(middle) // 2] if middle else peak
     return peak, plateau, ready, s["metrics"]["http_reqs"]["count"], cpu
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds of process `pid` so far (/proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat(5); after the command name, 12 and 13 (from 1).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def take_flag(args, name):

@@ -90,7 +90,7 @@ def main():
     release = memory.take_string(args, "--release-stack-after")
     ns = [int(a) for a in args if a != "--pause"] or [2000, 6000]
     if len(ns) != 2 or ns[1] <= ns[0]:
-        sys.exit("usage: bench/memory_breakdown.py [--pause] [N1 N2], N2 > N1")
+        sys.exit("usage: bench/memory_breakdown.py [--pause] [--release-stack-after D] [N1 N2], N2 > N1")
     n1, n2 = ns
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

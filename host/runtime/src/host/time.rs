@@ -15,7 +15,7 @@ impl Host for VuState {
             && self
                 .run
                 .release_stack_after
-                .is_some_and(|after| u128::from(ms) >= after.as_millis())
+                .is_some_and(|after| Duration::from_millis(u64::from(ms)) >= after)
         {
             fiber_stack::release_below_here();
         }
