@@ -143,12 +143,8 @@ def take_string(args, name):
 
 
 def take_value(args, name, default):
-    if name in args:
-        i = args.index(name)
-        value = int(args[i + 1])
-        del args[i:i + 2]
-        return value
-    return default
+    value = take_string(args, name)
+    return default if value is None else int(value)
 
 
 def main():

@@ -101,6 +101,15 @@ impl LoadedScenario {
         matches!(self.pre, Flavor::Shared(_))
     }
 
+    /// The name of the world the component is built for: `scenario-shared` or `scenario`.
+    pub fn world(&self) -> &'static str {
+        if self.is_shared() {
+            "scenario-shared"
+        } else {
+            "scenario"
+        }
+    }
+
     /// True when the component needed an engine with the component model's concurrency (see
     /// [`load`](Self::load)); components of the world `scenario` normally do not.
     pub fn concurrency_support(&self) -> bool {

@@ -36,11 +36,7 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
         plan.max_vus(),
         stampede_plan::units::format_duration(plan.total_duration()),
         component.name,
-        if scenario.is_shared() {
-            "scenario-shared"
-        } else {
-            "scenario"
-        }
+        scenario.world()
     );
     Ok(())
 }
