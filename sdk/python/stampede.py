@@ -29,7 +29,8 @@ Shared isolation (`isolation = "shared"` in the plan: many VUs as concurrent asy
 instance): subclass `SharedVu` instead, with `async def init(self, setup_data)` and
 `async def iteration(self, scenario)`, send with `await get_async(...)` and think with
 `await sleep_async(...)`, and export it from `shared_runner.py`; build.sh then builds for the world
-`scenario-shared`. See sdk/python/README.md.
+`scenario-shared`. There an exception other than `Fail` does not trap (that would end every VU of the
+instance): its traceback is logged and it fails the call as `Fail` does. See sdk/python/README.md.
 
 Only the standard library is used; this module is added to the component by sdk/python/build.sh.
 """
@@ -244,8 +245,10 @@ _NOT_SHARED = ("{} needs a component built for the world scenario-shared: subcla
 
 def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _Current],
                    call: Callable[..., Any]) -> Callable[..., Any]:
-    """An async export around the user's coroutine `fn`: runs it as the VU `current(self, *args)`,
-    with the error handling of `_guard_result` (`Fail` becomes the WIT `err`)."""
+    """An async export around the user's coroutine `fn`: runs it as the VU `current(self, *args)`.
+    `Fail` becomes the WIT `err`. So does any other `Exception` (its traceback logged first): a trap
+    would end every VU of the shared instance, where an exception is only this VU's. `MemoryError`
+    and what is not an `Exception` (`SystemExit`, cancellation) still trap."""
 
     async def export(self: Any, *args: Any) -> Any:
         if _current.get() is not None:
@@ -260,6 +263,12 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
             raise
         except Fail as e:
             raise Err(str(e))
+        except MemoryError as e:
+            _log_exception(where, e)
+            raise
+        except Exception as e:
+            _log_exception(where, e)
+            raise Err(_unexpected(where, e)) from None
         except BaseException as e:
             _log_exception(where, e)
             raise
@@ -268,6 +277,11 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
                 _current.reset(token)
 
     return _guarded_like(export, fn, where)
+
+
+def _unexpected(where: str, exc: Exception) -> str:
+    """The error an unexpected exception ends a shared VU's call with (its traceback is in the log)."""
+    return f"{where} raised {type(exc).__name__}: {exc} (traceback logged)"
 
 
 _SharedVuBase: Any = _shared_runner.Vu if _shared_runner is not None else object
@@ -283,8 +297,10 @@ class SharedVu(_SharedVuBase):  # type: ignore[misc, valid-type]
     the other `*_async` helpers) and think with `await sleep_async(...)`: they suspend only this VU.
     The blocking `get`/`sleep` stall every VU of the instance. `self.vu_id` is this VU's id; inside
     `init` and `iteration`, `vu_id()`, `iteration()`, `scenario()` and `Rng.for_iteration()` answer for
-    this VU. Errors as for `Vu`; an exception other than `Fail` traps the instance, ending all of its
-    VUs (the host recreates them). Export the class from `shared_runner.py` under the name `Vu`.
+    this VU. `Fail` fails the call as in `Vu`; so does any other exception (its traceback is logged),
+    where a `Vu` would trap: a trap here would end every VU of the instance. The VU goes on with the
+    same object. `MemoryError` (and `BaseException`s that are not `Exception`s) still trap the instance
+    (the host recreates its VUs). Export the class from `shared_runner.py` under the name `Vu`.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

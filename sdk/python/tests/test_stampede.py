@@ -155,6 +155,10 @@ class StampedeTest(unittest.TestCase):
                     stampede.get("http://h/")
                 if scenario == "bug":
                     {}["x"]
+                if scenario == "oom":
+                    raise MemoryError("out of memory on purpose")
+                if scenario == "exit":
+                    raise SystemExit(3)
 
         vu = Vu(b"")
         vu.iteration("ok")
@@ -328,6 +332,10 @@ class SharedTest(unittest.TestCase):
                     await SHARED.get_async("http://h/")
                 if scenario == "bug":
                     {}["x"]
+                if scenario == "oom":
+                    raise MemoryError("out of memory on purpose")
+                if scenario == "exit":
+                    raise SystemExit(3)
 
         vu = Vu(1, b"")
         asyncio.run(vu.init())
@@ -339,9 +347,26 @@ class SharedTest(unittest.TestCase):
         with self.assertRaises(FAKE.Err) as e:
             asyncio.run(vu.iteration("http", 2))
         self.assertEqual(e.exception.value, "connection failed: refused")
-        with self.assertRaises(KeyError):
+        # Any other exception fails only this VU's call: a trap would end the whole shared instance.
+        with self.assertRaises(FAKE.Err) as e:
             asyncio.run(vu.iteration("bug", 3))
+        self.assertEqual(e.exception.value, "Vu.iteration raised KeyError: 'x' (traceback logged)")
         self.assertIn("Vu.iteration raised KeyError", FAKE.logs[0][1])
+        self.assertIn("Traceback", FAKE.logs[0][1])
+        asyncio.run(vu.iteration("ok", 4))
+        # MemoryError, and BaseExceptions that are not Exceptions, still trap.
+        with self.assertRaises(MemoryError):
+            asyncio.run(vu.iteration("oom", 5))
+        with self.assertRaises(SystemExit):
+            asyncio.run(vu.iteration("exit", 6))
+
+        class BadStart(SHARED.SharedVu):
+            async def init(self, setup_data: bytes) -> None:
+                int("ten")
+
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(BadStart(2, b"").init())
+        self.assertTrue(e.exception.value.startswith("BadStart.init raised ValueError: invalid literal"))
         with self.assertRaises(TypeError) as t:
             class Blocking(SHARED.SharedVu):
                 def iteration(self, scenario: str) -> None:

@@ -174,17 +174,44 @@ async fn python_vus_share_an_instance_and_every_request_is_counted() {
     );
 }
 
-/// An exception other than `Fail` in one Python VU traps its instance: the VUs in it lose the
-/// iteration in flight and are recreated, the other instance carries on, and the traceback is logged.
-/// `Fail` only fails the iteration.
+/// An ordinary exception in one Python VU of a shared instance fails only that VU's iteration: its
+/// traceback is logged, and the instance and its other VUs carry on.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_python_exception_ends_only_its_instance_and_fail_only_its_iteration() {
+async fn a_python_exception_in_a_shared_instance_fails_only_its_iteration() {
+    let target = Target::start().await;
+    let run = run_plan(&py_shared_plan(&target, "raise", 10, "2s", Some(5)), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(
+            "Vu.iteration raised RuntimeError: raised on purpose in VU 1 at iteration 1 (mode raise)"
+        ) && stderr.contains("Traceback"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shared instance ended"), "{stderr}");
+    assert_eq!(run.metric("iteration_errors", "count"), 1.0);
+    assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 100.0, "{}", run.stdout());
+    // Every iteration but the failed one made its request.
+    assert_eq!(run.metric("http_reqs", "count"), iterations - 1.0);
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await
+    );
+}
+
+/// A `MemoryError` in one Python VU traps its instance: the VUs in it lose the iteration in flight and
+/// are recreated, the other instance carries on, and the traceback is logged. `Fail` only fails the
+/// iteration.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_memory_error_ends_only_its_instance_and_fail_only_its_iteration() {
     let target = Target::start().await;
     let run = run_plan(&py_shared_plan(&target, "trap", 10, "2s", Some(5)), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
-        stderr.contains("a shared instance ended: trapped: Vu.iteration raised RuntimeError: trap on purpose in VU 1")
+        stderr.contains("a shared instance ended: trapped: Vu.iteration raised MemoryError: trap on purpose in VU 1")
             && stderr.contains("Traceback"),
         "{stderr}"
     );
