@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import inspect as _inspect
 import json as _json
+import sys as _sys
 import traceback as _traceback
 from contextvars import ContextVar
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
@@ -126,8 +127,23 @@ def _log_exception(where: str, exc: BaseException) -> None:
         exc._stampede_logged = True  # type: ignore[attr-defined]
     except Exception:
         pass
-    text = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-    _log.write(_types.Level.ERROR, f"{where} raised {type(exc).__name__}: {exc}\n{text}")
+    _write_traceback(where, exc)
+
+
+def _write_traceback(where: str, exc: BaseException) -> None:
+    try:
+        text = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    except Exception:
+        text = "(the traceback could not be formatted)"
+    _log.write(_types.Level.ERROR, f"{where} raised {type(exc).__name__}: {_text(exc)}\n{text}")
+
+
+def _text(exc: BaseException) -> str:
+    """`str(exc)`, or a note when the exception's own `__str__` fails."""
+    try:
+        return str(exc)
+    except Exception as e:
+        return f"(its __str__ raised {type(e).__name__})"
 
 
 def _guard_result(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -246,9 +262,9 @@ _NOT_SHARED = ("{} needs a component built for the world scenario-shared: subcla
 def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _Current],
                    call: Callable[..., Any]) -> Callable[..., Any]:
     """An async export around the user's coroutine `fn`: runs it as the VU `current(self, *args)`.
-    `Fail` becomes the WIT `err`. So does any other `Exception` (its traceback logged first): a trap
-    would end every VU of the shared instance, where an exception is only this VU's. `MemoryError`
-    and what is not an `Exception` (`SystemExit`, cancellation) still trap."""
+    `Fail` becomes the WIT `err`. So does any other `Exception`, and an escaping `CancelledError` (the
+    traceback logged first): a trap would end every VU of the shared instance, where an exception is
+    only this VU's. `MemoryError` and the other `BaseException`s (`SystemExit`) still trap."""
 
     async def export(self: Any, *args: Any) -> Any:
         if _current.get() is not None:
@@ -267,9 +283,12 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
             _log_exception(where, e)
             raise
         except Exception as e:
-            _log_exception(where, e)
             raise Err(_unexpected(where, e)) from None
         except BaseException as e:
+            if _is_cancellation(e):
+                # Not the host's doing (it never cancels a call): an `await` of a task the VU's
+                # code cancelled. Re-raised, it would leave the call unfinished.
+                raise Err(_unexpected(where, e)) from None
             _log_exception(where, e)
             raise
         finally:
@@ -279,9 +298,31 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
     return _guarded_like(export, fn, where)
 
 
-def _unexpected(where: str, exc: Exception) -> str:
-    """The error an unexpected exception ends a shared VU's call with (its traceback is in the log)."""
-    return f"{where} raised {type(exc).__name__}: {exc} (traceback logged)"
+# Exceptions whose traceback a shared instance has logged, by where, type and message: a bug that
+# strikes every iteration logs its traceback once, not once per iteration (the call's error, which
+# the host counts and prints once per distinct message, still names it every time).
+_LOGGED: "set[Tuple[str, str, str]]" = set()
+# At most this many distinct exceptions are logged with their traceback, so that messages that
+# differ every time (an id in them) cannot grow the set for ever.
+_LOGGED_MAX = 1000
+
+
+def _unexpected(where: str, exc: BaseException) -> str:
+    """The error an unexpected exception ends a shared VU's call with; logs its traceback the first
+    time that exception (where, type, message) is seen."""
+    message = _text(exc)
+    key = (where, type(exc).__name__, message)
+    if key not in _LOGGED and len(_LOGGED) < _LOGGED_MAX:
+        _LOGGED.add(key)
+        _write_traceback(where, exc)
+    note = "traceback logged" if key in _LOGGED else "too many distinct exceptions to log each traceback"
+    return f"{where} raised {type(exc).__name__}: {message} ({note})"
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio's `CancelledError` (asyncio is only loaded in a shared component)."""
+    cancelled = getattr(_sys.modules.get("asyncio"), "CancelledError", None)
+    return cancelled is not None and isinstance(exc, cancelled)
 
 
 _SharedVuBase: Any = _shared_runner.Vu if _shared_runner is not None else object
@@ -297,10 +338,11 @@ class SharedVu(_SharedVuBase):  # type: ignore[misc, valid-type]
     the other `*_async` helpers) and think with `await sleep_async(...)`: they suspend only this VU.
     The blocking `get`/`sleep` stall every VU of the instance. `self.vu_id` is this VU's id; inside
     `init` and `iteration`, `vu_id()`, `iteration()`, `scenario()` and `Rng.for_iteration()` answer for
-    this VU. `Fail` fails the call as in `Vu`; so does any other exception (its traceback is logged),
-    where a `Vu` would trap: a trap here would end every VU of the instance. The VU goes on with the
-    same object. `MemoryError` (and `BaseException`s that are not `Exception`s) still trap the instance
-    (the host recreates its VUs). Export the class from `shared_runner.py` under the name `Vu`.
+    this VU. `Fail` fails the call as in `Vu`; so does any other exception (its traceback is logged
+    once), where a `Vu` would trap: a trap here would end every VU of the instance. After a failed
+    `iteration` the VU goes on with the same object; after a failed `init` it is constructed again.
+    `MemoryError` (and the other `BaseException`s, such as `SystemExit`) still trap the instance (the
+    host recreates its VUs). Export the class from `shared_runner.py` under the name `Vu`.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -82,12 +82,18 @@ fn raise_open_file_limit() {
 }
 
 fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("STAMPEDE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,guest=info"));
+    // Colours only on a terminal, and not with NO_COLOR set (no-color.org): a log piped to a file or
+    // collected from a pod stays plain text.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(colour)
         .init();
 }

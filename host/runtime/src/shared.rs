@@ -290,8 +290,9 @@ enum Exit {
     Drops,
 }
 
-/// Resources to drop when no call is in flight, with the replies their VUs wait for.
-type Drops = Vec<(ResourceAny, Reply<()>)>;
+/// Resources to drop when no call is in flight, with the replies their VUs wait for (none for the
+/// resource of a VU whose `init` failed).
+type Drops = Vec<(ResourceAny, Option<Reply<()>>)>;
 
 /// The driver: (re)creates the instance whenever a command arrives for a dead one, and serves commands
 /// inside `run_concurrent` until every VU is gone or the instance fails.
@@ -357,7 +358,7 @@ async fn drive(
             }
         };
         // Resources still to drop went with the instance.
-        for (_, reply) in drops.drain(..) {
+        for reply in drops.drain(..).filter_map(|(_, reply)| reply) {
             let _ = reply.send(Ok(()));
         }
         tracing::warn!(
@@ -385,7 +386,24 @@ fn reject(command: Command, error: &CallError) {
     }
 }
 
-type Call<'a> = Pin<Box<dyn Future<Output = Option<CallError>> + Send + 'a>>;
+type Call<'a> = Pin<Box<dyn Future<Output = Ended> + Send + 'a>>;
+
+/// How a guest call ended, as far as the instance is concerned.
+enum Ended {
+    /// The instance carries on.
+    Fine,
+    /// The instance is unusable: the error ends it.
+    Fatal(CallError),
+    /// A VU's `init` returned an error: its resource, which no VU holds, is dropped (its destructor
+    /// runs) once no call is in flight, like a stopped VU's.
+    Orphan(ResourceAny),
+}
+
+impl From<Option<CallError>> for Ended {
+    fn from(fatal: Option<CallError>) -> Ended {
+        fatal.map_or(Ended::Fine, Ended::Fatal)
+    }
+}
 
 /// Run commands as concurrent guest calls. A call that reports an instance-ending error stops
 /// serving: the remaining calls are dropped (their VUs learn why through the failure watch).
@@ -408,9 +426,11 @@ async fn serve(
             Some(c) => c,
             None => tokio::select! {
                 biased;
-                Some(outcome) = calls.next(), if !calls.is_empty() => {
-                    if let Some(error) = outcome {
-                        return Exit::Failed(error);
+                Some(ended) = calls.next(), if !calls.is_empty() => {
+                    match ended {
+                        Ended::Fine => {}
+                        Ended::Fatal(error) => return Exit::Failed(error),
+                        Ended::Orphan(vu) => drops.push((vu, None)),
                     }
                     continue;
                 }
@@ -426,7 +446,7 @@ async fn serve(
             }
             Command::Drop { handle, reply } => {
                 if handle.generation == generation {
-                    drops.push((handle.vu, reply));
+                    drops.push((handle.vu, Some(reply)));
                 } else {
                     // A resource of an instance that has ended since went with it.
                     let _ = reply.send(Ok(()));
@@ -498,7 +518,16 @@ async fn drop_resources(
         let dropped =
             crate::vu::guarded(store, limit, async |s| vu.resource_drop_async(s).await).await;
         store.data_mut().flush();
-        let _ = reply.send(dropped.clone());
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(dropped.clone());
+            }
+            None => tracing::debug!(
+                target: "stampede_runtime::shared",
+                ok = dropped.is_ok(),
+                "dropped the resource of a VU whose init failed"
+            ),
+        }
         dropped?;
     }
     Ok(())
@@ -511,7 +540,7 @@ async fn start(
     id: u64,
     generation: u64,
     reply: Reply<Handle>,
-) -> Option<CallError> {
+) -> Ended {
     let limit = ctx.run.call_timeout;
     let runner = bindings.stampede_scenario_shared_runner().vu();
     begin_call(acc);
@@ -532,14 +561,18 @@ async fn start(
         ok = matches!(outcome, Ok(Ok((_, Ok(()))))),
     );
     let (result, fatal) = settle(acc, outcome, limit);
+    let mut ended = Ended::from(fatal);
     let result = result.and_then(|(vu, init)| match init {
         Ok(()) => Ok(Handle { generation, vu }),
-        Err(message) => Err(CallError::Failed(message)),
+        Err(message) => {
+            ended = Ended::Orphan(vu);
+            Err(CallError::Failed(message))
+        }
     });
     // Samples first, so a VU that stops right after this call has them counted.
     acc.with(|mut a| a.get().flush());
     let _ = reply.send(result);
-    fatal
+    ended
 }
 
 async fn iterate(
@@ -550,7 +583,7 @@ async fn iterate(
     exec: Arc<str>,
     number: u64,
     reply: Reply<Result<(), String>>,
-) -> Option<CallError> {
+) -> Ended {
     let limit = ctx.run.call_timeout;
     let runner = bindings.stampede_scenario_shared_runner().vu();
     let mut reply = reply;
@@ -567,11 +600,11 @@ async fn iterate(
         // destructors) do not wait for it.
         () = reply.closed() => {
             acc.with(|mut a| a.get().flush());
-            return None;
+            return Ended::Fine;
         }
     };
     let (result, fatal) = settle(acc, outcome, limit);
     acc.with(|mut a| a.get().flush());
     let _ = reply.send(result);
-    fatal
+    fatal.into()
 }

@@ -155,10 +155,6 @@ class StampedeTest(unittest.TestCase):
                     stampede.get("http://h/")
                 if scenario == "bug":
                     {}["x"]
-                if scenario == "oom":
-                    raise MemoryError("out of memory on purpose")
-                if scenario == "exit":
-                    raise SystemExit(3)
 
         vu = Vu(b"")
         vu.iteration("ok")
@@ -324,6 +320,10 @@ class SharedTest(unittest.TestCase):
     def test_shared_errors(self) -> None:
         import asyncio
 
+        class Unprintable(Exception):
+            def __str__(self) -> str:
+                raise RuntimeError("no text")
+
         class Vu(SHARED.SharedVu):
             async def iteration(self, scenario: str) -> None:
                 if scenario == "fail":
@@ -336,6 +336,14 @@ class SharedTest(unittest.TestCase):
                     raise MemoryError("out of memory on purpose")
                 if scenario == "exit":
                     raise SystemExit(3)
+                if scenario == "cancelled":
+                    task = asyncio.ensure_future(asyncio.sleep(10))
+                    task.cancel()
+                    await task
+                if scenario == "unprintable":
+                    raise Unprintable()
+                if scenario.startswith("id "):
+                    raise ValueError(scenario)
 
         vu = Vu(1, b"")
         asyncio.run(vu.init())
@@ -348,17 +356,45 @@ class SharedTest(unittest.TestCase):
             asyncio.run(vu.iteration("http", 2))
         self.assertEqual(e.exception.value, "connection failed: refused")
         # Any other exception fails only this VU's call: a trap would end the whole shared instance.
-        with self.assertRaises(FAKE.Err) as e:
-            asyncio.run(vu.iteration("bug", 3))
-        self.assertEqual(e.exception.value, "Vu.iteration raised KeyError: 'x' (traceback logged)")
+        # Its traceback is logged the first time only.
+        for number in (3, 4):
+            with self.assertRaises(FAKE.Err) as e:
+                asyncio.run(vu.iteration("bug", number))
+            self.assertEqual(e.exception.value, "Vu.iteration raised KeyError: 'x' (traceback logged)")
+        self.assertEqual(len(FAKE.logs), 1)
         self.assertIn("Vu.iteration raised KeyError", FAKE.logs[0][1])
         self.assertIn("Traceback", FAKE.logs[0][1])
-        asyncio.run(vu.iteration("ok", 4))
-        # MemoryError, and BaseExceptions that are not Exceptions, still trap.
+        asyncio.run(vu.iteration("ok", 5))
+        # A cancelled task the VU awaited: its call fails, it does not hang or trap.
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(vu.iteration("cancelled", 6))
+        self.assertTrue(e.exception.value.startswith("Vu.iteration raised CancelledError"))
+        # An exception whose __str__ fails is still reported.
+        with self.assertRaises(FAKE.Err) as e:
+            asyncio.run(vu.iteration("unprintable", 7))
+        self.assertEqual(e.exception.value, "Vu.iteration raised Unprintable: (its __str__ raised "
+                                            "RuntimeError) (traceback logged)")
+        # Past the cap of distinct exceptions, the error says their tracebacks are not logged.
+        saved = SHARED._LOGGED_MAX
+        SHARED._LOGGED_MAX = len(SHARED._LOGGED) + 1
+        try:
+            FAKE.logs.clear()
+            for n in range(3):
+                with self.assertRaises(FAKE.Err) as e:
+                    asyncio.run(vu.iteration(f"id {n}", 8 + n))
+            self.assertEqual(len(FAKE.logs), 1)
+            self.assertEqual(e.exception.value, "Vu.iteration raised ValueError: id 2 (too many "
+                                                "distinct exceptions to log each traceback)")
+        finally:
+            SHARED._LOGGED_MAX = saved
+        # MemoryError, and BaseExceptions that are not Exceptions, still trap (after their traceback).
+        FAKE.logs.clear()
         with self.assertRaises(MemoryError):
-            asyncio.run(vu.iteration("oom", 5))
+            asyncio.run(vu.iteration("oom", 11))
         with self.assertRaises(SystemExit):
-            asyncio.run(vu.iteration("exit", 6))
+            asyncio.run(vu.iteration("exit", 12))
+        self.assertIn("Vu.iteration raised MemoryError: out of memory on purpose", FAKE.logs[0][1])
+        self.assertIn("Vu.iteration raised SystemExit: 3", FAKE.logs[1][1])
 
         class BadStart(SHARED.SharedVu):
             async def init(self, setup_data: bytes) -> None:

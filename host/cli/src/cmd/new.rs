@@ -260,9 +260,10 @@ const SHARED_PLAN: &str = "# Many VUs as concurrent async calls in one instance 
 const SHARED_NOTE: &str = concat!(
     "\n\nIt is built for shared isolation (`isolation = \"shared\"` in `plan.toml`): up to\n",
     "`vus-per-instance` VUs run as concurrent async calls in one instance, so an idle VU costs a few KiB\n",
-    "instead of an instance of its own. They share the instance's globals, and a trap (a panic, an\n",
-    "uncaught exception) ends every VU of that instance, which are then re-created. Send requests and\n",
-    "pause with the async calls; the blocking ones stall every VU of the instance.",
+    "instead of an instance of its own. They share the instance's globals, and a trap (a Rust panic; in\n",
+    "Python only a `MemoryError` or `SystemExit`, other exceptions fail just that VU's call) ends every\n",
+    "VU of that instance, which are then re-created. Send requests and pause with the async calls; the\n",
+    "blocking ones stall every VU of the instance.",
 );
 
 /// Check a project name: it becomes a file name, a crate name and a package name.

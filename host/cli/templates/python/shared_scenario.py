@@ -17,8 +17,8 @@ from stampede import SharedRunner  # noqa: F401  (componentize-py looks it up in
 
 class Vu(stampede.SharedVu):
     """One virtual user: `init` runs once per VU, `iteration` in a loop. `stampede.Fail` fails the
-    call; so does any other exception, with its traceback logged (only a `MemoryError` traps the
-    instance, and all of its VUs are re-created)."""
+    call; so does any other exception, with its traceback logged (only a `MemoryError` or a
+    `SystemExit` traps the instance, and all of its VUs are re-created)."""
 
     async def init(self, setup_data: bytes) -> None:
         self.base_url = stampede.param("base_url", "http://127.0.0.1:18080")

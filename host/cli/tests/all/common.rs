@@ -204,17 +204,44 @@ pub fn sharing_the_machine() -> std::sync::RwLockReadGuard<'static, ()> {
 #[allow(clippy::await_holding_lock)]
 pub async fn run_plan_alone(plan: &str, args: &[&str]) -> Run {
     let _alone = MACHINE.write().unwrap_or_else(|e| e.into_inner());
-    run_plan_now(plan, args).await
+    run_plan_now(plan, args, &[]).await
 }
 
 /// Write `plan` to a temp dir and run `stampede run` on it with `args`.
 #[allow(clippy::await_holding_lock)]
 pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
     let _shared = sharing_the_machine();
-    run_plan_now(plan, args).await
+    run_plan_now(plan, args, &[]).await
 }
 
-async fn run_plan_now(plan: &str, args: &[&str]) -> Run {
+/// A `STAMPEDE_LOG` filter that shows when a shared instance drops the resource of a VU whose `init`
+/// failed.
+pub const DROPS_LOGGED: &str = "warn,guest=info,stampede_runtime::shared=debug";
+
+/// Assert that a run (with [`DROPS_LOGGED`]) dropped the resource of each VU whose `init` failed:
+/// at least `errors` of them (a retry that fails as the run ends may be dropped without its error
+/// being counted), each without a failure.
+pub fn assert_failed_starts_dropped(run: &Run, errors: f64) {
+    let stderr = run.stderr();
+    let dropped = stderr
+        .lines()
+        .filter(|l| l.contains("dropped the resource of a VU whose init failed"))
+        .collect::<Vec<_>>();
+    assert!(
+        dropped.len() as f64 >= errors,
+        "{errors} init errors:\n{stderr}"
+    );
+    assert!(dropped.iter().all(|l| l.contains("ok=true")), "{stderr}");
+}
+
+/// Like [`run_plan`], with `STAMPEDE_LOG` set to `log` (a tracing filter).
+#[allow(clippy::await_holding_lock)]
+pub async fn run_plan_logging(plan: &str, log: &str) -> Run {
+    let _shared = sharing_the_machine();
+    run_plan_now(plan, &[], &[("STAMPEDE_LOG", log)]).await
+}
+
+async fn run_plan_now(plan: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.toml");
     std::fs::write(&plan_path, plan).unwrap();
@@ -227,6 +254,7 @@ async fn run_plan_now(plan: &str, args: &[&str]) -> Run {
         .arg(&summary_path)
         .args(args)
         .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
