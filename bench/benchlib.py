@@ -9,15 +9,18 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Stampede and hyper-loop are measured as built with the `dist` profile (Cargo.toml: fat LTO, one
 # codegen unit), the build for load generation: `cargo build --profile dist -p stampede -p hyper-loop`.
-# STAMPEDE_PROFILE=release measures the test suite's build instead; STAMPEDE_BIN compares another
-# build (for example one with other features) in the same script.
+# STAMPEDE_PROFILE=release measures the test suite's build instead, STAMPEDE_PROFILE=pgo the `dist`
+# build with profile-guided optimisation (scripts/build-pgo.sh: target/pgo/stampede; hyper-loop stays
+# `dist`); STAMPEDE_BIN compares another build (for example one with other features) in the same
+# script.
 PROFILE = os.environ.get("STAMPEDE_PROFILE", "dist")
 BIN = os.environ.get("STAMPEDE_BIN") or os.path.join(ROOT, "target", PROFILE, "stampede")
-LOOP = os.path.join(ROOT, "target", PROFILE, "hyper-loop")
+LOOP = os.path.join(ROOT, "target", "dist" if PROFILE == "pgo" else PROFILE, "hyper-loop")
 if not os.path.exists(BIN):
-    sys.exit(f"{BIN} is missing: build it with `cargo build --profile {PROFILE} -p stampede -p hyper-loop` "
-             "(bench/http.sh and bench/instructions.sh do), or set STAMPEDE_PROFILE=release to measure "
-             "the test build")
+    build = ("scripts/build-pgo.sh" if PROFILE == "pgo"
+             else f"`cargo build --profile {PROFILE} -p stampede -p hyper-loop`")
+    sys.exit(f"{BIN} is missing: build it with {build} (bench/http.sh and bench/instructions.sh do), "
+             "or set STAMPEDE_PROFILE=release to measure the test build")
 # The rust-get component (1 GET of the param `url` + 1 check per iteration); STAMPEDE_WASM compares
 # another build of it.
 RUST_GET = os.environ.get("STAMPEDE_WASM") or os.path.join(
