@@ -30,7 +30,6 @@ ensure_rust_target
 bash scripts/build-guests.sh >/dev/null
 
 work="$root/target/pgo"
-mkdir -p "$work"
 rm -rf "$work/raw" "$work/train"
 mkdir -p "$work/train"
 

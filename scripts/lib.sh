@@ -24,19 +24,20 @@ ensure_rustfmt() {
 # target/pgo/stampede (built by scripts/build-pgo.sh when missing, ~25 minutes; rebuild it after
 # changing the code) against the `dist` hyper-loop.
 build_generators() {
-    local profile="${STAMPEDE_PROFILE:-dist}"
+    local profile="${STAMPEDE_PROFILE:-dist}" packages=(-p stampede -p hyper-loop)
     if [[ "$profile" == pgo ]]; then
-        cargo build --profile dist -p hyper-loop >/dev/null 2>&1 || cargo build --profile dist -p hyper-loop
+        profile=dist packages=(-p hyper-loop)
+    fi
+    cargo build --profile "$profile" "${packages[@]}" >/dev/null 2>&1 ||
+        cargo build --profile "$profile" "${packages[@]}"
+    if [[ "${STAMPEDE_PROFILE:-}" == pgo ]]; then
         if [[ ! -x target/pgo/stampede ]]; then
             bash scripts/build-pgo.sh
         else
             echo "==> measuring target/pgo/stampede as built $(date -r target/pgo/stampede -u '+%F %H:%M UTC')" \
                 "(scripts/build-pgo.sh rebuilds it)" >&2
         fi
-        return
     fi
-    cargo build --profile "$profile" -p stampede -p hyper-loop >/dev/null 2>&1 ||
-        cargo build --profile "$profile" -p stampede -p hyper-loop
 }
 
 # Wait up to 10 s for a URL to answer.

@@ -279,15 +279,8 @@ def _shared_export(where: str, fn: Callable[..., Any], current: Callable[..., _C
             raise
         except Fail as e:
             raise Err(str(e))
-        except MemoryError as e:
-            _log_exception(where, e)
-            raise
-        except Exception as e:
-            raise Err(_unexpected(where, e)) from None
         except BaseException as e:
-            if _is_cancellation(e):
-                # Not the host's doing (it never cancels a call): an `await` of a task the VU's
-                # code cancelled. Re-raised, it would leave the call unfinished.
+            if _fails_only_the_call(e):
                 raise Err(_unexpected(where, e)) from None
             _log_exception(where, e)
             raise
@@ -319,8 +312,13 @@ def _unexpected(where: str, exc: BaseException) -> str:
     return f"{where} raised {type(exc).__name__}: {message} ({note})"
 
 
-def _is_cancellation(exc: BaseException) -> bool:
-    """Whether `exc` is asyncio's `CancelledError` (asyncio is only loaded in a shared component)."""
+def _fails_only_the_call(exc: BaseException) -> bool:
+    """Whether `exc`, escaping a shared VU's call, fails only that call rather than trapping the
+    instance: any `Exception` but `MemoryError`, and asyncio's `CancelledError` (not the host's doing,
+    which never cancels a call, but an `await` of a task the VU's code cancelled; re-raised, it would
+    leave the call unfinished). asyncio is only loaded in a shared component."""
+    if isinstance(exc, Exception):
+        return not isinstance(exc, MemoryError)
     cancelled = getattr(_sys.modules.get("asyncio"), "CancelledError", None)
     return cancelled is not None and isinstance(exc, cancelled)
 

@@ -561,14 +561,11 @@ async fn start(
         ok = matches!(outcome, Ok(Ok((_, Ok(()))))),
     );
     let (result, fatal) = settle(acc, outcome, limit);
-    let mut ended = Ended::from(fatal);
-    let result = result.and_then(|(vu, init)| match init {
-        Ok(()) => Ok(Handle { generation, vu }),
-        Err(message) => {
-            ended = Ended::Orphan(vu);
-            Err(CallError::Failed(message))
-        }
-    });
+    let (result, ended) = match result {
+        Ok((vu, Ok(()))) => (Ok(Handle { generation, vu }), Ended::Fine),
+        Ok((vu, Err(message))) => (Err(CallError::Failed(message)), Ended::Orphan(vu)),
+        Err(e) => (Err(e), fatal.into()),
+    };
     // Samples first, so a VU that stops right after this call has them counted.
     acc.with(|mut a| a.get().flush());
     let _ = reply.send(result);
