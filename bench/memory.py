@@ -26,12 +26,14 @@ so that the open-file limit is never the bottleneck.
 
 With `--python`, the guest is the Python component tests/fixtures/py-shared (a `stampede.SharedVu`; the
 same GET-then-sleep, `await`ed; build it with scripts/build-guests.sh), with `--shared` or with one
-instance (one interpreter) per VU, and without the 16 MiB memory cap per instance.
+instance (one interpreter) per VU, and without the 16 MiB memory cap per instance. With `--js`, the
+guest is the JavaScript component tests/fixtures/js-shared (QuickJS, built with componentize-qjs for
+the world `scenario-shared-futures` by scripts/build-guests.sh; the same GET-then-sleep), likewise.
 
 `--release-stack-after D` sets the plan's `release-stack-after` (default: the plan's default, 10s, so a
 1 s sleep keeps its stack pages; `1s` gives them back at every sleep of the default 1 s; `off`).
 
-usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--python] [--sleep-ms MS]
+usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--python | --js] [--sleep-ms MS]
                        [--pause] [--max-connections N] [--release-stack-after D] [N1 N2 ...]
                        (default: 10000 50000)
 """
@@ -57,12 +59,14 @@ def write_plan(n, work, cfg, port=PORT):
     duration = DURATION + n // (25000 if cfg["shared"] else 2500)
     if cfg["python"]:
         wasm = os.path.join(ROOT, "target/guest/python/py_shared.wasm")
+    elif cfg["js"]:
+        wasm = os.path.join(ROOT, "target/guest/js/js_shared.wasm")
     else:
         wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
     isolation = (f'isolation = "shared"\nvus-per-instance = {cfg["per_instance"]}'
                  if cfg["shared"] else "")
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
-    memory = "" if cfg["shared"] or cfg["python"] else 'memory-limit = "16MiB"'
+    memory = "" if cfg["shared"] or cfg["python"] or cfg["js"] else 'memory-limit = "16MiB"'
     mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
     release = cfg.get("release_stack_after")
     release = f'release-stack-after = "{release}"' if release else ""
@@ -152,6 +156,7 @@ def main():
     cfg = {
         "shared": take_flag(args, "--shared"),
         "python": take_flag(args, "--python"),
+        "js": take_flag(args, "--js"),
         "pause": take_flag(args, "--pause"),
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
@@ -188,7 +193,8 @@ def main():
     mode = (f"shared isolation, {cfg['per_instance']:,} VUs per instance" if cfg["shared"]
             else "one instance per VU")
     think = "pause (plan, host-side)" if cfg["pause"] else "sleep (in the guest)"
-    guest = "Python guest, tests/fixtures/py-shared" if cfg["python"] else "Rust guest"
+    guest = ("Python guest, tests/fixtures/py-shared" if cfg["python"]
+             else "JavaScript guest, tests/fixtures/js-shared" if cfg["js"] else "Rust guest")
     release = cfg["release_stack_after"] or "10s (default)"
     print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
           f"max-connections {cfg['max_connections']}, release-stack-after {release}")

@@ -50,13 +50,17 @@ for entry in "${workspaces[@]}"; do
     done
 done
 
-# JavaScript guests: componentize-js (pinned in sdk/js/package-lock.json); needs node >= 20 and npm.
+# JavaScript guests: componentize-js and componentize-qjs (pinned in sdk/js/package-lock.json); needs
+# node >= 20 and npm.
 if [[ ! -d "$root/sdk/js/node_modules" ]]; then
     echo "installing the JS SDK toolchain (npm ci in sdk/js)" >&2
     npm ci --prefix "$root/sdk/js" --no-audit --no-fund >&2
 fi
 node "$root/sdk/js/build.mjs" --if-stale "$root/plugins/js-shop/scenario.js" "$root/target/guest/js/js_shop.wasm" >&2
 echo "$root/target/guest/js/js_shop.wasm"
+# Shared isolation: componentize-qjs (QuickJS), pinned in the same package-lock.json.
+node "$root/sdk/js/build.mjs" --if-stale --shared "$root/tests/fixtures/js-shared/scenario.js" "$root/target/guest/js/js_shared.wasm" >&2
+echo "$root/target/guest/js/js_shared.wasm"
 
 # Python guests: componentize-py (pinned in sdk/python/requirements.txt), installed on first use into
 # target/sdk-python/venv; needs python3 with venv and pip. A no-op when up to date.

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // Build a JavaScript scenario into a Stampede component (world stampede:scenario/scenario@0.2.0).
 //
-//   node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
+//   node sdk/js/build.mjs [--if-stale] [--shared] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
+//
+// --shared: a scenario for shared isolation (it imports shared.js): built with componentize-qjs (the
+// QuickJS engine, ~1.7 MB components, a few KiB per VU) for the world scenario-shared-futures, whose
+// imports are futures, which componentize-js cannot build and componentize-qjs can await. The rest
+// of this comment is about the default, componentize-js.
 //
 // Runs componentize-js (StarlingMonkey) directly through its API, with the `fetch-event` engine
 // feature disabled (a scenario is not an HTTP server): the component imports the Stampede interfaces,
@@ -13,11 +18,11 @@
 // holds them, so the component reads no file at run time.
 //
 // --if-stale: do nothing when <out.wasm> is newer than the entry's folder's .js/.mjs files, this SDK
-// (stampede.js, build.mjs, package-lock.json) and the WIT folder.
+// (its .js files, build.mjs, package-lock.json) and the WIT folder.
 //
 // Needs `npm ci` in this folder first (scripts call `npm ci --prefix sdk/js`).
 
-import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +31,7 @@ const sdkDir = dirname(fileURLToPath(import.meta.url));
 function usage(message) {
   if (message) console.error(`error: ${message}`);
   console.error(
-    'usage: node sdk/js/build.mjs [--if-stale] [--wit DIR] [--world NAME] <entry.js> <out.wasm>',
+    'usage: node sdk/js/build.mjs [--if-stale] [--shared] [--wit DIR] [--world NAME] <entry.js> <out.wasm>',
   );
   process.exit(2);
 }
@@ -34,8 +39,9 @@ function usage(message) {
 function parseArgs(argv) {
   const opts = {
     ifStale: false,
+    shared: false,
     wit: resolve(sdkDir, '../../wit'),
-    world: 'scenario',
+    world: undefined,
     positional: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -45,6 +51,7 @@ function parseArgs(argv) {
       return argv[++i];
     };
     if (arg === '--if-stale') opts.ifStale = true;
+    else if (arg === '--shared') opts.shared = true;
     else if (arg === '--wit') opts.wit = resolve(value());
     else if (arg === '--world') opts.world = value();
     else if (arg === '-h' || arg === '--help') usage();
@@ -52,6 +59,7 @@ function parseArgs(argv) {
     else opts.positional.push(arg);
   }
   if (opts.positional.length !== 2) usage('expected <entry.js> and <out.wasm>');
+  opts.world ??= opts.shared ? 'scenario-shared-futures' : 'scenario';
   return opts;
 }
 
@@ -88,7 +96,7 @@ async function isStale(entry, out, wit) {
     await newestUnder(dirname(entry), js),
     await newestUnder(wit, (name) => name.endsWith('.wit')),
     ...(await Promise.all(
-      ['stampede.js', 'build.mjs', 'package-lock.json'].map(async (f) => {
+      ['stampede.js', 'shared.js', 'core.js', 'common.js', 'build.mjs', 'package-lock.json'].map(async (f) => {
         try {
           return (await stat(join(sdkDir, f))).mtimeMs;
         } catch {
@@ -101,11 +109,54 @@ async function isStale(entry, out, wit) {
 }
 
 /** Fail unless `bytes` starts with a component's preamble (`\0asm`, version 0x0d, layer 1). */
-function assertComponent(bytes) {
+function assertComponent(bytes, tool) {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.readUInt32LE(0) !== 0x6d736100 || view.readUInt32LE(4) !== 0x0001000d) {
-    throw new Error('componentize-js did not produce a component');
+    throw new Error(`${tool} did not produce a component`);
   }
+}
+
+/** The tool's module, or exit with what to run. */
+async function load(name) {
+  try {
+    return await import(name);
+  } catch (e) {
+    console.error(`error: cannot load ${name} (${e.message}); run \`npm ci --prefix ${sdkDir}\``);
+    process.exit(1);
+  }
+}
+
+/** componentize-js (StarlingMonkey): the world `scenario`. */
+async function buildWithComponentizeJs(entry, opts) {
+  const { componentize } = await load('@bytecodealliance/componentize-js');
+  // componentize-js maps the current directory to `/` while it evaluates the module graph when the
+  // entry lies under it, so run from a folder holding both the scenario and this SDK. (Not `/`
+  // itself: componentize-js would then cut a character off the entry's path.)
+  let root = commonAncestor([dirname(entry), sdkDir]);
+  if (root === sep) root = dirname(entry);
+  process.chdir(root);
+  const { component } = await componentize({
+    sourcePath: entry,
+    witPath: opts.wit,
+    worldName: opts.world,
+    disableFeatures: ['fetch-event'],
+  });
+  return component;
+}
+
+/** componentize-qjs (QuickJS): shared isolation's world `scenario-shared-futures`. */
+async function buildWithComponentizeQjs(entry, opts) {
+  const { componentize } = await load('componentize-qjs');
+  // The module graph (the scenario, this SDK) is evaluated at build time from `moduleRoot`, which
+  // must hold both.
+  const { component } = await componentize({
+    witPath: opts.wit,
+    world: opts.world,
+    jsSource: await readFile(entry, 'utf8'),
+    jsPath: entry,
+    moduleRoot: commonAncestor([dirname(entry), sdkDir]),
+  });
+  return component;
 }
 
 async function main() {
@@ -118,29 +169,12 @@ async function main() {
     return;
   }
 
-  let componentize;
-  try {
-    ({ componentize } = await import('@bytecodealliance/componentize-js'));
-  } catch (e) {
-    console.error(`error: cannot load componentize-js (${e.message}); run \`npm ci --prefix ${sdkDir}\``);
-    process.exit(1);
-  }
-
-  // componentize-js maps the current directory to `/` while it evaluates the module graph when the
-  // entry lies under it, so run from a folder holding both the scenario and this SDK. (Not `/`
-  // itself: componentize-js would then cut a character off the entry's path.)
-  let root = commonAncestor([dirname(entry), sdkDir]);
-  if (root === sep) root = dirname(entry);
-  process.chdir(root);
-
   const started = Date.now();
-  const { component } = await componentize({
-    sourcePath: entry,
-    witPath: opts.wit,
-    worldName: opts.world,
-    disableFeatures: ['fetch-event'],
-  });
-  assertComponent(component);
+  const tool = opts.shared ? 'componentize-qjs' : 'componentize-js';
+  const component = opts.shared
+    ? await buildWithComponentizeQjs(entry, opts)
+    : await buildWithComponentizeJs(entry, opts);
+  assertComponent(component, tool);
 
   await mkdir(dirname(out), { recursive: true });
   const partial = `${out}.partial-${process.pid}`;

@@ -41,3 +41,26 @@ pub mod shared {
 
     pub use stampede::scenario::{http_async, time_async};
 }
+
+/// The imports of the world `scenario-shared-futures` (the world `scenario-shared` with futures for
+/// toolchains that cannot import an `async func`). Its exports are `scenario-shared`'s, called
+/// through [`shared`]'s bindings; only `http-future` and `time-future` are used from here.
+pub mod shared_futures {
+    wasmtime::component::bindgen!({
+        world: "scenario-shared-futures",
+        path: "../../wit",
+        imports: { default: store | trappable },
+        exports: { default: async | store },
+        with: {
+            "stampede:scenario/types": super::types,
+            "stampede:scenario/http": super::http,
+            "stampede:scenario/checks": super::checks,
+            "stampede:scenario/metrics": super::metrics,
+            "stampede:scenario/context": super::context,
+            "stampede:scenario/time": super::time,
+            "stampede:scenario/log": super::log,
+        },
+    });
+
+    pub use stampede::scenario::{http_future, time_future};
+}

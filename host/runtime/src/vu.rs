@@ -25,13 +25,15 @@ const ITERATION_TIMEOUT: &str = "iteration-timeout";
 pub struct LoadedScenario {
     engine: Arc<EngineHandle>,
     pre: Flavor,
+    world: &'static str,
 }
 
 /// Which world the component is built for.
 enum Flavor {
     /// `scenario`: one instance per VU, synchronous calls.
     Instance(ScenarioPre<VuState>),
-    /// `scenario-shared`: VUs are concurrent async calls, many per instance.
+    /// `scenario-shared` (or `scenario-shared-futures`, the same exports): VUs are concurrent async
+    /// calls, many per instance.
     Shared(ScenarioSharedPre<VuState>),
 }
 
@@ -82,16 +84,20 @@ impl LoadedScenario {
             },
         };
         let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
-        let pre = match ScenarioPre::new(instance_pre.clone()) {
-            Ok(pre) => Flavor::Instance(pre),
+        let (pre, world) = match ScenarioPre::new(instance_pre.clone()) {
+            Ok(pre) => (Flavor::Instance(pre), "scenario"),
             Err(instance_err) => match ScenarioSharedPre::new(instance_pre) {
-                Ok(pre) => Flavor::Shared(pre),
+                Ok(pre) => (
+                    Flavor::Shared(pre),
+                    shared_world(engine.engine(), &component),
+                ),
                 Err(_) => return Err(wrong(instance_err)),
             },
         };
         Ok(LoadedScenario {
             engine: Arc::new(engine),
             pre,
+            world,
         })
     }
 
@@ -101,13 +107,10 @@ impl LoadedScenario {
         matches!(self.pre, Flavor::Shared(_))
     }
 
-    /// The name of the world the component is built for: `scenario-shared` or `scenario`.
+    /// The name of the world the component is built for: `scenario`, `scenario-shared` or
+    /// `scenario-shared-futures`.
     pub fn world(&self) -> &'static str {
-        if self.is_shared() {
-            "scenario-shared"
-        } else {
-            "scenario"
-        }
+        self.world
     }
 
     /// True when the component needed an engine with the component model's concurrency (see
@@ -291,6 +294,20 @@ fn world_version(engine: &wasmtime::Engine, component: &Component) -> Option<Str
         let (_, version) = name.strip_prefix("stampede:scenario/")?.split_once('@')?;
         Some(version.to_owned())
     })
+}
+
+/// Which of the two shared worlds a component that exports `shared-runner` is built for: the one
+/// whose imports are futures when it imports one of them.
+fn shared_world(engine: &wasmtime::Engine, component: &Component) -> &'static str {
+    let futures = component.component_type().imports(engine).any(|(name, _)| {
+        name.strip_prefix("stampede:scenario/")
+            .is_some_and(|n| n.starts_with("http-future@") || n.starts_with("time-future@"))
+    });
+    if futures {
+        "scenario-shared-futures"
+    } else {
+        "scenario-shared"
+    }
 }
 
 fn check_magic(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {

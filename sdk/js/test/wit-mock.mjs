@@ -10,6 +10,8 @@ const INTERFACES = {
   context: ['vuId', 'iteration', 'workerId', 'scenario', 'param', 'params', 'env'],
   time: ['sleep', 'nowMs'],
   log: ['write'],
+  'http-future': ['send'],
+  'time-future': ['sleep'],
 };
 
 const PATTERN = /^stampede:scenario\/([a-z-]+)@0\.2\.0$/;
@@ -26,7 +28,10 @@ export async function load(url, context, next) {
   const names = INTERFACES[iface];
   if (!names) throw new Error(`unknown interface ${iface}`);
   const source = names
-    .map((n) => `export function ${n}(...args) { return globalThis.wit.${iface}.${n}(...args); }`)
+    .map(
+      (n) =>
+        `export function ${n}(...args) { return globalThis.wit[${JSON.stringify(iface)}].${n}(...args); }`,
+    )
     .join('\n');
   return { format: 'module', source, shortCircuit: true };
 }

@@ -1,6 +1,7 @@
 //! `stampede new --lang rust|js|python|c [--shared] NAME`: a scenario project that builds and runs
-//! as is. With `--shared` (Rust and Python), the scenario is built for shared isolation (the world
-//! `scenario-shared`, `isolation = "shared"` in its plan).
+//! as is. With `--shared` (Rust, JavaScript and Python), the scenario is built for shared isolation
+//! (the world `scenario-shared`, or `scenario-shared-futures` for JavaScript; `isolation = "shared"`
+//! in its plan).
 //!
 //! Every project has the same shape: the scenario source, a `build.sh` that produces `NAME.wasm`,
 //! a `plan.toml` for `stampede target`, a README, `wit/stampede.wit` (the world this binary runs) and
@@ -24,7 +25,7 @@ pub struct NewArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Build the scenario for shared isolation: many VUs as concurrent async calls in one instance
-    /// (`isolation = "shared"`, docs/isolation.md). Rust and Python only.
+    /// (`isolation = "shared"`, docs/isolation.md). Rust, JavaScript and Python.
     #[arg(long)]
     shared: bool,
 }
@@ -115,16 +116,21 @@ const RUST_INSTANCE: &[File] = &[template!("src/lib.rs", "rust/lib.rs")];
 const RUST_SHARED: &[File] = &[template!("src/lib.rs", "rust/shared_lib.rs")];
 
 const JS: &[File] = &[
-    template!("scenario.js", "js/scenario.js"),
     script("build.sh", include_str!("../../templates/js/build.sh")),
     sdk!("sdk/js/README.md", "sdk/js/README.md"),
     sdk!("sdk/js/build.mjs", "sdk/js/build.mjs"),
+    sdk!("sdk/js/core.js", "sdk/js/core.js"),
+    sdk!("sdk/js/common.js", "sdk/js/common.js"),
     sdk!("sdk/js/stampede.js", "sdk/js/stampede.js"),
+    sdk!("sdk/js/shared.js", "sdk/js/shared.js"),
     sdk!("sdk/js/stampede.d.ts", "sdk/js/stampede.d.ts"),
     sdk!("sdk/js/wit.d.ts", "sdk/js/wit.d.ts"),
     sdk!("sdk/js/package.json", "sdk/js/package.json"),
     sdk!("sdk/js/package-lock.json", "sdk/js/package-lock.json"),
 ];
+
+const JS_INSTANCE: &[File] = &[template!("scenario.js", "js/scenario.js")];
+const JS_SHARED: &[File] = &[template!("scenario.js", "js/shared_scenario.js")];
 
 const PYTHON: &[File] = &[
     script("build.sh", include_str!("../../templates/python/build.sh")),
@@ -163,15 +169,16 @@ impl Lang {
             (Lang::Rust, Isolation::Shared) => (RUST, RUST_SHARED),
             (Lang::Python, Isolation::Instance) => (PYTHON, PYTHON_INSTANCE),
             (Lang::Python, Isolation::Shared) => (PYTHON, PYTHON_SHARED),
-            (Lang::Js, _) => (JS, &[]),
+            (Lang::Js, Isolation::Instance) => (JS, JS_INSTANCE),
+            (Lang::Js, Isolation::Shared) => (JS, JS_SHARED),
             (Lang::C, _) => (C, &[]),
         };
         files.iter().chain(scenario)
     }
 
-    /// Whether the language's toolchain builds components for the world `scenario-shared`.
+    /// Whether the language's toolchain builds components for shared isolation.
     fn builds_shared(self) -> bool {
-        matches!(self, Lang::Rust | Lang::Python)
+        matches!(self, Lang::Rust | Lang::Js | Lang::Python)
     }
 
     fn key(self) -> &'static str {
@@ -196,7 +203,9 @@ impl Lang {
     fn build_note(self) -> &'static str {
         match self {
             Lang::Rust => "cargo; adds the wasm32-wasip2 target with rustup if missing",
-            Lang::Js => "node >= 20 and npm; installs componentize-js on first use",
+            Lang::Js => {
+                "node >= 20 and npm; installs componentize-js and componentize-qjs on first use"
+            }
             Lang::Python => "python3 with venv and pip; installs componentize-py on first use",
             Lang::C => {
                 "clang, lld and wasi-libc (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32) and `stampede`"
@@ -206,6 +215,9 @@ impl Lang {
 
     /// The README's rows for the language's own files.
     fn readme_rows(self, isolation: Isolation) -> &'static str {
+        if (self, isolation) == (Lang::Js, Isolation::Shared) {
+            return "| `scenario.js` | the scenario (shared isolation: QuickJS, built with componentize-qjs for the world `scenario-shared-futures`) |\n| `sdk/js/` | the Stampede JavaScript SDK (`shared.js`, `build.mjs`; its README documents the API) |\n";
+        }
         if (self, isolation) == (Lang::Python, Isolation::Shared) {
             return "| `src/scenario.py` | the scenario |\n| `src/shared_runner.py` | where componentize-py finds the exported `Vu` class (its name selects the world `scenario-shared`) |\n| `sdk/python/` | the Stampede Python SDK (`stampede.py`, `build.sh`; its README documents the API) |\n";
         }
@@ -261,9 +273,9 @@ const SHARED_NOTE: &str = concat!(
     "\n\nIt is built for shared isolation (`isolation = \"shared\"` in `plan.toml`): up to\n",
     "`vus-per-instance` VUs run as concurrent async calls in one instance, so an idle VU costs a few KiB\n",
     "instead of an instance of its own. They share the instance's globals, and a trap (a Rust panic; in\n",
-    "Python only a `MemoryError` or `SystemExit`, other exceptions fail just that VU's call) ends every\n",
-    "VU of that instance, which are then re-created. Send requests and pause with the async calls; the\n",
-    "blocking ones stall every VU of the instance.",
+    "Python only a `MemoryError` or `SystemExit`; in JavaScript none: exceptions fail just that VU's\n",
+    "call) ends every VU of that instance, which are then re-created. Send requests and pause with the\n",
+    "async calls; the blocking ones stall every VU of the instance.",
 );
 
 /// Check a project name: it becomes a file name, a crate name and a package name.
@@ -287,12 +299,9 @@ pub fn create(lang: Lang, isolation: Isolation, name: &str, dir: &Path) -> anyho
     check_name(name)?;
     if isolation == Isolation::Shared && !lang.builds_shared() {
         bail!(
-            "--shared is for Rust and Python scenarios: {} cannot be built for the world \
-             `scenario-shared` yet (docs/isolation.md). Leave out --shared for one instance per VU.",
-            match lang {
-                Lang::Js => "JavaScript (componentize-js)",
-                _ => "C",
-            }
+            "--shared is for Rust, JavaScript and Python scenarios: C projects are not scaffolded \
+             for the world `scenario-shared` (docs/isolation.md). Leave out --shared for one \
+             instance per VU."
         );
     }
     if dir.exists() {
@@ -381,7 +390,7 @@ mod tests {
         let kinds = [Lang::Rust, Lang::Js, Lang::Python, Lang::C]
             .map(|l| (l, Isolation::Instance))
             .into_iter()
-            .chain([Lang::Rust, Lang::Python].map(|l| (l, Isolation::Shared)));
+            .chain([Lang::Rust, Lang::Js, Lang::Python].map(|l| (l, Isolation::Shared)));
         for (lang, isolation) in kinds {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path().join("my-test");
@@ -408,14 +417,30 @@ mod tests {
     }
 
     #[test]
-    fn shared_isolation_is_refused_for_languages_that_cannot_build_it() {
-        for lang in [Lang::Js, Lang::C] {
-            let tmp = tempfile::tempdir().unwrap();
-            let err = create(lang, Isolation::Shared, "x", &tmp.path().join("x"))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("--shared is for Rust and Python"), "{err}");
-            assert!(!tmp.path().join("x").exists(), "nothing written");
+    fn shared_isolation_is_refused_for_c() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = create(Lang::C, Isolation::Shared, "x", &tmp.path().join("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--shared is for Rust, JavaScript and Python"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("x").exists(), "nothing written");
+    }
+
+    #[test]
+    fn a_js_project_gets_every_module_of_the_sdk() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/js");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".js") {
+                let path = format!("sdk/js/{name}");
+                assert!(
+                    JS.iter().any(|f| f.path == path),
+                    "`stampede new` does not copy {path} into JavaScript projects"
+                );
+            }
         }
     }
 

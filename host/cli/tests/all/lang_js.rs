@@ -1,5 +1,7 @@
 //! JavaScript scenarios: `plugins/js-shop`, built with the JS SDK (`sdk/js`, componentize-js), runs the
-//! rust-shop flow against a demo target, and every request it sends is one the target saw.
+//! rust-shop flow against a demo target, and every request it sends is one the target saw. The
+//! fixture `tests/fixtures/js-shared` (`sdk/js/shared.js`, componentize-qjs) runs many VUs in one
+//! QuickJS instance.
 //!
 //! Needs `node` and `npm` on the PATH. The component (~12 MB) is rebuilt only when it is missing or
 //! older than its sources; its first run compiles it (several seconds) into `target/test-cache`.
@@ -14,6 +16,8 @@ use std::time::SystemTime;
 const JS_SHOP: &str = "target/guest/js/js_shop.wasm";
 /// Where the build puts the fetch-only fixture.
 const JS_FETCH: &str = "target/guest/js/js_fetch.wasm";
+/// Where the build puts the shared-isolation fixture.
+const JS_SHARED: &str = "target/guest/js/js_shared.wasm";
 
 /// Modification time of `path`, or of the newest source file (`.js`, `.mjs`, `.wit`) under it when
 /// it is a folder (`node_modules` skipped).
@@ -50,19 +54,14 @@ fn run_tool(command: &mut Command, what: &str) {
     );
 }
 
-/// The component built from `entry` into `out` (both relative to the repository root), rebuilt
-/// first when it is missing or older than its sources (`entry`'s folder, the SDK, the WIT).
-fn js_component(entry: &str, out: &str) -> PathBuf {
+/// The component built from `entry` into `out` (both relative to the repository root; `--shared`
+/// when `shared`), rebuilt first when it is missing or older than its sources (`entry`'s folder,
+/// the SDK, the WIT).
+fn js_component(entry: &str, out: &str, shared: bool) -> PathBuf {
     let root = root();
     let wasm = root.join(out);
     let folder = Path::new(entry).parent().unwrap().to_str().unwrap();
-    let sources = [
-        folder,
-        "sdk/js/stampede.js",
-        "sdk/js/build.mjs",
-        "sdk/js/package-lock.json",
-        "wit",
-    ];
+    let sources = [folder, "sdk/js", "sdk/js/package-lock.json", "wit"];
     let stale = match std::fs::metadata(&wasm).and_then(|m| m.modified()) {
         Ok(built) => sources.iter().any(|s| newest(&root.join(s)) > built),
         Err(_) => true,
@@ -76,9 +75,12 @@ fn js_component(entry: &str, out: &str) -> PathBuf {
                 "npm ci --prefix sdk/js",
             );
         }
+        let flags: &[&str] = if shared { &["--shared"] } else { &[] };
         run_tool(
             Command::new("node")
-                .args(["sdk/js/build.mjs", entry, out])
+                .arg("sdk/js/build.mjs")
+                .args(flags)
+                .args([entry, out])
                 .current_dir(&root),
             "node sdk/js/build.mjs",
         );
@@ -91,7 +93,7 @@ fn js_component(entry: &str, out: &str) -> PathBuf {
 fn js_shop() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| js_component("plugins/js-shop/scenario.js", JS_SHOP))
+        .get_or_init(|| js_component("plugins/js-shop/scenario.js", JS_SHOP, false))
         .clone()
 }
 
@@ -99,8 +101,194 @@ fn js_shop() -> PathBuf {
 fn js_fetch() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| js_component("tests/fixtures/js-fetch/scenario.js", JS_FETCH))
+        .get_or_init(|| js_component("tests/fixtures/js-fetch/scenario.js", JS_FETCH, false))
         .clone()
+}
+
+/// The shared-isolation fixture (built once per test process).
+fn js_shared() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| js_component("tests/fixtures/js-shared/scenario.js", JS_SHARED, true))
+        .clone()
+}
+
+/// A plan for `js-shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per shared
+/// instance (`None`: the default isolation, one instance per VU).
+fn js_shared_plan(
+    target: &Target,
+    mode: &str,
+    vus: u64,
+    duration: &str,
+    per_instance: Option<u32>,
+) -> String {
+    let mut scenario = constant(vus, duration);
+    if let Some(n) = per_instance {
+        scenario += &format!("isolation = \"shared\"\nvus-per-instance = {n}\n");
+    }
+    component_plan(
+        &js_shared(),
+        target,
+        mode,
+        "/",
+        "sleep_ms = \"300\"",
+        &scenario,
+    )
+}
+
+/// JavaScript VUs as concurrent async calls in shared QuickJS instances: every request is counted
+/// (`setup`'s blocking one too), each VU keeps its own object across awaits, and `setup`'s data
+/// reaches every VU.
+#[tokio::test(flavor = "multi_thread")]
+async fn javascript_vus_share_an_instance_and_every_request_is_counted() {
+    let target = Target::start().await;
+    // 60 VUs in 3 instances (3 QuickJS runtimes, not 60).
+    let run = run_plan(&js_shared_plan(&target, "ids", 60, "3s", Some(20)), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 300.0, "only {reqs} requests");
+    assert_eq!(reqs as u64, target.requests().await);
+    // One request is setup's.
+    let iterations = run.metric("iterations", "count");
+    assert_eq!(iterations, reqs - 1.0);
+    assert_eq!(
+        run.check_passes("ids seen") as f64,
+        iterations,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.check_passes("status is 200") as f64, iterations);
+    assert_eq!(run.check_passes("setup saw 200"), 60);
+    assert_eq!(run.metric("checks", "fails"), 0.0);
+    assert_eq!(run.metric("body_bytes", "count"), iterations);
+    assert_eq!(run.metric("vus_max", "max"), 60.0);
+    assert_eq!(
+        run.metric("vu_init_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A JavaScript exception in one VU of a shared instance fails only that VU's iteration: its stack
+/// is logged, and the instance and its other VUs carry on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_javascript_exception_in_a_shared_instance_fails_only_its_iteration() {
+    let target = Target::start().await;
+    let run = run_plan(&js_shared_plan(&target, "raise", 10, "2s", Some(5)), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(
+            "iteration threw TypeError: cannot read property 'boom' of null (stack logged)"
+        ) && stderr.contains("scenario threw in iteration: TypeError")
+            && stderr.contains("at iteration"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shared instance ended"), "{stderr}");
+    assert_eq!(run.metric("iteration_errors", "count"), 1.0);
+    assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 100.0, "{}", run.stdout());
+    // Every iteration but the failed one made its request, and setup made one.
+    assert_eq!(run.metric("http_reqs", "count"), iterations);
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        target.requests().await
+    );
+}
+
+/// A JavaScript VU whose constructor or `init` throws fails only its own start (`vu_init_errors`,
+/// and a retry a second later); the instance carries on, and the `vu` resource is dropped there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_javascript_constructor_or_init_exception_fails_only_that_start() {
+    let target = Target::start().await;
+    for (mode, says) in [
+        (
+            "init-raise",
+            "init threw RangeError: init threw on purpose for VU 2",
+        ),
+        (
+            "ctor-raise",
+            "constructor threw Error: constructor threw on purpose for VU 2",
+        ),
+    ] {
+        let plan = js_shared_plan(&target, mode, 4, "1500ms", Some(4));
+        let run = run_plan_logging(&plan, DROPS_LOGGED).await;
+        assert_eq!(run.code(), 0, "{mode}: {}", run.stderr());
+        let stderr = run.stderr();
+        assert!(stderr.contains(says), "{mode}: {stderr}");
+        assert!(
+            !stderr.contains("shared instance ended"),
+            "{mode}: {stderr}"
+        );
+        // VUs 2 and 4 fail at the start and again a second later.
+        let errors = run.metric("vu_init_errors", "count");
+        assert!(errors >= 2.0, "{mode}: {errors} init errors");
+        assert_failed_starts_dropped(&run, errors);
+        assert!(
+            run.metric("http_reqs", "count") > 1.0,
+            "{mode}: odd VUs iterate"
+        );
+    }
+}
+
+/// `fail()` fails the iteration with its message; a request to an origin outside the plan's targets
+/// rejects with an `HttpError` of kind `origin-not-allowed` and is never sent; the blocking client
+/// works in an iteration; and a shared JavaScript component also runs with one instance per VU.
+#[tokio::test(flavor = "multi_thread")]
+async fn javascript_shared_fail_refused_blocking_and_one_instance_per_vu() {
+    let target = Target::start().await;
+    let run = run_plan(&js_shared_plan(&target, "fail", 4, "1s", Some(4)), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("iteration failed on purpose"),
+        "{}",
+        run.stderr()
+    );
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 10.0);
+    assert_eq!(run.metric("iteration_errors", "count"), iterations);
+
+    let before = target.requests().await;
+    let run = run_plan(&js_shared_plan(&target, "refused", 4, "1s", Some(4)), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 10.0);
+    assert_eq!(run.check_passes("refused as HttpError") as f64, iterations);
+    let sent = run.metric("http_reqs", "count");
+    assert_eq!(
+        sent,
+        iterations + 1.0,
+        "refused requests are not counted as sent"
+    );
+    assert_eq!(target.requests().await - before, sent as u64);
+    assert_eq!(run.metric("http_req_failed", "passes"), iterations);
+
+    for (mode, per_instance) in [("blocking", Some(4)), ("get", None)] {
+        let before = target.requests().await;
+        let run = run_plan(&js_shared_plan(&target, mode, 4, "1s", per_instance), &[]).await;
+        assert_eq!(run.code(), 0, "{mode}: {}", run.stderr());
+        let reqs = run.metric("http_reqs", "count");
+        assert!(reqs > 10.0, "{mode}: {reqs}");
+        assert_eq!(target.requests().await - before, reqs as u64, "{mode}");
+        assert_eq!(
+            run.metric("checks", "fails"),
+            0.0,
+            "{mode}: {}",
+            run.stdout()
+        );
+        if mode == "blocking" {
+            let refused = run.check_passes("blocking refused as HttpError");
+            assert_eq!(refused as f64, run.metric("iterations", "count"));
+        }
+    }
 }
 
 /// The js-shop plan, 10 VUs for 10 s: exit 0, every check passes, and `http_reqs` equals what the

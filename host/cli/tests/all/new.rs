@@ -43,10 +43,10 @@ async fn scaffold_build_and_run(lang: &str, shared: bool) {
         "{lang}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let world = if shared {
-        "scenario-shared"
-    } else {
-        "scenario"
+    let world = match (lang, shared) {
+        ("js", true) => "scenario-shared-futures",
+        (_, true) => "scenario-shared",
+        _ => "scenario",
     };
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -153,6 +153,11 @@ async fn new_shared_rust_project_builds_and_runs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn new_js_project_builds_and_runs() {
     scaffold_build_and_run("js", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_shared_js_project_builds_and_runs() {
+    scaffold_build_and_run("js", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,9 +12,10 @@ pub(crate) use http::{expected, ms};
 mod log;
 mod metrics;
 mod shared;
+mod shared_futures;
 mod time;
 
-use crate::bindings::{Scenario, shared as shared_world, types};
+use crate::bindings::{Scenario, shared as shared_world, shared_futures as futures_world, types};
 use crate::engine::{Concurrency, EngineHandle};
 use crate::state::VuState;
 use wasmtime::component::{HasSelf, Linker};
@@ -35,5 +36,8 @@ pub fn linker(engine: &EngineHandle) -> wasmtime::Result<Linker<VuState>> {
     // The two imports only the `scenario-shared` world has; the rest of it is the interfaces above.
     shared_world::http_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
     shared_world::time_async::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    // And those of `scenario-shared-futures`, its form for toolchains without async imports.
+    futures_world::http_future::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
+    futures_world::time_future::add_to_linker::<VuState, HasSelf<VuState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

@@ -1,0 +1,43 @@
+// Unit tests for core.js: the UTF-8 fallbacks QuickJS uses agree with TextEncoder and TextDecoder.
+//   node --import ./test/register.mjs --test test/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Rng, decodeUtf8, encodeUtf8 } from '../core.js';
+
+test('encodeUtf8 matches TextEncoder, lone surrogates included', () => {
+  const texts = ['', 'ok', 'café', '€ and 𝄞', 'a\u0000b', '\ud800', 'x\udc00y', '\ud83d\ude00\ud83d', '日本語'];
+  for (const text of texts) {
+    assert.deepEqual([...encodeUtf8(text)], [...new TextEncoder().encode(text)], JSON.stringify(text));
+  }
+});
+
+test('decodeUtf8 matches TextDecoder, invalid sequences included', () => {
+  const inputs = [
+    [],
+    [0x6f, 0x6b],
+    [0x63, 0x61, 0x66, 0xc3, 0xa9],
+    [0xf0, 0x9d, 0x84, 0x9e],
+    [0xe2, 0x82], // truncated
+    [0xe2, 0x82, 0x41], // truncated, then ASCII
+    [0xc0, 0xaf], // overlong
+    [0xed, 0xa0, 0x80], // a surrogate
+    [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+    [0xff, 0xfe, 0x41],
+    [0x80, 0xbf],
+    [0xf0, 0x9f, 0x98],
+  ];
+  for (const bytes of inputs) {
+    const b = new Uint8Array(bytes);
+    assert.equal(decodeUtf8(b), new TextDecoder().decode(b), JSON.stringify(bytes));
+  }
+  const long = new TextEncoder().encode('é'.repeat(20000));
+  assert.equal(decodeUtf8(long), 'é'.repeat(20000));
+});
+
+test('Rng.seeded depends only on the VU id, iteration and stream', () => {
+  const draws = (rng) => [rng.nextU32(), rng.nextU32(), rng.nextU32()];
+  assert.deepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3n, 7n)));
+  assert.notDeepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3, 8)));
+  assert.notDeepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3, 7, 1)));
+});
