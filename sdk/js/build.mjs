@@ -149,12 +149,14 @@ async function buildWithComponentizeQjs(entry, opts) {
   const { componentize } = await load('componentize-qjs');
   // The module graph (the scenario, this SDK) is evaluated at build time from `moduleRoot`, which
   // must hold both.
+  let moduleRoot = commonAncestor([dirname(entry), sdkDir]);
+  if (moduleRoot === sep) moduleRoot = dirname(entry);
   const { component } = await componentize({
     witPath: opts.wit,
     world: opts.world,
     jsSource: await readFile(entry, 'utf8'),
     jsPath: entry,
-    moduleRoot: commonAncestor([dirname(entry), sdkDir]),
+    moduleRoot,
   });
   return component;
 }
@@ -167,6 +169,15 @@ async function main() {
   if (opts.ifStale && !(await isStale(entry, out, opts.wit))) {
     console.error(`up to date: ${relative(process.cwd(), out) || out}`);
     return;
+  }
+
+  // The two flavours need different engines and worlds: say so before a confusing build error.
+  const source = await readFile(entry, 'utf8');
+  if (!opts.shared && /\bexportSharedScenario\b/.test(source)) {
+    usage(`${opts.positional[0]} uses shared.js (exportSharedScenario): build it with --shared`);
+  }
+  if (opts.shared && /\bexportScenario\b/.test(source)) {
+    usage(`${opts.positional[0]} uses stampede.js (exportScenario): build it without --shared`);
   }
 
   const started = Date.now();

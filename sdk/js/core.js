@@ -74,7 +74,8 @@ export function utf8Encode(text) {
   return encoder ? encoder.encode(text) : encodeUtf8(text);
 }
 
-/** UTF-8 `bytes` as text (an invalid sequence becomes U+FFFD, as TextDecoder does). */
+/** UTF-8 `bytes` as text (an invalid sequence becomes U+FFFD and a leading BOM is dropped, as
+ * TextDecoder does). */
 export function utf8Decode(bytes) {
   return decoder ? decoder.decode(bytes) : decodeUtf8(bytes);
 }
@@ -121,11 +122,13 @@ export function encodeUtf8(text) {
 export function decodeUtf8(bytes) {
   const units = [];
   let out = '';
+  // A leading byte order mark is dropped, as TextDecoder drops it.
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const flush = () => {
     out += String.fromCharCode.apply(null, units);
     units.length = 0;
   };
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = start; i < bytes.length; ) {
     const b = bytes[i];
     let c = 0xfffd;
     let len = 1;
@@ -347,7 +350,7 @@ export class Rng {
     const hi = (v) => Number(BigInt.asUintN(32, v >> 32n));
     let seed = scramble(stream ^ 0x9e3779b9);
     for (const part of [lo(vu), hi(vu), lo(it), hi(it)]) seed = scramble(seed ^ part);
-    return new Rng(seed);
+    return new this(seed);
   }
 
   /** The next 32-bit unsigned integer. */

@@ -32,6 +32,7 @@ import {
   EMPTY,
   HttpError,
   IterationError,
+  Rng as CoreRng,
   Tasks as CoreTasks,
   U32_MAX,
   httpHelper,
@@ -42,7 +43,7 @@ import {
 import { baseContext, logThrown } from './common.js';
 
 // QuickJS has no TextEncoder/TextDecoder: utf8Encode(text) and utf8Decode(bytes) stand in.
-export { fail, HttpError, IterationError, Response, Rng, utf8Decode, utf8Encode } from './core.js';
+export { fail, HttpError, IterationError, Response, utf8Decode, utf8Encode } from './core.js';
 export { check, Counter, Rate, Trend, Gauge, log, nowMs } from './common.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -55,9 +56,22 @@ export { check, Counter, Rate, Trend, Gauge, log, nowMs } from './common.js';
  */
 async function request(method, url, options = {}) {
   const req = requestRecord(method, url, options);
-  const result = await send(req).read();
+  const result = await readOnce(send(req));
   if (result.tag === 'err') throw new HttpError(req, result.val);
   return new Response(result.val);
+}
+
+/**
+ * A host future's value, then its handle dropped: componentize-qjs does not drop one by itself, and
+ * an instance holds a bounded number of handles (~100,000), so a handle kept per request would trap
+ * the instance after that many.
+ */
+async function readOnce(future) {
+  try {
+    return await future.read();
+  } finally {
+    future.drop();
+  }
 }
 
 /** `await http.get(url, options)`, `await http.post(url, body, options)`, ...; see `request`. */
@@ -84,14 +98,35 @@ export const blockingHttp = httpHelper((method, url, options = {}) => {
 /** Pause this VU for `ms` milliseconds (rounded up): `await sleep(100)`. Other VUs run meanwhile. */
 export async function sleep(ms) {
   const whole = Math.min(U32_MAX, Math.ceil(Number(ms)));
-  if (whole > 0) await hostSleep(whole).read();
+  if (whole > 0) await readOnce(hostSleep(whole));
 }
 
 /**
  * The plan's params, the environment and the worker id. A VU's id and iteration come from the
  * constructor and `iteration`'s arguments: the host cannot tell which VU of a shared instance asks.
  */
-export const context = baseContext;
+export const context = {
+  ...baseContext,
+  vuId: notHere('context.vuId()', "the constructor's vuId argument"),
+  iteration: notHere('context.iteration()', "iteration's number argument"),
+  scenario: notHere('context.scenario()', "iteration's scenario argument"),
+};
+
+/** A stand-in for what stampede.js has and shared isolation cannot: it says what to use instead. */
+function notHere(what, instead) {
+  return () => {
+    throw new TypeError(
+      `${what} is not available in shared isolation (the host cannot tell which VU of an instance asks): use ${instead}`,
+    );
+  };
+}
+
+/** core.js's generator: `Rng.seeded(vuId, iteration, stream?)` gives reproducible choices. */
+export class Rng extends CoreRng {
+  static forIteration() {
+    return notHere('Rng.forIteration()', 'Rng.seeded(vuId, number)')();
+  }
+}
 
 /**
  * Weighted task choice (see core.js): `tasks.runOne(state, Rng.seeded(this.vuId, number))`. A shared
@@ -115,14 +150,17 @@ function failure(where, e) {
   if (e instanceof IterationError) return e;
   const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const key = `${where}\n${text}`;
-  if (!logged.has(key) && logged.size < LOGGED_MAX) {
-    logged.add(key);
-    logThrown(where, e);
-  } else if (logged.size === LOGGED_MAX) {
-    logged.add(key);
-    logThrown(where, `${text} (too many distinct exceptions to log each stack)`);
+  if (!logged.has(key)) {
+    if (logged.size < LOGGED_MAX) {
+      logged.add(key);
+      logThrown(where, e);
+    } else if (logged.size === LOGGED_MAX) {
+      // One line to say so, then no more stacks.
+      logged.add('');
+      logThrown(where, `${text} (and no more stacks: too many distinct exceptions)`);
+    }
   }
-  return new IterationError(`${where} threw ${text} (stack logged)`);
+  return new IterationError(`${where} threw ${text}${logged.has(key) ? ' (stack logged)' : ''}`);
 }
 
 /** Run `fn` (sync or async); any exception fails only this call, as described above. */
@@ -158,8 +196,16 @@ function guardedSync(where, fn) {
  */
 export function exportSharedScenario(Impl) {
   if (typeof Impl !== 'function') throw new TypeError('exportSharedScenario expects a class');
+  const name = Impl.name || 'the scenario class';
   if (typeof Impl.prototype.iteration !== 'function') {
-    throw new TypeError(`${Impl.name || 'the scenario class'} has no iteration(scenario, number) method`);
+    throw new TypeError(`${name} has no iteration(scenario, number) method`);
+  }
+  if (typeof Impl.prototype.close === 'function' || typeof Impl.prototype[Symbol.dispose] === 'function') {
+    // Said at build time rather than silently never called.
+    throw new TypeError(
+      `${name} has a close() or [Symbol.dispose]() method, which shared isolation never calls: ` +
+        'release per-VU resources at the end of an iteration instead',
+    );
   }
 
   class Vu {

@@ -94,7 +94,7 @@ export const context = {
 export class Rng extends CoreRng {
   /** Seeded from this VU's id and iteration; another `stream` gives an independent sequence. */
   static forIteration(stream) {
-    return CoreRng.seeded(hostVuId(), hostIteration(), stream);
+    return this.seeded(hostVuId(), hostIteration(), stream);
   }
 }
 

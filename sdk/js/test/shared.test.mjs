@@ -19,7 +19,10 @@ import {
 } from '../shared.js';
 
 /** A future as componentize-qjs hands it over: `read()` resolves to the payload. */
-const future = (value) => ({ read: () => Promise.resolve(value) });
+const future = (value) => ({
+  read: () => Promise.resolve(value),
+  drop: () => calls.push(['drop']),
+});
 const raw = (status, body) => ({
   status,
   headers: 'content-type: application/json\n',
@@ -68,6 +71,8 @@ test('http resolves to a Response and sends the same request record as the block
   assert.deepEqual(req.tags, [['t', '1']]);
   assert.equal(req.name, 'login');
 
+  assert.equal(calls.filter((c) => c[0] === 'drop').length, 1, 'the future handle is dropped');
+
   assert.equal(blockingHttp.get('http://127.0.0.1:1/').status, 200);
   assert.equal(calls.at(-1)[0], 'blockingSend');
 });
@@ -86,7 +91,10 @@ test('an http-error rejects with an HttpError, from either client', async () => 
 test('sleep awaits the host future, rounded up; none for 0', async () => {
   await sleep(1.2);
   await sleep(0);
-  assert.deepEqual(calls.filter((c) => c[0] === 'sleep'), [['sleep', 2]]);
+  assert.deepEqual(
+    calls.filter((c) => c[0] === 'sleep' || c[0] === 'drop'),
+    [['sleep', 2], ['drop']],
+  );
 });
 
 test('context has params but no VU id; check converts; Tasks needs a generator', () => {
@@ -94,7 +102,9 @@ test('context has params but no VU id; check converts; Tasks needs a generator',
   assert.equal(context.param('missing', 'x'), 'x');
   assert.equal(context.paramInt('n', 0), 5);
   assert.equal(context.env('HOME'), undefined);
-  assert.equal(context.vuId, undefined);
+  assert.throws(() => context.vuId(), /not available in shared isolation.*constructor's vuId/);
+  assert.throws(() => Rng.forIteration(), /Rng\.seeded\(vuId, number\)/);
+  assert.ok(Rng.seeded(1, 2) instanceof Rng);
   assert.equal(check('c', 1), true);
   const tasks = new Tasks().task(1, 'only', () => 'ran');
   assert.equal(tasks.runOne({}, Rng.seeded(1, 0)), 'ran');
@@ -151,4 +161,9 @@ test('exportSharedScenario: exceptions fail only the call, their stack logged on
   }
   assert.throws(() => exportSharedScenario(AsyncSetup).setup(), (e) => /setup returned a promise/.test(e.payload));
   assert.throws(() => exportSharedScenario(class {}), TypeError);
+  class Closing {
+    async iteration() {}
+    close() {}
+  }
+  assert.throws(() => exportSharedScenario(Closing), /never calls/);
 });

@@ -239,6 +239,32 @@ async fn a_javascript_constructor_or_init_exception_fails_only_that_start() {
     }
 }
 
+/// One instance sends more requests than it may hold handles (100,000): each request's future is
+/// dropped once read, so the instance never traps, and every request is counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_javascript_instance_sends_more_requests_than_its_handle_limit() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.main]\nexecutor = \"shared-iterations\"\nvus = 20\niterations = 110000\n\
+                    max-duration = \"120s\"\nisolation = \"shared\"\nvus-per-instance = 20\n";
+    let plan = component_plan(&js_shared(), &target, "get", "/", "", scenario);
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        !run.stderr().contains("shared instance ended"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        run.metric("iterations", "count"),
+        110000.0,
+        "{}",
+        run.stdout()
+    );
+    // And setup's request.
+    assert_eq!(run.metric("http_reqs", "count"), 110001.0);
+    assert_eq!(target.requests().await, 110001);
+}
+
 /// `fail()` fails the iteration with its message; a request to an origin outside the plan's targets
 /// rejects with an `HttpError` of kind `origin-not-allowed` and is never sent; the blocking client
 /// works in an iteration; and a shared JavaScript component also runs with one instance per VU.

@@ -34,19 +34,18 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
     }
 }
 
-pub(crate) type Sending =
-    Pin<Box<dyn Future<Output = Result<CompletedResponse, RequestError>> + Send>>;
+type Sending = Pin<Box<dyn Future<Output = Result<CompletedResponse, RequestError>> + Send>>;
 
 /// A request on its way, owned by the guest's host call. Dropped before the response arrived (its
 /// instance ended), it hands the request to a task that finishes and records it.
-pub(crate) struct InFlight {
+struct InFlight {
     request: Option<Sending>,
     pending: Option<Pending>,
     run: Arc<RunContext>,
 }
 
 impl InFlight {
-    pub(crate) fn new(pending: Pending, outgoing: OutgoingRequest, run: Arc<RunContext>) -> Self {
+    fn new(pending: Pending, outgoing: OutgoingRequest, run: Arc<RunContext>) -> Self {
         let client = run.client.clone();
         InFlight {
             request: Some(Box::pin(async move { client.send(outgoing).await })),
@@ -56,7 +55,7 @@ impl InFlight {
     }
 
     /// Poll the request; once it is done, its outcome for [`VuState::finish_request`] (only once).
-    pub(crate) fn poll_done(
+    fn poll_done(
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<(Pending, Result<CompletedResponse, RequestError>)> {

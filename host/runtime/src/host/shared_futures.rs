@@ -1,20 +1,26 @@
 //! `http-future` and `time-future`: shared isolation's imports for toolchains that cannot import an
 //! `async func` but can await a `future` (componentize-qjs). A call returns at once with a future;
-//! wasmtime polls its producer while the guest reads it, with the store at hand, so the request is
-//! recorded into the VU's samples exactly as `http-async.send` records it.
+//! the request (or the pause) starts right then, and wasmtime polls the future's producer while the
+//! guest reads it, with the store at hand, so the request is recorded into the VU's samples exactly
+//! as `http-async.send` records it.
 
-use super::shared::InFlight;
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::shared_futures::{http_future, time_future};
+use crate::client::{CompletedResponse, RequestError};
+use crate::host::http::Pending;
 use crate::state::VuState;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Access, FutureProducer, FutureReader, HasSelf};
 
 impl http_future::Host for VuState {}
 impl time_future::Host for VuState {}
+
+/// A finished request on its way to the future's reader.
+type Outcome = (Pending, Result<CompletedResponse, RequestError>);
 
 impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
     fn send(
@@ -25,17 +31,30 @@ impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
         // The guest reached a host call: whatever it did before was not a runaway loop.
         state.ticks = 0;
         let (pending, outgoing) = state.prepare_request(req);
-        let flight = InFlight::new(pending, outgoing, state.run.clone());
-        FutureReader::new(host, Sending(flight))
+        let run = state.run.clone();
+        let (tx, rx) = oneshot::channel();
+        // The future first: if the store cannot take another handle, nothing is sent.
+        let future = FutureReader::new(host, Receiving(rx))?;
+        // The request runs in a task of its own, so it goes on whether or not (or however late) the
+        // guest reads the future: a read the guest cancels, or a future it drops, does not stall the
+        // connection. Whoever ends up with the outcome records it once: the reader through the
+        // store, or, when nobody will read it (future dropped, instance ended), the task itself.
+        let orphan = run.orphans.adopt();
+        tokio::spawn(async move {
+            let result = run.client.send(outgoing).await;
+            if let Err((pending, result)) = tx.send((pending, result)) {
+                pending.record_orphan(&run, &result);
+            }
+            drop(orphan);
+        });
+        Ok(future)
     }
 }
 
-/// The producer of `http-future.send`'s future: the request, sent when the guest first reads the
-/// future. Dropped before it finished (the guest dropped the future, or the instance ended), the
-/// request goes on in a task of its own and is recorded there ([`InFlight`]'s drop).
-struct Sending(InFlight);
+/// The producer of `http-future.send`'s future: the request's outcome, from its task.
+struct Receiving(oneshot::Receiver<Outcome>);
 
-impl FutureProducer<VuState> for Sending {
+impl FutureProducer<VuState> for Receiving {
     type Item = Result<Response, HttpError>;
 
     fn poll_produce(
@@ -44,14 +63,21 @@ impl FutureProducer<VuState> for Sending {
         mut store: StoreContextMut<VuState>,
         finish: bool,
     ) -> Poll<wasmtime::Result<Option<Self::Item>>> {
-        match self.get_mut().0.poll_done(cx) {
-            Poll::Ready((pending, result)) => {
-                Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
-            }
-            // The guest cancelled its read: the request stays in flight for a later read.
-            Poll::Pending if finish => Poll::Ready(Ok(None)),
-            Poll::Pending => Poll::Pending,
+        let rx = &mut self.get_mut().0;
+        if finish {
+            // The read was cancelled: the request goes on in its task for a later read.
+            return match rx.try_recv() {
+                Ok((pending, result)) => {
+                    Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
+                }
+                Err(_) => Poll::Ready(Ok(None)),
+            };
         }
+        let outcome = ready!(Pin::new(rx).poll(cx));
+        let (pending, result) = outcome.map_err(|_| {
+            wasmtime::format_err!("the task sending this request ended without an outcome")
+        })?;
+        Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
     }
 }
 
