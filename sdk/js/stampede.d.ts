@@ -70,6 +70,11 @@ export const http: {
   patch(url: string, body?: Body, options?: RequestOptions): Response;
 };
 
+/** `text` as UTF-8 bytes (a lone surrogate becomes U+FFFD). */
+export function utf8Encode(text: string): Uint8Array;
+/** UTF-8 bytes as text (invalid sequences become U+FFFD, a leading BOM is dropped). */
+export function utf8Decode(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): string;
+
 /** Record one check (the `checks` rate); returns `ok` as a boolean. */
 export function check(name: string, ok: unknown, tags?: Pairs): boolean;
 
@@ -124,6 +129,8 @@ export const context: {
 /** A reproducible 32-bit generator; not for secrets. */
 export class Rng {
   constructor(seed: number);
+  /** Seeded from a VU id and an iteration number; another `stream` gives an independent sequence. */
+  static seeded<R extends Rng>(this: new (seed: number) => R, vuId: number | bigint, iteration: number | bigint, stream?: number): R;
   /** Seeded from this VU's id and iteration; another `stream` gives an independent sequence. */
   static forIteration(stream?: number): Rng;
   nextU32(): number;

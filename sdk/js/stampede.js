@@ -42,7 +42,7 @@ import {
 } from './core.js';
 import { baseContext, logThrown } from './common.js';
 
-export { fail, HttpError, IterationError, Response } from './core.js';
+export { fail, HttpError, IterationError, Response, utf8Decode, utf8Encode } from './core.js';
 export { check, Counter, Rate, Trend, Gauge, log, nowMs } from './common.js';
 
 // ---------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ pub enum Isolation {
     #[default]
     Instance,
     /// Up to `vus-per-instance` VUs as concurrent async calls in one instance. Needs a component built
-    /// for the `scenario-shared` world; guest globals are shared and a trap ends every VU of the
+    /// for a shared world (`scenario-shared` or `scenario-shared-futures`); guest globals are shared and a trap ends every VU of the
     /// instance (they are then recreated).
     Shared,
 }

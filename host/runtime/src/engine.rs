@@ -54,8 +54,8 @@ pub struct EngineLimits {
 pub(crate) enum Concurrency {
     /// Only synchronous exports and imports (the world `scenario`): the fastest calls.
     Off,
-    /// Async exports and imports too (the world `scenario-shared`, and components built with
-    /// async features for the world `scenario`).
+    /// Async exports and imports too (the shared worlds, and components built with async features
+    /// for the world `scenario`).
     On,
 }
 
@@ -131,7 +131,7 @@ fn config(limits: EngineLimits, concurrency: Concurrency) -> Config {
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .epoch_interruption(true)
-        // Components of the world `scenario-shared` (async exports and imports).
+        // Components of the shared worlds (async exports; async or future-returning imports).
         .concurrency_support(concurrency == Concurrency::On)
         .wasm_component_model_async(concurrency == Concurrency::On)
         .memory_init_cow(true)

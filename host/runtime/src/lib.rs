@@ -13,7 +13,8 @@
 //!    [`WasmVu::iteration`] in a loop; [`WasmVu::close`] when the VU stops; finally
 //!    [`LoadedScenario::teardown`].
 //!
-//! A component built for the world `scenario-shared` runs its VUs through a [`SharedGroup`] instead:
+//! A component built for a shared world (`scenario-shared`, or `scenario-shared-futures` whose
+//! imports return futures) runs its VUs through a [`SharedGroup`] instead:
 //! up to `vus_per_instance` VUs as concurrent async calls in one instance (`isolation = "shared"`).
 //!
 //! Host imports live in `host/` (one file per WIT interface). Guest CPU is bounded with epoch

@@ -124,6 +124,7 @@ const JS: &[File] = &[
     sdk!("sdk/js/stampede.js", "sdk/js/stampede.js"),
     sdk!("sdk/js/shared.js", "sdk/js/shared.js"),
     sdk!("sdk/js/stampede.d.ts", "sdk/js/stampede.d.ts"),
+    sdk!("sdk/js/shared.d.ts", "sdk/js/shared.d.ts"),
     sdk!("sdk/js/wit.d.ts", "sdk/js/wit.d.ts"),
     sdk!("sdk/js/package.json", "sdk/js/package.json"),
     sdk!("sdk/js/package-lock.json", "sdk/js/package-lock.json"),
@@ -434,7 +435,7 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk/js");
         for entry in std::fs::read_dir(dir).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.ends_with(".js") {
+            if name.ends_with(".js") || name.ends_with(".d.ts") {
                 let path = format!("sdk/js/{name}");
                 assert!(
                     JS.iter().any(|f| f.path == path),
