@@ -4,7 +4,7 @@
 //   node sdk/js/build.mjs [--if-stale] [--shared] [--wit DIR] [--world NAME] <entry.js> <out.wasm>
 //
 // --shared: a scenario for shared isolation (it imports shared.js): built with componentize-qjs (the
-// QuickJS engine, ~1.7 MB components, a few KiB per VU) for the world scenario-shared-futures, whose
+// QuickJS engine, ~1.7 MiB components, a few KiB per VU) for the world scenario-shared-futures, whose
 // imports are futures, which componentize-js cannot build and componentize-qjs can await. The rest
 // of this comment is about the default, componentize-js.
 //

@@ -119,7 +119,11 @@ export function encodeUtf8(text) {
  * utf8Decode without TextDecoder (QuickJS). Replaces each maximal invalid subpart with one U+FFFD,
  * the WHATWG decoder's rule. Exported for the unit tests.
  */
-export function decodeUtf8(bytes) {
+export function decodeUtf8(input) {
+  // Any buffer or view, read as bytes (as TextDecoder reads it).
+  const bytes = ArrayBuffer.isView(input)
+    ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    : new Uint8Array(input);
   const units = [];
   let out = '';
   // A leading byte order mark is dropped, as TextDecoder drops it.

@@ -87,7 +87,10 @@ export class Rng extends BaseRng {
 export class Tasks<S = any> {
   task(weight: number, name: string, run: (state: S) => unknown): this;
   pick(rng: BaseRng): Task<S>;
-  /** Runs one task (awaited if it returns a promise); an `IterationError` comes back prefixed with the task's name. */
+  /**
+   * Runs one task and returns its result (its promise when the task is async: await it); an
+   * `IterationError` comes back prefixed with the task's name.
+   */
   runOne(state: S, rng: BaseRng): unknown;
 }
 

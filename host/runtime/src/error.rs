@@ -25,7 +25,7 @@ pub enum RuntimeError {
     },
     /// The component is valid but is not a Stampede scenario.
     #[error(
-        "{what} does not implement the world stampede:scenario/scenario@0.2.0 (nor scenario-shared@0.2.0): {detail}; build it against wit/stampede.wit"
+        "{what} does not implement the world stampede:scenario/scenario@0.2.0 (nor scenario-shared@0.2.0 or scenario-shared-futures@0.2.0): {detail}; build it against wit/stampede.wit"
     )]
     WrongWorld {
         /// Where the bytes came from.
@@ -122,7 +122,9 @@ mod tests {
             what: "x.wasm".into(),
             detail: "d".into(),
         };
-        let both = format!("scenario@{WORLD_VERSION} (nor scenario-shared@{WORLD_VERSION})");
+        let both = format!(
+            "scenario@{WORLD_VERSION} (nor scenario-shared@{WORLD_VERSION} or scenario-shared-futures@{WORLD_VERSION})"
+        );
         assert!(wrong.to_string().contains(&both), "{wrong}");
     }
 

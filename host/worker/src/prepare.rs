@@ -145,7 +145,7 @@ pub fn check_isolation(
         .find(|s| s.isolation == Isolation::Shared)
     {
         Some(s) => Err(format!(
-            "scenario \"{}\" has isolation = \"shared\", but component {component} is built for the world `{}` (one instance per VU, synchronous calls). Build it for the world `scenario-shared` (Rust SDK: feature \"shared\" and SharedScenario; Python SDK: stampede.SharedVu; JavaScript SDK: shared.js, built with `build.mjs --shared`; `stampede new --shared` scaffolds each; see docs/isolation.md), or remove `isolation` to give each VU its own instance",
+            "scenario \"{}\" has isolation = \"shared\", but component {component} is built for the world `{}` (one instance per VU, synchronous calls). Build it for a shared world (Rust SDK: feature \"shared\" and SharedScenario; Python SDK: stampede.SharedVu; JavaScript SDK: shared.js, built with `build.mjs --shared` for `scenario-shared-futures`; `stampede new --shared` scaffolds each; see docs/isolation.md), or remove `isolation` to give each VU its own instance",
             s.name,
             scenario.world()
         )),

@@ -35,6 +35,15 @@ test('decodeUtf8 matches TextDecoder, invalid sequences included', () => {
   }
   const long = new TextEncoder().encode('é'.repeat(20000));
   assert.equal(decodeUtf8(long), 'é'.repeat(20000));
+  // Any buffer or view is read as its bytes, as TextDecoder reads it.
+  const bytes = new TextEncoder().encode('héllo');
+  const padded = new Uint8Array(bytes.length + 2);
+  padded.set(bytes, 1);
+  for (const view of [bytes.buffer, new DataView(padded.buffer, 1, bytes.length), padded.subarray(1, -1)]) {
+    assert.equal(decodeUtf8(view), 'héllo');
+    assert.equal(decodeUtf8(view), new TextDecoder().decode(view));
+  }
+  assert.equal(decodeUtf8(new Uint16Array([0x6968])), new TextDecoder().decode(new Uint16Array([0x6968])));
 });
 
 test('Rng.seeded depends only on the VU id, iteration and stream', () => {

@@ -274,9 +274,9 @@ const SHARED_NOTE: &str = concat!(
     "\n\nIt is built for shared isolation (`isolation = \"shared\"` in `plan.toml`): up to\n",
     "`vus-per-instance` VUs run as concurrent async calls in one instance, so an idle VU costs a few KiB\n",
     "instead of an instance of its own. They share the instance's globals, and a trap (a Rust panic; in\n",
-    "Python only a `MemoryError` or `SystemExit`; in JavaScript none: exceptions fail just that VU's\n",
-    "call) ends every VU of that instance, which are then re-created. Send requests and pause with the\n",
-    "async calls; the blocking ones stall every VU of the instance.",
+    "Python only a `MemoryError` or `SystemExit`; in JavaScript only the memory limit or a runaway loop:\n",
+    "exceptions fail just that VU's call) ends every VU of that instance, which are then re-created.\n",
+    "Send requests and pause with the async calls; the blocking ones stall every VU of the instance.",
 );
 
 /// Check a project name: it becomes a file name, a crate name and a package name.
