@@ -130,6 +130,24 @@ url = "{origin}{path}"
     )
 }
 
+/// A plan for the test component at `wasm` in `mode` (GET `/`, `sleep_ms` 300) with `vus` constant VUs
+/// for `duration`, `per_instance` VUs per shared instance (`None`: the default isolation, one
+/// instance per VU).
+pub fn mode_plan(
+    wasm: &Path,
+    target: &Target,
+    mode: &str,
+    vus: u64,
+    duration: &str,
+    per_instance: Option<u32>,
+) -> String {
+    let mut scenario = constant(vus, duration);
+    if let Some(n) = per_instance {
+        scenario += &format!("isolation = \"shared\"\nvus-per-instance = {n}\n");
+    }
+    component_plan(wasm, target, mode, "/", "sleep_ms = \"300\"", &scenario)
+}
+
 /// `[scenarios.main]` with constant VUs.
 pub fn constant(vus: u64, duration: &str) -> String {
     format!(

@@ -113,29 +113,6 @@ fn js_shared() -> PathBuf {
         .clone()
 }
 
-/// A plan for `js-shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per shared
-/// instance (`None`: the default isolation, one instance per VU).
-fn js_shared_plan(
-    target: &Target,
-    mode: &str,
-    vus: u64,
-    duration: &str,
-    per_instance: Option<u32>,
-) -> String {
-    let mut scenario = constant(vus, duration);
-    if let Some(n) = per_instance {
-        scenario += &format!("isolation = \"shared\"\nvus-per-instance = {n}\n");
-    }
-    component_plan(
-        &js_shared(),
-        target,
-        mode,
-        "/",
-        "sleep_ms = \"300\"",
-        &scenario,
-    )
-}
-
 /// JavaScript VUs as concurrent async calls in shared QuickJS instances: every request is counted
 /// (`setup`'s blocking one too), each VU keeps its own object across awaits, and `setup`'s data
 /// reaches every VU.
@@ -143,7 +120,11 @@ fn js_shared_plan(
 async fn javascript_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;
     // 60 VUs in 3 instances (3 QuickJS runtimes, not 60).
-    let run = run_plan(&js_shared_plan(&target, "ids", 60, "3s", Some(20)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&js_shared(), &target, "ids", 60, "3s", Some(20)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let reqs = run.metric("http_reqs", "count");
     assert!(reqs > 300.0, "only {reqs} requests");
@@ -181,7 +162,11 @@ async fn javascript_vus_share_an_instance_and_every_request_is_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_javascript_exception_in_a_shared_instance_fails_only_its_iteration() {
     let target = Target::start().await;
-    let run = run_plan(&js_shared_plan(&target, "raise", 10, "2s", Some(5)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&js_shared(), &target, "raise", 10, "2s", Some(5)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
@@ -219,7 +204,7 @@ async fn a_javascript_constructor_or_init_exception_fails_only_that_start() {
             "constructor threw Error: constructor threw on purpose for VU 2",
         ),
     ] {
-        let plan = js_shared_plan(&target, mode, 4, "1500ms", Some(4));
+        let plan = mode_plan(&js_shared(), &target, mode, 4, "1500ms", Some(4));
         let run = run_plan_logging(&plan, DROPS_LOGGED).await;
         assert_eq!(run.code(), 0, "{mode}: {}", run.stderr());
         let stderr = run.stderr();
@@ -271,7 +256,11 @@ async fn a_shared_javascript_instance_sends_more_requests_than_its_handle_limit(
 #[tokio::test(flavor = "multi_thread")]
 async fn javascript_shared_fail_refused_blocking_and_one_instance_per_vu() {
     let target = Target::start().await;
-    let run = run_plan(&js_shared_plan(&target, "fail", 4, "1s", Some(4)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&js_shared(), &target, "fail", 4, "1s", Some(4)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(
         run.stderr().contains("iteration failed on purpose"),
@@ -283,7 +272,11 @@ async fn javascript_shared_fail_refused_blocking_and_one_instance_per_vu() {
     assert_eq!(run.metric("iteration_errors", "count"), iterations);
 
     let before = target.requests().await;
-    let run = run_plan(&js_shared_plan(&target, "refused", 4, "1s", Some(4)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&js_shared(), &target, "refused", 4, "1s", Some(4)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let iterations = run.metric("iterations", "count");
     assert!(iterations > 10.0);
@@ -299,7 +292,11 @@ async fn javascript_shared_fail_refused_blocking_and_one_instance_per_vu() {
 
     for (mode, per_instance) in [("blocking", Some(4)), ("get", None)] {
         let before = target.requests().await;
-        let run = run_plan(&js_shared_plan(&target, mode, 4, "1s", per_instance), &[]).await;
+        let run = run_plan(
+            &mode_plan(&js_shared(), &target, mode, 4, "1s", per_instance),
+            &[],
+        )
+        .await;
         assert_eq!(run.code(), 0, "{mode}: {}", run.stderr());
         let reqs = run.metric("http_reqs", "count");
         assert!(reqs > 10.0, "{mode}: {reqs}");

@@ -122,36 +122,17 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
     );
 }
 
-/// A plan for `py-shared` in `mode` with `vus` VUs for `duration`, `per_instance` VUs per shared
-/// instance (`None`: the default isolation, one instance per VU).
-fn py_shared_plan(
-    target: &Target,
-    mode: &str,
-    vus: u64,
-    duration: &str,
-    per_instance: Option<u32>,
-) -> String {
-    let mut scenario = constant(vus, duration);
-    if let Some(n) = per_instance {
-        scenario += &format!("isolation = \"shared\"\nvus-per-instance = {n}\n");
-    }
-    component_plan(
-        &py_shared(),
-        target,
-        mode,
-        "/",
-        "sleep_ms = \"300\"",
-        &scenario,
-    )
-}
-
 /// Python VUs as concurrent async calls in shared instances (`stampede.SharedVu`): every request is
 /// counted, and after each await a VU still sees its own id and iteration number.
 #[tokio::test(flavor = "multi_thread")]
 async fn python_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;
     // 60 VUs in 3 instances (and so 3 interpreters, not 60).
-    let run = run_plan(&py_shared_plan(&target, "ids", 60, "3s", Some(20)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&py_shared(), &target, "ids", 60, "3s", Some(20)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let reqs = run.metric("http_reqs", "count");
     assert!(reqs > 300.0, "only {reqs} requests");
@@ -179,7 +160,11 @@ async fn python_vus_share_an_instance_and_every_request_is_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_exception_in_a_shared_instance_fails_only_its_iteration() {
     let target = Target::start().await;
-    let run = run_plan(&py_shared_plan(&target, "raise", 10, "2s", Some(5)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&py_shared(), &target, "raise", 10, "2s", Some(5)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
@@ -208,7 +193,7 @@ async fn a_python_exception_in_a_shared_instance_fails_only_its_iteration() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_init_exception_fails_only_that_start_and_its_object_is_dropped() {
     let target = Target::start().await;
-    let plan = py_shared_plan(&target, "init-raise", 4, "1500ms", Some(4));
+    let plan = mode_plan(&py_shared(), &target, "init-raise", 4, "1500ms", Some(4));
     let run = run_plan_logging(&plan, DROPS_LOGGED).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
@@ -231,7 +216,11 @@ async fn a_python_init_exception_fails_only_that_start_and_its_object_is_dropped
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_memory_error_ends_only_its_instance_and_fail_only_its_iteration() {
     let target = Target::start().await;
-    let run = run_plan(&py_shared_plan(&target, "trap", 10, "2s", Some(5)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&py_shared(), &target, "trap", 10, "2s", Some(5)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
@@ -251,7 +240,11 @@ async fn a_python_memory_error_ends_only_its_instance_and_fail_only_its_iteratio
         target.requests().await
     );
 
-    let run = run_plan(&py_shared_plan(&target, "fail", 4, "1s", Some(4)), &[]).await;
+    let run = run_plan(
+        &mode_plan(&py_shared(), &target, "fail", 4, "1s", Some(4)),
+        &[],
+    )
+    .await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(
         run.stderr().contains("iteration failed on purpose"),
@@ -272,7 +265,7 @@ async fn a_python_memory_error_ends_only_its_instance_and_fail_only_its_iteratio
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_shared_component_runs_with_one_instance_per_vu_by_default() {
     let target = Target::start().await;
-    let plan = py_shared_plan(&target, "get", 2, "1s", None);
+    let plan = mode_plan(&py_shared(), &target, "get", 2, "1s", None);
     let run = run_plan(&plan, &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(run.metric("http_reqs", "count") > 10.0);
