@@ -61,6 +61,8 @@ echo "$root/target/guest/js/js_shop.wasm"
 # Shared isolation: componentize-qjs (QuickJS), pinned in the same package-lock.json.
 node "$root/sdk/js/build.mjs" --if-stale --shared "$root/tests/fixtures/js-shared/scenario.js" "$root/target/guest/js/js_shared.wasm" >&2
 echo "$root/target/guest/js/js_shared.wasm"
+node "$root/sdk/js/build.mjs" --if-stale --shared "$root/plugins/js-shop-shared/scenario.js" "$root/target/guest/js/js_shop_shared.wasm" >&2
+echo "$root/target/guest/js/js_shop_shared.wasm"
 
 # Python guests: componentize-py (pinned in sdk/python/requirements.txt), installed on first use into
 # target/sdk-python/venv; needs python3 with venv and pip. A no-op when up to date.

@@ -1,7 +1,7 @@
 //! JavaScript scenarios: `plugins/js-shop`, built with the JS SDK (`sdk/js`, componentize-js), runs the
 //! rust-shop flow against a demo target, and every request it sends is one the target saw. The
 //! fixture `tests/fixtures/js-shared` (`sdk/js/shared.js`, componentize-qjs) runs many VUs in one
-//! QuickJS instance.
+//! QuickJS instance, and `plugins/js-shop-shared` runs the same flow as js-shop that way.
 //!
 //! Needs `node` and `npm` on the PATH. The component (~12 MB) is rebuilt only when it is missing or
 //! older than its sources; its first run compiles it (several seconds) into `target/test-cache`.
@@ -14,6 +14,8 @@ use std::time::SystemTime;
 
 /// Where the build puts js-shop, relative to the repository root.
 const JS_SHOP: &str = "target/guest/js/js_shop.wasm";
+/// Where the build puts js-shop-shared, relative to the repository root.
+const JS_SHOP_SHARED: &str = "target/guest/js/js_shop_shared.wasm";
 /// Where the build puts the fetch-only fixture.
 const JS_FETCH: &str = "target/guest/js/js_fetch.wasm";
 /// Where the build puts the shared-isolation fixture.
@@ -94,6 +96,14 @@ fn js_shop() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| js_component("plugins/js-shop/scenario.js", JS_SHOP, false))
+        .clone()
+}
+
+/// The js-shop-shared component (built once per test process).
+fn js_shop_shared() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| js_component("plugins/js-shop-shared/scenario.js", JS_SHOP_SHARED, true))
         .clone()
 }
 
@@ -322,6 +332,21 @@ async fn js_shop_plan_counts_exactly_what_the_target_saw() {
     let (run, _) = run_plugin_exactly(
         "js-shop",
         &format!("../../{JS_SHOP}"),
+        &wasm,
+        &["--vus", "10", "--duration", "10s"],
+    )
+    .await;
+    assert_shop_flow(&run);
+}
+
+/// The js-shop-shared plan (js-shop's flow with async weighted tasks, all 10 VUs in one shared
+/// QuickJS instance), 10 VUs for 10 s: the same as js-shop must show.
+#[tokio::test(flavor = "multi_thread")]
+async fn js_shop_shared_plan_counts_exactly_what_the_target_saw() {
+    let wasm = js_shop_shared();
+    let (run, _) = run_plugin_exactly(
+        "js-shop-shared",
+        &format!("../../{JS_SHOP_SHARED}"),
         &wasm,
         &["--vus", "10", "--duration", "10s"],
     )
