@@ -119,15 +119,15 @@ export function encodeUtf8(text) {
  * utf8Decode without TextDecoder (QuickJS). Replaces each maximal invalid subpart with one U+FFFD,
  * the WHATWG decoder's rule. Exported for the unit tests.
  */
-export function decodeUtf8(input) {
+export function decodeUtf8(input, keepBom = false) {
   // Any buffer or view, read as bytes (as TextDecoder reads it).
   const bytes = ArrayBuffer.isView(input)
     ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
     : new Uint8Array(input);
   const units = [];
   let out = '';
-  // A leading byte order mark is dropped, as TextDecoder drops it.
-  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  // A leading byte order mark is dropped, as TextDecoder drops it (unless `ignoreBOM`).
+  const start = !keepBom && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const flush = () => {
     out += String.fromCharCode.apply(null, units);
     units.length = 0;
@@ -164,6 +164,65 @@ export function decodeUtf8(input) {
   }
   flush();
   return out;
+}
+
+/**
+ * `TextEncoder` for engines without one (QuickJS): UTF-8 only, as the standard one. shared.js
+ * installs it as `globalThis.TextEncoder` when there is none.
+ */
+export class Utf8TextEncoder {
+  get encoding() {
+    return 'utf-8';
+  }
+
+  encode(input = '') {
+    return encodeUtf8(input);
+  }
+
+  /** Writes what fits of `input` into `dest`; returns `{ read, written }` (UTF-16 units, bytes). */
+  encodeInto(input, dest) {
+    const s = String(input);
+    let read = 0;
+    let written = 0;
+    while (read < s.length) {
+      const unit = s.charCodeAt(read);
+      const pair = unit >= 0xd800 && unit <= 0xdbff && read + 1 < s.length;
+      const next = pair ? s.charCodeAt(read + 1) : 0;
+      const width = pair && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+      const bytes = encodeUtf8(s.slice(read, read + width));
+      if (written + bytes.length > dest.length) break;
+      dest.set(bytes, written);
+      written += bytes.length;
+      read += width;
+    }
+    return { read, written };
+  }
+}
+
+/**
+ * `TextDecoder` for engines without one (QuickJS): the labels of UTF-8 only, and without the
+ * `fatal` and `stream` modes, which it refuses rather than ignore. shared.js installs it as
+ * `globalThis.TextDecoder` when there is none.
+ */
+export class Utf8TextDecoder {
+  constructor(label = 'utf-8', options = {}) {
+    const name = String(label).trim().toLowerCase();
+    if (!['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'].includes(name)) {
+      throw new RangeError(`TextDecoder: only UTF-8 is available in this engine, not "${label}"`);
+    }
+    if (options.fatal) throw new TypeError('TextDecoder: { fatal: true } is not available in this engine');
+    this.ignoreBOM = Boolean(options.ignoreBOM);
+    this.fatal = false;
+  }
+
+  get encoding() {
+    return 'utf-8';
+  }
+
+  decode(input = new Uint8Array(0), options = {}) {
+    if (options.stream) throw new TypeError('TextDecoder: { stream: true } is not available in this engine');
+    return decodeUtf8(input, this.ignoreBOM);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

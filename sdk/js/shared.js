@@ -39,12 +39,20 @@ import {
   requestRecord,
   Response,
   setupBytes,
+  Utf8TextDecoder,
+  Utf8TextEncoder,
 } from './core.js';
 import { baseContext, logThrown } from './common.js';
 
-// QuickJS has no TextEncoder/TextDecoder: utf8Encode(text) and utf8Decode(bytes) stand in.
+// QuickJS has no TextEncoder/TextDecoder: utf8Encode(text) and utf8Decode(bytes) stand in, and so
+// do the globals below.
 export { fail, HttpError, IterationError, Response, utf8Decode, utf8Encode } from './core.js';
 export { check, Counter, Rate, Trend, Gauge, log, nowMs } from './common.js';
+
+// Scenario code and bundled libraries may use the standard names: stand-ins for UTF-8 when the
+// engine has none (QuickJS).
+if (typeof globalThis.TextEncoder !== 'function') globalThis.TextEncoder = Utf8TextEncoder;
+if (typeof globalThis.TextDecoder !== 'function') globalThis.TextDecoder = Utf8TextDecoder;
 
 // ---------------------------------------------------------------------------------------------------
 // HTTP and think time

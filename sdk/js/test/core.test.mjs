@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Rng, decodeUtf8, encodeUtf8 } from '../core.js';
+import { Rng, Utf8TextDecoder, Utf8TextEncoder, decodeUtf8, encodeUtf8 } from '../core.js';
 
 test('encodeUtf8 matches TextEncoder, lone surrogates included', () => {
   const texts = ['', 'ok', 'café', '€ and 𝄞', 'a\u0000b', '\ud800', 'x\udc00y', '\ud83d\ude00\ud83d', '日本語'];
@@ -51,4 +51,35 @@ test('Rng.seeded depends only on the VU id, iteration and stream', () => {
   assert.deepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3n, 7n)));
   assert.notDeepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3, 8)));
   assert.notDeepEqual(draws(Rng.seeded(3, 7)), draws(Rng.seeded(3, 7, 1)));
+});
+
+test('the TextEncoder and TextDecoder stand-ins behave as the standard ones', () => {
+  const mine = new Utf8TextEncoder();
+  const node = new TextEncoder();
+  assert.equal(mine.encoding, node.encoding);
+  for (const text of ['', 'café', '€ and 𝄞', '\ud800x', 'a\ud83d']) {
+    assert.deepEqual([...mine.encode(text)], [...node.encode(text)], JSON.stringify(text));
+    for (const size of [0, 1, 2, 3, 4, 5, 8, 16]) {
+      const a = new Uint8Array(size);
+      const b = new Uint8Array(size);
+      assert.deepEqual(mine.encodeInto(text, a), node.encodeInto(text, b), `${JSON.stringify(text)} into ${size}`);
+      assert.deepEqual([...a], [...b]);
+    }
+  }
+  assert.deepEqual([...mine.encode()], []);
+
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, 0x61, 0xe2, 0x82]);
+  for (const [label, options] of [['utf-8', {}], ['UTF8', {}], [' utf-8 ', { ignoreBOM: true }]]) {
+    const a = new Utf8TextDecoder(label, options);
+    const b = new TextDecoder(label, options);
+    assert.equal(a.encoding, b.encoding);
+    assert.equal(a.ignoreBOM, b.ignoreBOM);
+    assert.equal(a.decode(bom), b.decode(bom), `${label} ${JSON.stringify(options)}`);
+    assert.equal(a.decode(bom.buffer), b.decode(bom.buffer));
+  }
+  assert.equal(new Utf8TextDecoder().decode(), '');
+  // What it cannot do, it refuses rather than get wrong.
+  assert.throws(() => new Utf8TextDecoder('latin1'), RangeError);
+  assert.throws(() => new Utf8TextDecoder('utf-8', { fatal: true }), TypeError);
+  assert.throws(() => new Utf8TextDecoder().decode(bom, { stream: true }), TypeError);
 });

@@ -149,6 +149,8 @@ async fn javascript_vus_share_an_instance_and_every_request_is_counted() {
         run.stdout()
     );
     assert_eq!(run.check_passes("status is 200") as f64, iterations);
+    // QuickJS has no TextEncoder/TextDecoder: shared.js's stand-ins round-trip text.
+    assert_eq!(run.check_passes("text codec") as f64, iterations);
     assert_eq!(run.check_passes("setup saw 200"), 60);
     assert_eq!(run.metric("checks", "fails"), 0.0);
     assert_eq!(run.metric("body_bytes", "count"), iterations);
