@@ -16,7 +16,8 @@
 // What differs from js-shop: every request and sleep is `await`ed (only this VU waits); per-VU state
 // lives on `this`, since module globals are shared by the instance's VUs; the VU id comes from the
 // constructor and the iteration number from `iteration`, so random draws use
-// `Rng.seeded(this.vuId, number)`.
+// `Rng.seeded(this.vuId, number)` (with the same streams as js-shop's `Rng.forIteration`, so the
+// same VU and iteration draw the same task and product).
 //
 // Build: node sdk/js/build.mjs --shared plugins/js-shop-shared/scenario.js target/guest/js/js_shop_shared.wasm
 
@@ -24,6 +25,7 @@ import {
   Counter,
   IterationError,
   Rng,
+  TASK_STREAM,
   Tasks,
   check,
   context,
@@ -35,7 +37,8 @@ import {
 
 const cartItemsAdded = new Counter('cart_items_added');
 
-// Shared by every VU of the instance: it holds only the task table, no per-VU state.
+// Shared by every VU of the instance: it holds only the task table, no per-VU state. Each task gets
+// `{ vu, rng }`: this VU and the generator for this iteration's draws.
 const tasks = new Tasks()
   .task(3, 'browse', browse)
   .task(2, 'view_product', viewProduct)
@@ -57,10 +60,11 @@ class Shopper {
   }
 
   async iteration(scenario, number) {
-    // The draw for this iteration: reproducible from the VU id and iteration number.
-    this.rng = Rng.seeded(this.vuId, number);
+    // Draws reproducible from the VU id and iteration number, passed along rather than kept on the
+    // VU (a task of an iteration that timed out may still be running in the instance).
+    const call = { vu: this, rng: Rng.seeded(this.vuId, number) };
     try {
-      await tasks.runOne(this, this.rng);
+      await tasks.runOne(call, Rng.seeded(this.vuId, number, TASK_STREAM));
     } finally {
       await sleep(this.thinkMs);
     }
@@ -98,7 +102,7 @@ function productIds(list) {
 }
 
 /** Weight 3: the product list. */
-async function browse(s) {
+async function browse({ vu: s }) {
   const res = await http.get(`${s.baseUrl}/products`, { name: 'products' });
   check('status is 200', res.status === 200);
   // Listed: served as JSON (a response header), with every product's id.
@@ -111,15 +115,15 @@ async function browse(s) {
 }
 
 /** Weight 2: one product page, under the metric name `product` whatever the id. */
-async function viewProduct(s) {
-  const id = s.rng.pick(s.productIds);
+async function viewProduct({ vu: s, rng }) {
+  const id = rng.pick(s.productIds);
   const res = await http.get(`${s.baseUrl}/products/${id}`, { name: 'product' });
   check('status is 200', res.status === 200);
 }
 
 /** Weight 1: put one product in the cart, then read the cart back. */
-async function addToCart(s) {
-  const id = s.rng.pick(s.productIds);
+async function addToCart({ vu: s, rng }) {
+  const id = rng.pick(s.productIds);
   let res = await postCart(s, id);
   if (res.status === 401) {
     // The demo target can end sessions: log in again and retry once.

@@ -181,23 +181,40 @@ export class Utf8TextEncoder {
 
   /** Writes what fits of `input` into `dest`; returns `{ read, written }` (UTF-16 units, bytes). */
   encodeInto(input, dest) {
+    if (!(dest instanceof Uint8Array)) throw new TypeError('TextEncoder.encodeInto: the destination must be a Uint8Array');
     const s = String(input);
     let read = 0;
     let written = 0;
     while (read < s.length) {
-      const unit = s.charCodeAt(read);
-      const pair = unit >= 0xd800 && unit <= 0xdbff && read + 1 < s.length;
-      const next = pair ? s.charCodeAt(read + 1) : 0;
-      const width = pair && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
-      const bytes = encodeUtf8(s.slice(read, read + width));
-      if (written + bytes.length > dest.length) break;
-      dest.set(bytes, written);
-      written += bytes.length;
+      let c = s.charCodeAt(read);
+      let width = 1;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = read + 1 < s.length ? s.charCodeAt(read + 1) : 0;
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          width = 2;
+        } else {
+          c = 0xfffd; // a lone surrogate
+        }
+      }
+      const size = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+      if (written + size > dest.length) break;
+      if (size === 1) {
+        dest[written] = c;
+      } else {
+        // The lead byte, then 6 bits per continuation byte, most significant first.
+        dest[written] = (size === 2 ? 0xc0 : size === 3 ? 0xe0 : 0xf0) | (c >> (6 * (size - 1)));
+        for (let k = 1; k < size; k++) dest[written + k] = 0x80 | ((c >> (6 * (size - 1 - k))) & 0x3f);
+      }
+      written += size;
       read += width;
     }
     return { read, written };
   }
 }
+
+/** The WHATWG labels of UTF-8. */
+const UTF8_LABELS = ['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'];
 
 /**
  * `TextDecoder` for engines without one (QuickJS): the labels of UTF-8 only, and without the
@@ -205,23 +222,40 @@ export class Utf8TextEncoder {
  * `globalThis.TextDecoder` when there is none.
  */
 export class Utf8TextDecoder {
-  constructor(label = 'utf-8', options = {}) {
-    const name = String(label).trim().toLowerCase();
-    if (!['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'].includes(name)) {
+  #ignoreBOM;
+
+  constructor(label = 'utf-8', options = undefined) {
+    // Only ASCII whitespace is trimmed from a label, as the standard says.
+    const name = String(label).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase();
+    if (!UTF8_LABELS.includes(name)) {
       throw new RangeError(`TextDecoder: only UTF-8 is available in this engine, not "${label}"`);
     }
-    if (options.fatal) throw new TypeError('TextDecoder: { fatal: true } is not available in this engine');
-    this.ignoreBOM = Boolean(options.ignoreBOM);
-    this.fatal = false;
+    const opts = options ?? {};
+    if (opts.fatal) throw new TypeError('TextDecoder: { fatal: true } is not available in this engine');
+    this.#ignoreBOM = Boolean(opts.ignoreBOM);
   }
 
   get encoding() {
     return 'utf-8';
   }
 
-  decode(input = new Uint8Array(0), options = {}) {
-    if (options.stream) throw new TypeError('TextDecoder: { stream: true } is not available in this engine');
-    return decodeUtf8(input, this.ignoreBOM);
+  get fatal() {
+    return false;
+  }
+
+  get ignoreBOM() {
+    return this.#ignoreBOM;
+  }
+
+  decode(input = undefined, options = undefined) {
+    if ((options ?? {}).stream) throw new TypeError('TextDecoder: { stream: true } is not available in this engine');
+    if (input === undefined) return '';
+    const isBuffer =
+      input instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer === 'function' && input instanceof SharedArrayBuffer) ||
+      ArrayBuffer.isView(input);
+    if (!isBuffer) throw new TypeError('TextDecoder.decode: the input must be an ArrayBuffer or a view of one');
+    return decodeUtf8(input, this.#ignoreBOM);
   }
 }
 

@@ -46,11 +46,12 @@ import { baseContext, logThrown } from './common.js';
 
 // QuickJS has no TextEncoder/TextDecoder: utf8Encode(text) and utf8Decode(bytes) stand in, and so
 // do the globals below.
-export { fail, HttpError, IterationError, Response, utf8Decode, utf8Encode } from './core.js';
+export { fail, HttpError, IterationError, Response, TASK_STREAM, utf8Decode, utf8Encode } from './core.js';
 export { check, Counter, Rate, Trend, Gauge, log, nowMs } from './common.js';
 
 // Scenario code and bundled libraries may use the standard names: stand-ins for UTF-8 when the
-// engine has none (QuickJS).
+// engine has none (QuickJS). Modules evaluate in import order, so a library that uses them at its
+// top level must be imported after this module.
 if (typeof globalThis.TextEncoder !== 'function') globalThis.TextEncoder = Utf8TextEncoder;
 if (typeof globalThis.TextDecoder !== 'function') globalThis.TextDecoder = Utf8TextDecoder;
 
@@ -252,7 +253,14 @@ export function exportSharedScenario(Impl) {
       });
     },
     teardown(setupData) {
-      if (typeof Impl.teardown === 'function') guardedSync('teardown', () => Impl.teardown(setupData));
+      if (typeof Impl.teardown !== 'function') return;
+      guardedSync('teardown', () => {
+        const out = Impl.teardown(setupData);
+        if (out && typeof out.then === 'function') {
+          // Nothing would wait for it, and its requests and errors would be lost.
+          throw new TypeError('teardown returned a promise: in shared isolation it runs synchronously (use blockingHttp)');
+        }
+      });
     },
   };
 }

@@ -57,9 +57,9 @@ test('the TextEncoder and TextDecoder stand-ins behave as the standard ones', ()
   const mine = new Utf8TextEncoder();
   const node = new TextEncoder();
   assert.equal(mine.encoding, node.encoding);
-  for (const text of ['', 'café', '€ and 𝄞', '\ud800x', 'a\ud83d']) {
+  for (const text of ['', 'café', '€ and 𝄞', '\ud800x', 'a\ud83d', '\udc00\ud83d\ude00', 'ß日本𝄞𝄞x']) {
     assert.deepEqual([...mine.encode(text)], [...node.encode(text)], JSON.stringify(text));
-    for (const size of [0, 1, 2, 3, 4, 5, 8, 16]) {
+    for (const size of [0, 1, 2, 3, 4, 5, 6, 7, 8, 16]) {
       const a = new Uint8Array(size);
       const b = new Uint8Array(size);
       assert.deepEqual(mine.encodeInto(text, a), node.encodeInto(text, b), `${JSON.stringify(text)} into ${size}`);
@@ -78,6 +78,25 @@ test('the TextEncoder and TextDecoder stand-ins behave as the standard ones', ()
     assert.equal(a.decode(bom.buffer), b.decode(bom.buffer));
   }
   assert.equal(new Utf8TextDecoder().decode(), '');
+  assert.equal(new Utf8TextDecoder('utf-8', null).decode(bom, null), new TextDecoder('utf-8', null).decode(bom, null));
+  // Read-only, as the standard's.
+  const fixed = new Utf8TextDecoder();
+  assert.throws(() => {
+    'use strict';
+    fixed.ignoreBOM = true;
+  }, TypeError);
+  assert.equal(fixed.fatal, false);
+  // Only ASCII whitespace around a label.
+  for (const label of ['\u00a0utf-8', '\ufeffutf8', '\vutf-8']) {
+    assert.throws(() => new TextDecoder(label), RangeError);
+    assert.throws(() => new Utf8TextDecoder(label), RangeError);
+  }
+  // Input that is not bytes is refused, as the standard's.
+  for (const input of ['abc', 3, [0x61], null]) {
+    assert.throws(() => new TextDecoder().decode(input), TypeError);
+    assert.throws(() => new Utf8TextDecoder().decode(input), TypeError);
+  }
+  assert.throws(() => new Utf8TextEncoder().encodeInto('a', new Uint16Array(2)), TypeError);
   // What it cannot do, it refuses rather than get wrong.
   assert.throws(() => new Utf8TextDecoder('latin1'), RangeError);
   assert.throws(() => new Utf8TextDecoder('utf-8', { fatal: true }), TypeError);

@@ -160,10 +160,40 @@ test('exportSharedScenario: exceptions fail only the call, their stack logged on
     }
   }
   assert.throws(() => exportSharedScenario(AsyncSetup).setup(), (e) => /setup returned a promise/.test(e.payload));
+  class AsyncTeardown {
+    async iteration() {}
+    static async teardown() {}
+  }
+  assert.throws(
+    () => exportSharedScenario(AsyncTeardown).teardown(new Uint8Array()),
+    (e) => /teardown returned a promise/.test(e.payload),
+  );
   assert.throws(() => exportSharedScenario(class {}), TypeError);
   class Closing {
     async iteration() {}
     close() {}
   }
   assert.throws(() => exportSharedScenario(Closing), /never calls/);
+});
+
+test('shared.js installs the UTF-8 stand-ins only where the engine has no TextEncoder/TextDecoder', async () => {
+  const { TextEncoder: encoder, TextDecoder: decoder } = globalThis;
+  try {
+    // As in QuickJS: no codecs. A fresh copy of the module installs its stand-ins.
+    delete globalThis.TextEncoder;
+    delete globalThis.TextDecoder;
+    await import('../shared.js?without-codecs');
+    assert.equal(globalThis.TextEncoder.name, 'Utf8TextEncoder');
+    assert.equal(globalThis.TextDecoder.name, 'Utf8TextDecoder');
+    assert.deepEqual([...new globalThis.TextEncoder().encode('é€')], [0xc3, 0xa9, 0xe2, 0x82, 0xac]);
+    // Where the engine has them, they stay.
+    globalThis.TextEncoder = encoder;
+    globalThis.TextDecoder = decoder;
+    await import('../shared.js?with-codecs');
+    assert.equal(globalThis.TextEncoder, encoder);
+    assert.equal(globalThis.TextDecoder, decoder);
+  } finally {
+    globalThis.TextEncoder = encoder;
+    globalThis.TextDecoder = decoder;
+  }
 });

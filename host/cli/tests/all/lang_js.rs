@@ -129,7 +129,7 @@ fn js_shared() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn javascript_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;
-    // 60 VUs in 3 instances (3 QuickJS runtimes, not 60).
+    // 60 VUs in instances of up to 20 per VU thread (3 or 4 QuickJS runtimes, not 60).
     let run = run_plan(
         &mode_plan(&js_shared(), &target, "ids", 60, "3s", Some(20)),
         &[],
@@ -341,10 +341,13 @@ async fn js_shop_plan_counts_exactly_what_the_target_saw() {
     assert_shop_flow(&run);
 }
 
-/// The js-shop-shared plan (js-shop's flow with async weighted tasks, all 10 VUs in one shared
-/// QuickJS instance), 10 VUs for 10 s: the same as js-shop must show.
+/// The js-shop-shared plan (js-shop's flow with async weighted tasks, the VUs of each VU thread in
+/// one shared QuickJS instance), 10 VUs for 10 s: the same as js-shop must show, and every VU
+/// started at its first try.
 #[tokio::test(flavor = "multi_thread")]
 async fn js_shop_shared_plan_counts_exactly_what_the_target_saw() {
+    let plan = std::fs::read_to_string(root().join("plugins/js-shop-shared/plan.toml")).unwrap();
+    assert!(plan.contains("isolation = \"shared\""), "{plan}");
     let wasm = js_shop_shared();
     let (run, _) = run_plugin_exactly(
         "js-shop-shared",
@@ -354,6 +357,12 @@ async fn js_shop_shared_plan_counts_exactly_what_the_target_saw() {
     )
     .await;
     assert_shop_flow(&run);
+    assert_eq!(
+        run.metric("vu_init_errors", "count"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
 }
 
 /// A scenario that only uses the standard `fetch()` (wasi:http) goes through the same client as

@@ -127,7 +127,7 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
 #[tokio::test(flavor = "multi_thread")]
 async fn python_vus_share_an_instance_and_every_request_is_counted() {
     let target = Target::start().await;
-    // 60 VUs in 3 instances (and so 3 interpreters, not 60).
+    // 60 VUs in instances of up to 20 per VU thread (3 or 4 interpreters, not 60).
     let run = run_plan(
         &mode_plan(&py_shared(), &target, "ids", 60, "3s", Some(20)),
         &[],
