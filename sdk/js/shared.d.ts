@@ -77,6 +77,9 @@ export const context: {
   scenario(): never;
 };
 
+/** The stream `Tasks` draws from in stampede.js: `Rng.seeded(vuId, number, TASK_STREAM)` draws the same tasks. */
+export const TASK_STREAM: number;
+
 /** A reproducible 32-bit generator: `Rng.seeded(this.vuId, number)`. */
 export class Rng extends BaseRng {
   /** @deprecated Throws in shared isolation: use `Rng.seeded(vuId, number)`. */
