@@ -236,11 +236,19 @@ pub async fn run_plan(plan: &str, args: &[&str]) -> Run {
 /// failed.
 pub const DROPS_LOGGED: &str = "warn,guest=info,stampede_runtime::shared=debug";
 
-/// Assert that a run (with [`DROPS_LOGGED`]) dropped the resource of each VU whose `init` failed:
-/// at least `errors` of them (a retry that fails as the run ends may be dropped without its error
-/// being counted), each without a failure.
-pub fn assert_failed_starts_dropped(run: &Run, errors: f64) {
+/// What a shared run (with [`DROPS_LOGGED`]) whose even VUs fail to start must show: exit 0, the
+/// failure's message `says` logged, no instance ended, at least 2 failed starts (VUs 2 and 4 at the
+/// start, and again at their retries a second later), the resource of each dropped in its instance
+/// without a failure (at least as many: a retry that fails as the run ends may be dropped without
+/// its error being counted), and requests from the odd VUs.
+pub fn assert_only_even_starts_failed(run: &Run, says: &str) {
     let stderr = run.stderr();
+    assert_eq!(run.code(), 0, "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(!stderr.contains("shared instance ended"), "{stderr}");
+    let errors = run.metric("vu_init_errors", "count");
+    assert!(errors >= 2.0, "{errors} init errors:\n{stderr}");
+    assert!(run.metric("http_reqs", "count") > 0.0, "odd VUs iterate");
     let dropped = stderr
         .lines()
         .filter(|l| l.contains("dropped the resource of a VU whose init failed"))
@@ -250,6 +258,22 @@ pub fn assert_failed_starts_dropped(run: &Run, errors: f64) {
         "{errors} init errors:\n{stderr}"
     );
     assert!(dropped.iter().all(|l| l.contains("ok=true")), "{stderr}");
+}
+
+/// What a shared run in which exactly one iteration failed (and the instance carried on) must
+/// show: exit 0, no instance ended, one iteration error and no failed start, many iterations, one
+/// request per other iteration plus `setup_requests`, and each of them seen by `target`.
+pub async fn assert_only_one_iteration_failed(run: &Run, target: &Target, setup_requests: f64) {
+    let stderr = run.stderr();
+    assert_eq!(run.code(), 0, "{stderr}");
+    assert!(!stderr.contains("shared instance ended"), "{stderr}");
+    assert_eq!(run.metric("iteration_errors", "count"), 1.0);
+    assert_eq!(run.metric("vu_init_errors", "count"), 0.0);
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations > 100.0, "{}", run.stdout());
+    let reqs = run.metric("http_reqs", "count");
+    assert_eq!(reqs, iterations - 1.0 + setup_requests);
+    assert_eq!(reqs as u64, target.requests().await);
 }
 
 /// Like [`run_plan`], with `STAMPEDE_LOG` set to `log` (a tracing filter).
