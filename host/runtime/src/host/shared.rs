@@ -4,7 +4,7 @@
 
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::shared::{http_async, time_async};
-use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
+use crate::client::{CompletedResponse, RequestError};
 use crate::host::http::Pending;
 use crate::state::{RunContext, VuState};
 use std::future::Future;
@@ -28,8 +28,15 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
         // Recorded exactly once: below, or, if another VU traps the instance while the request is in
         // flight (dropping this future with the store), by `InFlight`'s drop, which lets the request
         // finish in a task of its own and records it then.
-        let mut flight = InFlight::new(pending, outgoing, run);
-        let (pending, result) = std::future::poll_fn(|cx| flight.poll_done(cx)).await;
+        let client = run.client.clone();
+        let mut flight = InFlight {
+            request: Some(Box::pin(async move { client.send(outgoing).await })),
+            pending: Some(pending),
+            run,
+        };
+        let result = flight.request.as_mut().expect("set above").as_mut().await;
+        flight.request = None;
+        let pending = flight.pending.take().expect("set above");
         accessor.with(|mut access| access.get().finish_request(pending, result))
     }
 }
@@ -42,28 +49,6 @@ struct InFlight {
     request: Option<Sending>,
     pending: Option<Pending>,
     run: Arc<RunContext>,
-}
-
-impl InFlight {
-    fn new(pending: Pending, outgoing: OutgoingRequest, run: Arc<RunContext>) -> Self {
-        let client = run.client.clone();
-        InFlight {
-            request: Some(Box::pin(async move { client.send(outgoing).await })),
-            pending: Some(pending),
-            run,
-        }
-    }
-
-    /// Poll the request; once it is done, its outcome for [`VuState::finish_request`] (only once).
-    fn poll_done(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<(Pending, Result<CompletedResponse, RequestError>)> {
-        let request = self.request.as_mut().expect("polled after it finished");
-        let result = std::task::ready!(request.as_mut().poll(cx));
-        self.request = None;
-        std::task::Poll::Ready((self.pending.take().expect("set until done"), result))
-    }
 }
 
 impl Drop for InFlight {
