@@ -527,12 +527,7 @@ export class Tasks {
       }
       throw e;
     };
-    try {
-      const out = entry.run(state);
-      return out && typeof out.then === 'function' ? out.catch(prefix) : out;
-    } catch (e) {
-      return prefix(e);
-    }
+    return attempt(() => entry.run(state), prefix);
   }
 }
 
@@ -550,6 +545,19 @@ export function describe(e) {
 /** What setup returned, as the bytes handed to every VU: bytes, a string, JSON or nothing. */
 export function setupBytes(data) {
   return bytesOf(isPlainData(data) ? JSON.stringify(data) : data) ?? EMPTY;
+}
+
+/**
+ * `fn()`, with `onError` handling what it throws or, when it returns a promise, what that rejects
+ * with (sync values stay sync).
+ */
+export function attempt(fn, onError) {
+  try {
+    const out = fn();
+    return out && typeof out.then === 'function' ? out.catch(onError) : out;
+  } catch (e) {
+    return onError(e);
+  }
 }
 
 /** `value`, or what it resolves to, passed through `fn` (sync values stay sync). */

@@ -5,6 +5,7 @@
 export {
   Body,
   check,
+  HttpClient,
   Counter,
   fail,
   Gauge,
@@ -23,35 +24,19 @@ export {
 } from './stampede.js';
 
 import { Rng as BaseRng } from './stampede.js';
-import type { Body, RequestOptions, Response, Task } from './stampede.js';
+import type { Body, HttpClient, Response, Task } from './stampede.js';
 
 /**
  * The HTTP client: only this VU waits for the response; the instance runs other VUs meanwhile.
  * Every function resolves to a `Response` for any status, or rejects with an `HttpError`.
  */
-export const http: {
-  request(method: string, url: string, options?: RequestOptions): Promise<Response>;
-  get(url: string, options?: RequestOptions): Promise<Response>;
-  head(url: string, options?: RequestOptions): Promise<Response>;
-  del(url: string, options?: RequestOptions): Promise<Response>;
-  post(url: string, body?: Body, options?: RequestOptions): Promise<Response>;
-  put(url: string, body?: Body, options?: RequestOptions): Promise<Response>;
-  patch(url: string, body?: Body, options?: RequestOptions): Promise<Response>;
-};
+export const http: HttpClient<Promise<Response>>;
 
 /**
  * The blocking client, for `setup` and `teardown`: in a VU's call it stalls every VU of the
  * instance. Returns a `Response`, or throws an `HttpError`.
  */
-export const blockingHttp: {
-  request(method: string, url: string, options?: RequestOptions): Response;
-  get(url: string, options?: RequestOptions): Response;
-  head(url: string, options?: RequestOptions): Response;
-  del(url: string, options?: RequestOptions): Response;
-  post(url: string, body?: Body, options?: RequestOptions): Response;
-  put(url: string, body?: Body, options?: RequestOptions): Response;
-  patch(url: string, body?: Body, options?: RequestOptions): Response;
-};
+export const blockingHttp: HttpClient<Response>;
 
 /** Pause this VU (think time), rounded up to whole milliseconds; other VUs run meanwhile. */
 export function sleep(ms: number): Promise<void>;

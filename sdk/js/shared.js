@@ -191,6 +191,17 @@ function guardedSync(where, fn) {
 }
 
 /**
+ * What `setup` or `teardown` returned, refused if it is a promise: nothing would wait for it, and
+ * its requests and errors would be lost.
+ */
+function synchronous(where, value) {
+  if (value && typeof value.then === 'function') {
+    throw new TypeError(`${where} returned a promise: in shared isolation it runs synchronously (use blockingHttp)`);
+  }
+  return value;
+}
+
+/**
  * Build the `sharedRunner` export from a class: `export const sharedRunner =
  * exportSharedScenario(MyVu);`.
  *
@@ -244,23 +255,11 @@ export function exportSharedScenario(Impl) {
     Vu,
     setup() {
       if (typeof Impl.setup !== 'function') return EMPTY;
-      return guardedSync('setup', () => {
-        const data = Impl.setup();
-        if (data && typeof data.then === 'function') {
-          throw new TypeError('setup returned a promise: in shared isolation it runs synchronously (use blockingHttp)');
-        }
-        return setupBytes(data);
-      });
+      return guardedSync('setup', () => setupBytes(synchronous('setup', Impl.setup())));
     },
     teardown(setupData) {
       if (typeof Impl.teardown !== 'function') return;
-      guardedSync('teardown', () => {
-        const out = Impl.teardown(setupData);
-        if (out && typeof out.then === 'function') {
-          // Nothing would wait for it, and its requests and errors would be lost.
-          throw new TypeError('teardown returned a promise: in shared isolation it runs synchronously (use blockingHttp)');
-        }
-      });
+      guardedSync('teardown', () => synchronous('teardown', Impl.teardown(setupData)));
     },
   };
 }

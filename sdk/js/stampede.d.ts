@@ -59,16 +59,19 @@ export class Response {
   header(name: string): string | undefined;
 }
 
+/** The helpers of an HTTP client whose calls give `R` (a `Response`, or shared.js's promise of one). */
+export interface HttpClient<R> {
+  request(method: string, url: string, options?: RequestOptions): R;
+  get(url: string, options?: RequestOptions): R;
+  head(url: string, options?: RequestOptions): R;
+  del(url: string, options?: RequestOptions): R;
+  post(url: string, body?: Body, options?: RequestOptions): R;
+  put(url: string, body?: Body, options?: RequestOptions): R;
+  patch(url: string, body?: Body, options?: RequestOptions): R;
+}
+
 /** The HTTP client. Every function returns a `Response` for any status, or throws an `HttpError`. */
-export const http: {
-  request(method: string, url: string, options?: RequestOptions): Response;
-  get(url: string, options?: RequestOptions): Response;
-  head(url: string, options?: RequestOptions): Response;
-  del(url: string, options?: RequestOptions): Response;
-  post(url: string, body?: Body, options?: RequestOptions): Response;
-  put(url: string, body?: Body, options?: RequestOptions): Response;
-  patch(url: string, body?: Body, options?: RequestOptions): Response;
-};
+export const http: HttpClient<Response>;
 
 /** `text` as UTF-8 bytes (a lone surrogate becomes U+FFFD). */
 export function utf8Encode(text: string): Uint8Array;

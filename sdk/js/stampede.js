@@ -35,6 +35,7 @@ import {
   Tasks as CoreTasks,
   U32_MAX,
   andThen,
+  attempt,
   httpHelper,
   requestRecord,
   Response,
@@ -122,31 +123,19 @@ function trap(where, e) {
 
 /** Run `fn`; an `IterationError` becomes `err`, anything else is logged and traps. */
 function guarded(where, fn) {
-  const fails = (e) => {
+  return attempt(fn, (e) => {
     if (e instanceof IterationError) throw e;
     return trap(where, e);
-  };
-  try {
-    const out = fn();
-    return out && typeof out.then === 'function' ? out.catch(fails) : out;
-  } catch (e) {
-    return fails(e);
-  }
+  });
 }
 
 /** `setup`/`teardown` errors of any kind become `err(message)` (they end or annotate the run). */
 function asResult(where, fn) {
-  const toErr = (e) => {
+  return attempt(fn, (e) => {
     if (e instanceof IterationError) throw e;
     logThrown(where, e);
     throw new IterationError(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-  };
-  try {
-    const out = fn();
-    return out && typeof out.then === 'function' ? out.catch(toErr) : out;
-  } catch (e) {
-    return toErr(e);
-  }
+  });
 }
 
 /**
