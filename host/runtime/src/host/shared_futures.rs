@@ -64,19 +64,18 @@ impl FutureProducer<VuState> for Receiving {
         finish: bool,
     ) -> Poll<wasmtime::Result<Option<Self::Item>>> {
         let rx = &mut self.get_mut().0;
-        if finish {
-            // The read was cancelled: the request goes on in its task for a later read.
-            return match rx.try_recv() {
-                Ok((pending, result)) => {
-                    Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
-                }
-                Err(_) => Poll::Ready(Ok(None)),
-            };
-        }
-        let outcome = ready!(Pin::new(rx).poll(cx));
-        let (pending, result) = outcome.map_err(|_| {
-            wasmtime::format_err!("the task sending this request ended without an outcome")
-        })?;
+        let (pending, result) = if finish {
+            // The read was cancelled: unless the outcome is here, the request goes on in its task
+            // for a later read.
+            match rx.try_recv() {
+                Ok(outcome) => outcome,
+                Err(_) => return Poll::Ready(Ok(None)),
+            }
+        } else {
+            ready!(Pin::new(rx).poll(cx)).map_err(|_| {
+                wasmtime::format_err!("the task sending this request ended without an outcome")
+            })?
+        };
         Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
     }
 }
