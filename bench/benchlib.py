@@ -1,6 +1,7 @@
 """Shared pieces of the bench/ scripts: paths, CPU pinning, waiting for a server, /proc readings."""
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -38,11 +39,20 @@ def nginx_path():
     return nginx if os.path.exists(nginx) else None
 
 
-def start_nginx(work, port, extra_headers=0):
+def start_nginx(work, port, extra_headers=0, tls=False):
     """nginx (one worker, pinned like every target) in directory `work`, on 127.0.0.1:`port`,
     answering every GET with `ok\\n` and its 5 usual response headers plus `extra_headers` more
-    (`x-extra-0: value-0`, ...). The caller checks `nginx_path()` first and stops the process."""
+    (`x-extra-0: value-0`, ...); with `tls`, over https with a self-signed certificate made here
+    with openssl. The caller checks `nginx_path()` first and stops the process."""
     add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
+    listen = f"127.0.0.1:{port}"
+    if tls:
+        key, cert = os.path.join(work, "nginx-key.pem"), os.path.join(work, "nginx-cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        listen += f" ssl; ssl_certificate {cert}; ssl_certificate_key {key}"
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""worker_processes 1;
@@ -56,7 +66,7 @@ http {{
     fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
     keepalive_requests 1000000;
     server {{
-        listen 127.0.0.1:{port};
+        listen {listen};
         location / {{ default_type text/plain; {add}return 200 "ok\\n"; }}
     }}
 }}
@@ -86,10 +96,12 @@ def warm(plan):
 
 
 def wait_http(url):
-    """Wait up to 10 s for url to answer; exit the script if it does not."""
+    """Wait up to 10 s for url to answer (an https one with any certificate); exit the script if it
+    does not."""
+    unverified = ssl._create_unverified_context() if url.startswith("https") else None
     for _ in range(100):
         try:
-            urllib.request.urlopen(url, timeout=1).read()
+            urllib.request.urlopen(url, timeout=1, context=unverified).read()
             return
         except OSError:
             time.sleep(0.1)

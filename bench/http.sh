@@ -10,8 +10,15 @@
 # "requests per second" is per generator core. Load goes only to 127.0.0.1; each run is bounded by
 # DURATION and stops by itself.
 #
-# usage: bench/http.sh [DURATION_SECONDS=10] [CONNECTIONS=50] [ROUNDS=3]
+# With --https first: the same over TLS, Stampede against wrk only (see bench/throughput.py).
+#
+# usage: bench/http.sh [--https] [DURATION_SECONDS=10] [CONNECTIONS=50] [ROUNDS=3]
 set -euo pipefail
+https=()
+if [ "${1:-}" = "--https" ]; then
+    https=(--https)
+    shift
+fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/lib.sh
@@ -38,4 +45,4 @@ ensure_rust_target
 build_generators
 bash scripts/build-guests.sh >/dev/null
 
-python3 bench/throughput.py "$secs" "$conns" "$rounds"
+python3 bench/throughput.py "${https[@]}" "$secs" "$conns" "$rounds"

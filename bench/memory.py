@@ -30,10 +30,15 @@ instance (one interpreter) per VU, and without the 16 MiB memory cap per instanc
 guest is the JavaScript component tests/fixtures/js-shared (QuickJS, built with componentize-qjs for
 the world `scenario-shared-futures` by scripts/build-guests.sh; the same GET-then-sleep), likewise.
 
+`--https` runs the same over TLS: `stampede target --tls`, the plan's target `https://` with
+`insecure-skip-tls-verify` (a handshake per new connection; with N >= `max-connections` about
+`max-connections` connections are open, opened in the start burst, so the difference to a plain run at
+the same N is their TLS state).
+
 `--release-stack-after D` sets the plan's `release-stack-after` (default: the plan's default, 10s, so a
 1 s sleep keeps its stack pages; `1s` gives them back at every sleep of the default 1 s; `off`).
 
-usage: bench/memory.py [--raise-max-map-count] [--shared [--vus-per-instance N]] [--python | --js] [--sleep-ms MS]
+usage: bench/memory.py [--raise-max-map-count] [--https] [--shared [--vus-per-instance N]] [--python | --js] [--sleep-ms MS]
                        [--pause] [--max-connections N] [--release-stack-after D] [N1 N2 ...]
                        (default: 10000 50000)
 """
@@ -70,15 +75,18 @@ def write_plan(n, work, cfg, port=PORT):
     mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
     release = cfg.get("release_stack_after")
     release = f'release-stack-after = "{release}"' if release else ""
+    scheme = "https" if cfg["https"] else "http"
+    insecure = "insecure-skip-tls-verify = true" if cfg["https"] else ""
     plan = os.path.join(work, f"plan-{n}.toml")
     with open(plan, "w") as f:
         f.write(f"""component = "{wasm}"
-targets = ["http://127.0.0.1:{port}"]
+targets = ["{scheme}://127.0.0.1:{port}"]
 [params]
 mode = "{mode}"
-url = "http://127.0.0.1:{port}/"
+url = "{scheme}://127.0.0.1:{port}/"
 sleep_ms = "{cfg["sleep_ms"]}"
 [options]
+{insecure}
 {memory}
 {release}
 max-connections = {cfg["max_connections"]}
@@ -155,6 +163,7 @@ def main():
     args = sys.argv[1:]
     cfg = {
         "shared": take_flag(args, "--shared"),
+        "https": take_flag(args, "--https"),
         "python": take_flag(args, "--python"),
         "js": take_flag(args, "--js"),
         "pause": take_flag(args, "--pause"),
@@ -182,10 +191,11 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         if hard < 2 * cfg["max_connections"]:
             print(f"warning: open file limit {hard} may be too low for {cfg['max_connections']} connections")
-    target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
+    target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"]
+                              + (["--tls"] if cfg["https"] else []),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_http(f"http://127.0.0.1:{PORT}/healthz")
+        wait_http(f"{'https' if cfg['https'] else 'http'}://127.0.0.1:{PORT}/healthz")
         with tempfile.TemporaryDirectory() as work:
             results = [(n, *run(n, work, cfg)) for n in ns]
     finally:
@@ -196,7 +206,7 @@ def main():
     guest = ("Python guest, tests/fixtures/py-shared" if cfg["python"]
              else "JavaScript guest, tests/fixtures/js-shared" if cfg["js"] else "Rust guest")
     release = cfg["release_stack_after"] or "10s (default)"
-    print(f"VUs that GET then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
+    print(f"VUs that GET{' (https)' if cfg['https'] else ''} then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
           f"max-connections {cfg['max_connections']}, release-stack-after {release}")
     print("RSS+PTE is VmRSS + VmPTE of the stampede process: the peak, and the plateau (median once")
     print("every VU runs and the start burst of first requests is over)")

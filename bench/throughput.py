@@ -14,7 +14,11 @@ CPU 0, runs on CPU 1, one after the other and each for DURATION seconds with CON
 and prints requests/s, CPU seconds per 1,000 requests, p50/p99 and peak RSS of each, plus Stampede's
 ratios to each reference. Load goes only to 127.0.0.1; every run stops by itself.
 
-usage: bench/throughput.py DURATION CONNECTIONS [ROUNDS=3]
+With `--https`, the same over TLS: nginx with `listen ... ssl` and a self-signed P-256 certificate
+(openssl), and `stampede target --tls`; only Stampede (with `insecure-skip-tls-verify`, so both
+tools skip verification, which costs only at a handshake anyway) and wrk (OpenSSL) speak TLS here.
+
+usage: bench/throughput.py [--https] DURATION CONNECTIONS [ROUNDS=3]
 """
 import json
 import os
@@ -104,12 +108,13 @@ def run_all(name, url, origin, secs, conns, rounds, work):
 def one_round(name, url, origin, secs, conns, work):
     """One run of each tool: rows of (tool, requests, req/s, CPU s, p50 ms, p99 ms, peak RSS KiB)."""
     rows = []
+    https = url.startswith("https://")
     plan = rust_get_plan(os.path.join(work, f"plan-{name}.toml"), origin, url, f"""
 [scenarios.get]
 executor = "constant-vus"
 vus = {conns}
 duration = "{secs}s"
-""")
+""" + ("[options]\ninsecure-skip-tls-verify = true\n" if https else ""))
     # Warm the compile cache so compilation is not measured.
     warm(plan)
     summary = os.path.join(work, f"s-{name}.json")
@@ -128,6 +133,10 @@ duration = "{secs}s"
     rows.append(("wrk", n, float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1)), cpu,
                  ms(re.search(r"^\s+50%\s+(\S+)", w, re.M).group(1)),
                  ms(re.search(r"^\s+99%\s+(\S+)", w, re.M).group(1)), rss))
+
+    if https:
+        # hyper-loop, Goose and Locust are measured over plain HTTP only.
+        return rows
 
     out = os.path.join(work, "h.out")
     _, cpu, rss = measure(PIN_GEN + [LOOP, url, "--connections", str(conns), "--duration", str(secs)], out)
@@ -167,21 +176,31 @@ duration = "{secs}s"
 
 
 def main():
-    secs, conns = int(sys.argv[1]), int(sys.argv[2])
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    args = sys.argv[1:]
+    https = "--https" in args
+    args = [a for a in args if a != "--https"]
+    secs, conns = int(args[0]), int(args[1])
+    rounds = int(args[2]) if len(args) > 2 else 3
+    scheme = "https" if https else "http"
+    # Other ports over TLS, so a plain run's target left behind cannot answer for it.
+    nginx_port, target_port = (18094, 18091) if https else (18093, 18090)
     with tempfile.TemporaryDirectory() as work:
         procs = []
         try:
+            nginx = f"{scheme}://127.0.0.1:{nginx_port}"
             if nginx_path():
-                procs.append(start_nginx(work, 18093))
-                wait_http("http://127.0.0.1:18093/")
-                run_all("nginx", "http://127.0.0.1:18093/", "http://127.0.0.1:18093", secs, conns, rounds, work)
+                procs.append(start_nginx(work, nginx_port, tls=https))
+                wait_http(nginx + "/")
+                run_all("nginx", nginx + "/", nginx, secs, conns, rounds, work)
             else:
                 print("nginx not installed: skipping the nginx target")
-            procs.append(subprocess.Popen(PIN_TARGET + [BIN, "target", "--listen", "127.0.0.1:18090"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_http("http://127.0.0.1:18090/healthz")
-            run_all("stampede target", "http://127.0.0.1:18090/", "http://127.0.0.1:18090", secs, conns, rounds, work)
+            target = f"{scheme}://127.0.0.1:{target_port}"
+            procs.append(subprocess.Popen(
+                PIN_TARGET + [BIN, "target", "--listen", f"127.0.0.1:{target_port}"]
+                + (["--tls"] if https else []),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_http(target + "/healthz")
+            run_all("stampede target", target + "/", target, secs, conns, rounds, work)
         finally:
             for p in procs:
                 p.terminate()

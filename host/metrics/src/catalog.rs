@@ -15,6 +15,8 @@ pub mod names {
     pub const HTTP_REQ_DURATION: &str = "http_req_duration";
     /// Time spent establishing the TCP connection (trend, ms).
     pub const HTTP_REQ_CONNECTING: &str = "http_req_connecting";
+    /// Time spent on the TLS handshake of a new `https://` connection (trend, ms).
+    pub const HTTP_REQ_TLS_HANDSHAKING: &str = "http_req_tls_handshaking";
     /// Time waiting for the first response byte (trend, ms).
     pub const HTTP_REQ_WAITING: &str = "http_req_waiting";
     /// Time receiving the response body (trend, ms).
@@ -57,6 +59,7 @@ pub const BUILTINS: &[(&str, MetricKind, ValueType)] = {
         (HTTP_REQS, Counter, Plain),
         (HTTP_REQ_DURATION, Trend, Time),
         (HTTP_REQ_CONNECTING, Trend, Time),
+        (HTTP_REQ_TLS_HANDSHAKING, Trend, Time),
         (HTTP_REQ_WAITING, Trend, Time),
         (HTTP_REQ_RECEIVING, Trend, Time),
         (HTTP_REQ_FAILED, Rate, Plain),

@@ -11,8 +11,11 @@
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
 //! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
 //! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
+//! tls-ca-file = "ca.pem"           # also trust these CA certificates for https:// targets
+//! insecure-skip-tls-verify = false # true: do not verify https:// servers' certificates
 //! ```
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -58,6 +61,15 @@ pub struct Options {
     /// (`"off"`): never.
     #[serde(default = "default_release_stack_after")]
     pub release_stack_after: Option<Duration>,
+    /// PEM file of CA certificates trusted for `https://` targets besides Mozilla's roots (a
+    /// company CA, or a test system's self-signed certificate): as written in the plan, until
+    /// [`crate::load`] or [`crate::parse`] resolves it against the plan file's folder.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Do not verify `https://` servers' certificates (k6's `insecureSkipTLSVerify`), for test
+    /// systems only: the traffic is still encrypted, but to whoever answers.
+    #[serde(default)]
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
@@ -85,6 +97,8 @@ impl Default for Options {
             max_connections: None,
             discard_response_bodies: false,
             release_stack_after: default_release_stack_after(),
+            tls_ca_file: None,
+            insecure_skip_tls_verify: false,
         }
     }
 }
@@ -103,6 +117,8 @@ impl Options {
             max_connections: r.u64("max-connections").ok().flatten(),
             discard_response_bodies: or(r.bool("discard-response-bodies"), false),
             release_stack_after: read_release_stack_after(r),
+            tls_ca_file: r.string("tls-ca-file").ok().flatten().map(PathBuf::from),
+            insecure_skip_tls_verify: or(r.bool("insecure-skip-tls-verify"), false),
         }
     }
 
@@ -158,6 +174,24 @@ impl Options {
         }
         check_positive_duration("setup-timeout", self.setup_timeout, &mut problems);
         check_positive_duration("teardown-timeout", self.teardown_timeout, &mut problems);
+        if self
+            .tls_ca_file
+            .as_ref()
+            .is_some_and(|f| f.as_os_str().is_empty())
+        {
+            problems.push((
+                "tls-ca-file",
+                "must not be empty: name a PEM file of CA certificates, or leave it out".to_owned(),
+            ));
+        }
+        if self.insecure_skip_tls_verify && self.tls_ca_file.is_some() {
+            problems.push((
+                "tls-ca-file",
+                "has no effect with insecure-skip-tls-verify = true, which trusts any certificate: \
+                 remove one of the two"
+                    .to_owned(),
+            ));
+        }
         problems
     }
 }

@@ -128,11 +128,12 @@ const NO_SCENARIOS: &str = r#"no scenarios: add one, e.g. [scenarios.main] with 
 /// Parses and validates a plan, collecting every problem, each with its TOML path. `component` is resolved
 /// against `base_dir`; the file system is not touched (see [`load`]).
 pub fn parse(text: &str, base_dir: &Path) -> Result<Plan, PlanErrors> {
-    read(text, base_dir, |_| None)
+    read(text, base_dir, false)
 }
 
-/// Reads the plan file at `path`, parses it (the component is resolved against the file's folder and made
-/// absolute), and also checks that the component file exists. Errors name `path`.
+/// Reads the plan file at `path`, parses it (the component and `options.tls-ca-file` are resolved
+/// against the file's folder and made absolute), and also checks that those files exist. Errors
+/// name `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
     let fail = |message: String| PlanErrors::new(vec![PlanError::new("", message)]).with_file(path);
     let text =
@@ -143,7 +144,7 @@ pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
     };
     let base_dir = std::path::absolute(base_dir)
         .map_err(|e| fail(format!("cannot resolve the plan's folder: {e}")))?;
-    read(&text, &base_dir, check_component).map_err(|e| e.with_file(path))
+    read(&text, &base_dir, true).map_err(|e| e.with_file(path))
 }
 
 /// The problem with a resolved component path, if any.
@@ -163,12 +164,21 @@ fn check_component(path: &Path) -> Option<String> {
     }
 }
 
-/// Parses `text`; `check_component` looks at the resolved component path (the file system, for `load`).
-fn read(
-    text: &str,
-    base_dir: &Path,
-    check_component: impl Fn(&Path) -> Option<String>,
-) -> Result<Plan, PlanErrors> {
+/// The problem with a resolved `tls-ca-file` path, if any.
+fn check_ca_file(path: &Path) -> Option<String> {
+    if path.is_file() {
+        None
+    } else {
+        Some(format!(
+            "file not found: {} (name a PEM file of CA certificates, relative to the plan file)",
+            path.display()
+        ))
+    }
+}
+
+/// Parses `text`; with `check_files`, also checks that the files it names (the component,
+/// `options.tls-ca-file`) exist (for `load`).
+fn read(text: &str, base_dir: &Path, check_files: bool) -> Result<Plan, PlanErrors> {
     let table: Table = text.parse().map_err(|e: toml::de::Error| {
         PlanErrors::new(vec![PlanError::new("", syntax_message(text, &e))])
     })?;
@@ -189,7 +199,7 @@ fn read(
         }
         Ok(c) => {
             let resolved = base_dir.join(c);
-            if let Some(message) = check_component(&resolved) {
+            if let Some(message) = check_files.then(|| check_component(&resolved)).flatten() {
                 r.error("component", message);
             }
             resolved
@@ -201,8 +211,16 @@ fn read(
     let params = read_params(&mut r);
     let options = match r.table("options") {
         Ok(Some(mut options_reader)) => {
-            let options = crate::Options::read(&mut options_reader);
+            let mut options = crate::Options::read(&mut options_reader);
             options_reader.problems(options.validate());
+            if let Some(file) = &mut options.tls_ca_file
+                && !file.as_os_str().is_empty()
+            {
+                *file = base_dir.join(&*file);
+                if let Some(message) = check_files.then(|| check_ca_file(file)).flatten() {
+                    options_reader.error("tls-ca-file", message);
+                }
+            }
             r.absorb("options", options_reader.finish());
             options
         }
@@ -268,13 +286,6 @@ fn read_targets(r: &mut Reader<'_>) -> Vec<Origin> {
         let path = format!("targets[{i}]");
         match item {
             Value::String(s) => match s.parse::<Origin>() {
-                Ok(origin) if origin.scheme == "https" => {
-                    let message = format!(
-                        "{}: https targets are not supported yet (requests to them could not be sent); test an http:// origin",
-                        quote_str(s)
-                    );
-                    r.error_at("targets", path, message);
-                }
                 Ok(origin) => out.push(origin),
                 Err(e) => {
                     let message = format!(

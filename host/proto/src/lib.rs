@@ -146,6 +146,10 @@ pub struct PlanSource {
     pub vus: Option<u64>,
     /// `--duration` override in milliseconds, if any.
     pub duration_ms: Option<u64>,
+    /// The text of the plan's `options.tls-ca-file`, read where the plan was read: workers do not
+    /// see the plan's folder.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
 }
 
 /// A scenario component and its content hash.

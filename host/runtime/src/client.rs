@@ -1,13 +1,15 @@
-//! The load traffic's HTTP client: keep-alive HTTP/1.1 connections in one pool per VU thread
-//! (see [`crate::pool`]), with host-side timing, the plan's target allowlist and `max-connections`.
+//! The load traffic's HTTP client: keep-alive HTTP/1.1 connections (over TLS for `https://`, see
+//! [`crate::tls`]) in one pool per VU thread (see [`crate::pool`]), with host-side timing, the
+//! plan's target allowlist and `max-connections`.
 //!
 //! Timings use `Instant::now()` reads only (no timers): request start, response head, last body byte.
 
-use crate::conn::{Conn, ExchangeError, Exchanged};
+use crate::conn::{Conn, ExchangeError, Exchanged, OpenError, Opened};
 pub use crate::h1::ResponseHeaders;
 use crate::h1::{self, EncodedRequest};
-use crate::pool::{self, Checkout, Pool};
+use crate::pool::{self, Checkout, Endpoint, Pool};
 use crate::timer;
+use crate::tls::ClientTls;
 use bytes::Bytes;
 use http::Uri;
 use std::borrow::Cow;
@@ -70,9 +72,12 @@ pub struct CompletedResponse {
 pub struct Timings {
     /// Request start to last body byte.
     pub duration: Duration,
-    /// Opening a new connection for this request; zero when a pooled one was reused.
+    /// Opening a new TCP connection for this request; zero when a pooled one was reused.
     pub connecting: Duration,
-    /// Request start to response head, minus `connecting`.
+    /// The TLS handshake of a new `https://` connection; zero when a pooled one was reused. None
+    /// for plain HTTP (which records no `http_req_tls_handshaking` sample).
+    pub tls_handshaking: Option<Duration>,
+    /// Request start to response head, minus `connecting` and `tls_handshaking`.
     pub waiting: Duration,
     /// Response head to last body byte.
     pub receiving: Duration,
@@ -87,6 +92,14 @@ pub enum RequestError {
     Invalid(String),
     /// Could not connect, or the connection broke.
     Connect(String),
+    /// The TLS handshake failed (an untrusted certificate, no common protocol version...): a
+    /// `connect` error to the guest, tagged `error_code=tls` in metrics.
+    Tls {
+        /// What failed and what to do about it.
+        message: String,
+        /// Whether the server's certificate was refused (rather than the handshake failing).
+        certificate: bool,
+    },
     /// No complete response within the timeout.
     Timeout,
     /// The peer spoke something other than HTTP.
@@ -108,6 +121,7 @@ impl RequestError {
             RequestError::OriginNotAllowed(_) => "origin-not-allowed",
             RequestError::Invalid(_) => "invalid-request",
             RequestError::Connect(_) => "connect",
+            RequestError::Tls { .. } => "tls",
             RequestError::Timeout => "timeout",
             RequestError::Protocol(_) | RequestError::BodyTooLong { .. } => "protocol",
         }
@@ -127,6 +141,8 @@ impl RequestError {
 pub struct HttpClient {
     pool: Arc<Pool>,
     allowed: Arc<[AllowedOrigin]>,
+    /// How `https://` servers are verified.
+    tls: ClientTls,
     /// Longest response body read; a longer one is an error (see [`HttpClient::with_body_limit`]).
     max_body: u64,
 }
@@ -138,8 +154,16 @@ impl HttpClient {
         HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: allowed.into(),
+            tls: ClientTls::default_roots(),
             max_body: u64::MAX,
         }
+    }
+
+    /// Verify `https://` servers as `tls` says (the plan's `tls-ca-file` and
+    /// `insecure-skip-tls-verify`) instead of against Mozilla's roots only.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Refuse response bodies longer than `max_body` bytes (unless the request discards its body):
@@ -164,6 +188,7 @@ impl HttpClient {
         HttpClient {
             pool: Arc::new(Pool::new(max_connections.map(to_usize))),
             allowed: self.allowed.clone(),
+            tls: self.tls.clone(),
             max_body: self.max_body,
         }
     }
@@ -196,27 +221,28 @@ impl HttpClient {
         let (host, port) = host_port(&uri, &req.url)?;
         let host = &*host;
         self.check_origin(&uri, host, port)?;
-        if uri.scheme_str() == Some("https") {
-            return Err(RequestError::Invalid(
-                "https targets are not supported yet; use an http:// target".into(),
-            ));
-        }
+        // (The allowlist accepts only `http` and `https`.)
+        let at = Endpoint {
+            host,
+            port,
+            tls: is_https(&uri),
+        };
         let discard_body = req.discard_body;
-        let request = build(&req, &uri, port)?;
+        let request = build(&req, &uri, at)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
-        let checkout = self.pool.checkout(host, port).await;
+        let checkout = self.pool.checkout(at).await;
         let start = Instant::now();
         deadline.as_mut().reset(timer::after(
             tokio::time::Instant::from_std(start),
             req.timeout,
         ));
-        let exchange = std::pin::pin!(self.exchange(host, port, checkout, &request, discard_body));
-        let (conn, x, connecting, queued) = timer::before(deadline, exchange)
+        let exchange = std::pin::pin!(self.exchange(at, checkout, &request, discard_body));
+        let (conn, x, opened, queued) = timer::before(deadline, exchange)
             .await
             .ok_or(RequestError::Timeout)??;
         let end = Instant::now();
         if x.reusable {
-            self.pool.put_back(host, port, conn);
+            self.pool.put_back(at, conn);
         }
         // A retry's wait for a connection is not part of the request's time either.
         let start = start + queued;
@@ -226,8 +252,10 @@ impl HttpClient {
             body: x.body,
             timings: Timings {
                 duration: end - start,
-                connecting,
-                waiting: (x.head_at - start).saturating_sub(connecting),
+                connecting: opened.connecting,
+                tls_handshaking: at.tls.then_some(opened.tls_handshaking),
+                waiting: (x.head_at - start)
+                    .saturating_sub(opened.connecting + opened.tls_handshaking),
                 receiving: end - x.head_at,
             },
             bytes_sent: x.sent,
@@ -241,13 +269,13 @@ impl HttpClient {
     /// most); others fail, as they may have reached the server.
     async fn exchange(
         &self,
-        host: &str,
-        port: u16,
+        at: Endpoint<'_>,
         mut checkout: Checkout,
         request: &EncodedRequest,
         discard_body: bool,
-    ) -> Result<(Conn, Exchanged, Duration, Duration), RequestError> {
-        let (mut connecting, mut queued) = (Duration::ZERO, Duration::ZERO);
+    ) -> Result<(Conn, Exchanged, Opened, Duration), RequestError> {
+        let (mut opened, mut queued) = (Opened::default(), Duration::ZERO);
+        let (host, port) = (at.host, at.port);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -257,24 +285,34 @@ impl HttpClient {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
                     // the task's handle meanwhile.
                     let (conn, took) =
-                        pool::open_in_task(host, port, permit).await.map_err(|e| {
-                            RequestError::Connect(format!(
-                                "could not connect to {}:{port}: {e}",
-                                bracketed(host)
-                            ))
-                        })?;
-                    connecting += took;
+                        pool::open_in_task(at, &self.tls, permit)
+                            .await
+                            .map_err(|e| match e {
+                                OpenError::Connect(e) => RequestError::Connect(format!(
+                                    "could not connect to {}:{port}: {e}",
+                                    bracketed(host)
+                                )),
+                                OpenError::Tls {
+                                    message,
+                                    certificate,
+                                } => RequestError::Tls {
+                                    message: format!("{}:{port}: {message}", bracketed(host)),
+                                    certificate,
+                                },
+                            })?;
+                    opened.connecting += took.connecting;
+                    opened.tls_handshaking += took.tls_handshaking;
                     (conn, false)
                 }
             };
             match conn.exchange(request, self.max_body, discard_body).await {
-                Ok(x) => return Ok((conn, x, connecting, queued)),
+                Ok(x) => return Ok((conn, x, opened, queued)),
                 Err(ExchangeError::NoResponse(_))
                     if reused && request.idempotent && attempt < SEND_ATTEMPTS =>
                 {
                     drop(conn);
                     let began = Instant::now();
-                    checkout = self.pool.checkout(host, port).await;
+                    checkout = self.pool.checkout(at).await;
                     queued += began.elapsed();
                 }
                 Err(ExchangeError::NoResponse(m)) => {
@@ -330,10 +368,11 @@ fn host_port<'u>(uri: &'u Uri, url: &str) -> Result<(Cow<'u, str>, u16), Request
     };
     let port = match port {
         None | Some("") => {
-            let https = uri
-                .scheme_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case("https"));
-            if https { 443 } else { 80 }
+            if is_https(uri) {
+                443
+            } else {
+                80
+            }
         }
         Some(text) => text.parse().map_err(|_| {
             RequestError::Invalid(format!(
@@ -387,6 +426,12 @@ fn rsplit_once_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
     Some((&s[..at], &s[at + 1..]))
 }
 
+/// Whether the URL's scheme is `https` (in any case).
+fn is_https(uri: &Uri) -> bool {
+    uri.scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+}
+
 /// `host` as it reads in an address: IPv6 literals in brackets.
 fn bracketed(host: &str) -> Cow<'_, str> {
     if host.contains(':') {
@@ -401,8 +446,12 @@ fn to_usize(n: u64) -> usize {
 }
 
 /// The request in origin form (`GET /path?query`, with a `Host` header as the URL gives it, unless the
-/// guest set one). `port` is the URL's, as [`host_port`] read it.
-fn build(req: &OutgoingRequest, uri: &Uri, port: u16) -> Result<EncodedRequest, RequestError> {
+/// guest set one). `at.port` is the URL's, as [`host_port`] read it.
+fn build(
+    req: &OutgoingRequest,
+    uri: &Uri,
+    at: Endpoint<'_>,
+) -> Result<EncodedRequest, RequestError> {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     // `http://host?q` has an empty path: the request line needs `/?q`.
     let target = if target.starts_with('/') {
@@ -413,7 +462,8 @@ fn build(req: &OutgoingRequest, uri: &Uri, port: u16) -> Result<EncodedRequest, 
     // The URL's host (IPv6 in brackets) and port as written, without user info; without the port
     // when it is the default one (however written: `:80`, `:080`, `:`).
     let host_port = host_and_port(uri);
-    let host = if port == 80 {
+    let default_port = if at.tls { 443 } else { 80 };
+    let host = if at.port == default_port {
         without_port(host_port)
     } else {
         host_port
@@ -1087,8 +1137,13 @@ mod tests {
             timeout: Duration::from_secs(1),
             discard_body: false,
         };
-        let (_, port) = host_port(&uri, url).unwrap();
-        let text = String::from_utf8(build(&req, &uri, port).unwrap().bytes).unwrap();
+        let (host, port) = host_port(&uri, url).unwrap();
+        let at = Endpoint {
+            host: &host,
+            port,
+            tls: is_https(&uri),
+        };
+        let text = String::from_utf8(build(&req, &uri, at).unwrap().bytes).unwrap();
         let mut lines = text.split("\r\n");
         let target = lines.next().unwrap().split(' ').nth(1).unwrap().to_owned();
         let hosts = lines
@@ -1124,6 +1179,11 @@ mod tests {
             "127.0.0.1"
         );
         assert_eq!(built("http://[::1]:/", &[]).1[0], "[::1]");
+        // https's default port is 443.
+        assert_eq!(built("https://localhost:443/", &[]).1[0], "localhost");
+        assert_eq!(built("HTTPS://localhost/", &[]).1[0], "localhost");
+        assert_eq!(built("https://localhost:80/", &[]).1[0], "localhost:80");
+        assert_eq!(built("https://[::1]:8443/", &[]).1[0], "[::1]:8443");
         // A Host the guest set is kept, and not doubled.
         let r = built("http://127.0.0.1:8080/", &[("Host", "shop.test")]);
         assert_eq!(r.1.len(), 1);

@@ -1,16 +1,18 @@
-//! One keep-alive HTTP/1.1 connection, driven by the request that holds it: the request writes
-//! itself, reads its response and hands the connection back to the pool ([`crate::pool`]). No task
-//! of its own and no channels: the VU's task is woken by the socket itself.
+//! One keep-alive HTTP/1.1 connection (plain TCP, or TLS for `https://`), driven by the request
+//! that holds it: the request writes itself, reads its response and hands the connection back to
+//! the pool ([`crate::pool`]). No task of its own and no channels: the VU's task is woken by the
+//! socket itself.
 
 use crate::client::RequestError;
 use crate::h1::{self, ChunkedDecoder, EncodedRequest, Framing, ResponseHeaders};
+use crate::tls::ClientTls;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_rustls::client::TlsStream;
 
 /// Room made in the read buffer before a read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -20,9 +22,47 @@ const KEPT_BUFFER: usize = 64 * 1024;
 /// An open connection: its socket, what was read past the last response (nothing, when it is
 /// reusable) and, under `max-connections`, the permit it holds until it closes.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// The socket of a connection.
+enum Stream {
+    Plain(TcpStream),
+    /// Boxed: rustls's connection state is ~1 KiB, and plain connections need none of it.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+/// How long opening a connection took.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Opened {
+    /// Resolving the name and the TCP handshake.
+    pub(crate) connecting: Duration,
+    /// The TLS handshake (zero for plain HTTP).
+    pub(crate) tls_handshaking: Duration,
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// Resolving or connecting failed.
+    Connect(std::io::Error),
+    /// The TLS handshake failed; the message says what to do.
+    Tls {
+        message: String,
+        /// The server's certificate was refused.
+        certificate: bool,
+    },
 }
 
 /// A response read whole.
@@ -51,24 +91,44 @@ pub(crate) enum ExchangeError {
 }
 
 impl Conn {
-    /// Open a TCP connection to `host:port` (an IP literal or a name, IPv6 without brackets); also
-    /// returns how long it took. `permit` is held until the connection closes.
+    /// Open a connection to `host:port` (an IP literal or a name, IPv6 without brackets), with a
+    /// TLS handshake when `tls` is given; also returns how long it took. `permit` is held until the
+    /// connection closes.
     pub(crate) async fn open(
         host: &str,
         port: u16,
+        tls: Option<&ClientTls>,
         permit: Option<OwnedSemaphorePermit>,
-    ) -> std::io::Result<(Conn, Duration)> {
+    ) -> Result<(Conn, Opened), OpenError> {
         let began = Instant::now();
-        let stream = TcpStream::connect((host, port)).await?;
-        let took = began.elapsed();
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(OpenError::Connect)?;
+        let connected = Instant::now();
         // Requests are small and written in one go; do not let Nagle hold them back.
-        stream.set_nodelay(true)?;
+        tcp.set_nodelay(true).map_err(OpenError::Connect)?;
+        let stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => Stream::Tls(Box::new(tls.handshake(host, tcp).await.map_err(
+                |(message, certificate)| OpenError::Tls {
+                    message,
+                    certificate,
+                },
+            )?)),
+        };
+        let opened = Opened {
+            connecting: connected - began,
+            tls_handshaking: match stream {
+                Stream::Plain(_) => Duration::ZERO,
+                Stream::Tls(_) => connected.elapsed(),
+            },
+        };
         let conn = Conn {
             stream,
             buf: BytesMut::new(),
             _permit: permit,
         };
-        Ok((conn, took))
+        Ok((conn, opened))
     }
 
     /// Whether an idle connection has closed (or the server sent something unasked): its socket
@@ -76,7 +136,10 @@ impl Conn {
     /// driver has already noted the event.
     pub(crate) fn is_closed(&self) -> bool {
         // Unconstrained: with the task's cooperative budget used up, tokio would say "not ready".
-        let ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx));
+        // (With TLS, a record the server sends while the connection is idle, such as its
+        // close_notify, counts as closing too.)
+        let tcp = self.stream.tcp();
+        let ready = std::future::poll_fn(|cx| tcp.poll_read_ready(cx));
         tokio::task::unconstrained(ready).now_or_never().is_some()
     }
 
@@ -94,33 +157,49 @@ impl Conn {
         max_body: u64,
         discard: bool,
     ) -> Result<Exchanged, ExchangeError> {
-        let (read_half, write_half) = self.stream.split();
-        let mut reader = Reader {
-            io: read_half,
-            buf: &mut self.buf,
-            received: 0,
-        };
         let limit = if discard { u64::MAX } else { max_body };
         let all = &req.bytes[..];
-        // Usually the whole request goes in this one write, and the response is read after it.
-        let (mut sent, mut write_error) = match write_half.try_write(all) {
-            Ok(n) => (n, None),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (0, None),
-            Err(e) => (0, Some(e)),
-        };
-        let mut answered_early = false;
-        let read = if sent == all.len() || write_error.is_some() {
-            reader.response(req.head, limit, discard).await
-        } else {
-            // Boxed: only large uploads come here, and the usual path's future stays small.
-            let rest = &all[sent..];
-            let both = Box::pin(write_while_reading(
-                reader, write_half, rest, req.head, limit, discard,
-            ));
-            let (read, more, failed, early) = both.await;
-            sent += more;
-            (write_error, answered_early) = (failed, early);
-            read
+        let (read, sent, write_error, answered_early) = match &mut self.stream {
+            Stream::Plain(tcp) => {
+                let (read_half, write_half) = tcp.split();
+                let mut reader = Reader {
+                    io: read_half,
+                    buf: &mut self.buf,
+                    received: 0,
+                };
+                // Usually the whole request goes in this one write, and the response is read after it.
+                let (sent, write_error) = match write_half.try_write(all) {
+                    Ok(n) => (n, None),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (0, None),
+                    Err(e) => (0, Some(e)),
+                };
+                if sent == all.len() || write_error.is_some() {
+                    let read = reader.response(req.head, limit, discard).await;
+                    (read, sent, write_error, false)
+                } else {
+                    // Boxed: only large uploads come here, and the usual path's future stays small.
+                    let rest = &all[sent..];
+                    let both = Box::pin(write_while_reading(
+                        reader, write_half, rest, req.head, limit, discard,
+                    ));
+                    let (read, more, failed, early) = both.await;
+                    (read, sent + more, failed, early)
+                }
+            }
+            Stream::Tls(tls) => {
+                // rustls encrypts as it writes: the whole request goes through the writer, read
+                // at the same time (for a server that answers before it has read it all).
+                let (read_half, write_half) = tokio::io::split(&mut **tls);
+                let reader = Reader {
+                    io: read_half,
+                    buf: &mut self.buf,
+                    received: 0,
+                };
+                Box::pin(write_while_reading(
+                    reader, write_half, all, req.head, limit, discard,
+                ))
+                .await
+            }
         };
         let mut x = read.map_err(|e| match (e, &write_error) {
             // A failed write still looked for an answer; without one, the write's error says more.
@@ -133,7 +212,7 @@ impl Conn {
         if answered_early {
             // What the socket still holds of the request is not sent either: closing resets the
             // connection instead of flushing megabytes to a server that stopped reading.
-            let _ = self.stream.set_zero_linger();
+            let _ = self.stream.tcp().set_zero_linger();
         }
         // Anything past the response (or the server's FIN already here) leaves it unusable.
         x.reusable = x.reusable
@@ -155,9 +234,18 @@ impl Conn {
     /// [`Conn::is_closed`] watches for the next event. A FIN that came with the response's last
     /// bytes is not lost either way: tokio never clears a socket's read-closed readiness, which
     /// `is_closed` sees.
-    fn idle_now(&self) -> bool {
+    ///
+    /// With TLS, a read of the TLS stream that would wait: rustls reads the socket until it would
+    /// block (taking in records that carry no data, such as session tickets), and has no data
+    /// left over.
+    fn idle_now(&mut self) -> bool {
         let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        match &mut self.stream {
+            Stream::Plain(tcp) => {
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            }
+            Stream::Tls(tls) => tls.read(&mut probe).now_or_never().is_none(),
+        }
     }
 }
 
@@ -165,9 +253,9 @@ impl Conn {
 /// complete. Returns the response (or why there is none), how much of `rest` was written, the
 /// write's error, and whether the response came before all of `rest` was written (the writing
 /// then stopped).
-async fn write_while_reading(
-    mut reader: Reader<'_>,
-    mut w: WriteHalf<'_>,
+async fn write_while_reading<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    mut reader: Reader<'_, R>,
+    mut w: W,
     rest: &[u8],
     to_head: bool,
     limit: u64,
@@ -187,7 +275,8 @@ async fn write_while_reading(
                 Err(e) => return Some(e),
             }
         }
-        None
+        // A no-op for TCP; TLS may still hold records it could not write.
+        w.flush().await.err()
     };
     let (read, failed, early) = {
         let mut read = std::pin::pin!(reader.response(to_head, limit, discard));
@@ -202,14 +291,14 @@ async fn write_while_reading(
 }
 
 /// The reading side of one exchange: the socket's read half and the connection's read buffer.
-struct Reader<'a> {
-    io: ReadHalf<'a>,
+struct Reader<'a, R> {
+    io: R,
     buf: &'a mut BytesMut,
     /// Bytes read for this response: head, body and its framing.
     received: u64,
 }
 
-impl Reader<'_> {
+impl<R: AsyncRead + Unpin> Reader<'_, R> {
     /// Read one whole response (skipping interim `1xx` ones) to a request that was a `HEAD` if
     /// `to_head`. The result's `reusable` says only whether the server keeps the connection open, and
     /// its `sent` is 0: [`Conn::exchange`] knows the rest.

@@ -38,6 +38,7 @@ mod series;
 mod shared;
 mod state;
 mod timer;
+pub mod tls;
 mod vu;
 
 pub use cache::default_dir as default_cache_dir;
@@ -48,5 +49,6 @@ pub use error::{CallError, RuntimeError};
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
+pub use tls::{ClientTls, TlsConfigError};
 pub use vu::WORLD_VERSION;
 pub use vu::{LoadedScenario, WasmVu};

@@ -17,7 +17,8 @@
 //! to another origin nobody waits for, and a connection that comes back when nobody waits for its
 //! origin but someone waits for another is closed.
 
-use crate::conn::Conn;
+use crate::conn::{Conn, OpenError, Opened};
+use crate::tls::ClientTls;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,17 +35,27 @@ pub(crate) struct Pool {
     origins: Mutex<Vec<Origin>>,
 }
 
+/// Where a connection goes: a host (lower case, IPv6 without brackets), a port, and whether the
+/// connection speaks TLS (`https://`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Endpoint<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) tls: bool,
+}
+
 /// One origin's idle connections (oldest first) and the requests waiting for one (longest first).
 struct Origin {
     host: Box<str>,
     port: u16,
+    tls: bool,
     idle: VecDeque<(Conn, Instant)>,
     waiters: VecDeque<oneshot::Sender<Conn>>,
 }
 
 impl Origin {
-    fn is(&self, host: &str, port: u16) -> bool {
-        self.port == port && *self.host == *host
+    fn is(&self, at: Endpoint<'_>) -> bool {
+        self.port == at.port && self.tls == at.tls && *self.host == *at.host
     }
 
     /// Whether a request still waits here (forgetting those at the head of the line that gave
@@ -102,10 +113,10 @@ impl Pool {
         }
     }
 
-    /// An idle connection to `host:port` (`host` in lower case), or the right to open one; waits
-    /// in line while the cap is reached.
-    pub(crate) async fn checkout(&self, host: &str, port: u16) -> Checkout {
-        match self.look(host, port) {
+    /// An idle connection to `at`, or the right to open one; waits in line while the cap is
+    /// reached.
+    pub(crate) async fn checkout(&self, at: Endpoint<'_>) -> Checkout {
+        match self.look(at) {
             Look::Ready(checkout) => checkout,
             // Boxed: only a request that waits needs room for the wait.
             Look::Wait(handed, permits) => Box::pin(wait(handed, permits)).await,
@@ -113,14 +124,15 @@ impl Pool {
     }
 
     /// Take an idle connection, or a free permit, or join the origin's queue.
-    fn look(&self, host: &str, port: u16) -> Look {
+    fn look(&self, at: Endpoint<'_>) -> Look {
         let mut origins = self.origins.lock().expect("pool lock");
-        let i = match origins.iter().position(|o| o.is(host, port)) {
+        let i = match origins.iter().position(|o| o.is(at)) {
             Some(i) => i,
             None => {
                 origins.push(Origin {
-                    host: host.into(),
-                    port,
+                    host: at.host.into(),
+                    port: at.port,
+                    tls: at.tls,
                     idle: VecDeque::new(),
                     waiters: VecDeque::new(),
                 });
@@ -154,7 +166,7 @@ impl Pool {
         let origin = &mut origins[i];
         let (tx, rx) = oneshot::channel();
         origin.waiters.push_back(tx);
-        close_one_spare(&mut origins, host, port);
+        close_one_spare(&mut origins, at);
         Look::Wait(rx, permits.clone())
     }
 
@@ -163,9 +175,9 @@ impl Pool {
     /// (then it closes, and its permit goes there). Only a connection its response left reusable
     /// comes back, checked the moment that response ended (`Conn::exchange`), so it is not checked
     /// again here.
-    pub(crate) fn put_back(&self, host: &str, port: u16, mut conn: Conn) {
+    pub(crate) fn put_back(&self, at: Endpoint<'_>, mut conn: Conn) {
         let mut origins = self.origins.lock().expect("pool lock");
-        let Some(i) = origins.iter().position(|o| o.is(host, port)) else {
+        let Some(i) = origins.iter().position(|o| o.is(at)) else {
             return;
         };
         while let Some(waiter) = origins[i].waiters.pop_front() {
@@ -215,10 +227,10 @@ async fn wait(mut handed: oneshot::Receiver<Conn>, permits: Arc<Semaphore>) -> C
     }
 }
 
-/// Close one idle connection to an origin other than `host:port` that nobody waits for (`look` has
+/// Close one idle connection to an origin other than `at` that nobody waits for (`look` has
 /// already closed the dead ones, unless others were waiting before this request).
-fn close_one_spare(origins: &mut [Origin], host: &str, port: u16) {
-    for origin in origins.iter_mut().filter(|o| !o.is(host, port)) {
+fn close_one_spare(origins: &mut [Origin], at: Endpoint<'_>) {
+    for origin in origins.iter_mut().filter(|o| !o.is(at)) {
         if origin.prune() {
             return;
         }
@@ -230,14 +242,14 @@ fn close_one_spare(origins: &mut [Origin], host: &str, port: u16) {
     }
 }
 
-/// [`Conn::open`] in a task of its own on this thread, so its deep call stack (resolving, connecting)
-/// is not on the caller's: a VU polls its requests on its fiber stack, whose touched pages stay
-/// resident for the VU's life.
+/// [`Conn::open`] in a task of its own on this thread, so its deep call stack (resolving, connecting,
+/// the TLS handshake with `tls` for an endpoint that needs it) is not on the caller's: a VU polls
+/// its requests on its fiber stack, whose touched pages stay resident for the VU's life.
 pub(crate) async fn open_in_task(
-    host: &str,
-    port: u16,
+    at: Endpoint<'_>,
+    tls: &ClientTls,
     permit: Option<OwnedSemaphorePermit>,
-) -> std::io::Result<(Conn, Duration)> {
+) -> Result<(Conn, Opened), OpenError> {
     /// Aborts the task when the request gives up (a timeout): the connection attempt and its
     /// permit must not outlive it.
     struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -246,19 +258,29 @@ pub(crate) async fn open_in_task(
             self.0.abort();
         }
     }
-    let host = host.to_owned();
+    let (host, port) = (at.host.to_owned(), at.port);
+    let tls = at.tls.then(|| tls.clone());
     let mut task = AbortOnDrop(tokio::spawn(async move {
-        Conn::open(&host, port, permit).await
+        Conn::open(&host, port, tls.as_ref(), permit).await
     }));
     match (&mut task.0).await {
         Ok(opened) => opened,
-        Err(e) => Err(std::io::Error::other(e)),
+        Err(e) => Err(OpenError::Connect(std::io::Error::other(e))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain HTTP to `port` on 127.0.0.1.
+    fn at(port: u16) -> Endpoint<'static> {
+        Endpoint {
+            host: "127.0.0.1",
+            port,
+            tls: false,
+        }
+    }
 
     async fn listener() -> (tokio::net::TcpListener, u16) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -283,17 +305,17 @@ mod tests {
 
     /// A request to `port` that finds a free permit opens a connection.
     async fn open_new(pool: &Pool, port: u16) -> Conn {
-        let Checkout::Open(permit) = pool.checkout("127.0.0.1", port).await else {
+        let Checkout::Open(permit) = pool.checkout(at(port)).await else {
             panic!("a request under the cap opens");
         };
-        Conn::open("127.0.0.1", port, permit).await.unwrap().0
+        Conn::open("127.0.0.1", port, None, permit).await.unwrap().0
     }
 
     /// A request to `port` waiting in its own task (already in line when this returns).
     async fn queued(pool: &Arc<Pool>, port: u16) -> tokio::task::JoinHandle<Checkout> {
         let waiting = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.checkout("127.0.0.1", port).await }
+            async move { pool.checkout(at(port)).await }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "the request did not wait");
@@ -310,10 +332,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_cap_a_request_may_always_open() {
         let pool = Pool::new(None);
-        assert!(matches!(
-            pool.checkout("127.0.0.1", 1).await,
-            Checkout::Open(None)
-        ));
+        assert!(matches!(pool.checkout(at(1)).await, Checkout::Open(None)));
     }
 
     #[tokio::test]
@@ -324,7 +343,7 @@ mod tests {
         // The cap is reached: a second request waits...
         let waiting = queued(&pool, port).await;
         // ...and gets the connection the first one puts back.
-        pool.put_back("127.0.0.1", port, conn);
+        pool.put_back(at(port), conn);
         let got = within(waiting, "woken by the returned connection")
             .await
             .unwrap();
@@ -336,11 +355,11 @@ mod tests {
         let (port1, port2) = (held_origin().await, held_origin().await);
         let pool = Pool::new(Some(1));
         let conn = open_new(&pool, port1).await;
-        pool.put_back("127.0.0.1", port1, conn);
+        pool.put_back(at(port1), conn);
         // The only permit is held by the idle connection to the first origin, which nobody waits
         // for: it is closed so that a request to the second origin can open its own.
         let got = within(
-            pool.checkout("127.0.0.1", port2),
+            pool.checkout(at(port2)),
             "the idle connection gave its permit up",
         )
         .await;
@@ -356,7 +375,7 @@ mod tests {
         // waiting...
         let waiting = queued(&pool, port2).await;
         // ...and is closed when it comes back, so that the waiting request gets the permit.
-        pool.put_back("127.0.0.1", port1, conn);
+        pool.put_back(at(port1), conn);
         let got = within(waiting, "the connection came back and gave its permit up")
             .await
             .unwrap();
@@ -372,9 +391,9 @@ mod tests {
         let waiting = queued(&pool, port).await;
         // The connection's own VU puts it back and asks again at once (no yield in between, as
         // in a loop without sleeps): the request that waited gets it, this one waits in line.
-        pool.put_back("127.0.0.1", port, conn);
+        pool.put_back(at(port), conn);
         assert!(
-            pool.checkout("127.0.0.1", port).now_or_never().is_none(),
+            pool.checkout(at(port)).now_or_never().is_none(),
             "the returning VU jumped the line"
         );
         let got = within(waiting, "handed over").await.unwrap();
@@ -388,11 +407,11 @@ mod tests {
         let pool = Arc::new(Pool::new(Some(1)));
         let conn = open_new(&pool, port1).await;
         // A request to the same origin queues and gives up (its iteration was interrupted)...
-        assert!(pool.checkout("127.0.0.1", port1).now_or_never().is_none());
+        assert!(pool.checkout(at(port1)).now_or_never().is_none());
         // ...while one to another origin waits for the permit.
         let waiting = queued(&pool, port2).await;
         // Nobody waits for the first origin any more: the connection closes and frees its permit.
-        pool.put_back("127.0.0.1", port1, conn);
+        pool.put_back(at(port1), conn);
         let got = within(waiting, "the permit went to the other origin")
             .await
             .unwrap();
@@ -416,7 +435,7 @@ mod tests {
         }
         // Both come back idle before b's close is noticed: b's entry is in the pool, dead soon.
         for (port, conn) in conns {
-            pool.put_back("127.0.0.1", port, conn);
+            pool.put_back(at(port), conn);
         }
         within(
             async {
@@ -439,10 +458,26 @@ mod tests {
         // for it.
         let _first = open_new(&pool, a).await;
         let got = within(
-            pool.checkout("127.0.0.1", a),
+            pool.checkout(at(a)),
             "a live idle connection gave its permit up",
         )
         .await;
         assert!(matches!(got, Checkout::Open(Some(_))));
+    }
+
+    /// A connection for `http://` is never handed to an `https://` request to the same host and
+    /// port, nor the other way round.
+    #[tokio::test]
+    async fn http_and_https_connections_are_pooled_apart() {
+        let port = held_origin().await;
+        let pool = Pool::new(None);
+        let conn = open_new(&pool, port).await;
+        pool.put_back(at(port), conn);
+        let secure = Endpoint {
+            tls: true,
+            ..at(port)
+        };
+        assert!(matches!(pool.checkout(secure).await, Checkout::Open(_)));
+        assert!(matches!(pool.checkout(at(port)).await, Checkout::Reuse(_)));
     }
 }

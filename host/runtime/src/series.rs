@@ -17,11 +17,14 @@ const MAX_SHAPES: usize = 8192;
 /// Distinct checks remembered (looked up by a scan: scenarios have few).
 const MAX_CHECKS: usize = 64;
 
-/// The eight series one HTTP response records into, as one group (see [`push_response`]).
+/// The eight series one HTTP response records into, as one group, and the ninth an `https://`
+/// response records into as well (see [`push_response`]).
 ///
 /// [`push_response`]: crate::host::http::push_response
 pub(crate) struct HttpSeries {
     pub(crate) group: Arc<SeriesGroup>,
+    /// `http_req_tls_handshaking`: apart from the group, so plain HTTP pays nothing for it.
+    pub(crate) tls_handshaking: Arc<SeriesKey>,
 }
 
 impl HttpSeries {
@@ -51,6 +54,7 @@ impl HttpSeries {
             .collect();
         HttpSeries {
             group: Arc::new(SeriesGroup::new(members)),
+            tls_handshaking: Arc::new(SeriesKey::new(names::HTTP_REQ_TLS_HANDSHAKING, tags)),
         }
     }
 

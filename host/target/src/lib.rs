@@ -9,6 +9,9 @@
 //! The server only listens on loopback addresses (`127.0.0.0/8` or `::1`): it is a test target,
 //! not something to expose. [`serve`] and [`spawn`] refuse any other address before binding.
 //!
+//! With `--tls` ([`serve_tls`], [`spawn_tls`]) it serves the same routes over `https://` with a
+//! self-signed certificate made at start ([`SelfSigned`]), for testing TLS load traffic.
+//!
 //! # Routes
 //!
 //! | Method | Path | Response |
@@ -71,6 +74,9 @@ mod metrics;
 mod sessions;
 mod shop;
 mod timer;
+mod tls;
+
+pub use tls::SelfSigned;
 
 use std::future::{Future, pending};
 use std::net::SocketAddr;
@@ -174,7 +180,49 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(addr).await?;
-    serve_on(listener, shutdown).await
+    serve_on(listener, None, Arc::default(), shutdown).await
+}
+
+/// [`serve`] over `https://`, presenting `tls`'s certificate.
+pub async fn serve_tls(
+    addr: SocketAddr,
+    tls: &SelfSigned,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = bind(addr).await?;
+    serve_on(listener, Some(tls), Arc::default(), shutdown).await
+}
+
+/// A demo target serving `https://` in this process ([`spawn_tls`]), for tests.
+pub struct TlsTarget {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Its certificate (`cert_pem` is what a client trusts).
+    pub tls: SelfSigned,
+    /// Its counters.
+    pub state: Arc<TargetState>,
+    /// The server; it runs until this is aborted.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// [`spawn`] over `https://`, with a new self-signed certificate. Meant for tests.
+pub async fn spawn_tls(addr: SocketAddr) -> anyhow::Result<TlsTarget> {
+    let tls = SelfSigned::generate()?;
+    let listener = bind(addr).await?;
+    let bound = listener
+        .local_addr()
+        .context("reading the bound address of the demo target")?;
+    let state = Arc::new(TargetState::new());
+    let task = tokio::spawn({
+        let (tls, state) = (tls.clone(), state.clone());
+        async move { serve_on(listener, Some(&tls), state, pending()).await }
+    });
+    Ok(TlsTarget {
+        addr: bound,
+        tls,
+        state,
+        task,
+    })
 }
 
 /// Like [`serve`], but returns once the socket is bound: the bound address (useful with port 0)
@@ -186,7 +234,10 @@ pub async fn spawn(
     let bound = listener
         .local_addr()
         .context("reading the bound address of the demo target")?;
-    Ok((bound, tokio::spawn(serve_on(listener, pending()))))
+    Ok((
+        bound,
+        tokio::spawn(serve_on(listener, None, Arc::default(), pending())),
+    ))
 }
 
 /// Checks that `addr` is loopback, then binds it.
@@ -209,11 +260,19 @@ fn check_loopback(addr: SocketAddr) -> anyhow::Result<()> {
 
 async fn serve_on(
     listener: TcpListener,
+    tls: Option<&SelfSigned>,
+    state: Arc<TargetState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().ok();
-    tracing::info!(addr = ?local, "demo target listening");
-    let state = Arc::new(TargetState::new());
+    tracing::info!(addr = ?local, tls = tls.is_some(), "demo target listening");
+    if let Some(tls) = tls {
+        let listener = tls::TlsListener::new(listener, tls, state.clone());
+        return axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving the demo target");
+    }
     let counted = state.clone();
     // Responses are small and written in one go; do not let Nagle hold them back.
     let listener = listener.tap_io(move |tcp| {

@@ -8,8 +8,8 @@ use stampede_metrics::{Catalog, Collector, TagSet};
 use stampede_plan::{Isolation, Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
 use stampede_runtime::{
-    AllowedOrigin, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError, SharedGroup,
-    VuIdentity,
+    AllowedOrigin, ClientTls, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError,
+    SharedGroup, VuIdentity,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -93,6 +93,7 @@ pub(crate) fn prepare(
             port: o.port,
         })
         .collect();
+    let tls = client_tls(&plan, a.plan.tls_ca_pem.as_deref()).map_err(bad_input)?;
     let env = plan
         .env
         .iter()
@@ -100,7 +101,8 @@ pub(crate) fn prepare(
         .collect();
     let run = Arc::new(RunContext {
         client: HttpClient::with_max_connections(allowed, plan.options.max_connections)
-            .with_body_limit(plan.options.memory_limit),
+            .with_body_limit(plan.options.memory_limit)
+            .with_tls(tls),
         http_timeout: plan.options.http_timeout,
         params: plan
             .params
@@ -126,6 +128,24 @@ pub(crate) fn prepare(
         scenario: Arc::new(scenario),
         run,
     })
+}
+
+/// How the run verifies `https://` servers: the plan's `insecure-skip-tls-verify`, or Mozilla's roots
+/// plus the certificates of its `tls-ca-file`, whose text came with the assignment (`ca_pem`).
+fn client_tls(plan: &Plan, ca_pem: Option<&str>) -> Result<ClientTls, String> {
+    let insecure = plan.options.insecure_skip_tls_verify;
+    let ca_pem = match (&plan.options.tls_ca_file, ca_pem) {
+        (Some(file), None) if !insecure => {
+            return Err(format!(
+                "the plan names options.tls-ca-file ({}) but its certificates did not come with the \
+                 assignment; run the same Stampede version on the coordinator and the workers",
+                file.display()
+            ));
+        }
+        (Some(_), pem) => pem,
+        (None, _) => None,
+    };
+    ClientTls::new(ca_pem, insecure).map_err(|e| e.to_string())
 }
 
 /// `isolation = "shared"` needs a component built for the world `scenario-shared`. (The other way

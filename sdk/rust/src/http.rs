@@ -319,7 +319,9 @@ impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Headers {
 pub struct Timings {
     /// Request start to last body byte (what `http_req_duration` records).
     pub duration_ms: f64,
-    /// Opening a new TCP connection; 0 when a pooled connection was reused.
+    /// Opening a new connection: TCP, plus the TLS handshake for `https://` (the metrics
+    /// `http_req_connecting` and `http_req_tls_handshaking` record the two apart); 0 when a pooled
+    /// connection was reused.
     pub connecting_ms: f64,
     /// Request start to the first response byte, minus `connecting_ms`.
     pub waiting_ms: f64,

@@ -63,12 +63,27 @@ pub fn component_blob(path: &Path) -> Result<ComponentBlob, Failure> {
     })
 }
 
+/// The text of the plan's `options.tls-ca-file`, checked (PEM certificates that can be trusted),
+/// for the workers, which do not see the plan's folder.
+pub fn read_tls_ca(plan: &stampede_plan::Plan) -> Result<Option<String>, Failure> {
+    let Some(path) = &plan.options.tls_ca_file else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read options.tls-ca-file {}", path.display()))
+        .map_err(bad_input)?;
+    stampede_runtime::ClientTls::new(Some(&pem), false)
+        .map_err(|e| bad_input(anyhow!("{} ({})", e, path.display())))?;
+    Ok(Some(pem))
+}
+
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     plan.apply_overrides(args.vus, args.duration)
         .map_err(|e| bad_input(anyhow!("{e}")))?;
     let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
     let component = component_blob(&plan.component)?;
+    let tls_ca_pem = read_tls_ca(&plan)?;
     // The planned end of the last scenario (graceful stops only extend it when iterations overrun).
     let total = plan
         .scenarios
@@ -83,6 +98,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             toml,
             vus: args.vus,
             duration_ms: args.duration.map(|d| d.as_millis() as u64),
+            tls_ca_pem,
         },
         component,
     };

@@ -1,7 +1,9 @@
 //! `stampede target`: the built-in demo system under test.
 
 use crate::exit::{Failure, bad_input};
+use anyhow::Context as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Arguments of `stampede target`.
 #[derive(clap::Args)]
@@ -9,17 +11,45 @@ pub struct TargetArgs {
     /// Address to listen on; must be loopback (127.0.0.0/8 or [::1]).
     #[arg(long, default_value = "127.0.0.1:18080")]
     listen: SocketAddr,
+    /// Serve https:// with a self-signed certificate made at start (for localhost, 127.0.0.1, ::1).
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the certificate (PEM) to this file, for a plan's `options.tls-ca-file`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_cert_out: Option<PathBuf>,
 }
 
 pub async fn run(args: TargetArgs) -> Result<(), Failure> {
-    eprintln!(
-        "stampede target listening on http://{} (Ctrl-C to stop)",
-        args.listen
-    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    stampede_target::serve(args.listen, shutdown)
+    if !args.tls {
+        eprintln!(
+            "stampede target listening on http://{} (Ctrl-C to stop)",
+            args.listen
+        );
+        return stampede_target::serve(args.listen, shutdown)
+            .await
+            .map_err(bad_input);
+    }
+    let tls = stampede_target::SelfSigned::generate().map_err(bad_input)?;
+    if let Some(path) = &args.tls_cert_out {
+        std::fs::write(path, &tls.cert_pem)
+            .with_context(|| format!("writing the certificate to {}", path.display()))
+            .map_err(bad_input)?;
+    }
+    let trust = match &args.tls_cert_out {
+        Some(path) => format!(
+            "; its self-signed certificate is in {} (a plan trusts it with options.tls-ca-file)",
+            path.display()
+        ),
+        None => "; self-signed certificate (write it out with --tls-cert-out FILE)".to_owned(),
+    };
+    eprintln!(
+        "stampede target listening on https://{}{trust} (Ctrl-C to stop)",
+        args.listen
+    );
+    stampede_target::serve_tls(args.listen, &tls, shutdown)
         .await
         .map_err(bad_input)
 }

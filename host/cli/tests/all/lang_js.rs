@@ -403,3 +403,66 @@ iterations = 25
     assert_eq!(run.check_passes("fetch content-type is set"), 100);
     assert_eq!(run.metric("checks", "fails"), 0.0);
 }
+
+/// `fetch()` of an `https://` URL goes over TLS like `http.send`: trusted through the plan's
+/// `tls-ca-file` every fetch succeeds and reaches the target; without it each fetch rejects, is
+/// counted as a failed request tagged `error_code=tls`, and the log says what to set.
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_goes_over_https_and_says_what_to_do_when_the_certificate_is_untrusted() {
+    let wasm = js_fetch();
+    let dir = tempfile::tempdir().unwrap();
+    let t = stampede_target::spawn_tls("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &t.tls.cert_pem).unwrap();
+    let origin = format!("https://{}", t.addr);
+    let plan = |options: &str, thresholds: &str| {
+        format!(
+            r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+url = "{origin}/json"
+
+[options]
+{options}
+
+[scenarios.fetch]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 5
+
+[thresholds]
+{thresholds}
+"#,
+            wasm = wasm.display()
+        )
+    };
+    let trusted = plan(
+        &format!("tls-ca-file = {:?}", ca.display().to_string()),
+        r#""checks" = ["rate == 1"]"#,
+    );
+    let run = run_plan(&trusted, &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(run.metric("http_reqs", "count"), 10.0, "{}", run.stdout());
+    assert_eq!(t.state.requests_total(), 10);
+    assert_eq!(run.metric("http_req_tls_handshaking", "count"), 10.0);
+
+    let untrusted = plan("", r#""http_req_failed{error_code:tls}" = ["rate == 1"]"#);
+    let run = run_plan(&untrusted, &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(run.metric("http_req_failed", "passes"), 10.0);
+    assert_eq!(run.metric("iteration_errors", "count"), 10.0);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("TLS failed") && stderr.contains("options.tls-ca-file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        t.state.requests_total(),
+        10,
+        "no untrusted fetch was answered"
+    );
+    t.task.abort();
+}

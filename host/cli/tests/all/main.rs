@@ -13,4 +13,5 @@ mod new;
 mod run;
 mod shared;
 mod threads;
+mod tls;
 mod validate;

@@ -23,6 +23,8 @@ async fn demo_plan_counts_exactly_what_the_target_saw() {
         0.0,
         "keep-alive connections are reused"
     );
+    // Plain HTTP records no TLS handshakes (not even zeros).
+    assert!(run.summary()["metrics"]["http_req_tls_handshaking"].is_null());
     let ts = run.summary()["timeseries"].as_array().unwrap();
     assert!(ts.len() >= 9, "one point per second: {ts:?}");
 }

@@ -181,6 +181,7 @@ pub fn spec(rest: &str) -> RunSpec {
             toml,
             vus: None,
             duration_ms: None,
+            tls_ca_pem: None,
         },
         component: ComponentBlob {
             name: "x.wasm".into(),

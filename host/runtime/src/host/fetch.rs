@@ -27,6 +27,9 @@ pub(crate) struct FetchHooks {
     run: Arc<RunContext>,
     vu_tags: Arc<TagSet>,
     vu_id: u64,
+    /// TLS failures this VU has logged (each distinct message once; `fetch()`'s error codes carry
+    /// no message, so the log is where the user reads what to set).
+    warned: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl FetchHooks {
@@ -35,6 +38,7 @@ impl FetchHooks {
             run,
             vu_tags,
             vu_id,
+            warned: Arc::default(),
         }
     }
 }
@@ -60,7 +64,7 @@ type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), WasiHttpError>> + Send>;
 
 impl WasiHttpHooks for FetchHooks {
-    /// Only `http` is served (like `http.send`); `https` fails with a clear error per request.
+    /// A request without a scheme is `http`; `https` URLs go over TLS (as with `http.send`).
     fn default_scheme(&mut self) -> Option<http::uri::Scheme> {
         Some(http::uri::Scheme::HTTP)
     }
@@ -74,6 +78,7 @@ impl WasiHttpHooks for FetchHooks {
         let run = self.run.clone();
         let vu_tags = (*self.vu_tags).clone();
         let vu_id = self.vu_id;
+        let warned = self.warned.clone();
         Box::new(async move {
             let timeout = options
                 .and_then(|o| o.first_byte_timeout)
@@ -119,8 +124,18 @@ impl WasiHttpHooks for FetchHooks {
                     resp,
                 ),
                 Err(err) => {
-                    if let RequestError::OriginNotAllowed(m) = err {
-                        tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                    match err {
+                        RequestError::OriginNotAllowed(m) => {
+                            tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                        }
+                        RequestError::Tls { message, .. } => {
+                            let mut warned = warned.lock().expect("warned lock");
+                            if !warned.contains(message) {
+                                tracing::warn!(vu = vu_id, "TLS failed: {message}");
+                                warned.push(message.clone());
+                            }
+                        }
+                        _ => {}
                     }
                     push_error(&mut samples, tags, err)
                 }
@@ -153,6 +168,10 @@ impl From<RequestError> for WasiHttpError {
             RequestError::OriginNotAllowed(_) => WasiHttpError::HttpRequestDenied,
             RequestError::Invalid(m) => WasiHttpError::InternalError(Some(m)),
             RequestError::Connect(_) => WasiHttpError::ConnectionRefused,
+            RequestError::Tls {
+                certificate: true, ..
+            } => WasiHttpError::TlsCertificateError,
+            RequestError::Tls { .. } => WasiHttpError::TlsProtocolError,
             RequestError::Timeout => WasiHttpError::HttpResponseTimeout,
             RequestError::Protocol(_) => WasiHttpError::HttpProtocolError,
             RequestError::BodyTooLong { limit, .. } => {

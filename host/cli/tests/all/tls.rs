@@ -1,0 +1,183 @@
+//! `https://` targets: load traffic over TLS to the demo target's TLS mode (a self-signed
+//! certificate), trusted through `options.tls-ca-file`, refused without it, or unverified with
+//! `options.insecure-skip-tls-verify`.
+
+use crate::common::*;
+use stampede_target::TlsTarget;
+use std::path::Path;
+use std::process::Stdio;
+
+/// A demo target over TLS in this process, with its certificate written to `ca.pem` in `dir`.
+async fn tls_target(dir: &Path) -> TlsTarget {
+    let t = stampede_target::spawn_tls("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), &t.tls.cert_pem).unwrap();
+    t
+}
+
+/// The rust-shop plugin's own plan, pointed at `https://` `origin` with `options` added.
+fn shop_plan(origin: &str, options: &str) -> String {
+    let wasm = guest("rust_shop");
+    let plan = std::fs::read_to_string(root().join("plugins/rust-shop/plan.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:18080", origin)
+        .replace(
+            "../../target/guest/wasm32-wasip2/release/rust_shop.wasm",
+            &wasm.display().to_string(),
+        );
+    assert!(plan.contains(origin), "{plan}");
+    format!("{plan}\n[options]\n{options}\n")
+}
+
+/// The rust-shop flow over TLS: every check passes, every request is one the target saw, each
+/// connection's first response carries its handshake and the others reuse it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shop_flow_over_https_counts_exactly_what_the_target_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tls_target(dir.path()).await;
+    let origin = format!("https://{}", t.addr);
+    let ca = dir.path().join("ca.pem");
+    let plan = shop_plan(
+        &origin,
+        &format!("tls-ca-file = {:?}", ca.display().to_string()),
+    );
+    let run = run_plan(&plan, &["--vus", "10", "--duration", "3s"]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_shop_flow(&run);
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 100.0, "{}", run.stdout());
+    assert_eq!(reqs as u64, t.state.requests_total());
+    assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
+    // One handshake per connection, at most one connection per VU.
+    let connections = t.state.connections_total();
+    assert!((1..=10).contains(&connections), "{connections} connections");
+    assert_eq!(run.metric("http_req_tls_handshaking", "count"), reqs);
+    assert!(run.metric("http_req_tls_handshaking", "max") > 0.0);
+    assert_eq!(run.metric("http_req_tls_handshaking", "med"), 0.0);
+    assert!(
+        run.stdout().contains("http_req_tls_handshaking"),
+        "{}",
+        run.stdout()
+    );
+    t.task.abort();
+}
+
+/// Without a way to trust the self-signed certificate, every request fails with a TLS error that
+/// says what to set, no request reaches the target, and the run itself goes on with its metrics.
+/// (A scenario that logs in while its VUs start, as rust-shop does, ends the run at once instead:
+/// no VU could start.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_fails_each_request_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tls_target(dir.path()).await;
+    let plan = format!(
+        "component = {wasm:?}\ntargets = [\"https://{addr}\"]\n[params]\nmode = \"get\"\nurl = \"https://{addr}/\"\n{scenario}",
+        wasm = guest("fixture_basic").display().to_string(),
+        addr = t.addr,
+        scenario = constant(2, "1s"),
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let failed = run.metric("http_req_failed", "passes");
+    assert!(failed > 0.0, "{}", run.stdout());
+    assert_eq!(failed, run.metric("http_reqs", "count"));
+    assert_eq!(run.metric("http_req_failed", "fails"), 0.0);
+    let stderr = run.stderr();
+    for part in [
+        "the TLS handshake failed",
+        "UnknownIssuer",
+        "options.tls-ca-file",
+        "options.insecure-skip-tls-verify",
+    ] {
+        assert!(stderr.contains(part), "{part} in {stderr}");
+    }
+    assert_eq!(t.state.requests_total(), 0);
+    t.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn insecure_skip_tls_verify_accepts_the_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tls_target(dir.path()).await;
+    let plan = shop_plan(
+        &format!("https://{}", t.addr),
+        "insecure-skip-tls-verify = true",
+    );
+    let run = run_plan(&plan, &["--vus", "2", "--duration", "1s"]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(
+        run.metric("http_reqs", "count") as u64,
+        t.state.requests_total()
+    );
+    t.task.abort();
+}
+
+/// `stampede target --tls --tls-cert-out FILE` as its own process: it writes its certificate, and a
+/// plan that trusts that file passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_target_command_serves_https_with_the_certificate_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("target-ca.pem");
+    // A free port: bound, read and released (the target binds it again at once).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut target = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["target", "--listen", &listen, "--tls", "--tls-cert-out"])
+        .arg(&ca)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It writes the certificate before it listens; wait for both (bounded).
+    let mut up = false;
+    for _ in 0..100 {
+        if ca.exists() && tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the target did not come up on {listen}");
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let plan = shop_plan(
+        &format!("https://{listen}"),
+        &format!("tls-ca-file = {:?}", ca.display().to_string()),
+    );
+    let run = run_plan(&plan, &["--vus", "2", "--duration", "1s"]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert!(run.metric("http_reqs", "count") > 0.0);
+    assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
+    target.kill().await.unwrap();
+}
+
+/// `stampede validate` reads the CA file and names what is wrong with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_refuses_a_ca_file_without_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    let plan = shop_plan(
+        "https://127.0.0.1:8443",
+        &format!(
+            "tls-ca-file = {:?}",
+            dir.path().join("ca.pem").display().to_string()
+        ),
+    );
+    let path = dir.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    let out = stampede(&["validate", path.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("options.tls-ca-file holds no PEM certificate"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ca.pem"), "{stderr}");
+}

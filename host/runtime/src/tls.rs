@@ -1,0 +1,418 @@
+//! TLS for `https://` load traffic: the client configuration (which servers to trust) and the
+//! handshake on a new connection.
+//!
+//! Servers are verified against Mozilla's root certificates (compiled in, so a minimal container
+//! image without a system store works the same) plus the plan's `tls-ca-file`, or not at all with
+//! `insecure-skip-tls-verify` (k6's `insecureSkipTLSVerify`: for test systems with self-signed
+//! certificates). TLS 1.2 and 1.3 (rustls with ring), ALPN `http/1.1`, session resumption on: a
+//! connection opened after the first one to a server resumes its session, as browsers and k6 do.
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Why a TLS client configuration could not be built (the plan's input is at fault).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsConfigError {
+    /// `tls-ca-file` holds no PEM certificate.
+    #[error(
+        "options.tls-ca-file holds no PEM certificate (expected one or more \"-----BEGIN CERTIFICATE-----\" blocks)"
+    )]
+    NoCertificate,
+    /// A PEM block could not be read, or is not a usable CA certificate.
+    #[error("options.tls-ca-file: certificate {index} cannot be used: {detail}")]
+    BadCertificate {
+        /// 1-based position of the certificate in the file.
+        index: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+/// The TLS side of an HTTP client: how it verifies servers. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientTls {
+    connector: TlsConnector,
+    /// `insecure-skip-tls-verify`: for messages.
+    insecure: bool,
+}
+
+impl ClientTls {
+    /// Verify servers against Mozilla's roots plus the certificates in `extra_ca_pem` (the text of
+    /// the plan's `tls-ca-file`), or not at all when `insecure_skip_verify`.
+    pub fn new(
+        extra_ca_pem: Option<&str>,
+        insecure_skip_verify: bool,
+    ) -> Result<ClientTls, TlsConfigError> {
+        let provider = Arc::new(ring_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions");
+        let mut config = if insecure_skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
+                    algorithms: provider.signature_verification_algorithms,
+                }))
+                .with_no_client_auth()
+        } else {
+            let mut roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            if let Some(pem) = extra_ca_pem {
+                add_pem_certificates(&mut roots, pem)?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(ClientTls {
+            connector: TlsConnector::from(Arc::new(config)),
+            insecure: insecure_skip_verify,
+        })
+    }
+
+    /// The configuration without a plan's settings (Mozilla's roots), built once per process.
+    pub fn default_roots() -> ClientTls {
+        static DEFAULT: OnceLock<ClientTls> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| ClientTls::new(None, false).expect("no extra certificates to read"))
+            .clone()
+    }
+
+    /// Whether servers go unverified (`insecure-skip-tls-verify`).
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// The TLS handshake on a new connection to `host` (a name, or an IP literal without brackets).
+    /// The error says what to do about it, and whether the server's certificate was refused.
+    pub(crate) async fn handshake(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, (String, bool)> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| (format!("`{host}` cannot be a TLS server name: {e}"), false))?;
+        self.connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| handshake_error(&e))
+    }
+}
+
+/// rustls's *ring* backend. rustls 0.23.48 deprecated it for lacking post-quantum key exchange
+/// (its aws-lc-rs backend has it); kept on purpose: ring builds from crates.io with a plain C
+/// compiler (aws-lc needs far more), and classical X25519 costs a load generator less CPU per
+/// handshake than X25519MLKEM768, with nothing secret to protect in load traffic to a test system.
+#[allow(deprecated)]
+pub(crate) fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// A handshake error as the user reads it (with what to do when the certificate is not trusted),
+/// and whether it is the certificate.
+fn handshake_error(e: &std::io::Error) -> (String, bool) {
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+    if certificate {
+        let message = format!(
+            "the TLS handshake failed: {e}; if the server's certificate is signed by your own CA, \
+             name its PEM file in options.tls-ca-file (or, for a test system only, set \
+             options.insecure-skip-tls-verify = true)"
+        );
+        (message, true)
+    } else {
+        (format!("the TLS handshake failed: {e}"), false)
+    }
+}
+
+/// Add every certificate of `pem` to `roots`.
+fn add_pem_certificates(roots: &mut RootCertStore, pem: &str) -> Result<(), TlsConfigError> {
+    let mut added = 0;
+    for (i, cert) in CertificateDer::pem_slice_iter(pem.as_bytes()).enumerate() {
+        let bad = |detail: String| TlsConfigError::BadCertificate {
+            index: i + 1,
+            detail,
+        };
+        let cert = cert.map_err(|e| bad(format!("not valid PEM: {e}")))?;
+        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(TlsConfigError::NoCertificate);
+    }
+    Ok(())
+}
+
+/// `insecure-skip-tls-verify`: any certificate, any name. The handshake's signatures are still
+/// checked (so the connection is encrypted with the key of the certificate the server sent), just
+/// not who vouches for that certificate.
+#[derive(Debug)]
+struct AcceptAnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed() -> String {
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .unwrap()
+            .cert
+            .pem()
+    }
+
+    #[test]
+    fn a_ca_file_needs_at_least_one_certificate() {
+        assert_eq!(
+            ClientTls::new(Some(""), false).err(),
+            Some(TlsConfigError::NoCertificate)
+        );
+        assert_eq!(
+            ClientTls::new(Some("just text\n"), false).err(),
+            Some(TlsConfigError::NoCertificate)
+        );
+        let pem = self_signed();
+        let two = format!("{pem}{pem}");
+        assert!(ClientTls::new(Some(&two), false).is_ok());
+    }
+
+    #[test]
+    fn a_broken_certificate_is_named_by_its_position() {
+        let pem = self_signed();
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let err = ClientTls::new(Some(&format!("{pem}{broken}")), false)
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, TlsConfigError::BadCertificate { index: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("certificate 2"), "{err}");
+    }
+
+    #[test]
+    fn insecure_ignores_the_ca_file() {
+        let tls = ClientTls::new(None, true).unwrap();
+        assert!(tls.is_insecure());
+        assert!(!ClientTls::default_roots().is_insecure());
+    }
+
+    /// Sending `https://` requests through [`crate::HttpClient`] to the demo target over TLS.
+    mod https {
+        use super::*;
+        use crate::client::{AllowedOrigin, HttpClient, OutgoingRequest, RequestError};
+        use stampede_target::TlsTarget;
+        use std::time::Duration;
+
+        async fn target() -> TlsTarget {
+            stampede_target::spawn_tls("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap()
+        }
+
+        fn client(t: &TlsTarget, tls: ClientTls) -> HttpClient {
+            let origin = AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            };
+            HttpClient::new(vec![origin]).with_tls(tls)
+        }
+
+        fn request(
+            t: &TlsTarget,
+            method: &str,
+            path: &str,
+            body: Option<Vec<u8>>,
+        ) -> OutgoingRequest {
+            OutgoingRequest {
+                method: method.into(),
+                url: format!("https://127.0.0.1:{}{path}", t.addr.port()),
+                headers: vec![("content-type".into(), "application/json".into())],
+                body,
+                timeout: Duration::from_secs(10),
+                discard_body: false,
+            }
+        }
+
+        /// One handshake for many requests: the first response carries the connect and handshake
+        /// times, the others reuse its connection.
+        #[tokio::test]
+        async fn requests_reuse_one_verified_tls_connection() {
+            let t = target().await;
+            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            for i in 0..5 {
+                let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+                assert_eq!((resp.status, &resp.body[..]), (200, &b"ok\n"[..]));
+                let tm = resp.timings;
+                if i == 0 {
+                    let tls = tm.tls_handshaking.expect("https");
+                    assert!(tm.connecting > Duration::ZERO && tls > Duration::ZERO);
+                    // The handshake is not counted as waiting for the response too.
+                    assert!(tm.duration >= tm.connecting + tls + tm.waiting);
+                } else {
+                    assert_eq!(
+                        (tm.connecting, tm.tls_handshaking),
+                        (Duration::ZERO, Some(Duration::ZERO))
+                    );
+                }
+            }
+            assert_eq!(t.state.requests_total(), 5);
+            assert_eq!(t.state.connections_total(), 1);
+            t.task.abort();
+        }
+
+        /// A body of several MiB goes through rustls's writer while the response is read.
+        #[tokio::test]
+        async fn a_large_upload_goes_out_whole() {
+            let t = target().await;
+            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            let name = "x".repeat(1_500_000);
+            let body = format!(r#"{{"username": "{name}", "password": "secret"}}"#).into_bytes();
+            let len = body.len() as u64;
+            let resp = c
+                .send(request(&t, "POST", "/login", Some(body)))
+                .await
+                .unwrap();
+            assert_eq!(
+                resp.status,
+                200,
+                "{:?}",
+                String::from_utf8_lossy(&resp.body)
+            );
+            assert!(resp.bytes_sent > len, "{} of {len}", resp.bytes_sent);
+            // The connection stays usable.
+            let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+            assert_eq!(resp.status, 200);
+            assert_eq!(t.state.connections_total(), 1);
+            t.task.abort();
+        }
+
+        /// A server that answers before it has read the whole upload (axum's 2 MB limit on a JSON
+        /// body: 413) is heard over TLS too, and the rest of the upload is not sent.
+        #[tokio::test]
+        async fn an_early_answer_to_an_upload_ends_it() {
+            let t = target().await;
+            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            let body = vec![b' '; 16 << 20];
+            let resp = c
+                .send(request(&t, "POST", "/login", Some(body)))
+                .await
+                .unwrap();
+            assert_eq!(resp.status, 413);
+            assert!(resp.bytes_sent < 16 << 20, "{}", resp.bytes_sent);
+            let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+            assert_eq!(resp.status, 200);
+            t.task.abort();
+        }
+
+        /// Without the target's certificate among the trusted ones, the handshake fails with a
+        /// message that says which options to set; nothing reaches the server's routes.
+        #[tokio::test]
+        async fn an_untrusted_certificate_fails_and_says_what_to_do() {
+            let t = target().await;
+            let c = client(&t, ClientTls::default_roots());
+            let err = c.send(request(&t, "GET", "/", None)).await.unwrap_err();
+            let RequestError::Tls {
+                message,
+                certificate,
+            } = &err
+            else {
+                panic!("a TLS error: {err:?}");
+            };
+            assert!(*certificate);
+            assert_eq!(err.code(), "tls");
+            assert!(err.was_sent());
+            let port = t.addr.port();
+            for part in [
+                &format!("127.0.0.1:{port}"),
+                "UnknownIssuer",
+                "options.tls-ca-file",
+                "insecure-skip-tls-verify",
+            ] {
+                assert!(message.contains(part), "{part} in {message}");
+            }
+            assert_eq!(t.state.requests_total(), 0);
+            t.task.abort();
+        }
+
+        #[tokio::test]
+        async fn insecure_skip_verify_trusts_any_certificate() {
+            let t = target().await;
+            let c = client(&t, ClientTls::new(None, true).unwrap());
+            let resp = c.send(request(&t, "GET", "/json", None)).await.unwrap();
+            assert_eq!(resp.status, 200);
+            assert!(resp.body.len() > 500);
+            t.task.abort();
+        }
+
+        /// Plain HTTP to a TLS port gets an answer that is not HTTP (or none), never a response.
+        #[tokio::test]
+        async fn plain_http_to_a_tls_port_fails() {
+            let t = target().await;
+            let origin = AllowedOrigin {
+                scheme: "http".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            };
+            let c = HttpClient::new(vec![origin]);
+            let mut req = request(&t, "GET", "/", None);
+            req.url = req.url.replacen("https", "http", 1);
+            req.timeout = Duration::from_secs(2);
+            let err = c.send(req).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    RequestError::Protocol(_) | RequestError::Connect(_) | RequestError::Timeout
+                ),
+                "{err:?}"
+            );
+            t.task.abort();
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `stampede target --tls`: the demo target over `https://`, with a self-signed certificate made
+//! when it starts (for `localhost`, `127.0.0.1` and `::1`). Its PEM can be written to a file that a
+//! plan then trusts with `options.tls-ca-file`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rustls::ServerConfig;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::TargetState;
+
+/// A client that has not finished its handshake within this long is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A certificate for the loopback names and the server configuration that presents it.
+#[derive(Clone)]
+pub struct SelfSigned {
+    /// The certificate, PEM-encoded: what a client trusts to verify this server.
+    pub cert_pem: String,
+    acceptor: TlsAcceptor,
+}
+
+impl SelfSigned {
+    /// A new key pair and a self-signed certificate for `localhost`, `127.0.0.1` and `::1`.
+    pub fn generate() -> anyhow::Result<SelfSigned> {
+        let names = ["localhost", "127.0.0.1", "::1"]
+            .map(str::to_owned)
+            .to_vec();
+        let certified = rcgen::generate_simple_self_signed(names)
+            .context("generating the demo target's self-signed certificate")?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        // rustls deprecated its ring backend for lacking post-quantum key exchange; a self-signed
+        // demo target on loopback has nothing to protect, and ring builds with a plain C compiler.
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("setting up TLS")?
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .context("setting up TLS with the self-signed certificate")?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(SelfSigned {
+            cert_pem: certified.cert.pem(),
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        })
+    }
+}
+
+/// Accepts TCP connections and hands over those whose TLS handshake completed. Handshakes run in
+/// tasks of their own, so a slow or silent client does not hold up the others.
+pub(crate) struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub(crate) fn new(listener: TcpListener, tls: &SelfSigned, state: Arc<TargetState>) -> Self {
+        let local = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (tx, ready) = mpsc::channel(1024);
+        let acceptor = tls.acceptor.clone();
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait a little rather than spin.
+                        tracing::debug!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                state.connections.fetch_add(1, Ordering::Relaxed);
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener {
+            ready,
+            local,
+            accepting,
+        }
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // Never: the accepting task holds a sender until this listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
