@@ -47,6 +47,8 @@ def start_nginx(work, port, extra_headers=0, tls=False):
     add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
     listen = f"127.0.0.1:{port}"
     if tls:
+        if not shutil.which("openssl"):
+            sys.exit("nginx over https needs openssl (apt install openssl) for its certificate")
         key, cert = os.path.join(work, "nginx-key.pem"), os.path.join(work, "nginx-cert.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,

@@ -32,15 +32,15 @@ for pkg in wrk nginx; do
         apt_install "$pkg" >/dev/null
     }
 done
-# Locust (PyPI) as a peer, in a virtualenv of its own under target/.
-if [ ! -x target/bench-venv/bin/locust ]; then
+# Locust (PyPI) as a peer, in a virtualenv of its own under target/ (plain HTTP only).
+if [ ${#https[@]} -eq 0 ] && [ ! -x target/bench-venv/bin/locust ]; then
     echo "==> installing locust into target/bench-venv" >&2
     { python3 -m venv target/bench-venv && target/bench-venv/bin/pip install -q locust; } >&2 ||
         echo "locust could not be installed: it is left out" >&2
 fi
 ensure_rust_target
-# Goose (crates.io) as a peer: its own workspace, built into target/goose.
-(cd bench/goose-get && CARGO_TARGET_DIR="$root/target/goose" cargo build --release -q) >&2 ||
+# Goose (crates.io) as a peer: its own workspace, built into target/goose (plain HTTP only).
+[ ${#https[@]} -gt 0 ] || (cd bench/goose-get && CARGO_TARGET_DIR="$root/target/goose" cargo build --release -q) >&2 ||
     echo "goose could not be built: it is left out" >&2
 build_generators
 bash scripts/build-guests.sh >/dev/null

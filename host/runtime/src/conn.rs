@@ -5,7 +5,7 @@
 
 use crate::client::RequestError;
 use crate::h1::{self, ChunkedDecoder, EncodedRequest, Framing, ResponseHeaders};
-use crate::tls::ClientTls;
+use crate::tls::{ClientTls, HandshakeError};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use std::time::{Duration, Instant};
@@ -110,9 +110,18 @@ impl Conn {
         let stream = match tls {
             None => Stream::Plain(tcp),
             Some(tls) => Stream::Tls(Box::new(tls.handshake(host, tcp).await.map_err(
-                |(message, certificate)| OpenError::Tls {
-                    message,
-                    certificate,
+                |e| match e {
+                    HandshakeError::Tls {
+                        message,
+                        certificate,
+                    } => OpenError::Tls {
+                        message,
+                        certificate,
+                    },
+                    HandshakeError::Io(e) => OpenError::Connect(std::io::Error::new(
+                        e.kind(),
+                        format!("the connection broke during the TLS handshake: {e}"),
+                    )),
                 },
             )?)),
         };
@@ -244,8 +253,21 @@ impl Conn {
             Stream::Plain(tcp) => {
                 matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
             }
-            Stream::Tls(tls) => tls.read(&mut probe).now_or_never().is_none(),
+            // Unconstrained, as in `is_closed`: with the task's budget used up, the read would
+            // say "pending" without looking.
+            Stream::Tls(tls) => tokio::task::unconstrained(tls.read(&mut probe))
+                .now_or_never()
+                .is_none(),
         }
+    }
+}
+
+#[cfg(test)]
+impl Conn {
+    /// Whether this is a TLS connection whose handshake resumed an earlier session.
+    pub(crate) fn resumed(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(tls)
+            if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed))
     }
 }
 
@@ -266,6 +288,8 @@ async fn write_while_reading<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     Option<std::io::Error>,
     bool,
 ) {
+    // (With TLS, what rustls took: up to its buffer's worth of it may still be unsent when an early
+    // answer ends the writing. `data_sent` counts the request's bytes, not the wire's.)
     let mut written = 0;
     let write = async {
         while written < rest.len() {
@@ -450,6 +474,11 @@ impl<R: AsyncRead + Unpin> Reader<'_, R> {
             match self.read(READ_CHUNK).await {
                 Ok(0) => return Ok(self.buf.split().freeze()),
                 Ok(n) => self.received += n as u64,
+                // A TLS server that closes without a close_notify ends such a body too (as
+                // browsers and curl take it; many servers do close so).
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(self.buf.split().freeze());
+                }
                 Err(e) => return Err(ExchangeError::Failed(broke(e))),
             }
         }

@@ -7,7 +7,7 @@ use crate::host::{expected, ms};
 use rustc_hash::{FxHashMap, FxHasher};
 use stampede_metrics::{GROUP_MAX, MetricKind, SeriesGroup, SeriesKey, TagSet, names};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Distinct request shapes remembered; beyond this the cache starts over (a scenario that names
 /// every URL differently still records correctly, just without the cache's help). As many as a
@@ -23,8 +23,9 @@ const MAX_CHECKS: usize = 64;
 /// [`push_response`]: crate::host::http::push_response
 pub(crate) struct HttpSeries {
     pub(crate) group: Arc<SeriesGroup>,
-    /// `http_req_tls_handshaking`: apart from the group, so plain HTTP pays nothing for it.
-    pub(crate) tls_handshaking: Arc<SeriesKey>,
+    /// `http_req_tls_handshaking`: apart from the group and made at the first `https://`
+    /// response, so plain HTTP pays nothing for it.
+    tls_handshaking: OnceLock<Arc<SeriesKey>>,
 }
 
 impl HttpSeries {
@@ -54,8 +55,16 @@ impl HttpSeries {
             .collect();
         HttpSeries {
             group: Arc::new(SeriesGroup::new(members)),
-            tls_handshaking: Arc::new(SeriesKey::new(names::HTTP_REQ_TLS_HANDSHAKING, tags)),
+            tls_handshaking: OnceLock::new(),
         }
+    }
+
+    /// The `http_req_tls_handshaking` series, with the group's tags.
+    pub(crate) fn tls_handshaking(&self) -> &Arc<SeriesKey> {
+        self.tls_handshaking.get_or_init(|| {
+            let tags = self.group.members()[0].0.tags.clone();
+            Arc::new(SeriesKey::new(names::HTTP_REQ_TLS_HANDSHAKING, tags))
+        })
     }
 
     /// The values `resp` records, in the order of [`HttpSeries::MEMBERS`].

@@ -91,47 +91,130 @@ impl ClientTls {
     }
 
     /// The TLS handshake on a new connection to `host` (a name, or an IP literal without brackets).
-    /// The error says what to do about it, and whether the server's certificate was refused.
     pub(crate) async fn handshake(
         &self,
         host: &str,
         tcp: TcpStream,
-    ) -> Result<TlsStream<TcpStream>, (String, bool)> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| (format!("`{host}` cannot be a TLS server name: {e}"), false))?;
+    ) -> Result<TlsStream<TcpStream>, HandshakeError> {
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| HandshakeError::Tls {
+            message: format!("`{host}` cannot be a TLS server name: {e}"),
+            certificate: false,
+        })?;
         self.connector
             .connect(name, tcp)
             .await
-            .map_err(|e| handshake_error(&e))
+            .map_err(|e| handshake_error(e, host))
     }
+}
+
+/// Why a TLS handshake failed.
+#[derive(Debug)]
+pub(crate) enum HandshakeError {
+    /// TLS itself failed (the certificate, an alert, no common version): the message says what
+    /// failed and, for a certificate, what to do. Stable for one cause (no times of day in it), so
+    /// it can be logged once.
+    Tls {
+        message: String,
+        /// The server's certificate was refused.
+        certificate: bool,
+    },
+    /// The connection broke off during the handshake (reset, closed): not a TLS problem.
+    Io(std::io::Error),
+}
+
+/// What a failed handshake's error says, and what to do about it.
+fn handshake_error(e: std::io::Error, host: &str) -> HandshakeError {
+    use rustls::CertificateError as C;
+    let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return HandshakeError::Io(e);
+    };
+    let failed = "the TLS handshake failed";
+    let insecure = "or, for a test system only, set options.insecure-skip-tls-verify = true";
+    let message = match tls {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(
+            "{failed}: invalid peer certificate: UnknownIssuer; if the server's certificate is \
+             signed by your own CA, name its PEM file in options.tls-ca-file ({insecure})"
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidForNameContext { presented, .. }) => {
+            format!(
+                "{failed}: the server's certificate is not valid for `{host}` (it names {}); \
+                 send to a host name the certificate names ({insecure})",
+                presented
+                    .iter()
+                    .map(|n| unquoted(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        rustls::Error::InvalidCertificate(C::NotValidForName) => format!(
+            "{failed}: the server's certificate is not valid for `{host}`; send to a host name \
+             the certificate names ({insecure})"
+        ),
+        rustls::Error::InvalidCertificate(C::ExpiredContext { not_after, .. }) => format!(
+            "{failed}: the server's certificate expired at {}; renew it on the server ({insecure})",
+            utc(*not_after)
+        ),
+        rustls::Error::InvalidCertificate(C::NotValidYetContext { not_before, .. }) => format!(
+            "{failed}: the server's certificate is not valid before {} (is this machine's clock \
+             right?) ({insecure})",
+            utc(*not_before)
+        ),
+        rustls::Error::InvalidCertificate(kind) => {
+            format!("{failed}: invalid peer certificate: {kind:?} ({insecure})")
+        }
+        other => format!("{failed}: {other}"),
+    };
+    HandshakeError::Tls {
+        message,
+        certificate: matches!(tls, rustls::Error::InvalidCertificate(_)),
+    }
+}
+
+/// A name as rustls presents it (`DnsName("shop.test")`) without its wrapping (`shop.test`).
+fn unquoted(name: &str) -> &str {
+    name.split_once('"')
+        .and_then(|(_, rest)| rest.rsplit_once('"'))
+        .map_or(name, |(inner, _)| inner)
+}
+
+/// A certificate's time, as `2026-12-05T10:00:00Z`.
+fn utc(t: UnixTime) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs());
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 /// rustls's *ring* backend. rustls 0.23.48 deprecated it for lacking post-quantum key exchange
 /// (its aws-lc-rs backend has it); kept on purpose: ring builds from crates.io with a plain C
-/// compiler (aws-lc needs far more), and classical X25519 costs a load generator less CPU per
-/// handshake than X25519MLKEM768, with nothing secret to protect in load traffic to a test system.
+/// compiler (aws-lc needs far more), classical X25519 costs a load generator less CPU per
+/// handshake than X25519MLKEM768, and what post-quantum key exchange guards against (traffic
+/// recorded now, decrypted years later) matters little for load-test traffic.
 #[allow(deprecated)]
-pub(crate) fn ring_provider() -> rustls::crypto::CryptoProvider {
+fn ring_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// A handshake error as the user reads it (with what to do when the certificate is not trusted),
-/// and whether it is the certificate.
-fn handshake_error(e: &std::io::Error) -> (String, bool) {
-    let certificate = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
-    if certificate {
-        let message = format!(
-            "the TLS handshake failed: {e}; if the server's certificate is signed by your own CA, \
-             name its PEM file in options.tls-ca-file (or, for a test system only, set \
-             options.insecure-skip-tls-verify = true)"
-        );
-        (message, true)
-    } else {
-        (format!("the TLS handshake failed: {e}"), false)
+/// The certificate blocks of a PEM file (the text of a plan's `tls-ca-file`), checked as
+/// [`ClientTls::new`] checks them, and nothing else: a file that also holds a private key (a
+/// combined key and certificate file) does not send the key to the workers with the plan.
+pub fn certificates_pem(pem: &str) -> Result<String, TlsConfigError> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = String::new();
+    let mut inside = false;
+    for line in pem.lines() {
+        let line = line.trim();
+        inside |= line == BEGIN;
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+        inside &= line != END;
     }
+    ClientTls::new(Some(&out), false)?;
+    Ok(out)
 }
 
 /// Add every certificate of `pem` to `roots`.
@@ -233,6 +316,19 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("certificate 2"), "{err}");
+    }
+
+    #[test]
+    fn only_certificates_are_kept_from_a_ca_file() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert, key) = (certified.cert.pem(), certified.signing_key.serialize_pem());
+        let kept = certificates_pem(&format!("# a comment\n{key}{cert}")).unwrap();
+        assert_eq!(kept, cert.replace("\r\n", "\n"));
+        assert!(!kept.contains("PRIVATE KEY"));
+        assert_eq!(
+            certificates_pem(&key).err(),
+            Some(TlsConfigError::NoCertificate)
+        );
     }
 
     #[test]
@@ -413,6 +509,232 @@ mod tests {
                 "{err:?}"
             );
             t.task.abort();
+        }
+    }
+
+    /// Against a small TLS server whose answers and way of closing each test sets.
+    mod scripted {
+        use super::*;
+        use crate::client::{AllowedOrigin, HttpClient, OutgoingRequest, RequestError};
+        use crate::conn::Conn;
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        /// How the server ends a connection after its answers.
+        #[derive(Clone, Copy)]
+        enum Close {
+            /// A TLS close_notify, then FIN.
+            Notify,
+            /// FIN without close_notify (as many servers do).
+            Abrupt,
+        }
+
+        /// A certificate for `names`, valid until `not_after` (a year and month) if given.
+        fn certificate(
+            names: &[&str],
+            not_after: Option<(i32, u8)>,
+        ) -> rcgen::CertifiedKey<rcgen::KeyPair> {
+            let mut params = rcgen::CertificateParams::new(
+                names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            if let Some((year, month)) = not_after {
+                params.not_before = rcgen::date_time_ymd(year - 1, month, 1);
+                params.not_after = rcgen::date_time_ymd(year, month, 1);
+            }
+            let signing_key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&signing_key).unwrap();
+            rcgen::CertifiedKey { cert, signing_key }
+        }
+
+        /// A server on 127.0.0.1 presenting `cert`: on each connection it reads a request head
+        /// and writes an answer, for each of `answers`, then closes as `close` says. Its port, and
+        /// the connections it accepted.
+        async fn server(
+            cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+            answers: &'static [&'static [u8]],
+            close: Close,
+        ) -> (u16, Arc<AtomicU64>) {
+            let key =
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            let accepted = Arc::new(AtomicU64::new(0));
+            let counted = accepted.clone();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = l.accept().await {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        for answer in answers {
+                            let mut head = Vec::new();
+                            while !head.ends_with(b"\r\n\r\n") {
+                                let mut byte = [0u8; 1];
+                                if tls.read(&mut byte).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                head.push(byte[0]);
+                            }
+                            if tls.write_all(answer).await.is_err() || tls.flush().await.is_err() {
+                                return;
+                            }
+                        }
+                        match close {
+                            Close::Notify => {
+                                let _ = tls.shutdown().await;
+                            }
+                            Close::Abrupt => {
+                                let (mut tcp, _) = tls.into_inner();
+                                let _ = tcp.shutdown().await;
+                            }
+                        }
+                    });
+                }
+            });
+            (port, accepted)
+        }
+
+        fn client(port: u16, cert: &rcgen::CertifiedKey<rcgen::KeyPair>) -> HttpClient {
+            let origin = AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port,
+            };
+            HttpClient::new(vec![origin])
+                .with_tls(ClientTls::new(Some(&cert.cert.pem()), false).unwrap())
+        }
+
+        fn get(port: u16) -> OutgoingRequest {
+            OutgoingRequest {
+                method: "GET".into(),
+                url: format!("https://127.0.0.1:{port}/"),
+                headers: vec![],
+                body: None,
+                timeout: Duration::from_secs(5),
+                discard_body: false,
+            }
+        }
+
+        const KEEP_ALIVE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+        /// A server that closes a keep-alive connection after one answer, with or without
+        /// close_notify: the next request finds out (at once, or by a retry for a GET) and goes
+        /// on a new connection; none fails.
+        #[tokio::test]
+        async fn a_connection_the_server_closed_is_replaced() {
+            let cert = certificate(&["127.0.0.1"], None);
+            for close in [Close::Notify, Close::Abrupt] {
+                let (port, accepted) = server(&cert, &[KEEP_ALIVE], close).await;
+                let c = client(port, &cert);
+                for i in 0..4 {
+                    let resp = c.send(get(port)).await.unwrap();
+                    assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
+                    if i % 2 == 1 {
+                        // Sometimes the close has arrived before the next request, sometimes not.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                assert_eq!(accepted.load(Ordering::Relaxed), 4);
+            }
+        }
+
+        /// A body that runs until the close ends at a close without close_notify too; and a
+        /// `Connection: close` answer is not reused.
+        #[tokio::test]
+        async fn a_body_read_to_the_close_ends_with_or_without_close_notify() {
+            const UNTIL_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close";
+            let cert = certificate(&["127.0.0.1"], None);
+            for close in [Close::Notify, Close::Abrupt] {
+                let (port, accepted) = server(&cert, &[UNTIL_CLOSE], close).await;
+                let c = client(port, &cert);
+                for _ in 0..2 {
+                    let resp = c.send(get(port)).await.unwrap();
+                    assert_eq!(&resp.body[..], b"until close");
+                }
+                assert_eq!(accepted.load(Ordering::Relaxed), 2);
+            }
+        }
+
+        /// The second connection to a server resumes the first one's TLS session.
+        #[tokio::test]
+        async fn a_second_connection_resumes_the_session() {
+            let cert = certificate(&["127.0.0.1"], None);
+            let (port, _) = server(&cert, &[KEEP_ALIVE, KEEP_ALIVE], Close::Notify).await;
+            let tls = ClientTls::new(Some(&cert.cert.pem()), false).unwrap();
+            let req = crate::h1::encode_request("GET", "/", "127.0.0.1", &[], b"").unwrap();
+            let (mut first, _) = Conn::open("127.0.0.1", port, Some(&tls), None)
+                .await
+                .unwrap();
+            assert!(!first.resumed());
+            // TLS 1.3 tickets come after the handshake: read a response to take them in.
+            assert!(first.exchange(&req, u64::MAX, false).await.is_ok());
+            let (second, opened) = Conn::open("127.0.0.1", port, Some(&tls), None)
+                .await
+                .unwrap();
+            assert!(second.resumed());
+            assert!(opened.tls_handshaking > Duration::ZERO);
+        }
+
+        /// Certificate problems other than an unknown issuer say what they are, without the time
+        /// of day (so each is logged once per VU), and do not point at tls-ca-file.
+        #[tokio::test]
+        async fn certificate_errors_say_what_is_wrong() {
+            let cases = [
+                (
+                    certificate(&["shop.test"], None),
+                    "is not valid for `127.0.0.1` (it names shop.test)",
+                ),
+                (
+                    certificate(&["127.0.0.1"], Some((2020, 1))),
+                    "expired at 2020-01-01T00:00:00Z",
+                ),
+            ];
+            for (cert, says) in cases {
+                let (port, _) = server(&cert, &[KEEP_ALIVE], Close::Notify).await;
+                let c = client(port, &cert);
+                let err = c.send(get(port)).await.unwrap_err();
+                let RequestError::Tls {
+                    message,
+                    certificate,
+                } = &err
+                else {
+                    panic!("a TLS error: {err:?}");
+                };
+                assert!(*certificate);
+                assert!(message.contains(says), "{says} in {message}");
+                assert!(!message.contains("tls-ca-file"), "{message}");
+                assert!(message.contains("insecure-skip-tls-verify"), "{message}");
+            }
+        }
+
+        /// A server that hangs up during the handshake: a `connect` error, not a TLS one.
+        #[tokio::test]
+        async fn a_connection_closed_during_the_handshake_is_a_connect_error() {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = l.accept().await {
+                    drop(tcp);
+                }
+            });
+            let cert = certificate(&["127.0.0.1"], None);
+            let err = client(port, &cert).send(get(port)).await.unwrap_err();
+            assert!(
+                matches!(&err, RequestError::Connect(m) if m.contains("during the TLS handshake")),
+                "{err:?}"
+            );
         }
     }
 }

@@ -183,14 +183,18 @@ pub async fn serve(
     serve_on(listener, None, Arc::default(), shutdown).await
 }
 
-/// [`serve`] over `https://`, presenting `tls`'s certificate.
+/// [`serve`] over `https://`, with a new self-signed certificate for `addr`'s address (and
+/// `localhost`, `127.0.0.1`, `::1`). Once the socket is bound, `listening` gets the certificate
+/// (to write it out, say); then serving starts.
 pub async fn serve_tls(
     addr: SocketAddr,
-    tls: &SelfSigned,
+    listening: impl FnOnce(&SelfSigned) -> anyhow::Result<()>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(addr).await?;
-    serve_on(listener, Some(tls), Arc::default(), shutdown).await
+    let tls = SelfSigned::generate(addr.ip())?;
+    listening(&tls)?;
+    serve_on(listener, Some(&tls), Arc::default(), shutdown).await
 }
 
 /// A demo target serving `https://` in this process ([`spawn_tls`]), for tests.
@@ -207,8 +211,8 @@ pub struct TlsTarget {
 
 /// [`spawn`] over `https://`, with a new self-signed certificate. Meant for tests.
 pub async fn spawn_tls(addr: SocketAddr) -> anyhow::Result<TlsTarget> {
-    let tls = SelfSigned::generate()?;
     let listener = bind(addr).await?;
+    let tls = SelfSigned::generate(addr.ip())?;
     let bound = listener
         .local_addr()
         .context("reading the bound address of the demo target")?;

@@ -1,8 +1,8 @@
 //! `stampede target --tls`: the demo target over `https://`, with a self-signed certificate made
-//! when it starts (for `localhost`, `127.0.0.1` and `::1`). Its PEM can be written to a file that a
-//! plan then trusts with `options.tls-ca-file`.
+//! when it starts (for `localhost`, `127.0.0.1`, `::1` and the address it listens on). Its PEM can
+//! be written to a file that a plan then trusts with `options.tls-ca-file`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -29,11 +29,15 @@ pub struct SelfSigned {
 }
 
 impl SelfSigned {
-    /// A new key pair and a self-signed certificate for `localhost`, `127.0.0.1` and `::1`.
-    pub fn generate() -> anyhow::Result<SelfSigned> {
-        let names = ["localhost", "127.0.0.1", "::1"]
+    /// A new key pair and a self-signed certificate for `localhost`, `127.0.0.1`, `::1` and `ip`.
+    pub fn generate(ip: IpAddr) -> anyhow::Result<SelfSigned> {
+        let mut names = ["localhost", "127.0.0.1", "::1"]
             .map(str::to_owned)
             .to_vec();
+        let ip = ip.to_string();
+        if !names.contains(&ip) {
+            names.push(ip);
+        }
         let certified = rcgen::generate_simple_self_signed(names)
             .context("generating the demo target's self-signed certificate")?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(

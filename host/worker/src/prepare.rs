@@ -248,7 +248,30 @@ pub(crate) fn connection_share(max: Option<u64>, threads: usize, k: usize) -> Op
 
 #[cfg(test)]
 mod tests {
-    use super::connection_share;
+    use super::{client_tls, connection_share};
+
+    fn plan(options: &str) -> stampede_plan::Plan {
+        let toml = format!(
+            "component = \"x.wasm\"\ntargets = [\"https://127.0.0.1:8443\"]\n[options]\n{options}\n[scenarios.main]\nexecutor = \"constant-vus\"\nduration = \"1s\"\n"
+        );
+        stampede_plan::parse(&toml, std::path::Path::new("/plans")).unwrap()
+    }
+
+    /// A plan that names a CA file needs its certificates in the assignment (the worker cannot
+    /// read the coordinator's files); the error says what is wrong.
+    #[test]
+    fn a_named_ca_file_must_come_with_the_assignment() {
+        let named = plan("tls-ca-file = \"ca.pem\"");
+        let err = client_tls(&named, None).err().expect("refused");
+        assert!(err.contains("/plans/ca.pem"), "{err}");
+        assert!(err.contains("same Stampede version"), "{err}");
+        assert!(client_tls(&plan(""), None).is_ok());
+        assert!(client_tls(&plan("insecure-skip-tls-verify = true"), None).is_ok());
+        let err = client_tls(&named, Some("no certificate"))
+            .err()
+            .expect("refused");
+        assert!(err.contains("no PEM certificate"), "{err}");
+    }
 
     #[test]
     fn connection_shares_add_up_to_the_cap_and_differ_by_one_at_most() {

@@ -63,8 +63,8 @@ pub fn component_blob(path: &Path) -> Result<ComponentBlob, Failure> {
     })
 }
 
-/// The text of the plan's `options.tls-ca-file`, checked (PEM certificates that can be trusted),
-/// for the workers, which do not see the plan's folder.
+/// The certificates of the plan's `options.tls-ca-file` (PEM, checked; anything else in the file,
+/// such as a private key, left out), for the workers, which do not see the plan's folder.
 pub fn read_tls_ca(plan: &stampede_plan::Plan) -> Result<Option<String>, Failure> {
     let Some(path) = &plan.options.tls_ca_file else {
         return Ok(None);
@@ -72,9 +72,9 @@ pub fn read_tls_ca(plan: &stampede_plan::Plan) -> Result<Option<String>, Failure
     let pem = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read options.tls-ca-file {}", path.display()))
         .map_err(bad_input)?;
-    stampede_runtime::ClientTls::new(Some(&pem), false)
+    let certificates = stampede_runtime::certificates_pem(&pem)
         .map_err(|e| bad_input(anyhow!("{} ({})", e, path.display())))?;
-    Ok(Some(pem))
+    Ok(Some(certificates))
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {

@@ -32,24 +32,25 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
             .await
             .map_err(bad_input);
     }
-    let tls = stampede_target::SelfSigned::generate().map_err(bad_input)?;
-    if let Some(path) = &args.tls_cert_out {
-        std::fs::write(path, &tls.cert_pem)
-            .with_context(|| format!("writing the certificate to {}", path.display()))
-            .map_err(bad_input)?;
-    }
-    let trust = match &args.tls_cert_out {
-        Some(path) => format!(
-            "; its self-signed certificate is in {} (a plan trusts it with options.tls-ca-file)",
-            path.display()
-        ),
-        None => "; self-signed certificate (write it out with --tls-cert-out FILE)".to_owned(),
+    let listening = |tls: &stampede_target::SelfSigned| {
+        let trust = match &args.tls_cert_out {
+            Some(path) => {
+                std::fs::write(path, &tls.cert_pem)
+                    .with_context(|| format!("writing the certificate to {}", path.display()))?;
+                format!(
+                    "; its self-signed certificate is in {} (a plan trusts it with options.tls-ca-file)",
+                    path.display()
+                )
+            }
+            None => "; self-signed certificate (write it out with --tls-cert-out FILE)".to_owned(),
+        };
+        eprintln!(
+            "stampede target listening on https://{}{trust} (Ctrl-C to stop)",
+            args.listen
+        );
+        Ok(())
     };
-    eprintln!(
-        "stampede target listening on https://{}{trust} (Ctrl-C to stop)",
-        args.listen
-    );
-    stampede_target::serve_tls(args.listen, &tls, shutdown)
+    stampede_target::serve_tls(args.listen, listening, shutdown)
         .await
         .map_err(bad_input)
 }

@@ -8,7 +8,7 @@
 //! context and the VU's tags) and flush their samples to the collector themselves (one lock per
 //! request; `http.send` batches them).
 
-use super::http::{default_name, push_error, push_response};
+use super::http::{default_name, push_error, push_response, warn_once};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
@@ -124,18 +124,10 @@ impl WasiHttpHooks for FetchHooks {
                     resp,
                 ),
                 Err(err) => {
-                    match err {
-                        RequestError::OriginNotAllowed(m) => {
-                            tracing::debug!(vu = vu_id, "fetch refused: {m}");
-                        }
-                        RequestError::Tls { message, .. } => {
-                            let mut warned = warned.lock().expect("warned lock");
-                            if !warned.contains(message) {
-                                tracing::warn!(vu = vu_id, "TLS failed: {message}");
-                                warned.push(message.clone());
-                            }
-                        }
-                        _ => {}
+                    if let RequestError::OriginNotAllowed(m) = err {
+                        tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                    } else {
+                        warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
                     }
                     push_error(&mut samples, tags, err)
                 }

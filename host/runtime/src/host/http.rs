@@ -152,16 +152,24 @@ impl VuState {
         let tags = (*pending.base).clone();
         push_error(&mut self.samples, tags, err);
         self.flush_if_full();
-        // What the plan would have to change: said once per VU and message, not per request.
-        let (what, m) = match err {
-            RequestError::OriginNotAllowed(m) => ("request refused", m),
-            RequestError::Tls { message, .. } => ("TLS failed", message),
-            _ => return,
-        };
-        if !self.warned.iter().any(|w| w == m) {
-            tracing::warn!(vu = self.who.id, "{what}: {m}");
-            self.warned.push(m.clone());
-        }
+        warn_once(&mut self.warned, self.who.id, err);
+    }
+}
+
+/// The most distinct messages a VU (or a shared instance) remembers having logged.
+const MAX_WARNED: usize = 32;
+
+/// Log what the plan would have to change (a refused origin, a failed TLS handshake) the first
+/// time `vu` hits it: once per distinct message (they carry no times of day), not per request.
+pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, err: &RequestError) {
+    let (what, m) = match err {
+        RequestError::OriginNotAllowed(m) => ("request refused", m),
+        RequestError::Tls { message, .. } => ("TLS failed", message),
+        _ => return,
+    };
+    if !warned.iter().any(|w| w == m) && warned.len() < MAX_WARNED {
+        tracing::warn!(vu, "{what}: {m}");
+        warned.push(m.clone());
     }
 }
 
@@ -189,7 +197,7 @@ pub(crate) fn header_block(headers: &ResponseHeaders) -> String {
 pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &CompletedResponse) {
     b.push_group(&s.group, HttpSeries::values(resp));
     if let Some(tls) = resp.timings.tls_handshaking {
-        b.push_shared(&s.tls_handshaking, MetricKind::Trend, ms(tls));
+        b.push_shared(s.tls_handshaking(), MetricKind::Trend, ms(tls));
     }
 }
 
