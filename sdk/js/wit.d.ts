@@ -49,9 +49,13 @@ declare module 'stampede:scenario/http@0.2.0' {
 
   /** Time spent in each phase of a request, in milliseconds, measured by the host. */
   export interface Timings {
+    /** Request start to last body byte. */
     durationMs: number;
+    /** Opening a new connection: TCP, plus the TLS handshake for `https://`; 0 when one was reused. */
     connectingMs: number;
+    /** Request start to the response head, minus `connectingMs`. */
     waitingMs: number;
+    /** Response head to last body byte. */
     receivingMs: number;
   }
 

@@ -360,6 +360,11 @@ mod tests {
             HttpClient::new(vec![origin]).with_tls(tls)
         }
 
+        /// A client that trusts `t`'s certificate.
+        fn trusting(t: &TlsTarget) -> HttpClient {
+            client(t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap())
+        }
+
         fn request(
             t: &TlsTarget,
             method: &str,
@@ -381,7 +386,7 @@ mod tests {
         #[tokio::test]
         async fn requests_reuse_one_verified_tls_connection() {
             let t = target().await;
-            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            let c = trusting(&t);
             for i in 0..5 {
                 let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
                 assert_eq!((resp.status, &resp.body[..]), (200, &b"ok\n"[..]));
@@ -407,7 +412,7 @@ mod tests {
         #[tokio::test]
         async fn a_large_upload_goes_out_whole() {
             let t = target().await;
-            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            let c = trusting(&t);
             let name = "x".repeat(1_500_000);
             let body = format!(r#"{{"username": "{name}", "password": "secret"}}"#).into_bytes();
             let len = body.len() as u64;
@@ -434,7 +439,7 @@ mod tests {
         #[tokio::test]
         async fn an_early_answer_to_an_upload_ends_it() {
             let t = target().await;
-            let c = client(&t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap());
+            let c = trusting(&t);
             let body = vec![b' '; 16 << 20];
             let resp = c
                 .send(request(&t, "POST", "/login", Some(body)))
