@@ -13,6 +13,8 @@
 //! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
 //! tls-ca-file = "ca.pem"           # also trust these CA certificates for https:// targets
 //! insecure-skip-tls-verify = false # true: do not verify https:// servers' certificates
+//! tls-client-cert = "client.pem"   # a client certificate for servers that ask for one (mTLS),
+//! tls-client-key = "client-key.pem" # with its private key
 //! ```
 
 use std::path::PathBuf;
@@ -70,6 +72,13 @@ pub struct Options {
     /// systems only: the traffic is still encrypted, but to whoever answers.
     #[serde(default)]
     pub insecure_skip_tls_verify: bool,
+    /// PEM file of the client certificate (chain, leaf first) presented to `https://` servers that
+    /// ask for one (mutual TLS); resolved like `tls_ca_file`. Needs `tls_client_key`.
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM file of `tls_client_cert`'s private key.
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
@@ -99,6 +108,8 @@ impl Default for Options {
             release_stack_after: default_release_stack_after(),
             tls_ca_file: None,
             insecure_skip_tls_verify: false,
+            tls_client_cert: None,
+            tls_client_key: None,
         }
     }
 }
@@ -119,6 +130,12 @@ impl Options {
             release_stack_after: read_release_stack_after(r),
             tls_ca_file: r.string("tls-ca-file").ok().flatten().map(PathBuf::from),
             insecure_skip_tls_verify: or(r.bool("insecure-skip-tls-verify"), false),
+            tls_client_cert: r
+                .string("tls-client-cert")
+                .ok()
+                .flatten()
+                .map(PathBuf::from),
+            tls_client_key: r.string("tls-client-key").ok().flatten().map(PathBuf::from),
         }
     }
 
@@ -174,15 +191,40 @@ impl Options {
         }
         check_positive_duration("setup-timeout", self.setup_timeout, &mut problems);
         check_positive_duration("teardown-timeout", self.teardown_timeout, &mut problems);
-        if self
-            .tls_ca_file
-            .as_ref()
-            .is_some_and(|f| f.as_os_str().is_empty())
-        {
-            problems.push((
+        for (key, file, what) in [
+            (
                 "tls-ca-file",
-                "must not be empty: name a PEM file of CA certificates, or leave it out".to_owned(),
-            ));
+                &self.tls_ca_file,
+                "a PEM file of CA certificates",
+            ),
+            (
+                "tls-client-cert",
+                &self.tls_client_cert,
+                "the client certificate's PEM file",
+            ),
+            (
+                "tls-client-key",
+                &self.tls_client_key,
+                "the client key's PEM file",
+            ),
+        ] {
+            if file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+                problems.push((
+                    key,
+                    format!("must not be empty: name {what}, or leave it out"),
+                ));
+            }
+        }
+        match (&self.tls_client_cert, &self.tls_client_key) {
+            (Some(_), None) => problems.push((
+                "tls-client-cert",
+                "needs tls-client-key, the PEM file of its private key".to_owned(),
+            )),
+            (None, Some(_)) => problems.push((
+                "tls-client-key",
+                "needs tls-client-cert, the PEM file of the certificate it belongs to".to_owned(),
+            )),
+            _ => {}
         }
         if self.insecure_skip_tls_verify && self.tls_ca_file.is_some() {
             problems.push((

@@ -164,13 +164,13 @@ fn check_component(path: &Path) -> Option<String> {
     }
 }
 
-/// The problem with a resolved `tls-ca-file` path, if any.
-fn check_ca_file(path: &Path) -> Option<String> {
+/// The problem with a resolved PEM file path of `[options]` (`tls-ca-file`, ...), if any.
+fn check_pem_file(path: &Path) -> Option<String> {
     if path.is_file() {
         None
     } else {
         Some(format!(
-            "file not found: {} (name a PEM file of CA certificates, relative to the plan file)",
+            "file not found: {} (name a PEM file, relative to the plan file)",
             path.display()
         ))
     }
@@ -213,12 +213,18 @@ fn read(text: &str, base_dir: &Path, check_files: bool) -> Result<Plan, PlanErro
         Ok(Some(mut options_reader)) => {
             let mut options = crate::Options::read(&mut options_reader);
             options_reader.problems(options.validate());
-            if let Some(file) = &mut options.tls_ca_file
-                && !file.as_os_str().is_empty()
-            {
-                *file = base_dir.join(&*file);
-                if let Some(message) = check_files.then(|| check_ca_file(file)).flatten() {
-                    options_reader.error("tls-ca-file", message);
+            for (key, file) in [
+                ("tls-ca-file", &mut options.tls_ca_file),
+                ("tls-client-cert", &mut options.tls_client_cert),
+                ("tls-client-key", &mut options.tls_client_key),
+            ] {
+                if let Some(file) = file
+                    && !file.as_os_str().is_empty()
+                {
+                    *file = base_dir.join(&*file);
+                    if let Some(message) = check_files.then(|| check_pem_file(file)).flatten() {
+                        options_reader.error(key, message);
+                    }
                 }
             }
             r.absorb("options", options_reader.finish());

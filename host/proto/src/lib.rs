@@ -150,6 +150,10 @@ pub struct PlanSource {
     /// see the plan's folder.
     #[serde(default)]
     pub tls_ca_pem: Option<String>,
+    /// The texts of `options.tls-client-cert` and `options.tls-client-key` (the client's
+    /// certificate and private key for mutual TLS), read likewise.
+    #[serde(default)]
+    pub tls_client_pem: Option<(String, String)>,
 }
 
 /// A scenario component and its content hash.

@@ -354,12 +354,22 @@ impl<R: AsyncRead + Unpin> Reader<'_, R> {
                 }
                 Ok(0) => return Err(Failed(closed_early())),
                 Ok(n) => self.received += n as u64,
-                Err(e) if self.received == 0 => {
-                    return Err(NoResponse(format!(
-                        "the connection broke before a response: {e}"
-                    )));
+                Err(e) => {
+                    // With TLS 1.3 a server that refuses the client's certificate (or the lack
+                    // of one) says so after the client's handshake is done: at the first read.
+                    if let Some(message) = crate::tls::refused_after_handshake(&e) {
+                        return Err(Failed(RequestError::Tls {
+                            message,
+                            certificate: true,
+                        }));
+                    }
+                    if self.received == 0 {
+                        return Err(NoResponse(format!(
+                            "the connection broke before a response: {e}"
+                        )));
+                    }
+                    return Err(Failed(broke(e)));
                 }
-                Err(e) => return Err(Failed(broke(e))),
             }
         };
         let head_at = Instant::now();

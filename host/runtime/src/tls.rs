@@ -10,7 +10,7 @@
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpStream;
@@ -33,6 +33,19 @@ pub enum TlsConfigError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The client certificate or its key cannot be used.
+    #[error("options.tls-client-cert and tls-client-key cannot be used: {0}")]
+    BadClientIdentity(String),
+}
+
+/// A client certificate (its chain, leaf first) and its private key, both PEM: what the plan's
+/// `tls-client-cert` and `tls-client-key` hold, for servers that ask for one (mutual TLS).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIdentity<'a> {
+    /// One or more `CERTIFICATE` blocks.
+    pub cert_pem: &'a str,
+    /// A `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1) block.
+    pub key_pem: &'a str,
 }
 
 /// The TLS side of an HTTP client: how it verifies servers. Cheap to clone.
@@ -50,17 +63,26 @@ impl ClientTls {
         extra_ca_pem: Option<&str>,
         insecure_skip_verify: bool,
     ) -> Result<ClientTls, TlsConfigError> {
+        ClientTls::with_identity(extra_ca_pem, insecure_skip_verify, None)
+    }
+
+    /// As [`ClientTls::new`], and present `identity` to servers that ask for a client
+    /// certificate.
+    pub fn with_identity(
+        extra_ca_pem: Option<&str>,
+        insecure_skip_verify: bool,
+        identity: Option<ClientIdentity<'_>>,
+    ) -> Result<ClientTls, TlsConfigError> {
         let provider = Arc::new(ring_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .expect("ring supports the default protocol versions");
-        let mut config = if insecure_skip_verify {
+        let verifying = if insecure_skip_verify {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
                     algorithms: provider.signature_verification_algorithms,
                 }))
-                .with_no_client_auth()
         } else {
             let mut roots = RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -68,7 +90,16 @@ impl ClientTls {
             if let Some(pem) = extra_ca_pem {
                 add_pem_certificates(&mut roots, pem)?;
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match identity {
+            None => verifying.with_no_client_auth(),
+            Some(id) => {
+                let (chain, key) = read_identity(id)?;
+                verifying
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsConfigError::BadClientIdentity(e.to_string()))?
+            }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(ClientTls {
@@ -180,6 +211,32 @@ fn unquoted(name: &str) -> &str {
         .map_or(name, |(inner, _)| inner)
 }
 
+/// What a read error says when the server refused this client's TLS certificate, or the lack of
+/// one, with a fatal alert after the handshake (TLS 1.3's order); None for any other error.
+pub(crate) fn refused_after_handshake(e: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
+    let rustls::Error::AlertReceived(alert) = e.get_ref()?.downcast_ref::<rustls::Error>()? else {
+        return None;
+    };
+    match alert {
+        A::CertificateRequired => Some(format!(
+            "the server asks for a client certificate (received fatal alert: {alert:?}); name \
+             yours and its key in options.tls-client-cert and options.tls-client-key"
+        )),
+        A::BadCertificate
+        | A::UnsupportedCertificate
+        | A::CertificateRevoked
+        | A::CertificateExpired
+        | A::CertificateUnknown
+        | A::UnknownCA
+        | A::AccessDenied => Some(format!(
+            "the server refused the client certificate of options.tls-client-cert (received \
+             fatal alert: {alert:?})"
+        )),
+        _ => None,
+    }
+}
+
 /// A certificate's time, as `2026-12-05T10:00:00Z`.
 fn utc(t: UnixTime) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs());
@@ -215,6 +272,28 @@ pub fn certificates_pem(pem: &str) -> Result<String, TlsConfigError> {
     }
     ClientTls::new(Some(&out), false)?;
     Ok(out)
+}
+
+/// The certificate chain and private key of `id`.
+fn read_identity(
+    id: ClientIdentity<'_>,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
+    let bad = TlsConfigError::BadClientIdentity;
+    let chain = CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("tls-client-cert is not valid PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(bad(
+            "tls-client-cert holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\")"
+                .into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes()).map_err(|e| {
+        bad(format!(
+            "tls-client-key holds no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"
+        ))
+    })?;
+    Ok((chain, key))
 }
 
 /// Add every certificate of `pem` to `roots`.
@@ -329,6 +408,31 @@ mod tests {
             certificates_pem(&key).err(),
             Some(TlsConfigError::NoCertificate)
         );
+    }
+
+    #[test]
+    fn a_client_identity_needs_a_certificate_and_its_own_key() {
+        let mine = rcgen::generate_simple_self_signed(vec!["client".to_owned()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["other".to_owned()]).unwrap();
+        let (cert, key) = (mine.cert.pem(), mine.signing_key.serialize_pem());
+        let with = |cert_pem: &str, key_pem: &str| {
+            ClientTls::with_identity(None, false, Some(ClientIdentity { cert_pem, key_pem }))
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(with(&cert, &key), None);
+        let no_cert = with("", &key).expect("refused");
+        assert!(
+            no_cert.contains("tls-client-cert holds no PEM certificate"),
+            "{no_cert}"
+        );
+        let no_key = with(&cert, &cert).expect("refused");
+        assert!(
+            no_key.contains("tls-client-key holds no usable PEM private key"),
+            "{no_key}"
+        );
+        let mismatch = with(&cert, &other.signing_key.serialize_pem()).expect("refused");
+        assert!(mismatch.contains("cannot be used"), "{mismatch}");
     }
 
     #[test]

@@ -186,13 +186,18 @@ pub async fn serve(
 /// [`serve`] over `https://`, with a new self-signed certificate for `addr`'s address (and
 /// `localhost`, `127.0.0.1`, `::1`). Once the socket is bound, `listening` gets the certificate
 /// (to write it out, say); then serving starts.
+/// With `client_ca_pem`, clients must present a certificate signed by one of its certificates.
 pub async fn serve_tls(
     addr: SocketAddr,
+    client_ca_pem: Option<&str>,
     listening: impl FnOnce(&SelfSigned) -> anyhow::Result<()>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(addr).await?;
-    let tls = SelfSigned::generate(addr.ip())?;
+    let mut tls = SelfSigned::generate(addr.ip())?;
+    if let Some(ca) = client_ca_pem {
+        tls.require_client_certificates(ca)?;
+    }
     listening(&tls)?;
     serve_on(listener, Some(&tls), Arc::default(), shutdown).await
 }

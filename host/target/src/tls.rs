@@ -8,8 +8,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -25,6 +27,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SelfSigned {
     /// The certificate, PEM-encoded: what a client trusts to verify this server.
     pub cert_pem: String,
+    cert: CertificateDer<'static>,
+    key: Arc<PrivatePkcs8KeyDer<'static>>,
     acceptor: TlsAcceptor,
 }
 
@@ -40,25 +44,64 @@ impl SelfSigned {
         }
         let certified = rcgen::generate_simple_self_signed(names)
             .context("generating the demo target's self-signed certificate")?;
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        let cert = certified.cert.der().clone();
+        let key = Arc::new(PrivatePkcs8KeyDer::from(
             certified.signing_key.serialize_der(),
         ));
-        // rustls deprecated its ring backend for lacking post-quantum key exchange; a self-signed
-        // demo target on loopback has nothing to protect, and ring builds with a plain C compiler.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("setting up TLS")?
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
-            .context("setting up TLS with the self-signed certificate")?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = acceptor(&cert, &key, None)?;
         Ok(SelfSigned {
             cert_pem: certified.cert.pem(),
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            cert,
+            key,
+            acceptor,
         })
     }
+
+    /// Ask every client for a certificate signed by one of the certificates in `ca_pem` (mutual
+    /// TLS), and refuse the handshake of a client without one.
+    pub fn require_client_certificates(&mut self, ca_pem: &str) -> anyhow::Result<()> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots
+                .add(cert.context("reading the client CA certificates")?)
+                .context("adding a client CA certificate")?;
+        }
+        anyhow::ensure!(
+            !roots.is_empty(),
+            "the client CA file holds no PEM certificate"
+        );
+        self.acceptor = acceptor(&self.cert, &self.key, Some(roots))?;
+        Ok(())
+    }
+}
+
+/// A server configuration presenting `cert`, asking clients for a certificate signed by one of
+/// `client_roots` when given.
+fn acceptor(
+    cert: &CertificateDer<'static>,
+    key: &PrivatePkcs8KeyDer<'static>,
+    client_roots: Option<RootCertStore>,
+) -> anyhow::Result<TlsAcceptor> {
+    // rustls deprecated its ring backend for lacking post-quantum key exchange; a self-signed
+    // demo target on loopback has nothing to protect, and ring builds with a plain C compiler.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?;
+    let builder = match client_roots {
+        None => builder.with_no_client_auth(),
+        Some(roots) => builder.with_client_cert_verifier(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .context("setting up client certificate verification")?,
+        ),
+    };
+    let mut config = builder
+        .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key.clone_key()))
+        .context("setting up TLS with the self-signed certificate")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Accepts TCP connections and hands over those whose TLS handshake completed. Handshakes run in

@@ -8,8 +8,8 @@ use stampede_metrics::{Catalog, Collector, TagSet};
 use stampede_plan::{Isolation, Plan, Ratio, Segment};
 use stampede_proto::{Assignment, FailureKind, SegmentSpec};
 use stampede_runtime::{
-    AllowedOrigin, ClientTls, EngineLimits, HttpClient, LoadedScenario, RunContext, RuntimeError,
-    SharedGroup, VuIdentity,
+    AllowedOrigin, ClientIdentity, ClientTls, EngineLimits, HttpClient, LoadedScenario, RunContext,
+    RuntimeError, SharedGroup, VuIdentity,
 };
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -93,7 +93,8 @@ pub(crate) fn prepare(
             port: o.port,
         })
         .collect();
-    let tls = client_tls(&plan, a.plan.tls_ca_pem.as_deref()).map_err(bad_input)?;
+    let client = a.plan.tls_client_pem.as_ref();
+    let tls = client_tls(&plan, a.plan.tls_ca_pem.as_deref(), client).map_err(bad_input)?;
     let env = plan
         .env
         .iter()
@@ -131,21 +132,32 @@ pub(crate) fn prepare(
 }
 
 /// How the run verifies `https://` servers: the plan's `insecure-skip-tls-verify`, or Mozilla's roots
-/// plus the certificates of its `tls-ca-file`, whose text came with the assignment (`ca_pem`).
-fn client_tls(plan: &Plan, ca_pem: Option<&str>) -> Result<ClientTls, String> {
+/// plus the certificates of its `tls-ca-file`, whose text came with the assignment (`ca_pem`); and
+/// the client certificate and key it presents (`client_pem`, likewise) when the plan names them.
+fn client_tls(
+    plan: &Plan,
+    ca_pem: Option<&str>,
+    client_pem: Option<&(String, String)>,
+) -> Result<ClientTls, String> {
     let insecure = plan.options.insecure_skip_tls_verify;
+    // Texts a plan names must come with the assignment (an older coordinator would not send them).
+    let missing = |key: &str, file: &std::path::Path| {
+        format!(
+            "the plan names options.{key} ({}) but its text did not come with the assignment; run \
+             the same Stampede version on the coordinator and the workers",
+            file.display()
+        )
+    };
+    if let (Some(file), None) = (&plan.options.tls_client_cert, client_pem) {
+        return Err(missing("tls-client-cert", file));
+    }
+    let identity = client_pem.map(|(cert_pem, key_pem)| ClientIdentity { cert_pem, key_pem });
     let ca_pem = match (&plan.options.tls_ca_file, ca_pem) {
-        (Some(file), None) if !insecure => {
-            return Err(format!(
-                "the plan names options.tls-ca-file ({}) but its certificates did not come with the \
-                 assignment; run the same Stampede version on the coordinator and the workers",
-                file.display()
-            ));
-        }
+        (Some(file), None) if !insecure => return Err(missing("tls-ca-file", file)),
         (Some(_), pem) => pem,
         (None, _) => None,
     };
-    ClientTls::new(ca_pem, insecure).map_err(|e| e.to_string())
+    ClientTls::with_identity(ca_pem, insecure, identity).map_err(|e| e.to_string())
 }
 
 /// `isolation = "shared"` needs a component built for the world `scenario-shared`. (The other way
@@ -262,12 +274,18 @@ mod tests {
     #[test]
     fn a_named_ca_file_must_come_with_the_assignment() {
         let named = plan("tls-ca-file = \"ca.pem\"");
-        let err = client_tls(&named, None).err().expect("refused");
+        let err = client_tls(&named, None, None).err().expect("refused");
         assert!(err.contains("/plans/ca.pem"), "{err}");
         assert!(err.contains("same Stampede version"), "{err}");
-        assert!(client_tls(&plan(""), None).is_ok());
-        assert!(client_tls(&plan("insecure-skip-tls-verify = true"), None).is_ok());
-        let err = client_tls(&named, Some("no certificate"))
+        let client = plan("tls-client-cert = \"c.pem\"\ntls-client-key = \"k.pem\"");
+        let err = client_tls(&client, None, None).err().expect("refused");
+        assert!(
+            err.contains("options.tls-client-cert (/plans/c.pem)"),
+            "{err}"
+        );
+        assert!(client_tls(&plan(""), None, None).is_ok());
+        assert!(client_tls(&plan("insecure-skip-tls-verify = true"), None, None).is_ok());
+        let err = client_tls(&named, Some("no certificate"), None)
             .err()
             .expect("refused");
         assert!(err.contains("no PEM certificate"), "{err}");

@@ -63,18 +63,42 @@ pub fn component_blob(path: &Path) -> Result<ComponentBlob, Failure> {
     })
 }
 
-/// The certificates of the plan's `options.tls-ca-file` (PEM, checked; anything else in the file,
-/// such as a private key, left out), for the workers, which do not see the plan's folder.
-pub fn read_tls_ca(plan: &stampede_plan::Plan) -> Result<Option<String>, Failure> {
-    let Some(path) = &plan.options.tls_ca_file else {
-        return Ok(None);
+/// The TLS files a plan names, read for the workers (which do not see the plan's folder).
+pub struct TlsFiles {
+    /// The certificates of `options.tls-ca-file` (anything else in the file, such as a private
+    /// key, left out).
+    pub ca_pem: Option<String>,
+    /// `options.tls-client-cert` and `options.tls-client-key`.
+    pub client_pem: Option<(String, String)>,
+}
+
+/// Read and check the plan's TLS files (so a bad one fails here, before any worker starts).
+pub fn read_tls_files(plan: &stampede_plan::Plan) -> Result<TlsFiles, Failure> {
+    let read = |key: &str, path: &Path| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read options.{key} {}", path.display()))
+            .map_err(bad_input)
     };
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read options.tls-ca-file {}", path.display()))
-        .map_err(bad_input)?;
-    let certificates = stampede_runtime::certificates_pem(&pem)
-        .map_err(|e| bad_input(anyhow!("{} ({})", e, path.display())))?;
-    Ok(Some(certificates))
+    let o = &plan.options;
+    let ca_pem = match &o.tls_ca_file {
+        None => None,
+        Some(path) => Some(
+            stampede_runtime::certificates_pem(&read("tls-ca-file", path)?)
+                .map_err(|e| bad_input(anyhow!("{} ({})", e, path.display())))?,
+        ),
+    };
+    let client_pem = match (&o.tls_client_cert, &o.tls_client_key) {
+        (Some(cert), Some(key)) => {
+            Some((read("tls-client-cert", cert)?, read("tls-client-key", key)?))
+        }
+        _ => None,
+    };
+    if let Some((cert_pem, key_pem)) = &client_pem {
+        let identity = stampede_runtime::ClientIdentity { cert_pem, key_pem };
+        stampede_runtime::ClientTls::with_identity(None, false, Some(identity))
+            .map_err(bad_input)?;
+    }
+    Ok(TlsFiles { ca_pem, client_pem })
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
@@ -83,7 +107,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         .map_err(|e| bad_input(anyhow!("{e}")))?;
     let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
     let component = component_blob(&plan.component)?;
-    let tls_ca_pem = read_tls_ca(&plan)?;
+    let tls = read_tls_files(&plan)?;
     // The planned end of the last scenario (graceful stops only extend it when iterations overrun).
     let total = plan
         .scenarios
@@ -98,7 +122,8 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             toml,
             vus: args.vus,
             duration_ms: args.duration.map(|d| d.as_millis() as u64),
-            tls_ca_pem,
+            tls_ca_pem: tls.ca_pem,
+            tls_client_pem: tls.client_pem,
         },
         component,
     };

@@ -17,6 +17,10 @@ pub struct TargetArgs {
     /// With --tls: write the certificate (PEM) to this file, for a plan's `options.tls-ca-file`.
     #[arg(long, value_name = "FILE", requires = "tls")]
     tls_cert_out: Option<PathBuf>,
+    /// With --tls: require a client certificate signed by a certificate in this PEM file (mutual
+    /// TLS); a client without one fails its handshake.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 pub async fn run(args: TargetArgs) -> Result<(), Failure> {
@@ -32,6 +36,14 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
             .await
             .map_err(bad_input);
     }
+    let client_ca = match &args.tls_client_ca {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the client CA file {}", path.display()))
+                .map_err(bad_input)?,
+        ),
+    };
     let listening = |tls: &stampede_target::SelfSigned| {
         let trust = match &args.tls_cert_out {
             Some(path) => {
@@ -44,13 +56,18 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
             }
             None => "; self-signed certificate (write it out with --tls-cert-out FILE)".to_owned(),
         };
+        let mtls = if args.tls_client_ca.is_some() {
+            "; clients must present a certificate"
+        } else {
+            ""
+        };
         eprintln!(
-            "stampede target listening on https://{}{trust} (Ctrl-C to stop)",
+            "stampede target listening on https://{}{trust}{mtls} (Ctrl-C to stop)",
             args.listen
         );
         Ok(())
     };
-    stampede_target::serve_tls(args.listen, listening, shutdown)
+    stampede_target::serve_tls(args.listen, client_ca.as_deref(), listening, shutdown)
         .await
         .map_err(bad_input)
 }

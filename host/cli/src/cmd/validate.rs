@@ -13,7 +13,7 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     let component = super::run::component_blob(&plan.component)?;
-    super::run::read_tls_ca(&plan)?;
+    super::run::read_tls_files(&plan)?;
     let scenario = stampede_runtime::LoadedScenario::load(
         // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
         stampede_runtime::EngineLimits {

@@ -120,31 +120,7 @@ async fn insecure_skip_tls_verify_accepts_the_self_signed_certificate() {
 async fn the_target_command_serves_https_with_the_certificate_it_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("target-ca.pem");
-    // A free port: bound, read and released (the target binds it again at once).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut target = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["target", "--listen", &listen, "--tls", "--tls-cert-out"])
-        .arg(&ca)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // It writes the certificate before it listens; wait for both (bounded).
-    let mut up = false;
-    for _ in 0..100 {
-        if ca.exists() && tokio::net::TcpStream::connect(&listen).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(up, "the target did not come up on {listen}");
+    let (listen, mut target) = target_process(&ca, &[]).await;
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     let plan = shop_plan(
@@ -156,6 +132,90 @@ async fn the_target_command_serves_https_with_the_certificate_it_wrote() {
     assert!(run.metric("http_reqs", "count") > 0.0);
     assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
     target.kill().await.unwrap();
+}
+
+/// `stampede target --tls` on a free loopback port as its own process, with `extra` arguments; it
+/// writes its certificate to `ca` and is up when this returns. The address, and the process (killed
+/// on drop).
+async fn target_process(ca: &Path, extra: &[&str]) -> (String, tokio::process::Child) {
+    // A free port: bound, read and released (the target binds it again at once).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["target", "--listen", &listen, "--tls", "--tls-cert-out"])
+        .arg(ca)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It writes the certificate once bound; wait for both (bounded).
+    for _ in 0..100 {
+        if ca.exists() && tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            return (listen, child);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the target did not come up on {listen}");
+}
+
+/// Mutual TLS: a target that asks for a client certificate (`--tls-client-ca`) answers a plan that
+/// names one (`tls-client-cert`, `tls-client-key`), and refuses one that does not, whose requests
+/// fail with `error_code=tls` and a log line that says which options to set.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_certificate_is_presented_to_a_server_that_asks_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = rcgen::generate_simple_self_signed(vec!["stampede-client".to_owned()]).unwrap();
+    let (cert, key) = (
+        dir.path().join("client.pem"),
+        dir.path().join("client-key.pem"),
+    );
+    std::fs::write(&cert, client.cert.pem()).unwrap();
+    std::fs::write(&key, client.signing_key.serialize_pem()).unwrap();
+    let ca = dir.path().join("ca.pem");
+    let (listen, _target) = target_process(&ca, &["--tls-client-ca", cert.to_str().unwrap()]).await;
+    let plan = |options: &str| {
+        format!(
+            "component = {wasm:?}\ntargets = [\"https://{listen}\"]\n[params]\nmode = \"get\"\nurl = \"https://{listen}/\"\n[options]\ntls-ca-file = {ca:?}\n{options}\n{scenario}",
+            wasm = guest("fixture_basic").display().to_string(),
+            ca = ca.display().to_string(),
+            scenario = constant(2, "1s"),
+        )
+    };
+    let with = plan(&format!(
+        "tls-client-cert = {:?}\ntls-client-key = {:?}",
+        cert.display().to_string(),
+        key.display().to_string()
+    ));
+    let run = run_plan(&with, &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert!(run.metric("http_reqs", "count") > 0.0, "{}", run.stdout());
+    assert_eq!(
+        run.metric("http_req_failed", "passes"),
+        0.0,
+        "{}",
+        run.stderr()
+    );
+
+    let run = run_plan(&plan(""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("http_req_failed", "fails"), 0.0);
+    assert!(
+        run.metric("http_req_failed", "passes") > 0.0,
+        "{}",
+        run.stdout()
+    );
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("asks for a client certificate")
+            && stderr.contains("options.tls-client-cert"),
+        "{stderr}"
+    );
 }
 
 /// `stampede validate` reads the CA file and names what is wrong with it.

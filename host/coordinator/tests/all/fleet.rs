@@ -182,6 +182,7 @@ pub fn spec(rest: &str) -> RunSpec {
             vus: None,
             duration_ms: None,
             tls_ca_pem: None,
+            tls_client_pem: None,
         },
         component: ComponentBlob {
             name: "x.wasm".into(),
