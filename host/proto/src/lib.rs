@@ -138,7 +138,7 @@ pub struct Assignment {
 }
 
 /// A plan as the coordinator read it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PlanSource {
     /// The plan file's text.
     pub toml: String,
@@ -154,6 +154,25 @@ pub struct PlanSource {
     /// certificate and private key for mutual TLS), read likewise.
     #[serde(default)]
     pub tls_client_pem: Option<(String, String)>,
+}
+
+/// Without the client key's text: an `Assignment` printed for a log must not show it.
+impl std::fmt::Debug for PlanSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanSource")
+            .field("toml", &self.toml)
+            .field("vus", &self.vus)
+            .field("duration_ms", &self.duration_ms)
+            .field("tls_ca_pem", &self.tls_ca_pem)
+            .field(
+                "tls_client_pem",
+                &self
+                    .tls_client_pem
+                    .as_ref()
+                    .map(|_| "(certificate and key)"),
+            )
+            .finish()
+    }
 }
 
 /// A scenario component and its content hash.

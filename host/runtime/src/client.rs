@@ -97,7 +97,8 @@ pub enum RequestError {
     Tls {
         /// What failed and what to do about it.
         message: String,
-        /// Whether the server's certificate was refused (rather than the handshake failing).
+        /// Whether the server's certificate was refused (false for any other failure, a server
+        /// refusing the client's certificate included).
         certificate: bool,
     },
     /// No complete response within the timeout.
@@ -320,6 +321,16 @@ impl HttpClient {
                         "{m} ({}:{port})",
                         bracketed(host)
                     )));
+                }
+                // Which server refused (a handshake error says it already).
+                Err(ExchangeError::Failed(RequestError::Tls {
+                    message,
+                    certificate,
+                })) => {
+                    return Err(RequestError::Tls {
+                        message: format!("{}:{port}: {message}", bracketed(host)),
+                        certificate,
+                    });
                 }
                 Err(ExchangeError::Failed(e)) => return Err(e),
             }

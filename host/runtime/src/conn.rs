@@ -360,7 +360,8 @@ impl<R: AsyncRead + Unpin> Reader<'_, R> {
                     if let Some(message) = crate::tls::refused_after_handshake(&e) {
                         return Err(Failed(RequestError::Tls {
                             message,
-                            certificate: true,
+                            // (The server refused ours, not the other way round.)
+                            certificate: false,
                         }));
                     }
                     if self.received == 0 {

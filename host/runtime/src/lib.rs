@@ -49,6 +49,6 @@ pub use error::{CallError, RuntimeError};
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
-pub use tls::{ClientIdentity, ClientTls, TlsConfigError, certificates_pem};
+pub use tls::{ClientIdentity, ClientTls, TlsConfigError, certificate_blocks, certificates_pem};
 pub use vu::WORLD_VERSION;
 pub use vu::{LoadedScenario, WasmVu};

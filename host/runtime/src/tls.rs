@@ -40,12 +40,21 @@ pub enum TlsConfigError {
 
 /// A client certificate (its chain, leaf first) and its private key, both PEM: what the plan's
 /// `tls-client-cert` and `tls-client-key` hold, for servers that ask for one (mutual TLS).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct ClientIdentity<'a> {
     /// One or more `CERTIFICATE` blocks.
     pub cert_pem: &'a str,
     /// A `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1) block.
     pub key_pem: &'a str,
+}
+
+/// Without the key: a log line must not show it.
+impl std::fmt::Debug for ClientIdentity<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The TLS side of an HTTP client: how it verifies servers. Cheap to clone.
@@ -98,7 +107,14 @@ impl ClientTls {
                 let (chain, key) = read_identity(id)?;
                 verifying
                     .with_client_auth_cert(chain, key)
-                    .map_err(|e| TlsConfigError::BadClientIdentity(e.to_string()))?
+                    .map_err(|e| match e {
+                        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                            TlsConfigError::BadClientIdentity(
+                                "tls-client-key is not the private key of tls-client-cert".into(),
+                            )
+                        }
+                        e => TlsConfigError::BadClientIdentity(e.to_string()),
+                    })?
             }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -146,7 +162,7 @@ pub(crate) enum HandshakeError {
     /// it can be logged once.
     Tls {
         message: String,
-        /// The server's certificate was refused.
+        /// The server's certificate was refused (false when the server refused ours).
         certificate: bool,
     },
     /// The connection broke off during the handshake (reset, closed): not a TLS problem.
@@ -196,6 +212,10 @@ fn handshake_error(e: std::io::Error, host: &str) -> HandshakeError {
         rustls::Error::InvalidCertificate(kind) => {
             format!("{failed}: invalid peer certificate: {kind:?} ({insecure})")
         }
+        rustls::Error::AlertReceived(alert) => match client_certificate_refused(*alert) {
+            Some(refused) => format!("{failed}: {refused}"),
+            None => format!("{failed}: {tls}"),
+        },
         other => format!("{failed}: {other}"),
     };
     HandshakeError::Tls {
@@ -214,14 +234,21 @@ fn unquoted(name: &str) -> &str {
 /// What a read error says when the server refused this client's TLS certificate, or the lack of
 /// one, with a fatal alert after the handshake (TLS 1.3's order); None for any other error.
 pub(crate) fn refused_after_handshake(e: &std::io::Error) -> Option<String> {
-    use rustls::AlertDescription as A;
     let rustls::Error::AlertReceived(alert) = e.get_ref()?.downcast_ref::<rustls::Error>()? else {
         return None;
     };
+    client_certificate_refused(*alert)
+}
+
+/// What a fatal alert from the server says about this client's certificate (during the handshake
+/// with TLS 1.2, after it with TLS 1.3), if it is about that.
+fn client_certificate_refused(alert: rustls::AlertDescription) -> Option<String> {
+    use rustls::AlertDescription as A;
     match alert {
         A::CertificateRequired => Some(format!(
             "the server asks for a client certificate (received fatal alert: {alert:?}); name \
-             yours and its key in options.tls-client-cert and options.tls-client-key"
+             yours and its key in options.tls-client-cert and options.tls-client-key (if the \
+             plan does, the server did not accept its kind of key)"
         )),
         A::BadCertificate
         | A::UnsupportedCertificate
@@ -229,7 +256,8 @@ pub(crate) fn refused_after_handshake(e: &std::io::Error) -> Option<String> {
         | A::CertificateExpired
         | A::CertificateUnknown
         | A::UnknownCA
-        | A::AccessDenied => Some(format!(
+        | A::AccessDenied
+        | A::DecryptError => Some(format!(
             "the server refused the client certificate of options.tls-client-cert (received \
              fatal alert: {alert:?})"
         )),
@@ -257,6 +285,13 @@ fn ring_provider() -> rustls::crypto::CryptoProvider {
 /// [`ClientTls::new`] checks them, and nothing else: a file that also holds a private key (a
 /// combined key and certificate file) does not send the key to the workers with the plan.
 pub fn certificates_pem(pem: &str) -> Result<String, TlsConfigError> {
+    let out = certificate_blocks(pem);
+    ClientTls::new(Some(&out), false)?;
+    Ok(out)
+}
+
+/// The `CERTIFICATE` blocks of a PEM file, and nothing else (not checked).
+pub fn certificate_blocks(pem: &str) -> String {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
     let mut out = String::new();
@@ -270,8 +305,7 @@ pub fn certificates_pem(pem: &str) -> Result<String, TlsConfigError> {
         }
         inside &= line != END;
     }
-    ClientTls::new(Some(&out), false)?;
-    Ok(out)
+    out
 }
 
 /// The certificate chain and private key of `id`.
@@ -432,7 +466,7 @@ mod tests {
             "{no_key}"
         );
         let mismatch = with(&cert, &other.signing_key.serialize_pem()).expect("refused");
-        assert!(mismatch.contains("cannot be used"), "{mismatch}");
+        assert!(mismatch.contains("is not the private key of"), "{mismatch}");
     }
 
     #[test]
@@ -825,6 +859,100 @@ mod tests {
                 assert!(message.contains(says), "{says} in {message}");
                 assert!(!message.contains("tls-ca-file"), "{message}");
                 assert!(message.contains("insecure-skip-tls-verify"), "{message}");
+            }
+        }
+
+        /// A server that requires a client certificate signed by `client_ca`, speaking only
+        /// `version`; it answers each request with KEEP_ALIVE. Its port.
+        async fn mtls_server(
+            cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+            client_ca: &rcgen::CertifiedKey<rcgen::KeyPair>,
+            version: &'static rustls::SupportedProtocolVersion,
+        ) -> u16 {
+            let provider = Arc::new(ring_provider());
+            let mut roots = RootCertStore::empty();
+            roots.add(client_ca.cert.der().clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .unwrap();
+            let key =
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+            let config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = l.accept().await {
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let mut head = [0u8; 1024];
+                        if tls.read(&mut head).await.unwrap_or(0) > 0 {
+                            let _ = tls.write_all(KEEP_ALIVE).await;
+                            let _ = tls.flush().await;
+                        }
+                    });
+                }
+            });
+            port
+        }
+
+        /// Mutual TLS, over TLS 1.2 (the server refuses during the handshake) and TLS 1.3 (after
+        /// it, at the first read): the right client certificate is let in; none, or one the
+        /// server does not trust, fails with a TLS error that says so.
+        #[tokio::test]
+        async fn a_client_certificate_is_presented_and_refusals_say_why() {
+            let server_cert = certificate(&["127.0.0.1"], None);
+            let mine = certificate(&["client"], None);
+            let stranger = certificate(&["stranger"], None);
+            let identity = |c: &rcgen::CertifiedKey<rcgen::KeyPair>| {
+                (c.cert.pem(), c.signing_key.serialize_pem())
+            };
+            for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+                let port = mtls_server(&server_cert, &mine, version).await;
+                let ca = server_cert.cert.pem();
+                let client = |id: Option<&(String, String)>| {
+                    let origin = AllowedOrigin {
+                        scheme: "https".into(),
+                        host: "127.0.0.1".into(),
+                        port,
+                    };
+                    let identity =
+                        id.map(|(cert_pem, key_pem)| ClientIdentity { cert_pem, key_pem });
+                    HttpClient::new(vec![origin])
+                        .with_tls(ClientTls::with_identity(Some(&ca), false, identity).unwrap())
+                };
+                let resp = client(Some(&identity(&mine)))
+                    .send(get(port))
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status, 200, "{version:?}");
+                for (id, says) in [
+                    (None, "asks for a client certificate"),
+                    (Some(identity(&stranger)), "refused the client certificate"),
+                ] {
+                    let err = client(id.as_ref()).send(get(port)).await.unwrap_err();
+                    let RequestError::Tls {
+                        message,
+                        certificate,
+                    } = &err
+                    else {
+                        panic!("{version:?}: a TLS error: {err:?}");
+                    };
+                    assert!(!certificate, "{version:?}: {message}");
+                    assert!(message.contains(says), "{version:?}: {says} in {message}");
+                    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+                }
             }
         }
 

@@ -89,15 +89,19 @@ pub fn read_tls_files(plan: &stampede_plan::Plan) -> Result<TlsFiles, Failure> {
     };
     let client_pem = match (&o.tls_client_cert, &o.tls_client_key) {
         (Some(cert), Some(key)) => {
-            Some((read("tls-client-cert", cert)?, read("tls-client-key", key)?))
+            // The certificate file's certificates only; the key file is the key.
+            let cert_pem = stampede_runtime::certificate_blocks(&read("tls-client-cert", cert)?);
+            let key_pem = read("tls-client-key", key)?;
+            let identity = stampede_runtime::ClientIdentity {
+                cert_pem: &cert_pem,
+                key_pem: &key_pem,
+            };
+            stampede_runtime::ClientTls::with_identity(None, false, Some(identity))
+                .map_err(|e| bad_input(anyhow!("{e} ({}, {})", cert.display(), key.display())))?;
+            Some((cert_pem, key_pem))
         }
         _ => None,
     };
-    if let Some((cert_pem, key_pem)) = &client_pem {
-        let identity = stampede_runtime::ClientIdentity { cert_pem, key_pem };
-        stampede_runtime::ClientTls::with_identity(None, false, Some(identity))
-            .map_err(bad_input)?;
-    }
     Ok(TlsFiles { ca_pem, client_pem })
 }
 

@@ -38,11 +38,18 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
     }
     let client_ca = match &args.tls_client_ca {
         None => None,
-        Some(path) => Some(
-            std::fs::read_to_string(path)
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the client CA file {}", path.display()))
-                .map_err(bad_input)?,
-        ),
+                .map_err(bad_input)?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--tls-client-ca {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            Some(pem)
+        }
     };
     let listening = |tls: &stampede_target::SelfSigned| {
         let trust = match &args.tls_cert_out {

@@ -165,57 +165,62 @@ async fn target_process(ca: &Path, extra: &[&str]) -> (String, tokio::process::C
 }
 
 /// Mutual TLS: a target that asks for a client certificate (`--tls-client-ca`) answers a plan that
-/// names one (`tls-client-cert`, `tls-client-key`), and refuses one that does not, whose requests
-/// fail with `error_code=tls` and a log line that says which options to set.
+/// names one it trusts (`tls-client-cert`, `tls-client-key`), and refuses one without a
+/// certificate or with another: their requests fail with `error_code=tls` and a log line that says
+/// which options to set.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_certificate_is_presented_to_a_server_that_asks_for_one() {
     let dir = tempfile::tempdir().unwrap();
-    let client = rcgen::generate_simple_self_signed(vec!["stampede-client".to_owned()]).unwrap();
-    let (cert, key) = (
-        dir.path().join("client.pem"),
-        dir.path().join("client-key.pem"),
-    );
-    std::fs::write(&cert, client.cert.pem()).unwrap();
-    std::fs::write(&key, client.signing_key.serialize_pem()).unwrap();
+    // Writes a new self-signed client identity as NAME.pem and NAME-key.pem; the options naming it.
+    let identity = |name: &str| {
+        let id = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+        let (cert, key) = (
+            dir.path().join(format!("{name}.pem")),
+            dir.path().join(format!("{name}-key.pem")),
+        );
+        std::fs::write(&cert, id.cert.pem()).unwrap();
+        std::fs::write(&key, id.signing_key.serialize_pem()).unwrap();
+        let options = format!(
+            "tls-client-cert = {:?}\ntls-client-key = {:?}",
+            cert.display().to_string(),
+            key.display().to_string()
+        );
+        (cert, options)
+    };
+    let (trusted_cert, trusted) = identity("client");
+    let (_, stranger) = identity("stranger");
     let ca = dir.path().join("ca.pem");
-    let (listen, _target) = target_process(&ca, &["--tls-client-ca", cert.to_str().unwrap()]).await;
-    let plan = |options: &str| {
+    let (listen, _target) =
+        target_process(&ca, &["--tls-client-ca", trusted_cert.to_str().unwrap()]).await;
+    let plan = |options: &str, thresholds: &str| {
         format!(
-            "component = {wasm:?}\ntargets = [\"https://{listen}\"]\n[params]\nmode = \"get\"\nurl = \"https://{listen}/\"\n[options]\ntls-ca-file = {ca:?}\n{options}\n{scenario}",
+            "component = {wasm:?}\ntargets = [\"https://{listen}\"]\n[params]\nmode = \"get\"\nurl = \"https://{listen}/\"\n[options]\ntls-ca-file = {ca:?}\n{options}\n{scenario}\n[thresholds]\n{thresholds}\n",
             wasm = guest("fixture_basic").display().to_string(),
             ca = ca.display().to_string(),
             scenario = constant(2, "1s"),
         )
     };
-    let with = plan(&format!(
-        "tls-client-cert = {:?}\ntls-client-key = {:?}",
-        cert.display().to_string(),
-        key.display().to_string()
-    ));
-    let run = run_plan(&with, &[]).await;
+    let run = run_plan(&plan(&trusted, r#"http_req_failed = ["rate == 0"]"#), &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert!(run.metric("http_reqs", "count") > 0.0, "{}", run.stdout());
-    assert_eq!(
-        run.metric("http_req_failed", "passes"),
-        0.0,
-        "{}",
-        run.stderr()
-    );
 
-    let run = run_plan(&plan(""), &[]).await;
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.metric("http_req_failed", "fails"), 0.0);
-    assert!(
-        run.metric("http_req_failed", "passes") > 0.0,
-        "{}",
-        run.stdout()
-    );
-    let stderr = run.stderr();
-    assert!(
-        stderr.contains("asks for a client certificate")
-            && stderr.contains("options.tls-client-cert"),
-        "{stderr}"
-    );
+    // Every request failed, and each as `tls` (the threshold's selector).
+    let refused = r#""http_req_failed{error_code:tls}" = ["rate == 1"]
+http_req_failed = ["rate == 1"]"#;
+    for (options, says) in [
+        ("", "asks for a client certificate"),
+        (stranger.as_str(), "refused the client certificate"),
+    ] {
+        let run = run_plan(&plan(options, refused), &[]).await;
+        assert_eq!(run.code(), 0, "{says}: {}\n{}", run.stderr(), run.stdout());
+        let tls = &run.summary()["metrics"]["http_req_failed{error_code:tls}"];
+        assert!(tls["passes"].as_f64() > Some(0.0), "{tls}");
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains(says) && stderr.contains("options.tls-client-cert"),
+            "{says} in {stderr}"
+        );
+    }
 }
 
 /// `stampede validate` reads the CA file and names what is wrong with it.
