@@ -118,6 +118,23 @@ impl Options {
     /// Reads `[options]`; absent keys keep their defaults.
     pub(crate) fn read(r: &mut Reader<'_>) -> Options {
         let d = Options::default();
+        // A client certificate needs its key and the other way round, whatever their values' types
+        // (a value of the wrong type is reported as such, not as missing).
+        match (r.value("tls-client-cert"), r.value("tls-client-key")) {
+            (Some(_), None) => {
+                r.error(
+                    "tls-client-cert",
+                    "needs tls-client-key, the PEM file of its private key",
+                );
+            }
+            (None, Some(_)) => {
+                r.error(
+                    "tls-client-key",
+                    "needs tls-client-cert, the PEM file of the certificate it belongs to",
+                );
+            }
+            _ => {}
+        }
         Options {
             http_timeout: or(r.duration("http-timeout"), d.http_timeout),
             iteration_timeout: or(r.duration("iteration-timeout"), d.iteration_timeout),
@@ -214,17 +231,6 @@ impl Options {
                     format!("must not be empty: name {what}, or leave it out"),
                 ));
             }
-        }
-        match (&self.tls_client_cert, &self.tls_client_key) {
-            (Some(_), None) => problems.push((
-                "tls-client-cert",
-                "needs tls-client-key, the PEM file of its private key".to_owned(),
-            )),
-            (None, Some(_)) => problems.push((
-                "tls-client-key",
-                "needs tls-client-cert, the PEM file of the certificate it belongs to".to_owned(),
-            )),
-            _ => {}
         }
         if self.insecure_skip_tls_verify && self.tls_ca_file.is_some() {
             problems.push((
