@@ -277,6 +277,11 @@ impl HttpClient {
     ) -> Result<(Conn, Exchanged, Opened, Duration), RequestError> {
         let (mut opened, mut queued) = (Opened::default(), Duration::ZERO);
         let (host, port) = (at.host, at.port);
+        // A TLS failure, from the handshake or a refusal read after it, says which server.
+        let tls_failed = |message: String, certificate| RequestError::Tls {
+            message: format!("{}:{port}: {message}", bracketed(host)),
+            certificate,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -296,10 +301,7 @@ impl HttpClient {
                                 OpenError::Tls {
                                     message,
                                     certificate,
-                                } => RequestError::Tls {
-                                    message: format!("{}:{port}: {message}", bracketed(host)),
-                                    certificate,
-                                },
+                                } => tls_failed(message, certificate),
                             })?;
                     opened.connecting += took.connecting;
                     opened.tls_handshaking += took.tls_handshaking;
@@ -322,16 +324,10 @@ impl HttpClient {
                         bracketed(host)
                     )));
                 }
-                // Which server refused (a handshake error says it already).
                 Err(ExchangeError::Failed(RequestError::Tls {
                     message,
                     certificate,
-                })) => {
-                    return Err(RequestError::Tls {
-                        message: format!("{}:{port}: {message}", bracketed(host)),
-                        certificate,
-                    });
-                }
+                })) => return Err(tls_failed(message, certificate)),
                 Err(ExchangeError::Failed(e)) => return Err(e),
             }
         }

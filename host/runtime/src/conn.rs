@@ -5,7 +5,7 @@
 
 use crate::client::RequestError;
 use crate::h1::{self, ChunkedDecoder, EncodedRequest, Framing, ResponseHeaders};
-use crate::tls::{ClientTls, HandshakeError};
+use crate::tls::ClientTls;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use std::time::{Duration, Instant};
@@ -57,10 +57,11 @@ pub(crate) struct Opened {
 pub(crate) enum OpenError {
     /// Resolving or connecting failed.
     Connect(std::io::Error),
-    /// The TLS handshake failed; the message says what to do.
+    /// The TLS handshake failed (the certificate, an alert, no common version); the message
+    /// says what failed and, for a certificate, what to do.
     Tls {
         message: String,
-        /// The server's certificate was refused.
+        /// The server's certificate was refused (false when the server refused ours).
         certificate: bool,
     },
 }
@@ -109,21 +110,7 @@ impl Conn {
         tcp.set_nodelay(true).map_err(OpenError::Connect)?;
         let stream = match tls {
             None => Stream::Plain(tcp),
-            Some(tls) => Stream::Tls(Box::new(tls.handshake(host, tcp).await.map_err(
-                |e| match e {
-                    HandshakeError::Tls {
-                        message,
-                        certificate,
-                    } => OpenError::Tls {
-                        message,
-                        certificate,
-                    },
-                    HandshakeError::Io(e) => OpenError::Connect(std::io::Error::new(
-                        e.kind(),
-                        format!("the connection broke during the TLS handshake: {e}"),
-                    )),
-                },
-            )?)),
+            Some(tls) => Stream::Tls(Box::new(tls.handshake(host, tcp).await?)),
         };
         let opened = Opened {
             connecting: connected - began,

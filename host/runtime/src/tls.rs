@@ -7,6 +7,7 @@
 //! certificates). TLS 1.2 and 1.3 (rustls with ring), ALPN `http/1.1`, session resumption on: a
 //! connection opened after the first one to a server resumes its session, as browsers and k6 do.
 
+use crate::conn::OpenError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
@@ -142,8 +143,8 @@ impl ClientTls {
         &self,
         host: &str,
         tcp: TcpStream,
-    ) -> Result<TlsStream<TcpStream>, HandshakeError> {
-        let name = ServerName::try_from(host.to_owned()).map_err(|e| HandshakeError::Tls {
+    ) -> Result<TlsStream<TcpStream>, OpenError> {
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| OpenError::Tls {
             message: format!("`{host}` cannot be a TLS server name: {e}"),
             certificate: false,
         })?;
@@ -154,29 +155,16 @@ impl ClientTls {
     }
 }
 
-/// Why a TLS handshake failed.
-#[derive(Debug)]
-pub(crate) enum HandshakeError {
-    /// TLS itself failed (the certificate, an alert, no common version): the message says what
-    /// failed and, for a certificate, what to do. Stable for one cause (no times of day in it), so
-    /// it can be logged once.
-    Tls {
-        message: String,
-        /// The server's certificate was refused (false when the server refused ours).
-        certificate: bool,
-    },
-    /// The connection broke off during the handshake (reset, closed): not a TLS problem.
-    Io(std::io::Error),
-}
-
-/// What a failed handshake's error says, and what to do about it.
-fn handshake_error(e: std::io::Error, host: &str) -> HandshakeError {
+/// What a failed handshake's error says, and what to do about it: a TLS failure (the message
+/// stable for one cause, no times of day in it, so it can be logged once), or a connection that
+/// broke off during the handshake (reset, closed), which is not a TLS problem.
+fn handshake_error(e: std::io::Error, host: &str) -> OpenError {
     use rustls::CertificateError as C;
-    let Some(tls) = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    else {
-        return HandshakeError::Io(e);
+    let Some(tls) = rustls_error(&e) else {
+        return OpenError::Connect(std::io::Error::new(
+            e.kind(),
+            format!("the connection broke during the TLS handshake: {e}"),
+        ));
     };
     let failed = "the TLS handshake failed";
     let insecure = "or, for a test system only, set options.insecure-skip-tls-verify = true";
@@ -218,7 +206,7 @@ fn handshake_error(e: std::io::Error, host: &str) -> HandshakeError {
         },
         other => format!("{failed}: {other}"),
     };
-    HandshakeError::Tls {
+    OpenError::Tls {
         message,
         certificate: matches!(tls, rustls::Error::InvalidCertificate(_)),
     }
@@ -234,10 +222,15 @@ fn unquoted(name: &str) -> &str {
 /// What a read error says when the server refused this client's TLS certificate, or the lack of
 /// one, with a fatal alert after the handshake (TLS 1.3's order); None for any other error.
 pub(crate) fn refused_after_handshake(e: &std::io::Error) -> Option<String> {
-    let rustls::Error::AlertReceived(alert) = e.get_ref()?.downcast_ref::<rustls::Error>()? else {
+    let rustls::Error::AlertReceived(alert) = rustls_error(e)? else {
         return None;
     };
     client_certificate_refused(*alert)
+}
+
+/// The TLS error inside an I/O error from tokio-rustls, if that is what it is.
+fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 /// What a fatal alert from the server says about this client's certificate (during the handshake
@@ -700,14 +693,48 @@ mod tests {
             answers: &'static [&'static [u8]],
             close: Close,
         ) -> (u16, Arc<AtomicU64>) {
+            let versions = rustls::DEFAULT_VERSIONS;
+            serve(server_config(cert, None, versions), answers, close).await
+        }
+
+        /// A configuration presenting `cert` with `versions`; with `client_ca`, clients must
+        /// present a certificate it signed.
+        fn server_config(
+            cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+            client_ca: Option<&rcgen::CertifiedKey<rcgen::KeyPair>>,
+            versions: &[&'static rustls::SupportedProtocolVersion],
+        ) -> rustls::ServerConfig {
+            let provider = Arc::new(ring_provider());
+            let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(versions)
+                .unwrap();
+            let builder = match client_ca {
+                None => builder.with_no_client_auth(),
+                Some(ca) => {
+                    let mut roots = RootCertStore::empty();
+                    roots.add(ca.cert.der().clone()).unwrap();
+                    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        provider,
+                    )
+                    .build()
+                    .unwrap();
+                    builder.with_client_cert_verifier(verifier)
+                }
+            };
             let key =
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
-            let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
+            builder
                 .with_single_cert(vec![cert.cert.der().clone()], key)
-                .unwrap();
+                .unwrap()
+        }
+
+        /// [`server`] with `config`.
+        async fn serve(
+            config: rustls::ServerConfig,
+            answers: &'static [&'static [u8]],
+            close: Close,
+        ) -> (u16, Arc<AtomicU64>) {
             let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = l.local_addr().unwrap().port();
@@ -862,51 +889,6 @@ mod tests {
             }
         }
 
-        /// A server that requires a client certificate signed by `client_ca`, speaking only
-        /// `version`; it answers each request with KEEP_ALIVE. Its port.
-        async fn mtls_server(
-            cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
-            client_ca: &rcgen::CertifiedKey<rcgen::KeyPair>,
-            version: &'static rustls::SupportedProtocolVersion,
-        ) -> u16 {
-            let provider = Arc::new(ring_provider());
-            let mut roots = RootCertStore::empty();
-            roots.add(client_ca.cert.der().clone()).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
-            )
-            .build()
-            .unwrap();
-            let key =
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
-            let config = rustls::ServerConfig::builder_with_provider(provider)
-                .with_protocol_versions(&[version])
-                .unwrap()
-                .with_client_cert_verifier(verifier)
-                .with_single_cert(vec![cert.cert.der().clone()], key)
-                .unwrap();
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = l.local_addr().unwrap().port();
-            tokio::spawn(async move {
-                while let Ok((tcp, _)) = l.accept().await {
-                    let acceptor = acceptor.clone();
-                    tokio::spawn(async move {
-                        let Ok(mut tls) = acceptor.accept(tcp).await else {
-                            return;
-                        };
-                        let mut head = [0u8; 1024];
-                        if tls.read(&mut head).await.unwrap_or(0) > 0 {
-                            let _ = tls.write_all(KEEP_ALIVE).await;
-                            let _ = tls.flush().await;
-                        }
-                    });
-                }
-            });
-            port
-        }
-
         /// Mutual TLS, over TLS 1.2 (the server refuses during the handshake) and TLS 1.3 (after
         /// it, at the first read): the right client certificate is let in; none, or one the
         /// server does not trust, fails with a TLS error that says so.
@@ -919,7 +901,8 @@ mod tests {
                 (c.cert.pem(), c.signing_key.serialize_pem())
             };
             for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
-                let port = mtls_server(&server_cert, &mine, version).await;
+                let config = server_config(&server_cert, Some(&mine), &[version]);
+                let (port, _) = serve(config, &[KEEP_ALIVE], Close::Notify).await;
                 let ca = server_cert.cert.pem();
                 let client = |id: Option<&(String, String)>| {
                     let origin = AllowedOrigin {

@@ -11,7 +11,8 @@ pub struct TargetArgs {
     /// Address to listen on; must be loopback (127.0.0.0/8 or [::1]).
     #[arg(long, default_value = "127.0.0.1:18080")]
     listen: SocketAddr,
-    /// Serve https:// with a self-signed certificate made at start (for localhost, 127.0.0.1, ::1).
+    /// Serve https:// with a self-signed certificate made at start (for localhost, 127.0.0.1, ::1
+    /// and the --listen address).
     #[arg(long)]
     tls: bool,
     /// With --tls: write the certificate (PEM) to this file, for a plan's `options.tls-ca-file`.

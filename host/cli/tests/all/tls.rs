@@ -16,6 +16,16 @@ async fn tls_target(dir: &Path) -> TlsTarget {
     t
 }
 
+/// A plan for `fixture_basic` GETting `https://{addr}/` with 2 VUs for 1 s, with `options` and
+/// `thresholds` (TOML lines of those tables).
+fn get_plan(addr: &str, options: &str, thresholds: &str) -> String {
+    format!(
+        "component = {wasm:?}\ntargets = [\"https://{addr}\"]\n[params]\nmode = \"get\"\nurl = \"https://{addr}/\"\n[options]\n{options}\n{scenario}\n[thresholds]\n{thresholds}\n",
+        wasm = guest("fixture_basic").display().to_string(),
+        scenario = constant(2, "1s"),
+    )
+}
+
 /// The rust-shop plugin's own plan, pointed at `https://` `origin` with `options` added.
 fn shop_plan(origin: &str, options: &str) -> String {
     let wasm = guest("rust_shop");
@@ -72,13 +82,7 @@ async fn the_shop_flow_over_https_counts_exactly_what_the_target_saw() {
 async fn an_untrusted_certificate_fails_each_request_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let t = tls_target(dir.path()).await;
-    let plan = format!(
-        "component = {wasm:?}\ntargets = [\"https://{addr}\"]\n[params]\nmode = \"get\"\nurl = \"https://{addr}/\"\n{scenario}",
-        wasm = guest("fixture_basic").display().to_string(),
-        addr = t.addr,
-        scenario = constant(2, "1s"),
-    );
-    let run = run_plan(&plan, &[]).await;
+    let run = run_plan(&get_plan(&t.addr.to_string(), "", ""), &[]).await;
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let failed = run.metric("http_req_failed", "passes");
     assert!(failed > 0.0, "{}", run.stdout());
@@ -192,13 +196,9 @@ async fn a_client_certificate_is_presented_to_a_server_that_asks_for_one() {
     let ca = dir.path().join("ca.pem");
     let (listen, _target) =
         target_process(&ca, &["--tls-client-ca", trusted_cert.to_str().unwrap()]).await;
+    let trusting_ca = format!("tls-ca-file = {:?}", ca.display().to_string());
     let plan = |options: &str, thresholds: &str| {
-        format!(
-            "component = {wasm:?}\ntargets = [\"https://{listen}\"]\n[params]\nmode = \"get\"\nurl = \"https://{listen}/\"\n[options]\ntls-ca-file = {ca:?}\n{options}\n{scenario}\n[thresholds]\n{thresholds}\n",
-            wasm = guest("fixture_basic").display().to_string(),
-            ca = ca.display().to_string(),
-            scenario = constant(2, "1s"),
-        )
+        get_plan(&listen, &format!("{trusting_ca}\n{options}"), thresholds)
     };
     let run = run_plan(&plan(&trusted, r#"http_req_failed = ["rate == 0"]"#), &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
