@@ -27,5 +27,6 @@ else
 fi
 
 echo "==> running plugins/rust-shop/plan.toml"
-"$bin" run plugins/rust-shop/plan.toml --summary-json target/demo-summary.json
-echo "==> summary JSON written to target/demo-summary.json"
+"$bin" run plugins/rust-shop/plan.toml --summary-json target/demo-summary.json \
+    --summary-html target/demo-report.html
+echo "==> summary JSON written to target/demo-summary.json, HTML report to target/demo-report.html"

@@ -27,6 +27,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Check a plan and its component without running anything; reports every problem at once.
     Validate(cmd::validate::ValidateArgs),
+    /// Render a saved JSON summary as text, JSON, JUnit XML, CSV or an HTML page.
+    Report(cmd::report::ReportArgs),
     /// Print a plan's timeline (max VUs, duration, each scenario's shape) without running it.
     Inspect(cmd::inspect::InspectArgs),
     /// Serve the built-in demo system under test (loopback addresses only).
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd::run::run(args).await,
             Command::Validate(args) => cmd::validate::run(args).await,
             Command::Inspect(args) => cmd::inspect::run(args).await,
+            Command::Report(args) => cmd::report::run(args).await,
             Command::Target(args) => cmd::target::run(args).await,
             Command::Guest(args) => cmd::guest::run(args).await,
             Command::New(args) => cmd::new::run(args).await,

@@ -1,6 +1,6 @@
 //! The Stampede coordinator: hands each worker its share of a run, merges their metric deltas
 //! exactly, evaluates thresholds live (abort-on-fail) and at the end, and writes the end-of-test
-//! report (terminal text and a stable JSON schema).
+//! report (terminal text, a stable JSON schema, JUnit XML, CSV and a self-contained HTML page).
 //!
 //! It never links wasmtime: it sees components only as bytes and a content hash.
 //!
@@ -14,10 +14,11 @@
 
 mod error;
 pub mod metrics;
+pub mod render;
 pub mod report;
 mod run;
-pub mod text;
 
 pub use error::CoordinatorError;
-pub use report::{Report, RunStatus};
+pub use render::{Format, text};
+pub use report::{Report, RunStatus, SummaryError};
 pub use run::{LiveStats, RunSpec, Workers, run};

@@ -7,7 +7,7 @@ use stampede_proto::MetricsDelta;
 use std::collections::BTreeMap;
 
 /// One second of the run, as charted.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecondPoint {
     /// Seconds since the run started (the end of the interval).
     pub t: u64,

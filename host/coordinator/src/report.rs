@@ -2,7 +2,7 @@
 //! the merged metrics and the threshold verdicts. The terminal summary is rendered from it.
 
 use crate::metrics::{RunMetrics, SecondPoint};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stampede_metrics::{Aggregate, BUILTINS, Selector, Sink, ValueType, names};
 use stampede_plan::Threshold;
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 pub const SCHEMA: &str = "stampede-summary/1";
 
 /// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Every threshold held.
@@ -24,10 +24,10 @@ pub enum RunStatus {
 }
 
 /// The whole summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA`].
-    pub schema: &'static str,
+    pub schema: String,
     /// About the run.
     pub run: RunInfo,
     /// Every metric (all tags merged), plus the tagged sub-metrics thresholds refer to.
@@ -41,7 +41,7 @@ pub struct Report {
 }
 
 /// About the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     /// Unique id.
     pub id: String,
@@ -60,20 +60,20 @@ pub struct RunInfo {
 }
 
 /// One metric's values. Which fields are present depends on `type`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricValues {
     /// `counter`, `gauge`, `rate` or `trend`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// `time` (milliseconds), `data` (bytes) or `default`.
-    pub unit: &'static str,
+    pub unit: ValueType,
     /// The values, e.g. `count`, `rate`, `avg`, `p95`.
     #[serde(flatten)]
-    pub values: BTreeMap<&'static str, f64>,
+    pub values: BTreeMap<String, f64>,
 }
 
 /// One check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     /// Its name.
     pub name: String,
@@ -84,7 +84,7 @@ pub struct CheckResult {
 }
 
 /// One threshold's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// The metric selector in canonical form (tags sorted, `key:value`), e.g.
     /// `http_req_duration{name:login}`.
@@ -100,6 +100,73 @@ pub struct ThresholdResult {
     pub abort_on_fail: bool,
 }
 
+impl MetricValues {
+    /// One of the values (`count`, `p95`, ...), 0 when absent.
+    pub fn get(&self, key: &str) -> f64 {
+        self.values.get(key).copied().unwrap_or(0.0)
+    }
+}
+
+impl Report {
+    /// Read a summary written by `--summary-json` (any build that writes [`SCHEMA`]).
+    pub fn from_json(json: &[u8]) -> Result<Report, SummaryError> {
+        #[derive(Deserialize)]
+        struct Header {
+            schema: Option<String>,
+        }
+        let header: Header = serde_json::from_slice(json).map_err(SummaryError::Json)?;
+        match header.schema {
+            Some(s) if s == SCHEMA => serde_json::from_slice(json).map_err(SummaryError::Json),
+            found => Err(SummaryError::Schema(found)),
+        }
+    }
+
+    /// The metric selector of a summary key: `http_req_duration{name:login}` is the metric
+    /// `http_req_duration` with the tag `name:login`.
+    pub fn split_key(key: &str) -> (&str, &str) {
+        match key.split_once('{') {
+            Some((metric, tags)) => (metric, tags.trim_end_matches('}')),
+            None => (key, ""),
+        }
+    }
+}
+
+impl ThresholdResult {
+    /// The observed value in the unit the expression compares it in: a time for `avg`, `min`,
+    /// `med`, `max`, `p(N)` and `value` of a time metric, a plain number for `count` and `rate`;
+    /// `no samples` when there were none.
+    pub fn observed_display(&self, unit: ValueType) -> String {
+        let Some(v) = self.observed else {
+            return "no samples".to_owned();
+        };
+        let aggregation: String = self
+            .expression
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        let vt = match aggregation.as_str() {
+            "count" | "rate" => ValueType::Default,
+            _ => unit,
+        };
+        stampede_metrics::format_value(vt, v)
+    }
+}
+
+/// A summary file that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// Not JSON, or JSON of another shape.
+    #[error("not a Stampede JSON summary ({0}); pass the file `stampede run --summary-json` wrote")]
+    Json(serde_json::Error),
+    /// Another schema (or none).
+    #[error(
+        "the summary's schema is {}, this build reads {SCHEMA}; render it with the Stampede version that wrote it",
+        .0.as_deref().map_or_else(|| "missing".to_owned(), |s| format!("\"{s}\""))
+    )]
+    Schema(Option<String>),
+}
+
 /// Value type of a metric: the builtins' own, else the default.
 pub fn value_type(metric: &str) -> ValueType {
     BUILTINS
@@ -113,37 +180,37 @@ pub fn values(sink: &Sink, vt: ValueType, elapsed_s: f64) -> MetricValues {
     let mut v = BTreeMap::new();
     let kind = match sink {
         Sink::Counter(c) => {
-            v.insert("count", c.sum);
-            v.insert("rate", c.per_second(elapsed_s));
+            v.insert("count".into(), c.sum);
+            v.insert("rate".into(), c.per_second(elapsed_s));
             "counter"
         }
         Sink::Gauge(g) => {
-            v.insert("value", g.last);
-            v.insert("min", g.min);
-            v.insert("max", g.max);
+            v.insert("value".into(), g.last);
+            v.insert("min".into(), g.min);
+            v.insert("max".into(), g.max);
             "gauge"
         }
         Sink::Rate(r) => {
-            v.insert("rate", r.rate());
-            v.insert("passes", r.trues as f64);
-            v.insert("fails", r.falses() as f64);
+            v.insert("rate".into(), r.rate());
+            v.insert("passes".into(), r.trues as f64);
+            v.insert("fails".into(), r.falses() as f64);
             "rate"
         }
         Sink::Trend(t) => {
-            v.insert("count", t.count() as f64);
-            v.insert("avg", t.avg());
-            v.insert("min", t.min());
-            v.insert("med", t.med());
-            v.insert("max", t.max());
-            v.insert("p90", t.percentile(90.0));
-            v.insert("p95", t.percentile(95.0));
-            v.insert("p99", t.percentile(99.0));
+            v.insert("count".into(), t.count() as f64);
+            v.insert("avg".into(), t.avg());
+            v.insert("min".into(), t.min());
+            v.insert("med".into(), t.med());
+            v.insert("max".into(), t.max());
+            v.insert("p90".into(), t.percentile(90.0));
+            v.insert("p95".into(), t.percentile(95.0));
+            v.insert("p99".into(), t.percentile(99.0));
             "trend"
         }
     };
     MetricValues {
-        kind,
-        unit: vt.as_str(),
+        kind: kind.to_owned(),
+        unit: vt,
         values: v,
     }
 }
@@ -242,7 +309,7 @@ pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s:
         RunStatus::ThresholdsFailed
     };
     Report {
-        schema: SCHEMA,
+        schema: SCHEMA.to_owned(),
         run: info,
         metrics,
         checks: checks(&m.total),
@@ -454,12 +521,12 @@ pub(crate) mod tests {
         let login = &r.metrics["http_req_duration{name:login}"];
         assert_eq!(
             (
-                login.kind,
+                login.kind.as_str(),
                 login.unit,
                 login.values["count"],
                 login.values["avg"]
             ),
-            ("trend", "time", 3.0, 200.0)
+            ("trend", ValueType::Time, 3.0, 200.0)
         );
         assert_eq!(
             r.metrics["http_req_duration"].values["count"], 5.0,
@@ -467,8 +534,13 @@ pub(crate) mod tests {
         );
         let it = &r.metrics["iterations"];
         assert_eq!(
-            (it.kind, it.unit, it.values["count"], it.values["rate"]),
-            ("counter", "default", 5.0, 2.0)
+            (
+                it.kind.as_str(),
+                it.unit,
+                it.values["count"],
+                it.values["rate"]
+            ),
+            ("counter", ValueType::Default, 5.0, 2.0)
         );
         let checks = &r.metrics["checks"];
         assert_eq!(

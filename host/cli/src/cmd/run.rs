@@ -5,7 +5,7 @@ use crate::exit::{Failure, bad_input};
 use crate::progress::Progress;
 use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
-use stampede_coordinator::{CoordinatorError, RunSpec, RunStatus, Workers};
+use stampede_coordinator::{CoordinatorError, Format, RunSpec, RunStatus, Workers};
 use stampede_proto::{ComponentBlob, PlanSource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +20,18 @@ pub struct RunArgs {
     /// Write the end-of-test summary as JSON to this file (schema: docs/summary-json.md).
     #[arg(long, value_name = "FILE")]
     summary_json: Option<PathBuf>,
+    /// Write the verdict as JUnit XML to this file: a test case per threshold, and one for the run.
+    #[arg(long, value_name = "FILE")]
+    summary_junit: Option<PathBuf>,
+    /// Write the metrics as CSV to this file: a row per metric, threshold sub-metric and check.
+    #[arg(long, value_name = "FILE")]
+    summary_csv: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts, thresholds, checks, metrics) to this file.
+    #[arg(long, value_name = "FILE")]
+    summary_html: Option<PathBuf>,
+    /// Write the per-second time series (VUs, requests, iterations, errors) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    timeseries_csv: Option<PathBuf>,
     /// Override every scenario's VU count.
     #[arg(long)]
     vus: Option<u64>,
@@ -159,17 +171,28 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         e => Failure::Internal(e.into()),
     })?;
     println!("{}", stampede_coordinator::text::render(&report));
-    if let Some(path) = &args.summary_json {
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| Failure::Internal(e.into()))?;
-        std::fs::write(path, json)
-            .with_context(|| {
-                format!(
-                    "cannot write the summary to {} (with many VUs, \"too many open files\" means \
-                     the open file limit is below the number of connections: raise `ulimit -n`)",
-                    path.display()
-                )
-            })
-            .map_err(Failure::Internal)?;
+    // Every file is written, whatever the verdict; an error writing one is reported after the
+    // others were tried.
+    let files = [
+        (&args.summary_json, Format::Json, "the JSON summary"),
+        (&args.summary_junit, Format::Junit, "the JUnit report"),
+        (&args.summary_csv, Format::Csv, "the CSV summary"),
+        (&args.summary_html, Format::Html, "the HTML report"),
+        (
+            &args.timeseries_csv,
+            Format::TimeseriesCsv,
+            "the time series",
+        ),
+    ];
+    let mut errors = files.into_iter().filter_map(|(path, format, what)| {
+        let path = path.as_deref()?;
+        super::report::write(path, &format.render(&report), what).err()
+    });
+    if let Some(first) = errors.next() {
+        for e in errors {
+            eprintln!("error: {e:#}");
+        }
+        return Err(Failure::Internal(first));
     }
     match report.run.status {
         RunStatus::Passed => Ok(()),

@@ -10,6 +10,7 @@ mod lang_c;
 mod lang_js;
 mod lang_python;
 mod new;
+mod reports;
 mod run;
 mod shared;
 mod threads;

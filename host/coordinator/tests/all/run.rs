@@ -98,7 +98,7 @@ async fn a_run_goes_through_every_phase_and_merges_the_workers() {
     assert_eq!(report.run.aborted, None);
     let it = &report.metrics["iterations"];
     assert_eq!(
-        (it.kind, it.values["count"], it.values["rate"]),
+        (it.kind.as_str(), it.values["count"], it.values["rate"]),
         ("counter", 15.0, 6.0)
     );
     assert_eq!(report.metrics["vus"].values["max"], 4.0, "peak fleet VUs");

@@ -1,7 +1,7 @@
 //! The k6-style terminal summary, rendered from a [`Report`].
 
-use crate::report::{MetricValues, Report, RunStatus, value_type};
-use stampede_metrics::{Selector, ValueType, format_rate_per_sec, format_value};
+use crate::report::{MetricValues, Report, RunStatus};
+use stampede_metrics::{ValueType, format_rate_per_sec, format_value};
 use std::fmt::Write;
 
 /// Width of the dotted metric-name column.
@@ -53,15 +53,12 @@ pub fn render(r: &Report) -> String {
         } else {
             name.clone()
         };
-        let metric = Selector::parse(name)
-            .map(|s| s.metric)
-            .unwrap_or_else(|_| name.clone());
         let dots = NAME_WIDTH.saturating_sub(label.chars().count());
         let _ = writeln!(
             out,
             "   {mark}{label}{}: {}",
             ".".repeat(dots),
-            line(values, value_type(&metric))
+            line(values)
         );
     }
     if !r.thresholds.is_empty() {
@@ -95,9 +92,10 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-fn line(v: &MetricValues, vt: ValueType) -> String {
-    let get = |k: &str| v.values.get(k).copied().unwrap_or(0.0);
-    match v.kind {
+fn line(v: &MetricValues) -> String {
+    let vt = v.unit;
+    let get = |k: &str| v.get(k);
+    match v.kind.as_str() {
         "counter" => format!(
             "{:<12} {}",
             format_value(vt, get("count")),

@@ -1,0 +1,78 @@
+//! `stampede report`: render a saved JSON summary again, in any report format; and the report
+//! files `stampede run --summary-*` writes.
+
+use crate::exit::{Failure, bad_input};
+use anyhow::Context;
+use stampede_coordinator::{Format, Report};
+use std::path::{Path, PathBuf};
+
+/// A report format, as the command line names it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FormatArg {
+    /// The terminal summary `stampede run` prints.
+    Text,
+    /// The JSON summary (docs/summary-json.md).
+    Json,
+    /// JUnit XML: a test case per threshold and one for the run.
+    Junit,
+    /// CSV, one row per metric, threshold sub-metric and check.
+    Csv,
+    /// CSV, one row per second (VUs, requests, iterations, errors).
+    TimeseriesCsv,
+    /// One self-contained HTML page with charts.
+    Html,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Junit => Format::Junit,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::TimeseriesCsv => Format::TimeseriesCsv,
+            FormatArg::Html => Format::Html,
+        }
+    }
+}
+
+/// Arguments of `stampede report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// A summary written by `stampede run --summary-json FILE`.
+    summary: PathBuf,
+    /// The format to render.
+    #[arg(long, short, value_enum, default_value = "text")]
+    format: FormatArg,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub async fn run(args: ReportArgs) -> Result<(), Failure> {
+    let bytes = std::fs::read(&args.summary)
+        .with_context(|| format!("cannot read the summary {}", args.summary.display()))
+        .map_err(bad_input)?;
+    let report = Report::from_json(&bytes)
+        .with_context(|| format!("cannot read {}", args.summary.display()))
+        .map_err(bad_input)?;
+    let text = Format::from(args.format).render(&report);
+    match &args.output {
+        Some(path) => write(path, &text, "the report").map_err(Failure::Internal),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Write a report file; `what` names it in the error.
+pub fn write(path: &Path, text: &str, what: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| {
+        format!(
+            "cannot write {what} to {} (with many VUs, \"too many open files\" means the open \
+                 file limit is below the number of connections: raise `ulimit -n`)",
+            path.display()
+        )
+    })
+}

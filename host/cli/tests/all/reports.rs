@@ -1,0 +1,181 @@
+//! Report files: `stampede run --summary-*` writes each format, `stampede report` renders the JSON
+//! summary again into the same bytes.
+
+use crate::common::*;
+
+/// A 1 s run with a threshold it cannot meet, writing every report file into `dir` (the JUnit
+/// report to `junit` instead, when given).
+async fn failing_run(dir: &std::path::Path, junit: Option<&std::path::Path>) -> Run {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "get",
+        "",
+        &format!(
+            "{}\n[thresholds]\nhttp_req_duration = [\"p(95) < 0.001ms\"]\nhttp_req_failed = [\"rate < 0.01\"]\n",
+            constant(2, "1s")
+        ),
+    );
+    let path = |name: &str| dir.join(name).display().to_string();
+    let (junit, csv, html, ts) = (
+        junit.map_or_else(|| path("junit.xml"), |p| p.display().to_string()),
+        path("metrics.csv"),
+        path("report.html"),
+        path("timeseries.csv"),
+    );
+    let args = [
+        "--summary-junit",
+        &junit,
+        "--summary-csv",
+        &csv,
+        "--summary-html",
+        &html,
+        "--timeseries-csv",
+        &ts,
+    ];
+    run_plan(&plan, &args).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_format_is_written_and_report_renders_the_summary_again() {
+    let out = tempfile::tempdir().unwrap();
+    let run = failing_run(out.path(), None).await;
+    assert_eq!(run.code(), 99, "{}", run.stderr());
+    let reqs = run.metric("http_reqs", "count");
+    assert!(reqs > 0.0);
+
+    let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+    let junit = read("junit.xml");
+    assert!(
+        junit.contains("<testsuites name=\"stampede\" tests=\"3\" failures=\"1\"")
+            && junit.contains(
+                "<failure type=\"threshold\" message=\"http_req_duration: p(95) &lt; 0.001ms failed: observed "
+            )
+            && junit.contains("name=\"http_req_failed: rate &lt; 0.01\" time=\"0\"/>"),
+        "{junit}"
+    );
+    let csv = read("metrics.csv");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("http_reqs,,counter,default,{reqs},"))),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("http_req_duration,,trend,time,") && l.ends_with(",failed")),
+        "{csv}"
+    );
+    let ts = read("timeseries.csv");
+    let per_second: u64 = ts
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(
+        per_second as f64, reqs,
+        "the seconds add up to the total\n{ts}"
+    );
+    let html = read("report.html");
+    assert!(
+        html.starts_with("<!DOCTYPE html>")
+            && html.contains("id=\"verdict\">thresholds failed</span>")
+            && html.matches("<svg ").count() == 2,
+        "{html}"
+    );
+
+    // The JSON summary renders again into exactly what the run wrote, in every format.
+    let summary = run.dir.path().join("summary.json");
+    let summary = summary.to_str().unwrap();
+    for (format, written) in [
+        ("junit", junit),
+        ("csv", csv),
+        ("timeseries-csv", ts),
+        ("html", html),
+        ("json", std::fs::read_to_string(summary).unwrap()),
+    ] {
+        let again = stampede(&["report", summary, "--format", format]).await;
+        assert!(again.status.success(), "{format}: {again:?}");
+        assert_eq!(
+            String::from_utf8(again.stdout).unwrap(),
+            written,
+            "{format}"
+        );
+    }
+    let text = stampede(&["report", summary]).await;
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.ends_with("THRESHOLDS FAILED\n"), "{text}");
+    assert_eq!(
+        run.stdout(),
+        format!("{text}\n"),
+        "the summary the run printed"
+    );
+
+    let file = out.path().join("again.html");
+    let to_file = stampede(&[
+        "report",
+        summary,
+        "-f",
+        "html",
+        "-o",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        to_file.status.success() && to_file.stdout.is_empty(),
+        "{to_file:?}"
+    );
+    assert_eq!(std::fs::read_to_string(file).unwrap(), read("report.html"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_file_that_cannot_be_written_does_not_stop_the_others() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("no/such/folder/report.xml");
+    let run = failing_run(out.path(), Some(&missing)).await;
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(&format!(
+            "cannot write the JUnit report to {}",
+            missing.display()
+        )),
+        "{}",
+        run.stderr()
+    );
+    for name in ["metrics.csv", "report.html", "timeseries.csv"] {
+        assert!(out.path().join(name).exists(), "{name}");
+    }
+    assert!(run.summary.is_some(), "the JSON summary is written too");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_names_a_file_that_is_not_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("page.html");
+    std::fs::write(&html, "<html></html>").unwrap();
+    let out = stampede(&["report", html.to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot read {}: not a Stampede JSON summary",
+            html.display()
+        )),
+        "{stderr}"
+    );
+    let k6 = dir.path().join("k6.json");
+    std::fs::write(&k6, r#"{"metrics": {}, "root_group": {}}"#).unwrap();
+    let out = stampede(&["report", k6.to_str().unwrap(), "--format", "html"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the summary's schema is missing"),
+        "{stderr}"
+    );
+    let out = stampede(&["report", "/no/such/summary.json"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the summary /no/such/summary.json"),
+        "{stderr}"
+    );
+}
