@@ -3,7 +3,7 @@
 
 use crate::metrics::{RunMetrics, SecondPoint};
 use serde::{Deserialize, Serialize};
-use stampede_metrics::{Aggregate, BUILTINS, Selector, Sink, ValueType, names};
+use stampede_metrics::{Aggregate, BUILTINS, Selector, Sink, TrendStat, ValueType, names};
 use stampede_plan::Threshold;
 use std::collections::BTreeMap;
 
@@ -30,6 +30,11 @@ pub struct Report {
     pub schema: String,
     /// About the run.
     pub run: RunInfo,
+    /// The statistics of each trend, in the order the summary shows them, as written in plans
+    /// (`avg`, `p(99.9)`): the plan's `summary-trend-stats`. Each trend's values have their keys
+    /// ([`TrendStat::key`]: `avg`, `p99.9`), and `count`.
+    #[serde(default = "stampede_plan::default_summary_trend_stats")]
+    pub trend_stats: Vec<String>,
     /// Every metric (all tags merged), plus the tagged sub-metrics thresholds refer to.
     pub metrics: BTreeMap<String, MetricValues>,
     /// Per check name: passes and fails.
@@ -121,6 +126,14 @@ impl Report {
         }
     }
 
+    /// [`trend_stats`](Self::trend_stats) parsed (any this build does not know left out).
+    pub fn stats(&self) -> Vec<TrendStat> {
+        self.trend_stats
+            .iter()
+            .filter_map(|s| TrendStat::parse(s).ok())
+            .collect()
+    }
+
     /// The metric selector of a summary key: `http_req_duration{name:login}` is the metric
     /// `http_req_duration` with the tag `name:login`.
     pub fn split_key(key: &str) -> (&str, &str) {
@@ -175,8 +188,8 @@ pub fn value_type(metric: &str) -> ValueType {
         .map_or(ValueType::Default, |(_, _, vt)| *vt)
 }
 
-/// Values of one sink, for the summary.
-pub fn values(sink: &Sink, vt: ValueType, elapsed_s: f64) -> MetricValues {
+/// Values of one sink, for the summary: a trend's count and `stats`.
+pub fn values(sink: &Sink, vt: ValueType, stats: &[TrendStat], elapsed_s: f64) -> MetricValues {
     let mut v = BTreeMap::new();
     let kind = match sink {
         Sink::Counter(c) => {
@@ -198,13 +211,9 @@ pub fn values(sink: &Sink, vt: ValueType, elapsed_s: f64) -> MetricValues {
         }
         Sink::Trend(t) => {
             v.insert("count".into(), t.count() as f64);
-            v.insert("avg".into(), t.avg());
-            v.insert("min".into(), t.min());
-            v.insert("med".into(), t.med());
-            v.insert("max".into(), t.max());
-            v.insert("p90".into(), t.percentile(90.0));
-            v.insert("p95".into(), t.percentile(95.0));
-            v.insert("p99".into(), t.percentile(99.0));
+            for stat in stats {
+                v.insert(stat.key(), stat.of(t));
+            }
             "trend"
         }
     };
@@ -281,11 +290,20 @@ fn no_vu_started(total: &Aggregate) -> bool {
 }
 
 /// Build the report for a finished run.
-pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s: f64) -> Report {
+pub fn build(
+    info: RunInfo,
+    m: &RunMetrics,
+    thresholds: &[Threshold],
+    stats: &[TrendStat],
+    elapsed_s: f64,
+) -> Report {
     let mut metrics = BTreeMap::new();
     for name in m.total.metric_names() {
         if let Some(sink) = m.total.metric_total(&name) {
-            metrics.insert(name.clone(), values(&sink, value_type(&name), elapsed_s));
+            metrics.insert(
+                name.clone(),
+                values(&sink, value_type(&name), stats, elapsed_s),
+            );
         }
     }
     for t in thresholds {
@@ -295,7 +313,7 @@ pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s:
         if let Some(sink) = m.total.select(&t.selector) {
             metrics.insert(
                 t.selector.to_string(),
-                values(&sink, value_type(&t.selector.metric), elapsed_s),
+                values(&sink, value_type(&t.selector.metric), stats, elapsed_s),
             );
         }
     }
@@ -311,6 +329,7 @@ pub fn build(info: RunInfo, m: &RunMetrics, thresholds: &[Threshold], elapsed_s:
     Report {
         schema: SCHEMA.to_owned(),
         run: info,
+        trend_stats: stats.iter().map(ToString::to_string).collect(),
         metrics,
         checks: checks(&m.total),
         thresholds: results,
@@ -488,21 +507,33 @@ pub(crate) mod tests {
 
     #[test]
     fn a_run_where_no_vu_could_initialise_does_not_pass() {
-        let r = build(info(), &init_failures(0.0, 0), &thresholds(MIXED), 2.5);
+        let r = build(
+            info(),
+            &init_failures(0.0, 0),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
         assert_eq!(r.run.status, RunStatus::NoVuStarted);
         assert_eq!(
             serde_json::to_value(&r).unwrap()["run"]["status"],
             "no_vu_started"
         );
         // Some VUs ran (or iterated): init errors are then counted, not the verdict.
-        let passed = |m: &RunMetrics| build(info(), m, &[], 2.5).run.status;
+        let passed = |m: &RunMetrics| build(info(), m, &[], &TrendStat::DEFAULT, 2.5).run.status;
         assert_eq!(passed(&init_failures(0.0, 2)), RunStatus::Passed);
         assert_eq!(passed(&init_failures(3.0, 0)), RunStatus::Passed);
     }
 
     #[test]
     fn build_adds_submetrics_groups_checks_and_fails_the_run() {
-        let r = build(info(), &metrics(), &thresholds(MIXED), 2.5);
+        let r = build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
 
         assert_eq!(r.schema, SCHEMA);
         assert_eq!(r.run.status, RunStatus::ThresholdsFailed);
@@ -572,13 +603,21 @@ pub(crate) mod tests {
     fn a_run_passes_when_every_threshold_holds() {
         let passing = "\"http_req_duration{name:login}\" = [\"avg < 500ms\"]\niteration_errors = [\"count < 1\"]";
         assert_eq!(
-            build(info(), &metrics(), &thresholds(passing), 2.5)
-                .run
-                .status,
+            build(
+                info(),
+                &metrics(),
+                &thresholds(passing),
+                &TrendStat::DEFAULT,
+                2.5
+            )
+            .run
+            .status,
             RunStatus::Passed
         );
         assert_eq!(
-            build(info(), &metrics(), &[], 2.5).run.status,
+            build(info(), &metrics(), &[], &TrendStat::DEFAULT, 2.5)
+                .run
+                .status,
             RunStatus::Passed
         );
     }

@@ -5,6 +5,7 @@
 use crate::error::CoordinatorError;
 use crate::metrics::{RunMetrics, counts};
 use crate::report::{self, Report, RunInfo, RunStatus};
+use stampede_metrics::TrendStat;
 use stampede_plan::{Plan, Segment};
 use stampede_proto::{
     Assignment, ComponentBlob, CoordinatorMsg, PROTOCOL_VERSION, PlanSource, SegmentSpec, WorkerMsg,
@@ -269,10 +270,18 @@ pub async fn run(
         status: RunStatus::Passed,
         aborted: stopping,
     };
+    // Checked when the plan was read: every entry is a statistic.
+    let stats: Vec<TrendStat> = plan
+        .options
+        .summary_trend_stats
+        .iter()
+        .filter_map(|s| TrendStat::parse(s).ok())
+        .collect();
     Ok(report::build(
         info,
         &metrics,
         &plan.thresholds,
+        &stats,
         elapsed.as_secs_f64(),
     ))
 }

@@ -61,4 +61,4 @@ pub use kind::{MetricKind, ValueType};
 pub use sink::{CounterSink, RateSink, Sink};
 pub use tags::{SeriesKey, TagSet};
 pub use threshold::{Aggregation, Evaluation, Op, Selector, ThresholdExpr};
-pub use trend::{TREND_SCALE, TREND_SIGFIG, TrendSink};
+pub use trend::{TREND_SCALE, TREND_SIGFIG, TrendSink, TrendStat};

@@ -60,7 +60,9 @@ pub use executor::{
     Arrivals, ConstantArrivalRate, ConstantVus, EXECUTORS, Executor, PerVuIterations,
     RampingArrivalRate, RampingVus, SharedIterations, Stage, owns,
 };
-pub use options::{MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, Options};
+pub use options::{
+    MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, Options, default_summary_trend_stats, parse_trend_stats,
+};
 pub use origin::{Origin, OriginError};
 pub use pause::{Pause, PauseRng};
 pub use plan::{Plan, load, parse};

@@ -15,6 +15,7 @@
 //! insecure-skip-tls-verify = false # true: do not verify https:// servers' certificates
 //! tls-client-cert = "client.pem"   # a client certificate for servers that ask for one (mTLS),
 //! tls-client-key = "client-key.pem" # with its private key
+//! summary-trend-stats = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]  # per trend
 //! ```
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::executor::check_positive_duration;
 use crate::reader::{Problem, Reader, or};
 use crate::units::format_size;
+use stampede_metrics::TrendStat;
 
 /// The smallest accepted `memory-limit`: below one MiB (16 Wasm pages) no real guest instantiates.
 pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
@@ -79,6 +81,33 @@ pub struct Options {
     /// PEM file of `tls_client_cert`'s private key.
     #[serde(default)]
     pub tls_client_key: Option<PathBuf>,
+    /// The statistics the end-of-test summary shows for every trend, in order, as written in
+    /// plans (`avg`, `p(99.9)`; each one [`TrendStat::parse`]s), k6's `summaryTrendStats`.
+    #[serde(default = "default_summary_trend_stats")]
+    pub summary_trend_stats: Vec<String>,
+}
+
+/// The default `summary-trend-stats`: [`TrendStat::DEFAULT`].
+pub fn default_summary_trend_stats() -> Vec<String> {
+    TrendStat::DEFAULT.iter().map(ToString::to_string).collect()
+}
+
+/// Reads a list of trend statistics (`summary-trend-stats`, `--summary-trend-stats`) into their
+/// canonical form, or says what is wrong with it.
+pub fn parse_trend_stats<'s>(
+    items: impl IntoIterator<Item = &'s str>,
+) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let stat = TrendStat::parse(item)?.to_string();
+        if !out.contains(&stat) {
+            out.push(stat);
+        }
+    }
+    if out.is_empty() {
+        return Err("is empty: name at least one statistic, such as \"avg\" or \"p(95)\"".into());
+    }
+    Ok(out)
 }
 
 /// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
@@ -110,6 +139,7 @@ impl Default for Options {
             insecure_skip_tls_verify: false,
             tls_client_cert: None,
             tls_client_key: None,
+            summary_trend_stats: default_summary_trend_stats(),
         }
     }
 }
@@ -153,6 +183,7 @@ impl Options {
                 .flatten()
                 .map(PathBuf::from),
             tls_client_key: r.string("tls-client-key").ok().flatten().map(PathBuf::from),
+            summary_trend_stats: read_trend_stats(r),
         }
     }
 
@@ -164,6 +195,10 @@ impl Options {
         check_positive_duration("http-timeout", self.http_timeout, &mut problems);
         check_positive_duration("iteration-timeout", self.iteration_timeout, &mut problems);
         check_positive_duration("cpu-budget", self.cpu_budget, &mut problems);
+        if let Err(message) = parse_trend_stats(self.summary_trend_stats.iter().map(String::as_str))
+        {
+            problems.push(("summary-trend-stats", message));
+        }
         if self.http_timeout >= self.iteration_timeout {
             problems.push((
                 "http-timeout",
@@ -245,6 +280,39 @@ impl Options {
 }
 
 /// `release-stack-after`: a duration, or `"off"`.
+fn read_trend_stats(r: &mut Reader<'_>) -> Vec<String> {
+    const KEY: &str = "summary-trend-stats";
+    let Ok(Some(items)) = r.array(KEY) else {
+        return default_summary_trend_stats();
+    };
+    let mut texts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{}[{i}]", r.key_path(KEY));
+        match item {
+            toml::Value::String(s) => match TrendStat::parse(s) {
+                Ok(_) => texts.push(s.as_str()),
+                Err(message) => {
+                    r.error_at(KEY, path, message);
+                }
+            },
+            other => {
+                let message = format!(
+                    "expected a statistic such as \"avg\" or \"p(99.9)\", found {}",
+                    crate::reader::describe(other)
+                );
+                r.error_at(KEY, path, message);
+            }
+        }
+    }
+    if texts.len() < items.len() {
+        return default_summary_trend_stats();
+    }
+    parse_trend_stats(texts).unwrap_or_else(|message| {
+        r.error(KEY, message);
+        default_summary_trend_stats()
+    })
+}
+
 fn read_release_stack_after(r: &mut Reader<'_>) -> Option<Duration> {
     const KEY: &str = "release-stack-after";
     let expected = r#"a duration string such as "10s", or "off""#;
@@ -291,6 +359,39 @@ mod tests {
         let (_, errors) = read("release-stack-after = false");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("or \"off\""), "{errors:?}");
+    }
+
+    #[test]
+    fn summary_trend_stats_are_statistics_in_order_without_repeats() {
+        let (o, errors) = read("");
+        assert!(errors.is_empty());
+        assert_eq!(
+            o.summary_trend_stats,
+            ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
+        );
+        let (o, errors) =
+            read(r#"summary-trend-stats = ["med", "P( 99.9 )", "p(99.99)", "med", "max"]"#);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(o.summary_trend_stats, ["med", "p(99.9)", "p(99.99)", "max"]);
+        let (o, errors) = read(r#"summary-trend-stats = ["avg", "p99", 95, "p(101)"]"#);
+        assert_eq!(
+            errors,
+            [
+                "options.summary-trend-stats[1]: unknown statistic \"p99\": use count, avg, min, med, max or p(N) such as p(99.9)",
+                "options.summary-trend-stats[2]: expected a statistic such as \"avg\" or \"p(99.9)\", found integer 95",
+                "options.summary-trend-stats[3]: \"p(101)\" is not a percentile: p(N) takes N from 0 to 100, such as p(99.9)",
+            ]
+        );
+        assert_eq!(o.summary_trend_stats, default_summary_trend_stats());
+        let (_, errors) = read("summary-trend-stats = []");
+        assert_eq!(
+            errors,
+            [
+                "options.summary-trend-stats: is empty: name at least one statistic, such as \"avg\" or \"p(95)\""
+            ]
+        );
+        let (_, errors) = read("summary-trend-stats = \"avg\"");
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     fn read(text: &str) -> (Options, Vec<String>) {

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Write the per-second time series (VUs, requests, iterations, errors) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     timeseries_csv: Option<PathBuf>,
+    /// The statistics every report shows for each trend, comma-separated, e.g.
+    /// "avg,med,p(99),p(99.9),max" (replaces the plan's `summary-trend-stats`)
+    #[arg(long, value_name = "STATS")]
+    summary_trend_stats: Option<String>,
     /// Override every scenario's VU count.
     #[arg(long)]
     vus: Option<u64>,
@@ -121,6 +125,10 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     plan.apply_overrides(args.vus, args.duration)
         .map_err(|e| bad_input(anyhow!("{e}")))?;
+    if let Some(stats) = &args.summary_trend_stats {
+        plan.options.summary_trend_stats = stampede_plan::parse_trend_stats(stats.split(','))
+            .map_err(|e| bad_input(anyhow!("--summary-trend-stats: {e}")))?;
+    }
     let toml = std::fs::read_to_string(&args.plan).map_err(bad_input)?;
     let component = component_blob(&plan.component)?;
     let tls = read_tls_files(&plan)?;

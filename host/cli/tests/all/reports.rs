@@ -179,3 +179,55 @@ async fn report_names_a_file_that_is_not_a_summary() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trend_stats_come_from_the_plan_or_the_command_line() {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "get",
+        "",
+        &format!(
+            "{}\n[options]\nsummary-trend-stats = [\"p(99.99)\", \"max\"]\n",
+            constant(1, "1s")
+        ),
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.summary()["trend_stats"],
+        serde_json::json!(["p(99.99)", "max"])
+    );
+    let duration = run.summary()["metrics"]["http_req_duration"]
+        .as_object()
+        .unwrap();
+    let keys: Vec<&str> = duration.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["count", "max", "p99.99", "type", "unit"]);
+    assert!(
+        run.stdout()
+            .lines()
+            .any(|l| l.starts_with("     http_req_duration...")
+                && l.contains(": p(99.99)=")
+                && l.contains(" max=")),
+        "{}",
+        run.stdout()
+    );
+
+    let run = run_plan(&plan, &["--summary-trend-stats", "avg,p(99.9)"]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.summary()["trend_stats"],
+        serde_json::json!(["avg", "p(99.9)"])
+    );
+    assert!(run.metric("http_req_duration", "p99.9") > 0.0);
+
+    let run = run_plan(&plan, &["--summary-trend-stats", "avg,p99"]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "--summary-trend-stats: unknown statistic \"p99\": use count, avg, min, med, max or p(N) such as p(99.9)"
+        ),
+        "{}",
+        run.stderr()
+    );
+}

@@ -4,20 +4,31 @@
 //! rates as fractions, with as many digits as it takes to read the same number back.
 
 use crate::report::{MetricValues, Report};
-use stampede_metrics::{Selector, TagSet};
+use stampede_metrics::{Selector, TagSet, TrendStat};
 use std::fmt::Write;
 
-/// The value columns, in order; a cell is empty when the metric's kind has no such value.
-const VALUES: [&str; 12] = [
-    "count", "rate", "avg", "min", "med", "max", "p90", "p95", "p99", "value", "passes", "fails",
-];
+/// The value columns, in order (the summary's percentiles come between these two groups); a
+/// cell is empty when the metric's kind has no such value.
+const FIRST: [&str; 6] = ["count", "rate", "avg", "min", "med", "max"];
+const LAST: [&str; 3] = ["value", "passes", "fails"];
 
 /// One row per metric of the summary (all tags merged), per threshold sub-metric, and per check
 /// (`checks` with the tag `check:NAME`). The `thresholds` column says `passed` or `failed` for
 /// rows that thresholds refer to.
 pub fn metrics(r: &Report) -> String {
+    let percentiles = r
+        .stats()
+        .into_iter()
+        .filter(|s| matches!(s, TrendStat::Percentile(_)))
+        .map(|s| s.key());
+    let columns: Vec<String> = FIRST
+        .iter()
+        .map(ToString::to_string)
+        .chain(percentiles)
+        .chain(LAST.iter().map(ToString::to_string))
+        .collect();
     let mut out = String::from("metric,tags,type,unit,");
-    out.push_str(&VALUES.join(","));
+    out.push_str(&columns.join(","));
     out.push_str(",thresholds\n");
     let mut row = |key: &str, v: &MetricValues| {
         let (metric, tags) = Report::split_key(key);
@@ -40,7 +51,7 @@ pub fn metrics(r: &Report) -> String {
             field(&v.kind),
             v.unit
         );
-        for k in VALUES {
+        for k in &columns {
             out.push(',');
             if let Some(x) = v.values.get(k) {
                 let _ = write!(out, "{x}");
@@ -112,7 +123,13 @@ mod tests {
 
     #[test]
     fn a_row_per_metric_sub_metric_and_check() {
-        let r = build(info(), &run_metrics(), &thresholds(MIXED), 2.5);
+        let r = build(
+            info(),
+            &run_metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
         let csv = metrics(&r);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
@@ -148,7 +165,7 @@ mod tests {
 
     #[test]
     fn fields_with_commas_and_quotes_are_quoted() {
-        let mut r = build(info(), &run_metrics(), &[], 2.5);
+        let mut r = build(info(), &run_metrics(), &[], &TrendStat::DEFAULT, 2.5);
         r.checks[0].name = "a, \"b\"".into();
         let csv = metrics(&r);
         assert!(
@@ -161,7 +178,7 @@ mod tests {
 
     #[test]
     fn one_row_per_second() {
-        let r = build(info(), &run_metrics(), &[], 2.5);
+        let r = build(info(), &run_metrics(), &[], &TrendStat::DEFAULT, 2.5);
         assert_eq!(
             timeseries(&r),
             "t,at_ms,vus,vus_max,http_reqs,iterations,errors\n1,1000,2,2,0,5,0\n"

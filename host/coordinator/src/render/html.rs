@@ -8,7 +8,7 @@ use super::chart::{Series, line_chart};
 use super::junit::status;
 use super::xml::escape;
 use crate::report::{MetricValues, Report, RunStatus};
-use stampede_metrics::{ValueType, format_rate_per_sec, format_value};
+use stampede_metrics::{TrendStat, ValueType, format_rate_per_sec, format_value};
 use std::fmt::Write;
 
 const STYLE: &str = "
@@ -198,15 +198,22 @@ fn checks(out: &mut String, r: &Report) {
 /// The metrics, one table per kind, sub-metrics under their metric.
 fn metrics(out: &mut String, r: &Report) {
     out.push_str("<section id=\"metrics\">\n<h2>Metrics</h2>\n");
-    let tables: [(&str, &str, &[&str]); 4] = [
-        (
-            "trend",
-            "Trends",
-            &["count", "avg", "min", "med", "p90", "p95", "p99", "max"],
-        ),
-        ("counter", "Counters", &["count", "rate"]),
-        ("rate", "Rates", &["rate", "passes", "fails"]),
-        ("gauge", "Gauges", &["value", "min", "max"]),
+    let stats = r.stats();
+    let trend: Vec<(String, String)> = std::iter::once(TrendStat::Count)
+        .chain(stats.into_iter().filter(|s| *s != TrendStat::Count))
+        .map(|s| (s.key(), s.to_string()))
+        .collect();
+    let fixed = |columns: &[&str]| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .map(|c| (c.to_string(), c.to_string()))
+            .collect()
+    };
+    let tables = [
+        ("trend", "Trends", trend),
+        ("counter", "Counters", fixed(&["count", "rate"])),
+        ("rate", "Rates", fixed(&["rate", "passes", "fails"])),
+        ("gauge", "Gauges", fixed(&["value", "min", "max"])),
     ];
     for (kind, title, columns) in tables {
         let rows: Vec<(&String, &MetricValues)> =
@@ -218,8 +225,8 @@ fn metrics(out: &mut String, r: &Report) {
             out,
             "<h3>{title}</h3>\n<table class=\"{kind}\">\n<tr><th>metric</th>"
         );
-        for c in columns {
-            let _ = write!(out, "<th>{}</th>", header(c));
+        for (_, label) in &columns {
+            let _ = write!(out, "<th>{}</th>", escape(label));
         }
         out.push_str("<th></th></tr>\n");
         for (key, v) in rows {
@@ -236,8 +243,8 @@ fn metrics(out: &mut String, r: &Report) {
                 (" class=\"sub\"", format!("{{ {} }}", escape(tags)))
             };
             let _ = write!(out, "<tr{class}><td>{name}</td>");
-            for c in columns {
-                let _ = write!(out, "<td>{}</td>", escape(&cell(v, c)));
+            for (key, _) in &columns {
+                let _ = write!(out, "<td>{}</td>", escape(&cell(v, key)));
             }
             let _ = writeln!(
                 out,
@@ -252,15 +259,6 @@ fn metrics(out: &mut String, r: &Report) {
         out.push_str("</table>\n");
     }
     out.push_str("</section>\n");
-}
-
-fn header(column: &str) -> &str {
-    match column {
-        "p90" => "p(90)",
-        "p95" => "p(95)",
-        "p99" => "p(99)",
-        other => other,
-    }
 }
 
 /// One value of a metric, in its unit.
@@ -326,7 +324,13 @@ mod tests {
 
     #[test]
     fn verdict_charts_thresholds_checks_and_metrics_in_one_page() {
-        let html = render(&build(info(), &metrics(), &thresholds(MIXED), 2.5));
+        let html = render(&build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        ));
         let doc = parse(&html);
         assert_eq!(by_id(&doc, "verdict").text(), Some("thresholds failed"));
         assert_eq!(
@@ -389,7 +393,7 @@ mod tests {
 
     #[test]
     fn what_the_scenario_named_is_text_never_markup() {
-        let mut r = build(info(), &metrics(), &[], 2.5);
+        let mut r = build(info(), &metrics(), &[], &TrendStat::DEFAULT, 2.5);
         r.checks[0].name = "<script>alert('x')</script> & co".into();
         r.run.aborted = Some("<b>stop</b>".into());
         let html = render(&r);

@@ -157,6 +157,7 @@ mod tests {
     use super::*;
     use crate::report::build;
     use crate::report::tests::{MIXED, info, metrics, thresholds};
+    use stampede_metrics::TrendStat;
 
     fn cases(doc: &roxmltree::Document<'_>) -> Vec<(String, Option<String>)> {
         doc.descendants()
@@ -174,7 +175,13 @@ mod tests {
 
     #[test]
     fn one_case_per_threshold_failing_as_they_did() {
-        let xml = render(&build(info(), &metrics(), &thresholds(MIXED), 2.5));
+        let xml = render(&build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        ));
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let root = doc.root_element();
         assert_eq!(
@@ -231,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_run_without_vus_fails_its_run_case_and_names_are_escaped() {
-        let mut r = build(info(), &metrics(), &[], 2.5);
+        let mut r = build(info(), &metrics(), &[], &TrendStat::DEFAULT, 2.5);
         r.run.status = RunStatus::NoVuStarted;
         r.run.aborted = Some("interrupted by <Ctrl-C> & \"more\"".into());
         r.checks[0].name = "a < b & 'c'".into();

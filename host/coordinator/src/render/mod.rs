@@ -55,6 +55,7 @@ mod tests {
     use super::*;
     use crate::report::tests::{MIXED, info, metrics, thresholds};
     use crate::report::{SummaryError, build};
+    use stampede_metrics::TrendStat;
 
     pub(crate) const ALL: [Format; 6] = [
         Format::Text,
@@ -67,11 +68,60 @@ mod tests {
 
     #[test]
     fn a_summary_read_back_renders_exactly_as_the_run_did() {
-        let r = build(info(), &metrics(), &thresholds(MIXED), 2.5);
+        let r = build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
         let back = Report::from_json(Format::Json.render(&r).as_bytes()).unwrap();
         for f in ALL {
             assert_eq!(f.render(&back), f.render(&r), "{f:?}");
         }
+    }
+
+    #[test]
+    fn the_plans_trend_stats_choose_every_formats_trend_columns() {
+        let stats = [TrendStat::Med, TrendStat::Percentile(99.9)];
+        let r = build(info(), &metrics(), &thresholds(MIXED), &stats, 2.5);
+        assert_eq!(r.trend_stats, ["med", "p(99.9)"]);
+        let keys: Vec<&str> = r.metrics["http_req_duration"]
+            .values
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["count", "med", "p99.9"], "count is always there");
+
+        let text = Format::Text.render(&r);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("   ✓ http_req_duration.")
+                    && l.ends_with(": med=100ms p(99.9)=300ms")),
+            "{text}"
+        );
+        let csv = Format::Csv.render(&r);
+        assert!(
+            csv.starts_with("metric,tags,type,unit,count,rate,avg,min,med,max,p99.9,value,passes,fails,thresholds\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\nhttp_req_duration,,trend,time,5,,,,99.9995,,300,,,,passed\n"),
+            "{csv}"
+        );
+        let html = Format::Html.render(&r);
+        assert!(
+            html.contains(
+                "<tr><th>metric</th><th>count</th><th>med</th><th>p(99.9)</th><th></th></tr>"
+            ),
+            "{html}"
+        );
+
+        // A summary written before `trend_stats` existed shows the default ones.
+        let mut json: serde_json::Value = serde_json::from_str(&Format::Json.render(&r)).unwrap();
+        json.as_object_mut().unwrap().remove("trend_stats");
+        let old = Report::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(old.stats(), TrendStat::DEFAULT);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The k6-style terminal summary, rendered from a [`Report`].
 
 use crate::report::{MetricValues, Report, RunStatus};
-use stampede_metrics::{ValueType, format_rate_per_sec, format_value};
+use stampede_metrics::{TrendStat, ValueType, format_rate_per_sec, format_value};
 use std::fmt::Write;
 
 /// Width of the dotted metric-name column.
@@ -30,6 +30,7 @@ pub fn render(r: &Report) -> String {
         }
         out.push('\n');
     }
+    let stats = r.stats();
     for (name, values) in &r.metrics {
         let is_sub = name.contains('{');
         let marks: Vec<bool> = r
@@ -58,7 +59,7 @@ pub fn render(r: &Report) -> String {
             out,
             "   {mark}{label}{}: {}",
             ".".repeat(dots),
-            line(values)
+            line(values, &stats)
         );
     }
     if !r.thresholds.is_empty() {
@@ -92,7 +93,7 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-fn line(v: &MetricValues) -> String {
+fn line(v: &MetricValues, stats: &[TrendStat]) -> String {
     let vt = v.unit;
     let get = |k: &str| v.get(k);
     match v.kind.as_str() {
@@ -115,16 +116,15 @@ fn line(v: &MetricValues) -> String {
                 get("fails") as u64
             )
         }
-        _ => ["avg", "min", "med", "max", "p90", "p95", "p99"]
+        _ => stats
             .iter()
-            .map(|k| {
-                let label = match *k {
-                    "p90" => "p(90)",
-                    "p95" => "p(95)",
-                    "p99" => "p(99)",
-                    other => other,
+            .map(|stat| {
+                let vt = if *stat == TrendStat::Count {
+                    ValueType::Default
+                } else {
+                    vt
                 };
-                format!("{label}={}", format_value(vt, get(k)))
+                format!("{stat}={}", format_value(vt, get(&stat.key())))
             })
             .collect::<Vec<_>>()
             .join(" "),
@@ -147,7 +147,13 @@ mod tests {
 
     #[test]
     fn marks_checks_thresholds_and_the_verdict() {
-        let out = render(&build(info(), &metrics(), &thresholds(MIXED), 2.5));
+        let out = render(&build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        ));
         let lines = lines(&out);
 
         assert!(lines.contains(&"     ✓ body ok"), "{out}");
@@ -192,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_passed_run_stopped_early_says_why() {
-        let mut r = build(info(), &metrics(), &[], 2.5);
+        let mut r = build(info(), &metrics(), &[], &TrendStat::DEFAULT, 2.5);
         r.run.aborted = Some("interrupted by Ctrl-C".into());
         let out = render(&r);
 

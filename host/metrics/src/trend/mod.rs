@@ -5,7 +5,10 @@
 //! only; min, max, sum and average stay exact. In serde the histogram travels as a base64 string of
 //! hdrhistogram's V2 encoding, so worker deltas can be sent as JSON and merged without loss.
 
+mod stat;
 mod wire;
+
+pub use stat::TrendStat;
 
 use std::fmt;
 
