@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 /// One second of the run, as charted.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+// Fields added within schema 1 (`at_ms`) read as 0 from summaries written before them.
+#[serde(default)]
 pub struct SecondPoint {
     /// Seconds since the run started (the end of the interval).
     pub t: u64,

@@ -115,15 +115,34 @@ impl MetricValues {
 impl Report {
     /// Read a summary written by `--summary-json` (any build that writes [`SCHEMA`]).
     pub fn from_json(json: &[u8]) -> Result<Report, SummaryError> {
-        #[derive(Deserialize)]
-        struct Header {
-            schema: Option<String>,
+        let value: serde_json::Value = serde_json::from_slice(json).map_err(SummaryError::Json)?;
+        match value.get("schema") {
+            // Read again from the text, so that an error names its line and column.
+            Some(serde_json::Value::String(s)) if s == SCHEMA => {
+                serde_json::from_slice(json).map_err(SummaryError::Body)
+            }
+            Some(serde_json::Value::String(s)) => Err(SummaryError::Schema(s.clone())),
+            _ => Err(SummaryError::NoSchema),
         }
-        let header: Header = serde_json::from_slice(json).map_err(SummaryError::Json)?;
-        match header.schema {
-            Some(s) if s == SCHEMA => serde_json::from_slice(json).map_err(SummaryError::Json),
-            found => Err(SummaryError::Schema(found)),
-        }
+    }
+
+    /// The metrics in the order the reports list them: by metric name, each metric's tagged
+    /// selectors (`http_req_duration{name:login}`) right after it.
+    pub fn metrics_in_order(&self) -> Vec<(&String, &MetricValues)> {
+        let mut v: Vec<_> = self.metrics.iter().collect();
+        v.sort_by(|a, b| Report::split_key(a.0).cmp(&Report::split_key(b.0)));
+        v
+    }
+
+    /// Whether the thresholds on the summary key `key` held: `None` when none refers to it.
+    pub fn verdict(&self, key: &str) -> Option<bool> {
+        let mut on_key = self
+            .thresholds
+            .iter()
+            .filter(|t| t.metric == key)
+            .peekable();
+        on_key.peek()?;
+        Some(on_key.all(|t| t.ok))
     }
 
     /// [`trend_stats`](Self::trend_stats) parsed (any this build does not know left out).
@@ -147,10 +166,10 @@ impl Report {
 impl ThresholdResult {
     /// The observed value in the unit the expression compares it in: a time for `avg`, `min`,
     /// `med`, `max`, `p(N)` and `value` of a time metric, a plain number for `count` and `rate`;
-    /// `no samples` when there were none.
+    /// else why there is none.
     pub fn observed_display(&self, unit: ValueType) -> String {
         let Some(v) = self.observed else {
-            return "no samples".to_owned();
+            return self.no_observation().to_owned();
         };
         let aggregation: String = self
             .expression
@@ -164,20 +183,62 @@ impl ThresholdResult {
         };
         stampede_metrics::format_value(vt, v)
     }
+
+    /// Why a threshold has no observed value: its metric had no samples (it passed), or its
+    /// aggregation does not apply to the metric's kind (it failed).
+    pub fn no_observation(&self) -> &'static str {
+        if self.ok {
+            "no samples"
+        } else {
+            "not applicable to this metric's kind"
+        }
+    }
 }
 
-/// A summary file that cannot be read back.
+impl CheckResult {
+    /// The share of passes, 0 when the check never ran.
+    pub fn rate(&self) -> f64 {
+        let total = self.passes + self.fails;
+        if total == 0 {
+            0.0
+        } else {
+            self.passes as f64 / total as f64
+        }
+    }
+}
+
+impl RunStatus {
+    /// As the JSON summary writes it: `passed`, `thresholds_failed`, `no_vu_started`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Passed => "passed",
+            RunStatus::ThresholdsFailed => "thresholds_failed",
+            RunStatus::NoVuStarted => "no_vu_started",
+        }
+    }
+}
+
+/// A file `stampede report` cannot read as a summary.
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
-    /// Not JSON, or JSON of another shape.
-    #[error("not a Stampede JSON summary ({0}); pass the file `stampede run --summary-json` wrote")]
+    /// Not JSON at all.
+    #[error("not JSON ({0}); pass the file `stampede run --summary-json` wrote")]
     Json(serde_json::Error),
-    /// Another schema (or none).
+    /// JSON without a `schema` string: something else's JSON (a k6 summary, say).
     #[error(
-        "the summary's schema is {}, this build reads {SCHEMA}; render it with the Stampede version that wrote it",
-        .0.as_deref().map_or_else(|| "missing".to_owned(), |s| format!("\"{s}\""))
+        "not a Stampede summary: it has no \"schema\" field; pass the file `stampede run --summary-json` wrote"
     )]
-    Schema(Option<String>),
+    NoSchema,
+    /// Another schema.
+    #[error(
+        "the summary's schema is \"{0}\", this build reads {SCHEMA}; render it with a Stampede version that reads that schema"
+    )]
+    Schema(String),
+    /// The right schema, but a body this build cannot read.
+    #[error(
+        "the summary says it is {SCHEMA} but does not read as one ({0}): the file is damaged or was edited"
+    )]
+    Body(serde_json::Error),
 }
 
 /// Value type of a metric: the builtins' own, else the default.
@@ -237,7 +298,8 @@ pub fn evaluate(
             let (ok, observed) = match total.select(&t.selector) {
                 Some(sink) => {
                     let e = t.expr.evaluate(&sink, elapsed_s);
-                    (e.ok, Some(e.observed))
+                    // Not finite: the aggregation does not apply to the metric (it then fails).
+                    (e.ok, Some(e.observed).filter(|v| v.is_finite()))
                 }
                 None => (true, None),
             };
@@ -597,6 +659,36 @@ pub(crate) mod tests {
             json["metrics"]["http_req_duration{name:login}"]["type"],
             "trend"
         );
+    }
+
+    #[test]
+    fn tagged_selectors_follow_their_own_metric() {
+        let mut r = build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
+        let copy = r.metrics["iterations"].clone();
+        // `_` sorts before `{`: as plain strings this would come between the metric and its tags.
+        r.metrics.insert("http_req_duration_extra".into(), copy);
+        let order: Vec<&str> = r
+            .metrics_in_order()
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            order[1..4],
+            [
+                "http_req_duration",
+                "http_req_duration{name:login}",
+                "http_req_duration_extra"
+            ]
+        );
+        assert_eq!(r.verdict("http_req_duration{name:login}"), Some(false));
+        assert_eq!(r.verdict("http_req_duration"), Some(true));
+        assert_eq!(r.verdict("iterations"), None);
     }
 
     #[test]

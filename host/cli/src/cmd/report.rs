@@ -60,19 +60,56 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
     match &args.output {
         Some(path) => write(path, &text, "the report").map_err(Failure::Internal),
         None => {
-            print!("{text}");
-            Ok(())
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                // `stampede report ... | head`: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other
+                    .context("cannot write the report to standard output")
+                    .map_err(Failure::Internal),
+            }
         }
     }
 }
 
+/// Check before a run that each report file can be created: its folder exists, it is not a
+/// folder itself, and no two flags name the same file. A long run should not end in a lost
+/// report.
+pub fn check_outputs(files: &[(&str, &Path)]) -> anyhow::Result<()> {
+    for (i, (flag, path)) in files.iter().enumerate() {
+        if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+            anyhow::bail!(
+                "{other} and {flag} name the same file {}: give each its own",
+                path.display()
+            );
+        }
+        if path.is_dir() {
+            anyhow::bail!("{flag} {} is a folder: name a file in it", path.display());
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "{flag} {}: the folder {} does not exist; create it first",
+                path.display(),
+                folder.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Write a report file; `what` names it in the error.
 pub fn write(path: &Path, text: &str, what: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| {
-        format!(
-            "cannot write {what} to {} (with many VUs, \"too many open files\" means the open \
-                 file limit is below the number of connections: raise `ulimit -n`)",
-            path.display()
-        )
+    std::fs::write(path, text).map_err(|e| {
+        // EMFILE: every connection a run holds is a file descriptor.
+        let hint = if e.raw_os_error() == Some(24) {
+            " (the open file limit is below the number of connections: raise `ulimit -n`)"
+        } else {
+            ""
+        };
+        anyhow::Error::new(e).context(format!("cannot write {what} to {}{hint}", path.display()))
     })
 }

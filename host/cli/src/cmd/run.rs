@@ -122,6 +122,17 @@ pub fn read_tls_files(plan: &stampede_plan::Plan) -> Result<TlsFiles, Failure> {
 }
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--summary-json", &args.summary_json),
+        ("--summary-junit", &args.summary_junit),
+        ("--summary-csv", &args.summary_csv),
+        ("--summary-html", &args.summary_html),
+        ("--timeseries-csv", &args.timeseries_csv),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+    .collect();
+    super::report::check_outputs(&outputs).map_err(bad_input)?;
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     plan.apply_overrides(args.vus, args.duration)
         .map_err(|e| bad_input(anyhow!("{e}")))?;

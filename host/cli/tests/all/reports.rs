@@ -79,7 +79,8 @@ async fn every_format_is_written_and_report_renders_the_summary_again() {
     assert!(
         html.starts_with("<!DOCTYPE html>")
             && html.contains("id=\"verdict\">thresholds failed</span>")
-            && html.matches("<svg ").count() == 2,
+            && html.matches("<svg ").count() == 2
+            && (html.contains("<polyline ") || html.contains("<circle ")),
         "{html}"
     );
 
@@ -129,22 +130,69 @@ async fn every_format_is_written_and_report_renders_the_summary_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_file_that_cannot_be_written_does_not_stop_the_others() {
+    // /dev/full passes the checks before the run and fails the write after it (no space left).
     let out = tempfile::tempdir().unwrap();
-    let missing = out.path().join("no/such/folder/report.xml");
-    let run = failing_run(out.path(), Some(&missing)).await;
+    let full = std::path::Path::new("/dev/full");
+    let run = failing_run(out.path(), Some(full)).await;
     assert_eq!(run.code(), 1, "{}", run.stderr());
     assert!(
+        run.stderr()
+            .contains("error: cannot write the JUnit report to /dev/full: No space left on device"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("ulimit"), "{}", run.stderr());
+    assert!(
+        run.stdout().contains("THRESHOLDS FAILED"),
+        "{}",
+        run.stdout()
+    );
+    for name in ["metrics.csv", "report.html", "timeseries.csv"] {
+        let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+        assert!(
+            text.lines().count() >= 2,
+            "a header and rows: {name}: {text}"
+        );
+    }
+    assert!(run.summary.is_some(), "the JSON summary is written too");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_paths_are_checked_before_the_run() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("reports/junit.xml");
+    let run = failing_run(out.path(), Some(&missing)).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
         run.stderr().contains(&format!(
-            "cannot write the JUnit report to {}",
-            missing.display()
+            "error: --summary-junit {}: the folder {} does not exist; create it first",
+            missing.display(),
+            out.path().join("reports").display()
         )),
         "{}",
         run.stderr()
     );
-    for name in ["metrics.csv", "report.html", "timeseries.csv"] {
-        assert!(out.path().join(name).exists(), "{name}");
-    }
-    assert!(run.summary.is_some(), "the JSON summary is written too");
+    assert!(run.summary.is_none(), "nothing ran");
+    assert!(!out.path().join("report.html").exists(), "nothing ran");
+
+    let same = out.path().join("report.html");
+    let run = failing_run(out.path(), Some(&same)).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(&format!(
+            "--summary-junit and --summary-html name the same file {}: give each its own",
+            same.display()
+        )),
+        "{}",
+        run.stderr()
+    );
+    let run = failing_run(out.path(), Some(out.path())).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("is a folder: name a file in it"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,10 +204,7 @@ async fn report_names_a_file_that_is_not_a_summary() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains(&format!(
-            "cannot read {}: not a Stampede JSON summary",
-            html.display()
-        )),
+        stderr.contains(&format!("cannot read {}: not JSON (", html.display())),
         "{stderr}"
     );
     let k6 = dir.path().join("k6.json");
@@ -168,7 +213,7 @@ async fn report_names_a_file_that_is_not_a_summary() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("the summary's schema is missing"),
+        stderr.contains("not a Stampede summary: it has no \"schema\" field"),
         "{stderr}"
     );
     let out = stampede(&["report", "/no/such/summary.json"]).await;

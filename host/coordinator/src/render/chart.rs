@@ -39,8 +39,9 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" \
-         role=\"img\" aria-label=\"{t}\"><title>{t}</title>\
-         <text x=\"{LEFT}\" y=\"18\" class=\"chart-title\">{t}</text>",
+         role=\"img\" aria-label=\"{t}\" font-family=\"sans-serif\" font-size=\"11\" fill=\"#555\">\
+         <title>{t}</title>\
+         <text x=\"{LEFT}\" y=\"18\" font-size=\"13\" font-weight=\"600\" fill=\"#1d2330\">{t}</text>",
         t = escape(title)
     );
     for i in 0..=4 {
@@ -48,8 +49,8 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
         let py = y_of(y);
         let _ = write!(
             out,
-            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\" class=\"grid\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\" stroke=\"#e3e6eb\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             WIDTH - RIGHT,
             LEFT - 6.0,
             py + 4.0,
@@ -61,7 +62,7 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
     while x <= x_max + 1e-9 {
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             x_of(x),
             HEIGHT - BOTTOM + 16.0,
             format_value(ValueType::Time, x * 1000.0)
@@ -75,7 +76,7 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
         let _ = write!(
             out,
             "<rect x=\"{legend_x:.1}\" y=\"9\" width=\"10\" height=\"10\" fill=\"{c}\"/>\
-             <text x=\"{:.1}\" y=\"18\" class=\"legend\">{}</text>",
+             <text x=\"{:.1}\" y=\"18\">{}</text>",
             legend_x + 14.0,
             escape(s.label),
             c = escape(s.color)
@@ -84,17 +85,29 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
     if series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"tick\">no data</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no data</text>",
             LEFT + plot_w / 2.0,
             TOP + plot_h / 2.0
         );
     }
     for s in series {
-        if s.points.is_empty() {
+        let points = thin(&s.points, plot_w as usize);
+        if let [(x, y)] = points[..] {
+            // One point (a run of a second) draws no line: a dot then.
+            let _ = write!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"><title>{}</title></circle>",
+                x_of(x),
+                y_of(y),
+                escape(s.color),
+                escape(s.label)
+            );
             continue;
         }
-        let points: Vec<String> = s
-            .points
+        if points.is_empty() {
+            continue;
+        }
+        let points: Vec<String> = points
             .iter()
             .map(|&(x, y)| format!("{:.1},{:.1}", x_of(x), y_of(y)))
             .collect();
@@ -108,6 +121,20 @@ pub fn line_chart(title: &str, x_max: f64, series: &[Series<'_>]) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+/// At most about `width` points: consecutive points merged into the largest of each group (a
+/// peak stays visible), at the group's last x. A day at one point per second is 86,400 points for a
+/// few hundred pixels.
+fn thin(points: &[(f64, f64)], width: usize) -> Vec<(f64, f64)> {
+    let group = points.len().div_ceil(width.max(1)).max(1);
+    points
+        .chunks(group)
+        .map(|c| {
+            let x = c[c.len() - 1].0;
+            (x, c.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max))
+        })
+        .collect()
 }
 
 /// The smallest of 1, 2, 4, 6, 8 times a power of ten that is >= `v` (so quarters of it are round
@@ -220,6 +247,41 @@ mod tests {
             "{svg}"
         );
         assert!(!svg.contains("no data"));
+    }
+
+    #[test]
+    fn one_point_is_a_dot_and_a_day_is_thinned_to_the_plot_keeping_peaks() {
+        let one = Series {
+            label: "vus",
+            color: "red",
+            points: vec![(1.0, 6.0)],
+        };
+        let svg = line_chart("VUs", 1.0, &[one]);
+        assert!(
+            svg.contains("<circle cx=\"704.0\" cy=\"30.0\" r=\"3\""),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("<polyline") && !svg.contains("no data"),
+            "{svg}"
+        );
+
+        let day: Vec<(f64, f64)> = (1..=86_400)
+            .map(|t| (f64::from(t), if t == 5_000 { 9.0 } else { 1.0 }))
+            .collect();
+        let thinned = thin(&day, 648);
+        assert!(thinned.len() <= 648, "{}", thinned.len());
+        assert_eq!(thinned.last().unwrap().0, 86_400.0);
+        assert_eq!(
+            thinned.iter().filter(|p| p.1 == 9.0).count(),
+            1,
+            "the peak survives"
+        );
+        assert_eq!(
+            thin(&day[..10], 648),
+            day[..10],
+            "fewer points than pixels: all kept"
+        );
     }
 
     #[test]

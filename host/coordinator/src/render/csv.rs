@@ -1,4 +1,4 @@
-//! CSV (RFC 4180): the metrics table and the per-second time series.
+//! CSV (RFC 4180's quoting, `\n` line ends): the metrics table and the per-second time series.
 //!
 //! Numbers are written as they are in the JSON summary: times in milliseconds, data in bytes,
 //! rates as fractions, with as many digits as it takes to read the same number back.
@@ -32,16 +32,10 @@ pub fn metrics(r: &Report) -> String {
     out.push_str(",thresholds\n");
     let mut row = |key: &str, v: &MetricValues| {
         let (metric, tags) = Report::split_key(key);
-        let verdicts: Vec<bool> = r
-            .thresholds
-            .iter()
-            .filter(|t| t.metric == key)
-            .map(|t| t.ok)
-            .collect();
-        let verdict = match (verdicts.is_empty(), verdicts.iter().all(|ok| *ok)) {
-            (true, _) => "",
-            (false, true) => "passed",
-            (false, false) => "failed",
+        let verdict = match r.verdict(key) {
+            None => "",
+            Some(true) => "passed",
+            Some(false) => "failed",
         };
         let _ = write!(
             out,
@@ -59,7 +53,7 @@ pub fn metrics(r: &Report) -> String {
         }
         let _ = writeln!(out, ",{verdict}");
     };
-    for (key, v) in &r.metrics {
+    for (key, v) in r.metrics_in_order() {
         row(key, v);
     }
     for c in &r.checks {
@@ -71,17 +65,11 @@ pub fn metrics(r: &Report) -> String {
         if r.metrics.contains_key(&key) {
             continue;
         }
-        let total = c.passes + c.fails;
-        let rate = if total == 0 {
-            0.0
-        } else {
-            c.passes as f64 / total as f64
-        };
         let v = MetricValues {
             kind: "rate".to_owned(),
             unit: stampede_metrics::ValueType::Default,
             values: [
-                ("rate".to_owned(), rate),
+                ("rate".to_owned(), c.rate()),
                 ("passes".to_owned(), c.passes as f64),
                 ("fails".to_owned(), c.fails as f64),
             ]

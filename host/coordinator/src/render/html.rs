@@ -5,7 +5,6 @@
 //! read it with an XML parser, and tools can too.
 
 use super::chart::{Series, line_chart};
-use super::junit::status;
 use super::xml::escape;
 use crate::report::{MetricValues, Report, RunStatus};
 use stampede_metrics::{TrendStat, ValueType, format_rate_per_sec, format_value};
@@ -27,7 +26,6 @@ table.facts{width:auto}table.facts th{text-align:left;background:none}table.fact
 tr.sub td:first-child{padding-left:28px;color:#555}
 .ok{color:#2e7d32}.bad{color:#c62828;font-weight:600}
 .chart{width:100%;max-width:720px;background:#fff;display:block;margin:0 0 12px}
-.chart .grid{stroke:#e3e6eb}.chart text{font-size:11px;fill:#555}.chart .chart-title{font-size:13px;fill:#1d2330;font-weight:600}
 footer{margin:32px 0 0;color:#777;font-size:12px}
 ";
 
@@ -79,7 +77,7 @@ fn facts(out: &mut String, r: &Report) {
             format_value(ValueType::Time, r.run.duration_s * 1000.0),
         ),
         ("Workers", r.run.workers.to_string()),
-        ("Status", format!("<code>{}</code>", status(r.run.status))),
+        ("Status", format!("<code>{}</code>", r.run.status.as_str())),
     ];
     if let Some(reason) = &r.run.aborted {
         rows.push(("Stopped early", escape(reason)));
@@ -147,7 +145,7 @@ fn charts(out: &mut String, r: &Report) {
 fn thresholds(out: &mut String, r: &Report) {
     out.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
     if r.thresholds.is_empty() {
-        out.push_str("<p>None: the plan sets no thresholds, so the run passes when it completes.</p>\n</section>\n");
+        out.push_str("<p>None: the plan sets no thresholds.</p>\n</section>\n");
         return;
     }
     out.push_str(
@@ -177,12 +175,8 @@ fn checks(out: &mut String, r: &Report) {
         "<section id=\"checks\">\n<h2>Checks</h2>\n<table>\n<tr><th>check</th><th>passed</th><th>failed</th><th>pass rate</th></tr>\n",
     );
     for c in &r.checks {
-        let total = c.passes + c.fails;
-        let rate = if total == 0 {
-            0.0
-        } else {
-            100.0 * c.passes as f64 / total as f64
-        };
+        // Rounded down, so that a check with failures never shows 100.00%.
+        let rate = (10_000.0 * c.rate()).floor() / 100.0;
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{rate:.2}%</td></tr>",
@@ -216,8 +210,11 @@ fn metrics(out: &mut String, r: &Report) {
         ("gauge", "Gauges", fixed(&["value", "min", "max"])),
     ];
     for (kind, title, columns) in tables {
-        let rows: Vec<(&String, &MetricValues)> =
-            r.metrics.iter().filter(|(_, v)| v.kind == kind).collect();
+        let rows: Vec<(&String, &MetricValues)> = r
+            .metrics_in_order()
+            .into_iter()
+            .filter(|(_, v)| v.kind == kind)
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -231,12 +228,6 @@ fn metrics(out: &mut String, r: &Report) {
         out.push_str("<th></th></tr>\n");
         for (key, v) in rows {
             let (metric, tags) = Report::split_key(key);
-            let verdicts: Vec<bool> = r
-                .thresholds
-                .iter()
-                .filter(|t| &t.metric == key)
-                .map(|t| t.ok)
-                .collect();
             let (class, name) = if tags.is_empty() {
                 ("", escape(metric))
             } else {
@@ -249,11 +240,7 @@ fn metrics(out: &mut String, r: &Report) {
             let _ = writeln!(
                 out,
                 "<td>{}</td></tr>",
-                if verdicts.is_empty() {
-                    String::new()
-                } else {
-                    mark(verdicts.iter().all(|ok| *ok))
-                }
+                r.verdict(key).map(mark).unwrap_or_default()
             );
         }
         out.push_str("</table>\n");
@@ -410,6 +397,6 @@ mod tests {
         );
         assert_eq!(checks[1][0], "<script>alert('x')</script> & co");
         assert_eq!(by_id(&doc, "verdict").text(), Some("passed"));
-        assert!(html.contains("None: the plan sets no thresholds"));
+        assert!(html.contains("None: the plan sets no thresholds."));
     }
 }

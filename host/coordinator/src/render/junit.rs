@@ -1,6 +1,6 @@
 //! JUnit XML, for CI systems that show test results (GitLab, Jenkins, GitHub Actions' reporters).
 //!
-//! One test suite for the run: a test case `run` (it fails when no VU could start, a failed run that
+//! One test suite `stampede` (the run's id is a property): a test case `run` (it fails when no VU could start, a failed run that
 //! no threshold marks) and one test case per threshold (it fails when the threshold does). So the
 //! file fails exactly when `stampede run` exits non-zero for the run's verdict. Checks do not fail
 //! test cases (they do not fail runs either; a threshold on `checks` does): they are listed in the
@@ -17,7 +17,6 @@ pub fn render(r: &Report) -> String {
     let failures =
         (usize::from(run_failed) + r.thresholds.iter().filter(|t| !t.ok).count()).to_string();
     let time = format!("{:.3}", r.run.duration_s);
-    let suite_name = format!("stampede run {}", r.run.id);
     let counts = [
         ("tests", tests.as_str()),
         ("failures", failures.as_str()),
@@ -37,7 +36,7 @@ pub fn render(r: &Report) -> String {
         &mut out,
         "testsuite",
         &[
-            [("name", suite_name.as_str())].as_slice(),
+            [("name", "stampede")].as_slice(),
             &counts,
             &[("skipped", "0")],
         ]
@@ -47,10 +46,11 @@ pub fn render(r: &Report) -> String {
     out.push_str("\n    <properties>\n");
     let workers = r.run.workers.to_string();
     for (name, value) in [
+        ("run_id", r.run.id.as_str()),
         ("component", r.run.component.as_str()),
         ("component_sha256", r.run.component_sha256.as_str()),
         ("workers", workers.as_str()),
-        ("status", status(r.run.status)),
+        ("status", r.run.status.as_str()),
     ] {
         out.push_str("      ");
         open(
@@ -66,22 +66,18 @@ pub fn render(r: &Report) -> String {
     open(
         &mut out,
         "testcase",
-        &[("classname", "stampede"), ("name", "run"), ("time", &time)],
+        &[
+            ("classname", "stampede.run"),
+            ("name", "run"),
+            ("time", &time),
+        ],
         false,
     );
     if run_failed {
-        out.push_str("\n      ");
-        open(
+        failure(
             &mut out,
-            "failure",
-            &[
-                ("type", "no_vu_started"),
-                (
-                    "message",
-                    "no VU could be initialised: every VU constructor or init failed",
-                ),
-            ],
-            true,
+            "no_vu_started",
+            "no VU could be initialised: every VU constructor or init failed",
         );
     }
     let mut log = String::new();
@@ -128,13 +124,7 @@ pub fn render(r: &Report) -> String {
                     ""
                 }
             );
-            out.push_str("\n      ");
-            open(
-                &mut out,
-                "failure",
-                &[("type", "threshold"), ("message", &message)],
-                true,
-            );
+            failure(&mut out, "threshold", &message);
             out.push_str("\n    </testcase>");
         }
         out.push('\n');
@@ -143,13 +133,17 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-/// The run status as the JSON summary writes it.
-pub(crate) fn status(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Passed => "passed",
-        RunStatus::ThresholdsFailed => "thresholds_failed",
-        RunStatus::NoVuStarted => "no_vu_started",
-    }
+/// A `<failure>` with its message both as the attribute (Jenkins, most reporters) and as the
+/// text (GitLab shows only the text).
+fn failure(out: &mut String, kind: &str, message: &str) {
+    out.push_str("\n      ");
+    open(
+        out,
+        "failure",
+        &[("type", kind), ("message", message)],
+        false,
+    );
+    let _ = write!(out, "{}</failure>", escape(message));
 }
 
 #[cfg(test)]
@@ -193,7 +187,7 @@ mod tests {
             ("testsuites", Some("6"), Some("2"))
         );
         let suite = root.first_element_child().unwrap();
-        assert_eq!(suite.attribute("name"), Some("stampede run run-1"));
+        assert_eq!(suite.attribute("name"), Some("stampede"));
         assert_eq!(suite.attribute("time"), Some("2.500"));
         let cases = cases(&doc);
         let names: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
@@ -233,6 +227,16 @@ mod tests {
                 .and_then(|n| n.attribute("value"))
         };
         assert_eq!(property("status"), Some("thresholds_failed"));
+        assert_eq!(property("run_id"), Some("run-1"));
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(
+            failure.text(),
+            failure.attribute("message"),
+            "GitLab shows the text"
+        );
         assert_eq!(property("component"), Some("x.wasm"));
     }
 

@@ -45,7 +45,7 @@ impl Format {
 fn json(report: &Report) -> String {
     // A report has string keys and numbers only (serde_json writes non-finite numbers as null),
     // so serialising it cannot fail.
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(report).expect("a report serialises");
     s.push('\n');
     s
 }
@@ -132,19 +132,93 @@ mod tests {
             "{}",
             err("<html>")
         );
-        assert!(
-            err("[1]").starts_with("not a Stampede JSON summary"),
-            "{}",
-            err("[1]")
+        assert!(err("<html>").starts_with("not JSON (expected value at line 1 column 1)"));
+        let no_schema = "not a Stampede summary: it has no \"schema\" field; pass the file \
+                         `stampede run --summary-json` wrote";
+        assert_eq!(err("[1]"), no_schema);
+        assert_eq!(
+            err(r#"{"metrics": {}, "root_group": {}}"#),
+            no_schema,
+            "a k6 summary"
         );
         assert_eq!(
             err(r#"{"schema": "k6"}"#),
             "the summary's schema is \"k6\", this build reads stampede-summary/1; render it with \
-             the Stampede version that wrote it"
+             a Stampede version that reads that schema"
         );
-        assert!(err(r#"{"metrics": {}}"#).starts_with("the summary's schema is missing"));
         // The right schema with a broken body: what is wrong, where.
         let broken = r#"{"schema": "stampede-summary/1", "run": 3}"#;
-        assert!(err(broken).contains("line 1"), "{}", err(broken));
+        assert!(
+            err(broken).starts_with(
+                "the summary says it is stampede-summary/1 but does not read as one ("
+            ) && err(broken).contains("line 1"),
+            "{}",
+            err(broken)
+        );
+    }
+
+    #[test]
+    fn summaries_of_earlier_builds_of_the_schema_read() {
+        // Written before `trend_stats` and the time series' `at_ms` were added.
+        let mut json: serde_json::Value = serde_json::from_str(&Format::Json.render(&build(
+            info(),
+            &metrics(),
+            &thresholds(MIXED),
+            &TrendStat::DEFAULT,
+            2.5,
+        )))
+        .unwrap();
+        json.as_object_mut().unwrap().remove("trend_stats");
+        json["timeseries"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("at_ms");
+        let old = Report::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(old.stats(), TrendStat::DEFAULT);
+        assert_eq!(old.timeseries[0].at_ms, 0);
+    }
+
+    #[test]
+    fn a_threshold_that_does_not_apply_says_so_in_every_format() {
+        let mut d = stampede_metrics::Aggregate::new();
+        d.add(
+            &stampede_metrics::SeriesKey::untagged("cart"),
+            stampede_metrics::MetricKind::Counter,
+            3.0,
+        );
+        let mut m = crate::metrics::RunMetrics::default();
+        m.apply(
+            "w",
+            stampede_proto::MetricsDelta {
+                seq: 0,
+                at_ms: 1000,
+                vus: 1,
+                vus_max: 1,
+                delta: d,
+            },
+        )
+        .unwrap();
+        let r = build(
+            info(),
+            &m,
+            &thresholds("cart = [\"p(95) < 1\"]"),
+            &TrendStat::DEFAULT,
+            1.0,
+        );
+        let back = Report::from_json(Format::Json.render(&r).as_bytes()).unwrap();
+        for f in ALL {
+            let out = f.render(&back);
+            assert_eq!(out, f.render(&r), "{f:?}");
+            if f != Format::Json && f != Format::Csv && f != Format::TimeseriesCsv {
+                assert!(
+                    out.contains("not applicable to this metric"),
+                    "{f:?}: {out}"
+                );
+                assert!(
+                    !out.contains("no samples") && !out.contains("NaN"),
+                    "{f:?}: {out}"
+                );
+            }
+        }
     }
 }

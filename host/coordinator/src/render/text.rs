@@ -12,47 +12,31 @@ pub fn render(r: &Report) -> String {
     let mut out = String::new();
     if !r.checks.is_empty() {
         for c in &r.checks {
-            let total = c.passes + c.fails;
             if c.fails == 0 {
                 let _ = writeln!(out, "     ✓ {}", c.name);
             } else {
-                let pct = if total == 0 {
-                    0.0
-                } else {
-                    100.0 * c.passes as f64 / total as f64
-                };
                 let _ = writeln!(
                     out,
-                    "     ✗ {}\n      ↳  {pct:.0}% — ✓ {} / ✗ {}",
-                    c.name, c.passes, c.fails
+                    "     ✗ {}\n      ↳  {:.0}% — ✓ {} / ✗ {}",
+                    c.name,
+                    100.0 * c.rate(),
+                    c.passes,
+                    c.fails
                 );
             }
         }
         out.push('\n');
     }
     let stats = r.stats();
-    for (name, values) in &r.metrics {
-        let is_sub = name.contains('{');
-        let marks: Vec<bool> = r
-            .thresholds
-            .iter()
-            .filter(|t| &t.metric == name)
-            .map(|t| t.ok)
-            .collect();
-        let mark = if marks.is_empty() {
-            "  "
-        } else if marks.iter().all(|ok| *ok) {
-            "✓ "
-        } else {
-            "✗ "
+    for (name, values) in r.metrics_in_order() {
+        let mark = match r.verdict(name) {
+            None => "  ",
+            Some(true) => "✓ ",
+            Some(false) => "✗ ",
         };
-        let label = if is_sub {
-            let tags = name
-                .split_once('{')
-                .map_or("", |(_, t)| t.trim_end_matches('}'));
-            format!("  {{ {tags} }}")
-        } else {
-            name.clone()
+        let label = match Report::split_key(name) {
+            (metric, "") => metric.to_owned(),
+            (_, tags) => format!("  {{ {tags} }}"),
         };
         let dots = NAME_WIDTH.saturating_sub(label.chars().count());
         let _ = writeln!(
@@ -67,7 +51,7 @@ pub fn render(r: &Report) -> String {
         for t in &r.thresholds {
             let observed = t
                 .observed
-                .map_or_else(|| "no samples".to_owned(), |v| format!("{v:.4}"));
+                .map_or_else(|| t.no_observation().to_owned(), |v| format!("{v:.4}"));
             let _ = writeln!(
                 out,
                 "     {} {}: {}  (observed {observed})",

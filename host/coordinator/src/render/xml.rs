@@ -2,10 +2,20 @@
 
 use std::fmt::Write;
 
-/// `s` with `&`, `<`, `>`, `"` and `'` escaped, and the characters XML 1.0 does not allow at all
-/// (control characters other than tab, newline and carriage return) replaced with U+FFFD, so the
-/// result is valid both as element text and inside a quoted attribute.
+/// `s` as XML text: `&`, `<`, `>`, `"` and `'` escaped, and the characters XML 1.0 does not allow
+/// (C0 control characters other than tab, newline and carriage return; U+FFFE and U+FFFF) replaced
+/// with U+FFFD.
 pub fn escape(s: &str) -> String {
+    escape_with(s, false)
+}
+
+/// `s` as a quoted attribute value: as [`escape`], and tab, newline and carriage return as
+/// character references (a parser would turn them into spaces otherwise).
+pub fn escape_attribute(s: &str) -> String {
+    escape_with(s, true)
+}
+
+fn escape_with(s: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -14,8 +24,11 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' if attribute => {
+                let _ = write!(out, "&#{};", u32::from(c));
+            }
             '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -26,7 +39,7 @@ pub fn escape(s: &str) -> String {
 pub fn open(out: &mut String, name: &str, attrs: &[(&str, &str)], empty: bool) {
     let _ = write!(out, "<{name}");
     for (k, v) in attrs {
-        let _ = write!(out, " {k}=\"{}\"", escape(v));
+        let _ = write!(out, " {k}=\"{}\"", escape_attribute(v));
     }
     out.push_str(if empty { "/>" } else { ">" });
 }
@@ -42,9 +55,11 @@ mod tests {
             "p(95) &lt; 200 &amp;&amp; &quot;a&quot; &gt; &#39;b&#39;"
         );
         assert_eq!(
-            escape("tab\tnew\nline\u{1}bell\u{7f}"),
-            "tab\tnew\nline\u{FFFD}bell\u{FFFD}"
+            escape("tab\tnew\nline\u{1}bell\u{7f}\u{85}\u{fffe}"),
+            "tab\tnew\nline\u{FFFD}bell\u{7f}\u{85}\u{FFFD}",
+            "C1 controls and DEL are allowed in XML 1.0"
         );
+        assert_eq!(escape_attribute("a\tb\nc\rd"), "a&#9;b&#10;c&#13;d");
         assert_eq!(escape("ünïcode ✓"), "ünïcode ✓");
     }
 
