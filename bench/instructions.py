@@ -34,7 +34,8 @@ Each run is bounded (N requests, and a max-duration) and targets only 127.0.0.1.
 
 With `--top N`, it also lists Stampede's N costliest functions per request (self cost).
 STAMPEDE_BIN=path counts another build of Stampede, STAMPEDE_WASM=path another build of the rust-get
-component (for before/after comparisons of the host or the guest).
+component (for before/after comparisons of the host or the guest). STAMPEDE_PLAN_OPTIONS='key = value'
+adds those lines to the plan's `[options]` (for the cost of an option, e.g. `cookies = false`).
 
 usage: bench/instructions.py [--nginx-headers K] [--top N] [N1=5000] [N2=25000]
        (bench/instructions.sh builds first)
@@ -174,7 +175,7 @@ executor = "shared-iterations"
 vus = {VUS}
 iterations = {n}
 max-duration = "600s"
-""")
+""" + (f"[options]\n{os.environ['STAMPEDE_PLAN_OPTIONS']}\n" if os.environ.get("STAMPEDE_PLAN_OPTIONS") else ""))
         if n == n1:
             # Fill the compile cache first, so neither counted run compiles: under valgrind (whose
             # CPU has other features, so its code is cached apart) but without counting, and with

@@ -9,6 +9,7 @@
 //! setup-timeout = "60s"
 //! teardown-timeout = "60s"
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
+//! cookies = true                   # a cookie jar per VU (one instance per VU only)
 //! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
 //! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
 //! tls-ca-file = "ca.pem"           # also trust these CA certificates for https:// targets
@@ -54,6 +55,10 @@ pub struct Options {
     /// `http_req_duration`). `None`: no cap.
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Keep a cookie jar per VU: cookies responses set are sent back with the VU's later requests
+    /// (k6's per-VU jar, a Locust `HttpUser`'s session). One instance per VU only.
+    #[serde(default = "default_cookies")]
+    pub cookies: bool,
     /// Read every response body (it is timed and counted in `data_received`) but hand the guest an
     /// empty one, as k6's `discardResponseBodies`: less memory and CPU per request when scenarios
     /// only look at statuses and headers.
@@ -110,6 +115,10 @@ pub fn parse_trend_stats<'s>(
     Ok(out)
 }
 
+fn default_cookies() -> bool {
+    true
+}
+
 /// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
 pub const DEFAULT_RELEASE_STACK_AFTER: Duration = Duration::from_secs(10);
 
@@ -133,6 +142,7 @@ impl Default for Options {
             setup_timeout: Duration::from_secs(60),
             teardown_timeout: Duration::from_secs(60),
             max_connections: None,
+            cookies: true,
             discard_response_bodies: false,
             release_stack_after: default_release_stack_after(),
             tls_ca_file: None,
@@ -173,6 +183,7 @@ impl Options {
             setup_timeout: or(r.duration("setup-timeout"), d.setup_timeout),
             teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
             max_connections: r.u64("max-connections").ok().flatten(),
+            cookies: or(r.bool("cookies"), true),
             discard_response_bodies: or(r.bool("discard-response-bodies"), false),
             release_stack_after: read_release_stack_after(r),
             tls_ca_file: r.string("tls-ca-file").ok().flatten().map(PathBuf::from),
@@ -359,6 +370,18 @@ mod tests {
         let (_, errors) = read("release-stack-after = false");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("or \"off\""), "{errors:?}");
+    }
+
+    #[test]
+    fn cookies_are_on_unless_turned_off() {
+        assert!(read("").0.cookies);
+        let (o, errors) = read("cookies = false");
+        assert!(errors.is_empty() && !o.cookies, "{errors:?}");
+        let (_, errors) = read("cookies = \"off\"");
+        assert_eq!(
+            errors,
+            ["options.cookies: expected true or false, found string \"off\""]
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct OutgoingRequest {
 /// A complete response with its timings.
 #[derive(Debug)]
 pub struct CompletedResponse {
+    /// The request's URL (as the scenario wrote it).
+    pub url: String,
     /// Status code.
     pub status: u16,
     /// Headers as received, names lower case.
@@ -248,6 +250,7 @@ impl HttpClient {
         // A retry's wait for a connection is not part of the request's time either.
         let start = start + queued;
         Ok(CompletedResponse {
+            url: req.url,
             status: x.status,
             headers: x.headers,
             body: x.body,

@@ -26,6 +26,7 @@ mod cache;
 pub mod capacity;
 pub mod client;
 mod conn;
+pub mod cookies;
 mod engine;
 mod error;
 mod fiber_stack;

@@ -314,7 +314,7 @@ async fn drive(
         }
         generation += 1;
         let mut state = VuState::new(ctx.run.clone(), ctx.who.clone());
-        state.shared = true;
+        state.share();
         let mut store = new_store(ctx.scenario.engine(), state);
         store.set_max_component_handles(ctx.max_handles);
         let limit = (ctx.run.call_timeout, ITERATION_TIMEOUT);

@@ -1,6 +1,7 @@
 //! What one VU's `Store` holds, and what all VUs of a worker share.
 
 use crate::client::HttpClient;
+use crate::cookies::VuCookies;
 use crate::host::{FetchHooks, FetchState};
 use crate::orphans::Orphans;
 use crate::output::TailPipe;
@@ -42,6 +43,8 @@ pub struct RunContext {
     pub memory_limit: u64,
     /// The plan's `discard-response-bodies`: `http.send` responses reach the guest without body.
     pub discard_response_bodies: bool,
+    /// The plan's `cookies`: a cookie jar per VU (with one instance per VU).
+    pub cookies: bool,
     /// The plan's `release-stack-after`: a VU with an instance of its own that sleeps in its
     /// iteration at least this long gives back its fiber stack's dead pages (`fiber_stack`).
     pub release_stack_after: Option<Duration>,
@@ -66,6 +69,7 @@ impl RunContext {
             call_timeout: self.call_timeout,
             memory_limit: self.memory_limit,
             discard_response_bodies: self.discard_response_bodies,
+            cookies: self.cookies,
             release_stack_after: self.release_stack_after,
             orphans: Arc::default(),
         }
@@ -143,7 +147,10 @@ pub struct VuState {
     pub(crate) last_error_log: Option<String>,
     /// `wasi:http` (`fetch()`) state.
     pub(crate) fetch: FetchState,
-    /// The store of a shared instance: many VUs, so the per-VU context imports are unavailable.
+    /// The VU's cookie jar, shared with its `fetch()` hooks.
+    pub(crate) cookies: VuCookies,
+    /// The store of a shared instance: many VUs, so the per-VU context imports (and the cookie
+    /// jar) are unavailable. Set with [`VuState::share`].
     pub(crate) shared: bool,
     /// True when the imports' futures are polled on the fiber stack of the guest call that made
     /// them (one instance per VU, on an engine without the component model's concurrency).
@@ -168,13 +175,15 @@ impl VuState {
             limit: run.memory_limit,
             hit: false,
         };
+        let cookies = VuCookies::new(run.cookies);
         let fetch = FetchState {
             ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
-            hooks: FetchHooks::new(run.clone(), who.tags.clone(), who.id),
+            hooks: FetchHooks::new(run.clone(), who.tags.clone(), who.id, cookies.clone()),
         };
         VuState {
             wasi,
             fetch,
+            cookies,
             table: ResourceTable::new(),
             run,
             who,
@@ -190,6 +199,14 @@ impl VuState {
             imports_on_fiber: false,
             request_deadline: None,
         }
+    }
+
+    /// Make this the store of a shared instance: its host calls do not say which of its VUs made
+    /// them, so there is no VU to keep cookies for.
+    pub(crate) fn share(&mut self) {
+        self.shared = true;
+        self.cookies = VuCookies::default();
+        self.fetch.hooks.cookies = VuCookies::default();
     }
 
     /// Record one sample under a builtin metric with the VU's tags plus `extra`.

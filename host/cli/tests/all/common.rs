@@ -191,12 +191,22 @@ impl Run {
 
     /// Passes of the check `name` in the summary's `checks` list.
     pub fn check_passes(&self, name: &str) -> u64 {
+        self.check_field(name, "passes")
+    }
+
+    /// Fails of the check `name` in the summary's `checks` list.
+    #[allow(dead_code)]
+    pub fn check_fails(&self, name: &str) -> u64 {
+        self.check_field(name, "fails")
+    }
+
+    fn check_field(&self, name: &str, field: &str) -> u64 {
         self.summary()["checks"]
             .as_array()
             .unwrap()
             .iter()
             .find(|c| c["name"] == name)
-            .and_then(|c| c["passes"].as_u64())
+            .and_then(|c| c[field].as_u64())
             .unwrap_or(0)
     }
 }

@@ -404,6 +404,45 @@ iterations = 25
     assert_eq!(run.metric("checks", "fails"), 0.0);
 }
 
+/// `fetch()` shares the VU's cookie jar: the session cookie a fetched login sets goes back with the
+/// VU's later fetches (the cart answers 200 only with it), unless the plan turns cookies off.
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_sends_back_the_cookies_the_vu_was_given() {
+    let wasm = js_fetch();
+    let target = Target::start().await;
+    let origin = target.origin();
+    let plan = |cookies: bool| {
+        format!(
+            r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+url = "{origin}/cart"
+login_url = "{origin}/login"
+
+[options]
+cookies = {cookies}
+
+[scenarios.fetch]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 5
+"#,
+            wasm = wasm.display()
+        )
+    };
+    let run = run_plan(&plan(true), &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(run.check_passes("fetch logged in"), 2, "{}", run.stdout());
+    assert_eq!(run.check_passes("fetch status is 200"), 10, "{}", run.stdout());
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+
+    let run = run_plan(&plan(false), &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(run.check_passes("fetch logged in"), 2, "{}", run.stdout());
+    assert_eq!(run.check_passes("fetch status is 200"), 0, "401 without the cookie");
+}
+
 /// `fetch()` of an `https://` URL goes over TLS like `http.send`: trusted through the plan's
 /// `tls-ca-file` every fetch succeeds and reaches the target; without it each fetch rejects, is
 /// counted as a failed request tagged `error_code=tls`, and the log says what to set.

@@ -3,6 +3,7 @@
 //! VUs) and stops by itself.
 
 mod common;
+mod cookies;
 mod errors;
 mod executors;
 mod guests;

@@ -10,6 +10,7 @@
 
 use super::http::{default_name, push_error, push_response, warn_once};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError};
+use crate::cookies::VuCookies;
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
 use bytes::Bytes;
@@ -30,15 +31,23 @@ pub(crate) struct FetchHooks {
     /// TLS failures this VU has logged (each distinct message once; `fetch()`'s error codes carry
     /// no message, so the log is where the user reads what to set).
     warned: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The VU's cookie jar (the one its `http.send` uses).
+    pub(crate) cookies: VuCookies,
 }
 
 impl FetchHooks {
-    pub(crate) fn new(run: Arc<RunContext>, vu_tags: Arc<TagSet>, vu_id: u64) -> Self {
+    pub(crate) fn new(
+        run: Arc<RunContext>,
+        vu_tags: Arc<TagSet>,
+        vu_id: u64,
+        cookies: VuCookies,
+    ) -> Self {
         FetchHooks {
             run,
             vu_tags,
             vu_id,
             warned: Arc::default(),
+            cookies,
         }
     }
 }
@@ -79,6 +88,7 @@ impl WasiHttpHooks for FetchHooks {
         let vu_tags = (*self.vu_tags).clone();
         let vu_id = self.vu_id;
         let warned = self.warned.clone();
+        let cookies = self.cookies.clone();
         Box::new(async move {
             let timeout = options
                 .and_then(|o| o.first_byte_timeout)
@@ -106,7 +116,7 @@ impl WasiHttpHooks for FetchHooks {
                     )
                 })
                 .collect();
-            let outgoing = OutgoingRequest {
+            let mut outgoing = OutgoingRequest {
                 method,
                 url,
                 headers,
@@ -115,7 +125,11 @@ impl WasiHttpHooks for FetchHooks {
                 // `discard-response-bodies` is for `http.send`: a `fetch()` caller reads its body.
                 discard_body: false,
             };
+            cookies.add_to(&mut outgoing);
             let result = run.client.send(outgoing).await;
+            if let Ok(resp) = &result {
+                cookies.keep_from(resp);
+            }
             let mut samples = SampleBuffer::default();
             match &result {
                 Ok(resp) => push_response(

@@ -84,7 +84,7 @@ impl VuState {
         let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| {
             Duration::from_millis(u64::from(t))
         });
-        let outgoing = OutgoingRequest {
+        let mut outgoing = OutgoingRequest {
             method: req.method,
             url: req.url,
             headers: req.headers,
@@ -92,6 +92,7 @@ impl VuState {
             timeout,
             discard_body: self.run.discard_response_bodies,
         };
+        self.cookies.add_to(&mut outgoing);
         (Pending { shape, base }, outgoing)
     }
 
@@ -103,6 +104,7 @@ impl VuState {
     ) -> Result<Response, HttpError> {
         match result {
             Ok(resp) => {
+                self.cookies.keep_from(&resp);
                 self.record_response(&pending, &resp);
                 Ok(Response {
                     status: resp.status,
