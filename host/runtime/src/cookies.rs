@@ -3,10 +3,12 @@
 //! `HttpUser` session do.
 //!
 //! Kept: `Domain` (host-only without it), `Path` (the request's directory without it), `Expires`
-//! and `Max-Age` (`Max-Age` wins; a past expiry deletes), `Secure` (sent over `https://` only).
-//! Ignored, as they only matter to browsers: `HttpOnly`, `SameSite`, `Partitioned`. Not kept: a
-//! public-suffix list (the plan's targets already limit which hosts a VU talks to; a `Domain` must
-//! still match the host that set it). Time is a parameter, so all of it is tested without clocks.
+//! (any date RFC 6265's lenient cookie-date algorithm reads) and `Max-Age` (`Max-Age` wins; a past
+//! expiry deletes; expiry is capped at 400 days, as RFC 6265bis asks), `Secure` (set by and sent
+//! over `https://` only). Ignored, as they only matter to browsers: `HttpOnly`, `SameSite`,
+//! `Partitioned`. Not kept: a public-suffix list (the plan's targets already limit which hosts a VU
+//! talks to; a `Domain` must still match the host that set it). Time is a parameter, so all of it
+//! is tested without clocks.
 
 use crate::client::{CompletedResponse, OutgoingRequest};
 use http::Uri;
@@ -15,6 +17,8 @@ use std::time::{Duration, SystemTime};
 
 /// At most this many cookies per VU; a new one past it replaces the least recently set.
 pub const MAX_COOKIES: usize = 300;
+/// The longest a cookie is kept (RFC 6265bis): 400 days.
+const MAX_AGE: Duration = Duration::from_secs(400 * 24 * 3600);
 /// Longer `Set-Cookie` values are ignored (RFC 6265 asks user agents for at least 4096 bytes).
 const MAX_COOKIE_LEN: usize = 8192;
 
@@ -24,6 +28,7 @@ pub struct CookieUrl {
     https: bool,
     /// Lower case, without brackets for IPv6.
     host: String,
+    host_is_ip: bool,
     path: String,
 }
 
@@ -36,13 +41,10 @@ impl CookieUrl {
             https: uri
                 .scheme_str()
                 .is_some_and(|s| s.eq_ignore_ascii_case("https")),
+            host_is_ip: host.parse::<std::net::IpAddr>().is_ok(),
             host: host.to_ascii_lowercase(),
             path: uri.path().to_owned(),
         })
-    }
-
-    fn is_ip(&self) -> bool {
-        self.host.parse::<std::net::IpAddr>().is_ok()
     }
 
     /// RFC 6265 5.1.4: the path up to its last `/`, or `/`.
@@ -75,7 +77,7 @@ impl Cookie {
             && if self.host_only {
                 url.host == self.domain
             } else {
-                domain_matches(&url.host, &self.domain, url.is_ip())
+                domain_matches(&url.host, &self.domain, url.host_is_ip)
             }
             && path_matches(&url.path, &self.path)
     }
@@ -95,6 +97,112 @@ fn path_matches(request: &str, cookie: &str) -> bool {
     request == cookie
         || (request.starts_with(cookie)
             && (cookie.ends_with('/') || request.as_bytes().get(cookie.len()) == Some(&b'/')))
+}
+
+/// RFC 6265 5.1.1, the lenient cookie-date algorithm: the first token that reads as a time, a day
+/// of the month, a month and a year, in any order and among any other words (a weekday, `GMT`), so
+/// `Wed, 21 Oct 2015 07:28:00 GMT`, `Thu, 01-Jan-1970 00:00:00 GMT` and `1 jan 70 0:0:0` all read.
+/// Two-digit years are 1970-2069. `None` for a date that does not exist; a date before 1970 is the
+/// epoch (it has passed either way).
+pub fn parse_cookie_date(text: &str) -> Option<SystemTime> {
+    let delimiter = |c: char| matches!(c, '\t' | '\x20'..='\x2f' | '\x3b'..='\x40' | '\x5b'..='\x60' | '\x7b'..='\x7e');
+    let (mut time, mut day, mut month, mut year) = (None, None, None, None);
+    for token in text.split(delimiter).filter(|t| !t.is_empty()) {
+        if time.is_none()
+            && let Some(t) = time_token(token)
+        {
+            time = Some(t);
+        } else if day.is_none()
+            && let Some(d) = leading_digits(token, 1, 2)
+        {
+            day = Some(d);
+        } else if month.is_none()
+            && let Some(m) = month_token(token)
+        {
+            month = Some(m);
+        } else if year.is_none()
+            && let Some(y) = leading_digits(token, 2, 4)
+        {
+            year = Some(y);
+        }
+    }
+    let ((hour, minute, second), day, month, mut year) = (time?, day?, month?, year?);
+    year += match year {
+        70..=99 => 1900,
+        0..=69 => 2000,
+        _ => 0,
+    };
+    if !(1..=31).contains(&day) || year < 1601 || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    if day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let seconds =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Some(match u64::try_from(seconds) {
+        Ok(s) => SystemTime::UNIX_EPOCH + Duration::from_secs(s),
+        Err(_) => SystemTime::UNIX_EPOCH,
+    })
+}
+
+/// `min..=max` digits at the start of `token`, followed by anything but a digit.
+fn leading_digits(token: &str, min: usize, max: usize) -> Option<u32> {
+    let n = token.bytes().take_while(u8::is_ascii_digit).count();
+    (min..=max)
+        .contains(&n)
+        .then(|| token[..n].parse().ok())
+        .flatten()
+}
+
+/// `h:m:s`, one or two digits each, the seconds followed by anything but a digit.
+fn time_token(token: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = token.splitn(3, ':');
+    let h = parts.next()?;
+    let m = parts.next()?;
+    let s = parts.next()?;
+    let whole = |p: &str| {
+        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    Some((whole(h)?, whole(m)?, leading_digits(s, 1, 2)?))
+}
+
+/// A month by the first three letters of its English name, any case.
+fn month_token(token: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let prefix = token.get(..3)?.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| *m == prefix)
+        .map(|i| i as u32 + 1)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to the given date of the proleptic Gregorian calendar (negative before).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    // Count years from March, so that the leap day is the last day of a year.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = i64::from((month + 9) % 12);
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// One VU's cookies.
@@ -139,7 +247,7 @@ impl CookieJar {
             let (key, val) = attribute.split_once('=').unwrap_or((attribute, ""));
             let (key, val) = (key.trim(), val.trim());
             if key.eq_ignore_ascii_case("expires") {
-                if let Ok(t) = httpdate::parse_http_date(val) {
+                if let Some(t) = parse_cookie_date(val) {
                     expires = Some(t);
                 }
             } else if key.eq_ignore_ascii_case("max-age") {
@@ -154,12 +262,11 @@ impl CookieJar {
                     max_age = Some(if seconds <= 0 {
                         SystemTime::UNIX_EPOCH
                     } else {
-                        now.checked_add(Duration::from_secs(seconds as u64))
-                            .unwrap_or(now + Duration::from_secs(400 * 24 * 3600))
+                        now + Duration::from_secs(seconds as u64).min(MAX_AGE)
                     });
                 }
             } else if key.eq_ignore_ascii_case("domain") {
-                let d = val.trim_start_matches('.').to_ascii_lowercase();
+                let d = val.strip_prefix('.').unwrap_or(val).to_ascii_lowercase();
                 if !d.is_empty() {
                     domain = Some(d);
                 }
@@ -169,13 +276,17 @@ impl CookieJar {
                 secure = true;
             }
         }
+        if secure && !url.https {
+            // RFC 6265bis: only a secure origin sets a secure cookie.
+            return;
+        }
         let (domain, host_only) = match domain {
-            Some(d) if domain_matches(&url.host, &d, url.is_ip()) => (d, false),
+            Some(d) if domain_matches(&url.host, &d, url.host_is_ip) => (d, false),
             Some(_) => return,
             None => (url.host.clone(), true),
         };
         let path = path.unwrap_or_else(|| url.default_path().to_owned());
-        let expires = max_age.or(expires);
+        let expires = max_age.or(expires).map(|e| e.min(now + MAX_AGE));
         self.cookies.retain(|c| c.expires.is_none_or(|e| e > now));
         let existing = self
             .cookies
@@ -199,15 +310,18 @@ impl CookieJar {
             expires,
             created: existing.map_or(self.sets, |i| self.cookies[i].created),
         };
+        // The list is in the order cookies were last set: a full jar drops the least recently set
+        // (the header's order is by `created`, kept on replacement).
         match existing {
-            Some(i) => self.cookies[i] = cookie,
-            None => {
-                if self.cookies.len() >= MAX_COOKIES {
-                    self.cookies.remove(0);
-                }
-                self.cookies.push(cookie);
+            Some(i) => {
+                self.cookies.remove(i);
             }
+            None if self.cookies.len() >= MAX_COOKIES => {
+                self.cookies.remove(0);
+            }
+            None => {}
         }
+        self.cookies.push(cookie);
     }
 
     /// The `Cookie` header for a request to `url` at `now`: matching cookies, longer paths first,
@@ -449,6 +563,80 @@ mod tests {
         );
         j.store(&url("http://h/"), "never=1; Max-Age=-5", at(12));
         assert_eq!(j.len(), 1, "a cookie born expired is not stored");
+    }
+
+    #[test]
+    fn cookie_dates_read_as_leniently_as_rfc_6265_asks() {
+        let epoch = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let oct_21_2015 = epoch(1_445_412_480);
+        for text in [
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed, 21-Oct-2015 07:28:00 UTC",
+            "Sun, 21 OCT 2015 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+            "21 october 2015 7:28:0",
+        ] {
+            assert_eq!(parse_cookie_date(text), Some(oct_21_2015), "{text}");
+        }
+        assert_eq!(
+            parse_cookie_date("Thu, 01-Jan-1970 00:00:00 GMT"),
+            Some(epoch(0))
+        );
+        assert_eq!(
+            parse_cookie_date("Thu, 1 Jan 1970 00:00:01 GMT"),
+            Some(epoch(1))
+        );
+        assert_eq!(
+            parse_cookie_date("Mon, 01 Jan 1900 00:00:00 GMT"),
+            Some(epoch(0)),
+            "before 1970"
+        );
+        assert_eq!(
+            parse_cookie_date("29 Feb 2024 12:00:00"),
+            Some(epoch(1_709_208_000))
+        );
+        for bad in [
+            "29 Feb 2023 12:00:00",
+            "32 Jan 2020 00:00:00",
+            "1 Jan 1600 00:00:00",
+            "1 Jan 2020 24:00:00",
+            "1 Jan 2020",
+            "Jan 2020 00:00:00",
+            "soon",
+            "",
+        ] {
+            assert_eq!(parse_cookie_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_dashed_expires_in_the_past_deletes_and_expiry_is_capped_at_400_days() {
+        let mut j = jar(&[
+            ("http://h/", "s=1"),
+            ("http://h/", "long=1; Max-Age=999999999"),
+        ]);
+        j.store(
+            &url("http://h/"),
+            "s=; Expires=Thu, 01-Jan-1970 00:00:00 GMT",
+            at(1),
+        );
+        assert_eq!(
+            j.header(&url("http://h/"), at(2)).as_deref(),
+            Some("long=1")
+        );
+        let day = 24 * 3600;
+        assert_eq!(
+            j.header(&url("http://h/"), at(400 * day - 1)).as_deref(),
+            Some("long=1")
+        );
+        assert_eq!(j.header(&url("http://h/"), at(400 * day)), None);
+    }
+
+    #[test]
+    fn only_https_sets_a_secure_cookie() {
+        let j = jar(&[("http://h/", "s=1; Secure")]);
+        assert!(j.is_empty());
     }
 
     #[test]

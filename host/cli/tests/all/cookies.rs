@@ -1,5 +1,5 @@
-//! The per-VU cookie jar: a session cookie set at login is sent back by the host, unless the plan
-//! turns the jar off.
+//! The per-VU cookie jar: a session cookie set at login is sent back by the host with that VU's
+//! requests (and no other VU's), unless the plan turns the jar off.
 
 use crate::common::*;
 

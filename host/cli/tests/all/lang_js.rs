@@ -434,13 +434,22 @@ iterations = 5
     let run = run_plan(&plan(true), &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_eq!(run.check_passes("fetch logged in"), 2, "{}", run.stdout());
-    assert_eq!(run.check_passes("fetch status is 200"), 10, "{}", run.stdout());
+    assert_eq!(
+        run.check_passes("fetch status is 200"),
+        10,
+        "{}",
+        run.stdout()
+    );
     assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
 
     let run = run_plan(&plan(false), &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_eq!(run.check_passes("fetch logged in"), 2, "{}", run.stdout());
-    assert_eq!(run.check_passes("fetch status is 200"), 0, "401 without the cookie");
+    assert_eq!(
+        run.check_passes("fetch status is 200"),
+        0,
+        "401 without the cookie"
+    );
 }
 
 /// `fetch()` of an `https://` URL goes over TLS like `http.send`: trusted through the plan's

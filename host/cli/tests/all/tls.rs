@@ -36,8 +36,11 @@ fn shop_plan(origin: &str, options: &str) -> String {
             "../../target/guest/wasm32-wasip2/release/rust_shop.wasm",
             &wasm.display().to_string(),
         );
-    assert!(plan.contains(origin), "{plan}");
-    format!("{plan}\n[options]\n{options}\n")
+    assert!(
+        plan.contains(origin) && plan.contains("\n[options]\n"),
+        "{plan}"
+    );
+    plan.replacen("\n[options]\n", &format!("\n[options]\n{options}\n"), 1)
 }
 
 /// The rust-shop flow over TLS: every check passes, every request is one the target saw, each
