@@ -10,6 +10,7 @@
 //! teardown-timeout = "60s"
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
 //! cookies = true                   # a cookie jar per VU (one instance per VU only)
+//! max-redirects = 10               # redirects http.send follows; 0: none
 //! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
 //! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
 //! tls-ca-file = "ca.pem"           # also trust these CA certificates for https:// targets
@@ -59,6 +60,10 @@ pub struct Options {
     /// (k6's per-VU jar, a Locust `HttpUser`'s session). One instance per VU only.
     #[serde(default = "default_cookies")]
     pub cookies: bool,
+    /// Redirects an `http.send` request follows before its last response is returned as is (k6's
+    /// `maxRedirects`); 0: none.
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u32,
     /// Read every response body (it is timed and counted in `data_received`) but hand the guest an
     /// empty one, as k6's `discardResponseBodies`: less memory and CPU per request when scenarios
     /// only look at statuses and headers.
@@ -119,6 +124,16 @@ fn default_cookies() -> bool {
     true
 }
 
+/// The default `max-redirects`: 10, as k6's.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
+fn default_max_redirects() -> u32 {
+    DEFAULT_MAX_REDIRECTS
+}
+
+/// The most `max-redirects` accepted.
+pub const MAX_REDIRECTS: u64 = 100;
+
 /// The default `release-stack-after`: 10 s, where its CPU cost per sleep is ~0.0002 % of the sleep.
 pub const DEFAULT_RELEASE_STACK_AFTER: Duration = Duration::from_secs(10);
 
@@ -143,6 +158,7 @@ impl Default for Options {
             teardown_timeout: Duration::from_secs(60),
             max_connections: None,
             cookies: true,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
             discard_response_bodies: false,
             release_stack_after: default_release_stack_after(),
             tls_ca_file: None,
@@ -184,6 +200,17 @@ impl Options {
             teardown_timeout: or(r.duration("teardown-timeout"), d.teardown_timeout),
             max_connections: r.u64("max-connections").ok().flatten(),
             cookies: or(r.bool("cookies"), true),
+            max_redirects: match r.u64("max-redirects") {
+                Ok(Some(n)) if n <= MAX_REDIRECTS => n as u32,
+                Ok(Some(n)) => {
+                    r.error(
+                        "max-redirects",
+                        format!("must be at most {MAX_REDIRECTS}, found {n}"),
+                    );
+                    DEFAULT_MAX_REDIRECTS
+                }
+                _ => DEFAULT_MAX_REDIRECTS,
+            },
             discard_response_bodies: or(r.bool("discard-response-bodies"), false),
             release_stack_after: read_release_stack_after(r),
             tls_ca_file: r.string("tls-ca-file").ok().flatten().map(PathBuf::from),
@@ -370,6 +397,20 @@ mod tests {
         let (_, errors) = read("release-stack-after = false");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("or \"off\""), "{errors:?}");
+    }
+
+    #[test]
+    fn max_redirects_is_a_count_up_to_100() {
+        assert_eq!(read("").0.max_redirects, 10);
+        let (o, errors) = read("max-redirects = 0");
+        assert!(errors.is_empty() && o.max_redirects == 0, "{errors:?}");
+        let (_, errors) = read("max-redirects = 101");
+        assert_eq!(
+            errors,
+            ["options.max-redirects: must be at most 100, found 101"]
+        );
+        let (_, errors) = read("max-redirects = -1");
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]

@@ -53,8 +53,6 @@ pub struct OutgoingRequest {
 /// A complete response with its timings.
 #[derive(Debug)]
 pub struct CompletedResponse {
-    /// The request's URL (as the scenario wrote it).
-    pub url: String,
     /// Status code.
     pub status: u16,
     /// Headers as received, names lower case.
@@ -202,7 +200,7 @@ impl HttpClient {
     }
 
     /// Check the allowlist, build the request, send it and read the whole response.
-    pub async fn send(&self, req: OutgoingRequest) -> Result<CompletedResponse, RequestError> {
+    pub async fn send(&self, req: &OutgoingRequest) -> Result<CompletedResponse, RequestError> {
         // Set (and registered with the timer) when the request starts.
         let deadline = std::pin::pin!(timer::unset());
         self.send_within(req, deadline).await
@@ -213,7 +211,7 @@ impl HttpClient {
     /// (see [`crate::timer`]).
     pub async fn send_within(
         &self,
-        req: OutgoingRequest,
+        req: &OutgoingRequest,
         mut deadline: Pin<&mut tokio::time::Sleep>,
     ) -> Result<CompletedResponse, RequestError> {
         let uri: Uri = req
@@ -231,7 +229,7 @@ impl HttpClient {
             tls: is_https(&uri),
         };
         let discard_body = req.discard_body;
-        let request = build(&req, &uri, at)?;
+        let request = build(req, &uri, at)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(at).await;
         let start = Instant::now();
@@ -250,7 +248,6 @@ impl HttpClient {
         // A retry's wait for a connection is not part of the request's time either.
         let start = start + queued;
         Ok(CompletedResponse {
-            url: req.url,
             status: x.status,
             headers: x.headers,
             body: x.body,
@@ -752,7 +749,7 @@ mod tests {
         for _ in 0..n {
             let mut req = get(port, Duration::from_secs(5));
             req.method = method.into();
-            let resp = client.send(req).await.unwrap();
+            let resp = client.send(&req).await.unwrap();
             assert_eq!((resp.status, &resp.body[..]), (200, body));
             assert!(resp.bytes_sent > 30 && resp.bytes_received > 17);
         }
@@ -792,7 +789,7 @@ mod tests {
     async fn bytes_on_the_wire_are_counted_exactly() {
         let (port, _) = server(Answer::KeepAlive).await;
         let resp = client(port)
-            .send(get(port, Duration::from_secs(5)))
+            .send(&get(port, Duration::from_secs(5)))
             .await
             .unwrap();
         let sent = format!("GET /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n");
@@ -819,7 +816,7 @@ mod tests {
         let (port, accepted) = server(Answer::RejectEarly).await;
         let client = client(port);
         let began = Instant::now();
-        let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+        let resp = client.send(&upload(port, LARGE_UPLOAD)).await.unwrap();
         assert_eq!((resp.status, &resp.body[..]), (413, &b"too long"[..]));
         assert_eq!(resp.bytes_received, REJECTED.len() as u64);
         // What was written, not the whole request: the server stopped reading long before.
@@ -834,7 +831,7 @@ mod tests {
             began.elapsed()
         );
         // The connection holds the rest of a request: the next request opens another.
-        let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+        let resp = client.send(&upload(port, LARGE_UPLOAD)).await.unwrap();
         assert_eq!(resp.status, 413);
         assert_eq!(accepted.load(Ordering::Relaxed), 2);
     }
@@ -846,7 +843,7 @@ mod tests {
         let (port, _) = server(Answer::RejectEarlyAndClose).await;
         let client = client(port);
         for _ in 0..3 {
-            let resp = client.send(upload(port, LARGE_UPLOAD)).await.unwrap();
+            let resp = client.send(&upload(port, LARGE_UPLOAD)).await.unwrap();
             assert_eq!((resp.status, &resp.body[..]), (413, &b"too long"[..]));
         }
     }
@@ -861,7 +858,7 @@ mod tests {
                 method: method.into(),
                 ..upload(port, LARGE_UPLOAD)
             };
-            let err = client.send(req).await.unwrap_err();
+            let err = client.send(&req).await.unwrap_err();
             let RequestError::Connect(msg) = &err else {
                 panic!("{method}: {err:?}");
             };
@@ -887,7 +884,7 @@ mod tests {
             "POST /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {LARGE_UPLOAD}\r\n\r\n"
         )
         .len();
-        let resp = client.send(req).await.unwrap();
+        let resp = client.send(&req).await.unwrap();
         assert_eq!(resp.status, 200);
         assert_eq!(resp.body.len(), LARGE_UPLOAD);
         assert!(resp.body.iter().all(|&b| b == b'x'));
@@ -901,7 +898,7 @@ mod tests {
         let client = client(port);
         for _ in 0..5 {
             let resp = client
-                .send(get(port, Duration::from_secs(5)))
+                .send(&get(port, Duration::from_secs(5)))
                 .await
                 .unwrap();
             assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
@@ -915,13 +912,13 @@ mod tests {
         // One connection at most: the second request can only run if the first one's closed.
         let client = client(port);
         let err = client
-            .send(get(port, Duration::from_millis(200)))
+            .send(&get(port, Duration::from_millis(200)))
             .await
             .unwrap_err();
         assert_eq!(err, RequestError::Timeout);
         let resp = tokio::time::timeout(
             Duration::from_secs(5),
-            client.send(get(port, Duration::from_secs(5))),
+            client.send(&get(port, Duration::from_secs(5))),
         )
         .await
         .expect("the timed-out request's connection was closed")
@@ -942,14 +939,14 @@ mod tests {
         for round in 0..3 {
             for _ in 0..20 {
                 let resp = client
-                    .send_within(get(fast, timeout), deadline.as_mut())
+                    .send_within(&get(fast, timeout), deadline.as_mut())
                     .await
                     .unwrap();
                 assert_eq!(resp.status, 200);
             }
             let began = Instant::now();
             let err = client
-                .send_within(get(silent, timeout), deadline.as_mut())
+                .send_within(&get(silent, timeout), deadline.as_mut())
                 .await
                 .unwrap_err();
             let took = began.elapsed();
@@ -970,7 +967,7 @@ mod tests {
         let mut req = get(port, Duration::from_millis(300));
         req.discard_body = true;
         let began = Instant::now();
-        let err = tokio::time::timeout(Duration::from_secs(10), client.send(req))
+        let err = tokio::time::timeout(Duration::from_secs(10), client.send(&req))
             .await
             .expect("the request's own timeout fired")
             .unwrap_err();
@@ -988,7 +985,7 @@ mod tests {
             let (port, accepted) = server(answer).await;
             let limited = client(port).with_body_limit(1 << 20);
             let err = limited
-                .send(get(port, Duration::from_secs(5)))
+                .send(&get(port, Duration::from_secs(5)))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -1008,9 +1005,12 @@ mod tests {
             // The connection was not reused (its body was left unread): a second request opens
             // another, and within a limit it may be read whole.
             let whole = client(port).with_body_limit(2 << 20);
-            let resp = whole.send(get(port, Duration::from_secs(5))).await.unwrap();
+            let resp = whole
+                .send(&get(port, Duration::from_secs(5)))
+                .await
+                .unwrap();
             assert_eq!(resp.body.len(), 2 << 20);
-            let again = limited.send(get(port, Duration::from_secs(5))).await;
+            let again = limited.send(&get(port, Duration::from_secs(5))).await;
             assert!(again.is_err());
             assert_eq!(accepted.load(Ordering::Relaxed), 3);
         }
@@ -1027,7 +1027,7 @@ mod tests {
                     discard_body: true,
                     ..get(port, Duration::from_secs(5))
                 };
-                let resp = client.send(discarded).await.unwrap();
+                let resp = client.send(&discarded).await.unwrap();
                 assert_eq!(resp.status, 200);
                 assert!(resp.body.is_empty());
                 assert!(resp.bytes_received > 2 << 20, "{}", resp.bytes_received);
@@ -1049,7 +1049,7 @@ mod tests {
     async fn header_values_that_are_not_utf8_arrive_as_sent() {
         let (port, _) = server(Answer::Latin1Header).await;
         let resp = client(port)
-            .send(get(port, Duration::from_secs(5)))
+            .send(&get(port, Duration::from_secs(5)))
             .await
             .unwrap();
         assert_eq!(resp.headers.get("x-name"), Some(&b"caf\xe9"[..]));
@@ -1082,7 +1082,7 @@ mod tests {
         let client =
             HttpClient::with_max_connections(vec![origin(stuck_port), origin(port)], Some(1));
         let err = client
-            .send(get(stuck_port, Duration::from_millis(300)))
+            .send(&get(stuck_port, Duration::from_millis(300)))
             .await
             .unwrap_err();
         assert_eq!(err, RequestError::Timeout);
@@ -1090,7 +1090,7 @@ mod tests {
         // stays silent, so the request times out too, but only after it got the permit and sent).
         let err = tokio::time::timeout(
             Duration::from_secs(5),
-            client.send(get(port, Duration::from_millis(300))),
+            client.send(&get(port, Duration::from_millis(300))),
         )
         .await
         .expect("the timed-out request's permit came back")
@@ -1098,7 +1098,7 @@ mod tests {
         assert_eq!(err, RequestError::Timeout);
         // And the one after that gets the server's answer on a fresh connection.
         let resp = client
-            .send(get(port, Duration::from_secs(5)))
+            .send(&get(port, Duration::from_secs(5)))
             .await
             .unwrap();
         assert_eq!(resp.status, 200);
@@ -1109,7 +1109,7 @@ mod tests {
     async fn a_reply_that_is_not_http_is_a_protocol_error() {
         let (port, _) = server(Answer::Garbage).await;
         let err = client(port)
-            .send(get(port, Duration::from_secs(5)))
+            .send(&get(port, Duration::from_secs(5)))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "protocol", "{err:?}");
@@ -1122,7 +1122,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let err = client(port)
-            .send(get(port, Duration::from_secs(5)))
+            .send(&get(port, Duration::from_secs(5)))
             .await
             .unwrap_err();
         match err {

@@ -372,29 +372,35 @@ impl VuCookies {
         jar.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Add the jar's cookies for `req`'s URL as its `Cookie` header, unless the scenario wrote one
-    /// itself (then it is sent as written, as Python's `requests` does).
-    pub(crate) fn add_to(&self, req: &mut OutgoingRequest) {
-        let Some(jar) = &self.0 else { return };
+    /// Add the jar's cookies for `req`'s URL as its `Cookie` header (the last header), unless the
+    /// scenario wrote one itself (then it is sent as written, as Python's `requests` does). Whether
+    /// it added one.
+    pub(crate) fn add_to(&self, req: &mut OutgoingRequest) -> bool {
+        let Some(jar) = &self.0 else { return false };
         let mut jar = Self::lock(jar);
-        if jar.is_empty()
-            || req
-                .headers
+        let own = || {
+            req.headers
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
-        {
-            return;
+        };
+        if jar.is_empty() || own() {
+            return false;
         }
         let Some(url) = CookieUrl::parse(&req.url) else {
-            return;
+            return false;
         };
-        if let Some(header) = jar.header(&url, SystemTime::now()) {
-            req.headers.push(("cookie".to_owned(), header));
+        match jar.header(&url, SystemTime::now()) {
+            Some(header) => {
+                req.headers.push(("cookie".to_owned(), header));
+                true
+            }
+            None => false,
         }
     }
 
-    /// Keep the cookies `resp` sets (its `Set-Cookie` headers).
-    pub(crate) fn keep_from(&self, resp: &CompletedResponse) {
+    /// Keep the cookies `resp`, the response to a request for `url`, sets (its `Set-Cookie`
+    /// headers).
+    pub(crate) fn keep_from(&self, url: &str, resp: &CompletedResponse) {
         let Some(jar) = &self.0 else { return };
         let mut set_cookies = resp
             .headers
@@ -404,7 +410,7 @@ impl VuCookies {
         if set_cookies.peek().is_none() {
             return;
         }
-        let Some(url) = CookieUrl::parse(&resp.url) else {
+        let Some(url) = CookieUrl::parse(url) else {
             return;
         };
         let now = SystemTime::now();

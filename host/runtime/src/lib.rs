@@ -35,6 +35,7 @@ mod host;
 mod orphans;
 mod output;
 mod pool;
+mod redirect;
 mod series;
 mod shared;
 mod state;

@@ -45,6 +45,8 @@ pub struct RunContext {
     pub discard_response_bodies: bool,
     /// The plan's `cookies`: a cookie jar per VU (with one instance per VU).
     pub cookies: bool,
+    /// The plan's `max-redirects`: redirects an `http.send` request follows (0: none).
+    pub max_redirects: u32,
     /// The plan's `release-stack-after`: a VU with an instance of its own that sleeps in its
     /// iteration at least this long gives back its fiber stack's dead pages (`fiber_stack`).
     pub release_stack_after: Option<Duration>,
@@ -70,6 +72,7 @@ impl RunContext {
             memory_limit: self.memory_limit,
             discard_response_bodies: self.discard_response_bodies,
             cookies: self.cookies,
+            max_redirects: self.max_redirects,
             release_stack_after: self.release_stack_after,
             orphans: Arc::default(),
         }

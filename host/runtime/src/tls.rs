@@ -519,7 +519,7 @@ mod tests {
             let t = target().await;
             let c = trusting(&t);
             for i in 0..5 {
-                let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+                let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
                 assert_eq!((resp.status, &resp.body[..]), (200, &b"ok\n"[..]));
                 let tm = resp.timings;
                 if i == 0 {
@@ -548,7 +548,7 @@ mod tests {
             let body = format!(r#"{{"username": "{name}", "password": "secret"}}"#).into_bytes();
             let len = body.len() as u64;
             let resp = c
-                .send(request(&t, "POST", "/login", Some(body)))
+                .send(&request(&t, "POST", "/login", Some(body)))
                 .await
                 .unwrap();
             assert_eq!(
@@ -559,7 +559,7 @@ mod tests {
             );
             assert!(resp.bytes_sent > len, "{} of {len}", resp.bytes_sent);
             // The connection stays usable.
-            let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+            let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
             assert_eq!(resp.status, 200);
             assert_eq!(t.state.connections_total(), 1);
             t.task.abort();
@@ -573,12 +573,12 @@ mod tests {
             let c = trusting(&t);
             let body = vec![b' '; 16 << 20];
             let resp = c
-                .send(request(&t, "POST", "/login", Some(body)))
+                .send(&request(&t, "POST", "/login", Some(body)))
                 .await
                 .unwrap();
             assert_eq!(resp.status, 413);
             assert!(resp.bytes_sent < 16 << 20, "{}", resp.bytes_sent);
-            let resp = c.send(request(&t, "GET", "/", None)).await.unwrap();
+            let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
             assert_eq!(resp.status, 200);
             t.task.abort();
         }
@@ -589,7 +589,7 @@ mod tests {
         async fn an_untrusted_certificate_fails_and_says_what_to_do() {
             let t = target().await;
             let c = client(&t, ClientTls::default_roots());
-            let err = c.send(request(&t, "GET", "/", None)).await.unwrap_err();
+            let err = c.send(&request(&t, "GET", "/", None)).await.unwrap_err();
             let RequestError::Tls {
                 message,
                 certificate,
@@ -617,7 +617,7 @@ mod tests {
         async fn insecure_skip_verify_trusts_any_certificate() {
             let t = target().await;
             let c = client(&t, ClientTls::new(None, true).unwrap());
-            let resp = c.send(request(&t, "GET", "/json", None)).await.unwrap();
+            let resp = c.send(&request(&t, "GET", "/json", None)).await.unwrap();
             assert_eq!(resp.status, 200);
             assert!(resp.body.len() > 500);
             t.task.abort();
@@ -636,7 +636,7 @@ mod tests {
             let mut req = request(&t, "GET", "/", None);
             req.url = req.url.replacen("https", "http", 1);
             req.timeout = Duration::from_secs(2);
-            let err = c.send(req).await.unwrap_err();
+            let err = c.send(&req).await.unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -809,7 +809,7 @@ mod tests {
                 let (port, accepted) = server(&cert, &[KEEP_ALIVE], close).await;
                 let c = client(port, &cert);
                 for i in 0..4 {
-                    let resp = c.send(get(port)).await.unwrap();
+                    let resp = c.send(&get(port)).await.unwrap();
                     assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
                     if i % 2 == 1 {
                         // Sometimes the close has arrived before the next request, sometimes not.
@@ -830,7 +830,7 @@ mod tests {
                 let (port, accepted) = server(&cert, &[UNTIL_CLOSE], close).await;
                 let c = client(port, &cert);
                 for _ in 0..2 {
-                    let resp = c.send(get(port)).await.unwrap();
+                    let resp = c.send(&get(port)).await.unwrap();
                     assert_eq!(&resp.body[..], b"until close");
                 }
                 assert_eq!(accepted.load(Ordering::Relaxed), 2);
@@ -874,7 +874,7 @@ mod tests {
             for (cert, says) in cases {
                 let (port, _) = server(&cert, &[KEEP_ALIVE], Close::Notify).await;
                 let c = client(port, &cert);
-                let err = c.send(get(port)).await.unwrap_err();
+                let err = c.send(&get(port)).await.unwrap_err();
                 let RequestError::Tls {
                     message,
                     certificate,
@@ -916,7 +916,7 @@ mod tests {
                         .with_tls(ClientTls::with_identity(Some(&ca), false, identity).unwrap())
                 };
                 let resp = client(Some(&identity(&mine)))
-                    .send(get(port))
+                    .send(&get(port))
                     .await
                     .unwrap();
                 assert_eq!(resp.status, 200, "{version:?}");
@@ -924,7 +924,7 @@ mod tests {
                     (None, "asks for a client certificate"),
                     (Some(identity(&stranger)), "refused the client certificate"),
                 ] {
-                    let err = client(id.as_ref()).send(get(port)).await.unwrap_err();
+                    let err = client(id.as_ref()).send(&get(port)).await.unwrap_err();
                     let RequestError::Tls {
                         message,
                         certificate,
@@ -950,7 +950,7 @@ mod tests {
                 }
             });
             let cert = certificate(&["127.0.0.1"], None);
-            let err = client(port, &cert).send(get(port)).await.unwrap_err();
+            let err = client(port, &cert).send(&get(port)).await.unwrap_err();
             assert!(
                 matches!(&err, RequestError::Connect(m) if m.contains("during the TLS handshake")),
                 "{err:?}"

@@ -1,5 +1,5 @@
-//! The stateless routes: `/`, `/json`, `/delay/{ms}`, `/bytes/{n}`, `/status/{code}`, `/healthz`
-//! and the `404` fallback.
+//! The stateless routes: `/`, `/json`, `/delay/{ms}`, `/bytes/{n}`, `/status/{code}`,
+//! `/redirect/{n}`, `/redirect-to`, `/healthz` and the `404` fallback.
 //!
 //! `/` and `/json` are the benchmark routes: they answer with `'static` bytes, so a request costs
 //! no allocation for the body and touches no shared state beyond its counter.
@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Path;
-use axum::extract::rejection::PathRejection;
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -138,6 +138,56 @@ pub(crate) async fn status(
         status.canonical_reason().unwrap_or("")
     );
     Ok((status, body).into_response())
+}
+
+/// The most hops `/redirect/{n}` chains.
+pub(crate) const MAX_REDIRECTS: u32 = 100;
+
+/// `GET /redirect/{n}`: `302` to `/redirect/{n-1}`, and from `/redirect/1` to `/`: `n` redirects
+/// in a row, then `ok` (`/redirect/0` answers `ok` at once).
+pub(crate) async fn redirect(n: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
+    let Path(raw) = n?;
+    let n: u32 = raw
+        .parse()
+        .ok()
+        .filter(|n| *n <= MAX_REDIRECTS)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "n must be a whole number from 0 to {MAX_REDIRECTS}, got {raw:?}"
+            ))
+        })?;
+    let location = match n {
+        0 => return Ok(OK.into_response()),
+        1 => "/".to_owned(),
+        n => format!("/redirect/{}", n - 1),
+    };
+    Ok((StatusCode::FOUND, [(LOCATION, location)]).into_response())
+}
+
+/// `any /redirect-to?url=U&status=S`: status `S` (301, 302, 303, 307 or 308; 302 when absent) with
+/// `Location: U`, as given (absolute or relative).
+pub(crate) async fn redirect_to(
+    query: Result<Query<std::collections::HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let url = query.get("url").filter(|u| !u.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("give the target as ?url=... (absolute or relative)")
+    })?;
+    let status = match query.get("status").map(String::as_str) {
+        None => StatusCode::FOUND,
+        Some(raw @ ("301" | "302" | "303" | "307" | "308")) => {
+            StatusCode::from_bytes(raw.as_bytes())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "status must be 301, 302, 303, 307 or 308, got {other:?}"
+            )));
+        }
+    };
+    let location = HeaderValue::from_str(url)
+        .map_err(|_| ApiError::bad_request("url must be a valid header value"))?;
+    Ok((status, [(LOCATION, location)]).into_response())
 }
 
 fn parse_status(raw: &str) -> Result<StatusCode, String> {

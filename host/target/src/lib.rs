@@ -21,6 +21,8 @@
 //! | `GET` | `/delay/{ms}` | waits `ms` milliseconds (to within ~0.1 ms, capped at 60 000), then `200`, `ok\n`; `400` if `ms` is not a whole number |
 //! | `GET` | `/bytes/{n}` | `200`, `n` bytes of `x` (`application/octet-stream`, with `Content-Length`), streamed from one static chunk, capped at 1 GiB; `400` if `n` is not a whole number |
 //! | any | `/status/{code}` | responds with status `code` (`200..=599`) and a short body such as `418 I'm a teapot\n` (empty for `204`, `205`, `304`); `400` for `1xx` or anything else |
+//! | `GET` | `/redirect/{n}` | `302` to `/redirect/{n-1}`, and `/redirect/1` to `/`: `n` redirects (at most 100), then `ok\n` (`/redirect/0`: `ok\n` at once); `400` otherwise |
+//! | any | `/redirect-to?url=U&status=S` | status `S` (`301`, `302`, `303`, `307` or `308`; default `302`) with `Location: U` as given; `400` without `url` or for another status |
 //! | `GET` | `/healthz` | `200`, `ok\n` |
 //! | `POST` | `/login` | JSON `{"username": "...", "password": "secret"}` -> `200` `{"token": "..."}` plus `Set-Cookie: session=<token>; Path=/; HttpOnly`; `401` for a wrong password, `400` for an empty username or a malformed body |
 //! | `POST` | `/logout` | *(auth)* drops the session, `204`, and clears the cookie |
@@ -153,6 +155,8 @@ pub fn app(state: Arc<TargetState>) -> Router {
     router = counted(router, RouteId::Delay, get(basic::delay));
     router = counted(router, RouteId::Bytes, get(basic::bytes));
     router = counted(router, RouteId::Status, any(basic::status));
+    router = counted(router, RouteId::Redirect, get(basic::redirect));
+    router = counted(router, RouteId::RedirectTo, any(basic::redirect_to));
     router = counted(router, RouteId::Healthz, get(basic::healthz));
     router = counted(router, RouteId::Login, post(shop::login));
     router = counted(router, RouteId::Logout, post(shop::logout));

@@ -25,6 +25,8 @@ pub(crate) enum RouteId {
     Delay,
     Bytes,
     Status,
+    Redirect,
+    RedirectTo,
     Healthz,
     Login,
     Logout,
@@ -36,12 +38,14 @@ pub(crate) enum RouteId {
 }
 
 impl RouteId {
-    const ALL: [RouteId; 12] = [
+    const ALL: [RouteId; 14] = [
         RouteId::Root,
         RouteId::Json,
         RouteId::Delay,
         RouteId::Bytes,
         RouteId::Status,
+        RouteId::Redirect,
+        RouteId::RedirectTo,
         RouteId::Healthz,
         RouteId::Login,
         RouteId::Logout,
@@ -59,6 +63,8 @@ impl RouteId {
             RouteId::Delay => "/delay/{ms}",
             RouteId::Bytes => "/bytes/{n}",
             RouteId::Status => "/status/{code}",
+            RouteId::Redirect => "/redirect/{n}",
+            RouteId::RedirectTo => "/redirect-to",
             RouteId::Healthz => "/healthz",
             RouteId::Login => "/login",
             RouteId::Logout => "/logout",

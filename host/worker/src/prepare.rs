@@ -119,6 +119,7 @@ pub(crate) fn prepare(
         memory_limit: plan.options.memory_limit,
         discard_response_bodies: plan.options.discard_response_bodies,
         cookies: plan.options.cookies,
+        max_redirects: plan.options.max_redirects,
         release_stack_after: plan.options.release_stack_after,
         // Not waited on: VUs run on threads with contexts of their own (`for_thread`), and each
         // thread waits for its own orphans.

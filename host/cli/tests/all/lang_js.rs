@@ -452,6 +452,58 @@ iterations = 5
     );
 }
 
+/// StarlingMonkey's `fetch()` hands a redirect back to the script as is, so the host follows it
+/// for `fetch()` too (the Fetch standard's default), each hop a request of its own; `max-redirects =
+/// 0` leaves redirects to the script.
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_follows_redirects_up_to_max_redirects() {
+    let wasm = js_fetch();
+    let target = Target::start().await;
+    let origin = target.origin();
+    let plan = |options: &str| {
+        format!(
+            r#"component = "{wasm}"
+targets = ["{origin}"]
+
+[params]
+url = "{origin}/redirect/2"
+
+[options]
+{options}
+
+[scenarios.fetch]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 3
+"#,
+            wasm = wasm.display()
+        )
+    };
+    let run = run_plan(&plan(""), &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(
+        run.check_passes("fetch status is 200"),
+        3,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(
+        run.metric("http_reqs", "count"),
+        9.0,
+        "two redirects and the page, 3 times"
+    );
+    assert_eq!(target.requests().await, 9);
+
+    let run = run_plan(&plan("max-redirects = 0"), &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    assert_eq!(
+        run.check_passes("fetch status is 200"),
+        0,
+        "the script got the 302"
+    );
+    assert_eq!(run.metric("http_reqs", "count"), 3.0);
+}
+
 /// `fetch()` of an `https://` URL goes over TLS like `http.send`: trusted through the plan's
 /// `tls-ca-file` every fetch succeeds and reaches the target; without it each fetch rejects, is
 /// counted as a failed request tagged `error_code=tls`, and the log says what to set.

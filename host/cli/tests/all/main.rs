@@ -11,6 +11,7 @@ mod lang_c;
 mod lang_js;
 mod lang_python;
 mod new;
+mod redirects;
 mod reports;
 mod run;
 mod shared;

@@ -125,12 +125,29 @@ impl WasiHttpHooks for FetchHooks {
                 // `discard-response-bodies` is for `http.send`: a `fetch()` caller reads its body.
                 discard_body: false,
             };
-            cookies.add_to(&mut outgoing);
-            let result = run.client.send(outgoing).await;
-            if let Ok(resp) = &result {
-                cookies.keep_from(resp);
-            }
+            // StarlingMonkey's `fetch()` hands a redirect back to the script as is (measured), so
+            // the host follows it, as the Fetch standard's default (`redirect: "follow"`) does.
             let mut samples = SampleBuffer::default();
+            let mut redirects = run.max_redirects;
+            let result = loop {
+                let jar_cookie = cookies.add_to(&mut outgoing);
+                let result = run.client.send(&outgoing).await;
+                if let Ok(resp) = &result {
+                    cookies.keep_from(&outgoing.url, resp);
+                }
+                if redirects > 0
+                    && let Ok(resp) = &result
+                    && let Some(next) =
+                        crate::redirect::next_request(&mut outgoing, resp, jar_cookie)
+                {
+                    redirects -= 1;
+                    let series = HttpSeries::for_status(tags.clone(), resp.status);
+                    push_response(&mut samples, &series, resp);
+                    outgoing = next;
+                    continue;
+                }
+                break result;
+            };
             match &result {
                 Ok(resp) => push_response(
                     &mut samples,

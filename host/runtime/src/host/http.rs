@@ -4,6 +4,7 @@
 
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError, ResponseHeaders};
+use crate::redirect::Followed;
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
 use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
@@ -27,13 +28,31 @@ pub(crate) fn expected(status: u16) -> bool {
 
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        let (pending, outgoing) = self.prepare_request(req);
+        let (pending, mut outgoing) = self.prepare_request(req);
         let client = self.run.client.clone();
-        let deadline = self
-            .request_deadline
-            .get_or_insert_with(|| Box::pin(crate::timer::unset()));
-        let result = client.send_within(outgoing, deadline.as_mut()).await;
-        self.finish_request(pending, result)
+        let mut redirects = self.run.max_redirects;
+        loop {
+            let jar_cookie = self.cookies.add_to(&mut outgoing);
+            let deadline = self
+                .request_deadline
+                .get_or_insert_with(|| Box::pin(crate::timer::unset()));
+            let result = client.send_within(&outgoing, deadline.as_mut()).await;
+            if let Ok(resp) = &result {
+                self.cookies.keep_from(&outgoing.url, resp);
+            }
+            // Each hop of a redirect is a request of its own in the metrics; the guest gets the
+            // last response.
+            if redirects > 0
+                && let Ok(resp) = &result
+                && let Some(next) = crate::redirect::next_request(&mut outgoing, resp, jar_cookie)
+            {
+                redirects -= 1;
+                self.record_response(&pending, resp);
+                outgoing = next;
+                continue;
+            }
+            return self.finish_request(pending, result);
+        }
     }
 }
 
@@ -45,15 +64,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Record the outcome straight into the collector, when the store that sent the request is gone
-    /// (its shared instance ended while the request was in flight).
-    pub(crate) fn record_orphan(
-        self,
-        run: &RunContext,
-        result: &Result<CompletedResponse, RequestError>,
-    ) {
+    /// Record the outcome (and the redirects before it) straight into the collector, when the store
+    /// that sent the request is gone (its shared instance ended while the request was in flight).
+    pub(crate) fn record_orphan(self, run: &RunContext, followed: &Followed) {
         let mut buf = SampleBuffer::default();
-        match result {
+        for hop in &followed.hops {
+            let series = HttpSeries::for_status((*self.base).clone(), hop.status);
+            push_response(&mut buf, &series, hop);
+        }
+        match &followed.result {
             Ok(resp) => {
                 let series = HttpSeries::for_status((*self.base).clone(), resp.status);
                 push_response(&mut buf, &series, resp);
@@ -84,7 +103,7 @@ impl VuState {
         let timeout = req.timeout_ms.map_or(self.run.http_timeout, |t| {
             Duration::from_millis(u64::from(t))
         });
-        let mut outgoing = OutgoingRequest {
+        let outgoing = OutgoingRequest {
             method: req.method,
             url: req.url,
             headers: req.headers,
@@ -92,8 +111,20 @@ impl VuState {
             timeout,
             discard_body: self.run.discard_response_bodies,
         };
-        self.cookies.add_to(&mut outgoing);
         (Pending { shape, base }, outgoing)
+    }
+
+    /// Record the redirects a request followed, then its outcome, and turn that into the guest's
+    /// result.
+    pub(crate) fn finish_followed(
+        &mut self,
+        pending: Pending,
+        followed: Followed,
+    ) -> Result<Response, HttpError> {
+        for hop in &followed.hops {
+            self.record_response(&pending, hop);
+        }
+        self.finish_request(pending, followed.result)
     }
 
     /// Record a request's outcome and turn it into the guest's result.
@@ -104,7 +135,6 @@ impl VuState {
     ) -> Result<Response, HttpError> {
         match result {
             Ok(resp) => {
-                self.cookies.keep_from(&resp);
                 self.record_response(&pending, &resp);
                 Ok(Response {
                     status: resp.status,

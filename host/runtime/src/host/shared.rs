@@ -4,8 +4,8 @@
 
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::shared::{http_async, time_async};
-use crate::client::{CompletedResponse, RequestError};
 use crate::host::http::Pending;
+use crate::redirect::Followed;
 use crate::state::{RunContext, VuState};
 use std::future::Future;
 use std::pin::Pin;
@@ -25,23 +25,26 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
             let (pending, outgoing) = state.prepare_request(req);
             (pending, outgoing, state.run.clone())
         });
-        // Recorded exactly once: below, or, if another VU traps the instance while the request is in
-        // flight (dropping this future with the store), by `InFlight`'s drop, which lets the request
-        // finish in a task of its own and records it then.
+        // Recorded exactly once: below, or, if another VU traps the instance while the request (or
+        // one of its redirects) is in flight (dropping this future with the store), by `InFlight`'s
+        // drop, which lets the request finish in a task of its own and records it then.
         let client = run.client.clone();
+        let max = run.max_redirects;
         let mut flight = InFlight {
-            request: Some(Box::pin(async move { client.send(outgoing).await })),
+            request: Some(Box::pin(async move {
+                crate::redirect::send_following(&client, outgoing, max).await
+            })),
             pending: Some(pending),
             run,
         };
-        let result = flight.request.as_mut().expect("set above").as_mut().await;
+        let followed = flight.request.as_mut().expect("set above").as_mut().await;
         flight.request = None;
         let pending = flight.pending.take().expect("set above");
-        accessor.with(|mut access| access.get().finish_request(pending, result))
+        accessor.with(|mut access| access.get().finish_followed(pending, followed))
     }
 }
 
-type Sending = Pin<Box<dyn Future<Output = Result<CompletedResponse, RequestError>> + Send>>;
+type Sending = Pin<Box<dyn Future<Output = Followed> + Send>>;
 
 /// A request on its way, owned by the guest's host call. Dropped before the response arrived (its
 /// instance ended), it hands the request to a task that finishes and records it.
@@ -61,8 +64,8 @@ impl Drop for InFlight {
             // Counted until recorded: the VU thread waits for it before stopping.
             let orphan = run.orphans.adopt();
             runtime.spawn(async move {
-                let result = request.await;
-                pending.record_orphan(&run, &result);
+                let followed = request.await;
+                pending.record_orphan(&run, &followed);
                 drop(orphan);
             });
         }

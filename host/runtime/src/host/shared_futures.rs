@@ -6,8 +6,8 @@
 
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::shared_futures::{http_future, time_future};
-use crate::client::{CompletedResponse, RequestError};
 use crate::host::http::Pending;
+use crate::redirect::Followed;
 use crate::state::VuState;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -19,8 +19,8 @@ use wasmtime::component::{Access, FutureProducer, FutureReader, HasSelf};
 impl http_future::Host for VuState {}
 impl time_future::Host for VuState {}
 
-/// A finished request on its way to the future's reader.
-type Outcome = (Pending, Result<CompletedResponse, RequestError>);
+/// A finished request (with the redirects it followed) on its way to the future's reader.
+type Outcome = (Pending, Followed);
 
 impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
     fn send(
@@ -41,9 +41,10 @@ impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
         // store, or, when nobody will read it (future dropped, instance ended), the task itself.
         let orphan = run.orphans.adopt();
         tokio::spawn(async move {
-            let result = run.client.send(outgoing).await;
-            if let Err((pending, result)) = tx.send((pending, result)) {
-                pending.record_orphan(&run, &result);
+            let followed =
+                crate::redirect::send_following(&run.client, outgoing, run.max_redirects).await;
+            if let Err((pending, followed)) = tx.send((pending, followed)) {
+                pending.record_orphan(&run, &followed);
             }
             drop(orphan);
         });
@@ -64,7 +65,7 @@ impl FutureProducer<VuState> for Receiving {
         finish: bool,
     ) -> Poll<wasmtime::Result<Option<Self::Item>>> {
         let rx = &mut self.get_mut().0;
-        let (pending, result) = if finish {
+        let (pending, followed) = if finish {
             // The read was cancelled: unless the outcome is here, the request goes on in its task
             // for a later read.
             match rx.try_recv() {
@@ -76,7 +77,9 @@ impl FutureProducer<VuState> for Receiving {
                 wasmtime::format_err!("the task sending this request ended without an outcome")
             })?
         };
-        Poll::Ready(Ok(Some(store.data_mut().finish_request(pending, result))))
+        Poll::Ready(Ok(Some(
+            store.data_mut().finish_followed(pending, followed),
+        )))
     }
 }
 

@@ -110,6 +110,60 @@ async fn status_answers_with_the_requested_code_for_any_method() {
 }
 
 #[tokio::test]
+async fn redirect_chains_n_hops_and_redirect_to_sends_where_asked() {
+    let server = Server::start().await;
+    let raw = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = |r: &reqwest::Response| {
+        r.headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let hop = raw.get(server.url("/redirect/3")).send().await.unwrap();
+    assert_eq!(hop.status(), StatusCode::FOUND);
+    assert_eq!(location(&hop).as_deref(), Some("/redirect/2"));
+    let last = raw.get(server.url("/redirect/1")).send().await.unwrap();
+    assert_eq!(location(&last).as_deref(), Some("/"));
+    let none = raw.get(server.url("/redirect/0")).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::OK);
+    assert_eq!(none.text().await.unwrap(), "ok\n");
+    // A client that follows them ends at `/`.
+    let followed = server.get("/redirect/3").await;
+    assert_eq!(followed.status(), StatusCode::OK);
+    assert_eq!(followed.text().await.unwrap(), "ok\n");
+    for bad in ["/redirect/101", "/redirect/x", "/redirect/-1"] {
+        let r = raw.get(server.url(bad)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    let to = raw
+        .post(server.url("/redirect-to?url=/json&status=307"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(to.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(location(&to).as_deref(), Some("/json"));
+    let default = raw
+        .get(server.url("/redirect-to?url=http%3A%2F%2F127.0.0.1%3A9%2Fx"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(default.status(), StatusCode::FOUND);
+    assert_eq!(location(&default).as_deref(), Some("http://127.0.0.1:9/x"));
+    for bad in [
+        "/redirect-to",
+        "/redirect-to?url=/x&status=200",
+        "/redirect-to?url=",
+    ] {
+        let r = raw.get(server.url(bad)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
 async fn status_refuses_informational_and_out_of_range_codes() {
     let server = Server::start().await;
     for bad in [

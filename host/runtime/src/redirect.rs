@@ -1,0 +1,252 @@
+//! Following redirects (the plan's `max-redirects`, k6's `maxRedirects`) for `http.send` and
+//! `fetch()`, as Go's HTTP client does for k6 and Python's `requests` for Locust:
+//!
+//! - `301`, `302` and `303` continue as a `GET` without body (a `HEAD` stays a `HEAD`); `307` and
+//!   `308` repeat the method and the body;
+//! - the `Location` is resolved against the request's URL (RFC 3986), and only `http` and `https`
+//!   are followed;
+//! - the headers go along, but not the body's (`Content-Type`, ...) when the body does not, and not
+//!   `Authorization`, `Cookie` or `Host` to another origin (scheme, host or port);
+//! - each hop goes through the plan's `targets` like any request: a redirect elsewhere is refused
+//!   (`origin-not-allowed`) and never sent.
+
+use crate::client::{CompletedResponse, HttpClient, OutgoingRequest, RequestError};
+use url::Url;
+
+/// A request's outcome with the redirects it followed on the way.
+pub(crate) struct Followed {
+    /// The redirects answered before the last response, in order.
+    pub(crate) hops: Vec<CompletedResponse>,
+    /// The last response, or why there is none.
+    pub(crate) result: Result<CompletedResponse, RequestError>,
+}
+
+/// Send `outgoing`, following up to `max` redirects, without a cookie jar (for shared instances,
+/// which have none; a VU of its own follows them in `http.send` itself, with its jar).
+pub(crate) async fn send_following(
+    client: &HttpClient,
+    mut outgoing: OutgoingRequest,
+    mut max: u32,
+) -> Followed {
+    let mut hops = Vec::new();
+    loop {
+        let result = client.send(&outgoing).await;
+        match result {
+            Ok(resp) if max > 0 => match next_request(&mut outgoing, &resp, false) {
+                Some(next) => {
+                    max -= 1;
+                    hops.push(resp);
+                    outgoing = next;
+                }
+                None => {
+                    return Followed {
+                        hops,
+                        result: Ok(resp),
+                    };
+                }
+            },
+            result => return Followed { hops, result },
+        }
+    }
+}
+
+/// Headers about the body, dropped when the body is.
+const BODY_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+];
+/// Credentials and the host name, dropped on the way to another origin.
+const ORIGIN_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
+
+/// The request to send after `resp`, the response to `previous`, when it is a redirect with a
+/// `Location` to follow. Takes the headers and body out of `previous`. `jar_cookie`: `previous`'s
+/// last header is the `Cookie` the VU's jar added, which the next hop gets afresh from the jar for
+/// its own URL.
+pub(crate) fn next_request(
+    previous: &mut OutgoingRequest,
+    resp: &CompletedResponse,
+    jar_cookie: bool,
+) -> Option<OutgoingRequest> {
+    let (same_method, keep_body) = match resp.status {
+        301..=303 => (false, false),
+        307 | 308 => (true, true),
+        _ => return None,
+    };
+    let location = std::str::from_utf8(resp.headers.get("location")?)
+        .ok()?
+        .trim();
+    let from = Url::parse(&previous.url).ok()?;
+    let to = from.join(location).ok()?;
+    if !matches!(to.scheme(), "http" | "https") {
+        return None;
+    }
+    let method = if same_method || previous.method.eq_ignore_ascii_case("HEAD") {
+        previous.method.clone()
+    } else {
+        "GET".to_owned()
+    };
+    let same_origin = from.origin() == to.origin();
+    let mut headers = std::mem::take(&mut previous.headers);
+    if jar_cookie {
+        headers.pop();
+    }
+    headers.retain(|(name, _)| {
+        let dropped = |list: &[&str]| list.iter().any(|h| name.eq_ignore_ascii_case(h));
+        let body_header = !keep_body && dropped(&BODY_HEADERS);
+        let credential = !same_origin && dropped(&ORIGIN_HEADERS);
+        !body_header && !credential
+    });
+    Some(OutgoingRequest {
+        method,
+        url: to.into(),
+        headers,
+        body: if keep_body {
+            previous.body.take()
+        } else {
+            None
+        },
+        timeout: previous.timeout,
+        discard_body: previous.discard_body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Timings;
+    use std::time::Duration;
+
+    fn response(status: u16, location: Option<&str>) -> CompletedResponse {
+        let mut raw = format!("HTTP/1.1 {status} X\r\n");
+        if let Some(l) = location {
+            raw.push_str(&format!("Location: {l}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let mut buf = raw.into_bytes();
+        let head = crate::h1::parse_head(&mut buf, false).unwrap().unwrap();
+        CompletedResponse {
+            status,
+            headers: head.into_headers(bytes::Bytes::from(buf)),
+            body: bytes::Bytes::new(),
+            timings: Timings::default(),
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+
+    fn post(url: &str, headers: &[(&str, &str)]) -> OutgoingRequest {
+        OutgoingRequest {
+            method: "POST".into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Some(b"{\"a\":1}".to_vec()),
+            timeout: Duration::from_secs(3),
+            discard_body: false,
+        }
+    }
+
+    /// The request after `previous` answered with `status` and `location`.
+    fn next(
+        mut previous: OutgoingRequest,
+        status: u16,
+        location: Option<&str>,
+        jar_cookie: bool,
+    ) -> Option<OutgoingRequest> {
+        next_request(&mut previous, &response(status, location), jar_cookie)
+    }
+
+    fn names(r: &OutgoingRequest) -> Vec<&str> {
+        r.headers.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    const HEADERS: &[(&str, &str)] = &[
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer t"),
+        ("x-trace", "1"),
+        ("cookie", "mine=1"),
+    ];
+
+    #[test]
+    fn see_other_and_found_continue_as_a_get_without_the_body() {
+        for status in [301, 302, 303] {
+            let n = next(
+                post("http://h:8080/a/b", HEADERS),
+                status,
+                Some("/done?x=1"),
+                false,
+            )
+            .unwrap();
+            assert_eq!(
+                (n.method.as_str(), n.url.as_str()),
+                ("GET", "http://h:8080/done?x=1")
+            );
+            assert_eq!(n.body, None);
+            assert_eq!(
+                names(&n),
+                ["Authorization", "x-trace", "cookie"],
+                "{status}"
+            );
+            assert_eq!(n.timeout, Duration::from_secs(3));
+        }
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_repeat_method_and_body() {
+        for status in [307, 308] {
+            let n = next(post("http://h/a/b", HEADERS), status, Some("next"), false).unwrap();
+            assert_eq!(
+                (n.method.as_str(), n.url.as_str()),
+                ("POST", "http://h/a/next")
+            );
+            assert_eq!(n.body.as_deref(), Some(&b"{\"a\":1}"[..]));
+            assert_eq!(
+                names(&n),
+                ["Content-Type", "Authorization", "x-trace", "cookie"]
+            );
+        }
+        let mut head = post("http://h/", &[]);
+        head.method = "HEAD".into();
+        assert_eq!(next(head, 302, Some("/x"), false).unwrap().method, "HEAD");
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin_and_the_jars_cookie_is_asked_again() {
+        let n = next(
+            post("http://h/a", HEADERS),
+            307,
+            Some("https://other:9/x"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(n.url, "https://other:9/x");
+        assert_eq!(names(&n), ["Content-Type", "x-trace"]);
+        // Same host, another port: another origin.
+        let n = next(post("http://h/", HEADERS), 302, Some("http://h:81/"), false).unwrap();
+        assert_eq!(names(&n), ["x-trace"]);
+        let with_jar = [("x-trace", "1"), ("cookie", "session=abc")];
+        let n = next(post("http://h/", &with_jar), 302, Some("/x"), true).unwrap();
+        assert_eq!(names(&n), ["x-trace"]);
+    }
+
+    #[test]
+    fn only_redirects_with_a_usable_location_are_followed() {
+        for (status, location) in [
+            (200, Some("/x")),
+            (304, Some("/x")),
+            (300, Some("/x")),
+            (302, None),
+            (302, Some("ftp://h/file")),
+            (302, Some("http://[::1")),
+        ] {
+            assert!(
+                next(post("http://h/", &[]), status, location, false).is_none(),
+                "{status} {location:?}"
+            );
+        }
+    }
+}
