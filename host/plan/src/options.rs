@@ -10,7 +10,7 @@
 //! teardown-timeout = "60s"
 //! max-connections = 5000     # requests in flight per worker (so open connections); default: no cap
 //! cookies = true                   # a cookie jar per VU (one instance per VU only)
-//! max-redirects = 10               # redirects http.send follows; 0: none
+//! max-redirects = 10               # redirects a request follows; 0: none
 //! discard-response-bodies = false  # true: read and count bodies, hand the guest an empty one
 //! release-stack-after = "10s"      # a VU sleeping this long gives back its dead stack pages; "off"
 //! tls-ca-file = "ca.pem"           # also trust these CA certificates for https:// targets
@@ -60,8 +60,8 @@ pub struct Options {
     /// (k6's per-VU jar, a Locust `HttpUser`'s session). One instance per VU only.
     #[serde(default = "default_cookies")]
     pub cookies: bool,
-    /// Redirects an `http.send` request follows before its last response is returned as is (k6's
-    /// `maxRedirects`); 0: none.
+    /// Redirects a request (`http.send` or `fetch()`) follows before its last response is returned
+    /// as is (k6's `maxRedirects`); 0: none.
     #[serde(default = "default_max_redirects")]
     pub max_redirects: u32,
     /// Read every response body (it is timed and counted in `data_received`) but hand the guest an

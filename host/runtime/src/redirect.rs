@@ -3,14 +3,18 @@
 //!
 //! - `301`, `302` and `303` continue as a `GET` without body (a `HEAD` stays a `HEAD`); `307` and
 //!   `308` repeat the method and the body;
-//! - the `Location` is resolved against the request's URL (RFC 3986), and only `http` and `https`
-//!   are followed;
-//! - the headers go along, but not the body's (`Content-Type`, ...) when the body does not, and not
-//!   `Authorization`, `Cookie` or `Host` to another origin (scheme, host or port);
+//! - the `Location` is resolved against the request's URL (as browsers do, the WHATWG URL rules), and
+//!   only `http` and `https` are followed; an empty `Location` is not followed;
+//! - the headers go along, but not the body's (`Content-Type`, ...) when the body does not, and, as
+//!   Go's client decides, not `Authorization`, `Cookie` or `Host` to a host other than the same one
+//!   or one of its subdomains (whatever the scheme and port);
+//! - the request's timeout covers the whole chain (as k6's): each hop gets what the hops before it
+//!   left (their `duration`), and a chain that runs out times out;
 //! - each hop goes through the plan's `targets` like any request: a redirect elsewhere is refused
 //!   (`origin-not-allowed`) and never sent.
 
 use crate::client::{CompletedResponse, HttpClient, OutgoingRequest, RequestError};
+use crate::cookies::VuCookies;
 use url::Url;
 
 /// A request's outcome with the redirects it followed on the way.
@@ -21,18 +25,24 @@ pub(crate) struct Followed {
     pub(crate) result: Result<CompletedResponse, RequestError>,
 }
 
-/// Send `outgoing`, following up to `max` redirects, without a cookie jar (for shared instances,
-/// which have none; a VU of its own follows them in `http.send` itself, with its jar).
+/// Send `outgoing`, following up to `max` redirects, with `cookies` (for shared instances, whose
+/// VUs have no jar but whose `setup` and `teardown` do; a VU of its own follows redirects in
+/// `http.send` itself, recording each hop as it comes).
 pub(crate) async fn send_following(
     client: &HttpClient,
     mut outgoing: OutgoingRequest,
     mut max: u32,
+    cookies: &VuCookies,
 ) -> Followed {
     let mut hops = Vec::new();
     loop {
+        let jar_cookie = cookies.add_to(&mut outgoing);
         let result = client.send(&outgoing).await;
+        if let Ok(resp) = &result {
+            cookies.keep_from(&outgoing.url, resp);
+        }
         match result {
-            Ok(resp) if max > 0 => match next_request(&mut outgoing, &resp, false) {
+            Ok(resp) if max > 0 => match next_request(&mut outgoing, &resp, jar_cookie) {
                 Some(next) => {
                     max -= 1;
                     hops.push(resp);
@@ -57,7 +67,7 @@ const BODY_HEADERS: [&str; 4] = [
     "content-encoding",
     "transfer-encoding",
 ];
-/// Credentials and the host name, dropped on the way to another origin.
+/// Credentials and the host name, dropped on the way to another host.
 const ORIGIN_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
 
 /// The request to send after `resp`, the response to `previous`, when it is a redirect with a
@@ -77,6 +87,10 @@ pub(crate) fn next_request(
     let location = std::str::from_utf8(resp.headers.get("location")?)
         .ok()?
         .trim();
+    if location.is_empty() {
+        // Go and `requests` return such a response as is: joined, it would be the same URL again.
+        return None;
+    }
     let from = Url::parse(&previous.url).ok()?;
     let to = from.join(location).ok()?;
     if !matches!(to.scheme(), "http" | "https") {
@@ -87,15 +101,24 @@ pub(crate) fn next_request(
     } else {
         "GET".to_owned()
     };
-    let same_origin = from.origin() == to.origin();
+    let same_site = match (from.host_str(), to.host_str()) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+            // A subdomain of a name (never of an IP address, whose `host_str` has no letters
+            // that a suffix match could mean anything for).
+            a == b || (from.domain().is_some() && b.ends_with(&format!(".{a}")))
+        }
+        _ => false,
+    };
     let mut headers = std::mem::take(&mut previous.headers);
     if jar_cookie {
+        debug_assert!(headers.last().is_some_and(|(n, _)| n == "cookie"));
         headers.pop();
     }
     headers.retain(|(name, _)| {
         let dropped = |list: &[&str]| list.iter().any(|h| name.eq_ignore_ascii_case(h));
         let body_header = !keep_body && dropped(&BODY_HEADERS);
-        let credential = !same_origin && dropped(&ORIGIN_HEADERS);
+        let credential = !same_site && dropped(&ORIGIN_HEADERS);
         !body_header && !credential
     });
     Some(OutgoingRequest {
@@ -107,7 +130,8 @@ pub(crate) fn next_request(
         } else {
             None
         },
-        timeout: previous.timeout,
+        // The chain's budget: what is left after this hop.
+        timeout: previous.timeout.saturating_sub(resp.timings.duration),
         discard_body: previous.discard_body,
     })
 }
@@ -119,6 +143,10 @@ mod tests {
     use std::time::Duration;
 
     fn response(status: u16, location: Option<&str>) -> CompletedResponse {
+        response_after(status, location, Duration::ZERO)
+    }
+
+    fn response_after(status: u16, location: Option<&str>, took: Duration) -> CompletedResponse {
         let mut raw = format!("HTTP/1.1 {status} X\r\n");
         if let Some(l) = location {
             raw.push_str(&format!("Location: {l}\r\n"));
@@ -130,7 +158,10 @@ mod tests {
             status,
             headers: head.into_headers(bytes::Bytes::from(buf)),
             body: bytes::Bytes::new(),
-            timings: Timings::default(),
+            timings: Timings {
+                duration: took,
+                ..Timings::default()
+            },
             bytes_sent: 0,
             bytes_received: 0,
         }
@@ -215,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn credentials_stay_with_their_origin_and_the_jars_cookie_is_asked_again() {
+    fn credentials_stay_with_their_host_and_its_subdomains_and_the_jars_cookie_is_asked_again() {
         let n = next(
             post("http://h/a", HEADERS),
             307,
@@ -225,12 +256,75 @@ mod tests {
         .unwrap();
         assert_eq!(n.url, "https://other:9/x");
         assert_eq!(names(&n), ["Content-Type", "x-trace"]);
-        // Same host, another port: another origin.
-        let n = next(post("http://h/", HEADERS), 302, Some("http://h:81/"), false).unwrap();
-        assert_eq!(names(&n), ["x-trace"]);
+        // As Go decides: the same host on another port or scheme, or a subdomain, keeps them.
+        let all = ["Authorization", "x-trace", "cookie"];
+        let n = next(
+            post("http://h/", HEADERS),
+            302,
+            Some("https://h:81/"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(names(&n), all);
+        let sub = next(
+            post("http://shop.test/", HEADERS),
+            302,
+            Some("http://api.shop.test/"),
+            false,
+        );
+        assert_eq!(names(&sub.unwrap()), all);
+        let parent = next(
+            post("http://api.shop.test/", HEADERS),
+            302,
+            Some("http://shop.test/"),
+            false,
+        );
+        assert_eq!(
+            names(&parent.unwrap()),
+            ["x-trace"],
+            "a parent domain is another host"
+        );
+        let ip = next(
+            post("http://10.0.0.1/", HEADERS),
+            302,
+            Some("http://110.0.0.1/"),
+            false,
+        );
+        assert_eq!(names(&ip.unwrap()), ["x-trace"]);
         let with_jar = [("x-trace", "1"), ("cookie", "session=abc")];
         let n = next(post("http://h/", &with_jar), 302, Some("/x"), true).unwrap();
         assert_eq!(names(&n), ["x-trace"]);
+    }
+
+    #[test]
+    fn locations_resolve_as_browsers_resolve_them() {
+        for (location, url) in [
+            ("//other/x", "http://other/x"),
+            ("?q=1", "http://h/a/b?q=1"),
+            ("../x", "http://h/x"),
+            ("c#frag", "http://h/a/c#frag"),
+            ("/a b", "http://h/a%20b"),
+            ("/caf\u{e9}", "http://h/caf%C3%A9"),
+            ("HTTPS://H:443/x", "https://h/x"),
+        ] {
+            let n = next(post("http://h/a/b", &[]), 302, Some(location), false).unwrap();
+            assert_eq!(n.url, url, "{location}");
+        }
+    }
+
+    #[test]
+    fn the_timeout_covers_the_whole_chain() {
+        let mut first = post("http://h/", &[]);
+        first.timeout = Duration::from_secs(3);
+        let resp = response_after(302, Some("/x"), Duration::from_millis(2500));
+        let n = next_request(&mut first, &resp, false).unwrap();
+        assert_eq!(n.timeout, Duration::from_millis(500));
+        let mut late = n;
+        let resp = response_after(302, Some("/y"), Duration::from_secs(1));
+        assert_eq!(
+            next_request(&mut late, &resp, false).unwrap().timeout,
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -242,6 +336,8 @@ mod tests {
             (302, None),
             (302, Some("ftp://h/file")),
             (302, Some("http://[::1")),
+            (302, Some("")),
+            (302, Some("   ")),
         ] {
             assert!(
                 next(post("http://h/", &[]), status, location, false).is_none(),

@@ -45,7 +45,7 @@ pub struct RunContext {
     pub discard_response_bodies: bool,
     /// The plan's `cookies`: a cookie jar per VU (with one instance per VU).
     pub cookies: bool,
-    /// The plan's `max-redirects`: redirects an `http.send` request follows (0: none).
+    /// The plan's `max-redirects`: redirects a request follows (0: none).
     pub max_redirects: u32,
     /// The plan's `release-stack-after`: a VU with an instance of its own that sleeps in its
     /// iteration at least this long gives back its fiber stack's dead pages (`fiber_stack`).

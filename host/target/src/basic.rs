@@ -11,7 +11,8 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
-use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -188,6 +189,34 @@ pub(crate) async fn redirect_to(
     let location = HeaderValue::from_str(url)
         .map_err(|_| ApiError::bad_request("url must be a valid header value"))?;
     Ok((status, [(LOCATION, location)]).into_response())
+}
+
+/// `GET /cookies/set?NAME=VALUE&...`: sets each cookie (`Path=/`) and redirects (`302`) to
+/// `/cookies`, which shows what came back.
+pub(crate) async fn set_cookies(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let mut response = (StatusCode::FOUND, [(LOCATION, "/cookies")]).into_response();
+    for (name, value) in pairs {
+        let cookie = HeaderValue::from_str(&format!("{name}={value}; Path=/"))
+            .map_err(|_| ApiError::bad_request("cookie names and values must be header text"))?;
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /cookies`: the cookies the request carried, as `{"cookies": {"NAME": "VALUE", ...}}`.
+pub(crate) async fn cookies(headers: HeaderMap) -> Response {
+    let mut cookies = serde_json::Map::new();
+    for header in headers.get_all(COOKIE) {
+        for pair in header.to_str().unwrap_or_default().split(';') {
+            if let Some((name, value)) = pair.split_once('=') {
+                cookies.insert(name.trim().to_owned(), value.trim().into());
+            }
+        }
+    }
+    axum::Json(serde_json::json!({ "cookies": cookies })).into_response()
 }
 
 fn parse_status(raw: &str) -> Result<StatusCode, String> {

@@ -23,6 +23,8 @@
 //! | any | `/status/{code}` | responds with status `code` (`200..=599`) and a short body such as `418 I'm a teapot\n` (empty for `204`, `205`, `304`); `400` for `1xx` or anything else |
 //! | `GET` | `/redirect/{n}` | `302` to `/redirect/{n-1}`, and `/redirect/1` to `/`: `n` redirects (at most 100), then `ok\n` (`/redirect/0`: `ok\n` at once); `400` otherwise |
 //! | any | `/redirect-to?url=U&status=S` | status `S` (`301`, `302`, `303`, `307` or `308`; default `302`) with `Location: U` as given; `400` without `url` or for another status |
+//! | `GET` | `/cookies/set?NAME=VALUE&...` | sets each cookie (`Path=/`) and redirects (`302`) to `/cookies` |
+//! | `GET` | `/cookies` | `200`, the cookies the request carried: `{"cookies": {"NAME": "VALUE"}}` |
 //! | `GET` | `/healthz` | `200`, `ok\n` |
 //! | `POST` | `/login` | JSON `{"username": "...", "password": "secret"}` -> `200` `{"token": "..."}` plus `Set-Cookie: session=<token>; Path=/; HttpOnly`; `401` for a wrong password, `400` for an empty username or a malformed body |
 //! | `POST` | `/logout` | *(auth)* drops the session, `204`, and clears the cookie |
@@ -157,6 +159,8 @@ pub fn app(state: Arc<TargetState>) -> Router {
     router = counted(router, RouteId::Status, any(basic::status));
     router = counted(router, RouteId::Redirect, get(basic::redirect));
     router = counted(router, RouteId::RedirectTo, any(basic::redirect_to));
+    router = counted(router, RouteId::SetCookies, get(basic::set_cookies));
+    router = counted(router, RouteId::Cookies, get(basic::cookies));
     router = counted(router, RouteId::Healthz, get(basic::healthz));
     router = counted(router, RouteId::Login, post(shop::login));
     router = counted(router, RouteId::Logout, post(shop::logout));

@@ -27,6 +27,8 @@ pub(crate) enum RouteId {
     Status,
     Redirect,
     RedirectTo,
+    SetCookies,
+    Cookies,
     Healthz,
     Login,
     Logout,
@@ -38,7 +40,7 @@ pub(crate) enum RouteId {
 }
 
 impl RouteId {
-    const ALL: [RouteId; 14] = [
+    const ALL: [RouteId; 16] = [
         RouteId::Root,
         RouteId::Json,
         RouteId::Delay,
@@ -46,6 +48,8 @@ impl RouteId {
         RouteId::Status,
         RouteId::Redirect,
         RouteId::RedirectTo,
+        RouteId::SetCookies,
+        RouteId::Cookies,
         RouteId::Healthz,
         RouteId::Login,
         RouteId::Logout,
@@ -65,6 +69,8 @@ impl RouteId {
             RouteId::Status => "/status/{code}",
             RouteId::Redirect => "/redirect/{n}",
             RouteId::RedirectTo => "/redirect-to",
+            RouteId::SetCookies => "/cookies/set",
+            RouteId::Cookies => "/cookies",
             RouteId::Healthz => "/healthz",
             RouteId::Login => "/login",
             RouteId::Logout => "/logout",

@@ -109,3 +109,39 @@ async fn shared_instances_follow_redirects_too() {
     assert_eq!(target.requests().await as f64, 3.0 * iterations);
     assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
 }
+
+/// The login pattern: a response that sets a cookie and redirects; the next hop carries it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cookie_set_on_a_redirect_goes_with_the_next_hop() {
+    let target = Target::start().await;
+    let plan = |options: &str| {
+        fixture_plan_for(
+            "fixture_basic",
+            &target,
+            "get",
+            "/cookies/set?flavour=ginger",
+            r#"expect_body = '"flavour":"ginger"'"#,
+            &format!(
+                "[options]\n{options}\n\n[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n"
+            ),
+        )
+    };
+    let run = run_plan(&plan(""), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.check_passes("body has expect_body"),
+        6,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("http_reqs", "count"), 12.0);
+
+    let run = run_plan(&plan("cookies = false"), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.check_passes("status is 200"), 6, "{}", run.stdout());
+    assert_eq!(
+        run.check_passes("body has expect_body"),
+        0,
+        "no jar, no cookie"
+    );
+}

@@ -126,7 +126,8 @@ impl WasiHttpHooks for FetchHooks {
                 discard_body: false,
             };
             // StarlingMonkey's `fetch()` hands a redirect back to the script as is (measured), so
-            // the host follows it, as the Fetch standard's default (`redirect: "follow"`) does.
+            // the host follows it, as `redirect: "follow"` (the default) asks; so it does for any
+            // wasi:http client.
             let mut samples = SampleBuffer::default();
             let mut redirects = run.max_redirects;
             let result = loop {
@@ -143,6 +144,9 @@ impl WasiHttpHooks for FetchHooks {
                     redirects -= 1;
                     let series = HttpSeries::for_status(tags.clone(), resp.status);
                     push_response(&mut samples, &series, resp);
+                    // Recorded now: a caller that gives up before the last hop (its iteration
+                    // timed out) drops this future, and the hops that reached the server count.
+                    run.collector.flush(&mut samples);
                     outgoing = next;
                     continue;
                 }

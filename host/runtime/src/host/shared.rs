@@ -18,12 +18,12 @@ impl time_async::Host for VuState {}
 
 impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
     async fn send(accessor: &Accessor<T, Self>, req: Request) -> Result<Response, HttpError> {
-        let (pending, outgoing, run) = accessor.with(|mut access| {
+        let (pending, outgoing, run, cookies) = accessor.with(|mut access| {
             let state = access.get();
             // The guest reached a host call: whatever it did before was not a runaway loop.
             state.ticks = 0;
             let (pending, outgoing) = state.prepare_request(req);
-            (pending, outgoing, state.run.clone())
+            (pending, outgoing, state.run.clone(), state.cookies.clone())
         });
         // Recorded exactly once: below, or, if another VU traps the instance while the request (or
         // one of its redirects) is in flight (dropping this future with the store), by `InFlight`'s
@@ -32,7 +32,7 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
         let max = run.max_redirects;
         let mut flight = InFlight {
             request: Some(Box::pin(async move {
-                crate::redirect::send_following(&client, outgoing, max).await
+                crate::redirect::send_following(&client, outgoing, max, &cookies).await
             })),
             pending: Some(pending),
             run,

@@ -32,6 +32,8 @@ impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
         state.ticks = 0;
         let (pending, outgoing) = state.prepare_request(req);
         let run = state.run.clone();
+        // None in a shared instance's VUs; `setup` and `teardown` of a shared world have theirs.
+        let cookies = state.cookies.clone();
         let (tx, rx) = oneshot::channel();
         // The future first: if the store cannot take another handle, nothing is sent.
         let future = FutureReader::new(host, Receiving(rx))?;
@@ -42,7 +44,8 @@ impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
         let orphan = run.orphans.adopt();
         tokio::spawn(async move {
             let followed =
-                crate::redirect::send_following(&run.client, outgoing, run.max_redirects).await;
+                crate::redirect::send_following(&run.client, outgoing, run.max_redirects, &cookies)
+                    .await;
             if let Err((pending, followed)) = tx.send((pending, followed)) {
                 pending.record_orphan(&run, &followed);
             }

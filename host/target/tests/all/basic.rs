@@ -164,6 +164,42 @@ async fn redirect_chains_n_hops_and_redirect_to_sends_where_asked() {
 }
 
 #[tokio::test]
+async fn cookies_set_redirects_and_cookies_shows_what_came_back() {
+    let server = Server::start().await;
+    let raw = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let set = raw
+        .get(server.url("/cookies/set?a=1&b=two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::FOUND);
+    assert_eq!(set.headers()["location"], "/cookies");
+    let cookies: Vec<&str> = set
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=two; Path=/"]);
+    let shown = raw
+        .get(server.url("/cookies"))
+        .header("cookie", "a=1; b=two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown.text().await.unwrap(),
+        r#"{"cookies":{"a":"1","b":"two"}}"#
+    );
+    let none = raw.get(server.url("/cookies")).send().await.unwrap();
+    assert_eq!(none.text().await.unwrap(), r#"{"cookies":{}}"#);
+}
+
+#[tokio::test]
 async fn status_refuses_informational_and_out_of_range_codes() {
     let server = Server::start().await;
     for bad in [
