@@ -551,7 +551,7 @@ pub(crate) mod tests {
     }
 
     /// A run of one worker that sent one delta, `d`, with `vus` VUs running and allocated.
-    fn one_delta(d: Aggregate, vus: u64) -> RunMetrics {
+    pub(crate) fn one_delta(d: Aggregate, vus: u64) -> RunMetrics {
         let mut m = RunMetrics::default();
         m.apply(
             "w",

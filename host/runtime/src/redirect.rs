@@ -35,9 +35,10 @@ pub(crate) async fn send_following(
     cookies: &VuCookies,
 ) -> Followed {
     let mut hops = Vec::new();
+    let mut from = None;
     loop {
         let jar_cookie = cookies.add_to(&mut outgoing);
-        let result = client.send(&outgoing).await;
+        let result = name_refusal(client.send(&outgoing).await, from.as_deref());
         if let Ok(resp) = &result {
             cookies.keep_from(&outgoing.url, resp);
         }
@@ -46,7 +47,7 @@ pub(crate) async fn send_following(
                 Some(next) => {
                     max -= 1;
                     hops.push(resp);
-                    outgoing = next;
+                    from = Some(std::mem::replace(&mut outgoing, next).url);
                 }
                 None => {
                     return Followed {
@@ -69,6 +70,20 @@ const BODY_HEADERS: [&str; 4] = [
 ];
 /// Credentials and the host name, dropped on the way to another host.
 const ORIGIN_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
+
+/// A hop's outcome, a refusal by the plan's `targets` naming the redirect that led there (`from`:
+/// the URL that answered with it; `None` for the request the scenario sent).
+pub(crate) fn name_refusal(
+    result: Result<CompletedResponse, RequestError>,
+    from: Option<&str>,
+) -> Result<CompletedResponse, RequestError> {
+    match (result, from) {
+        (Err(RequestError::OriginNotAllowed(message)), Some(from)) => Err(
+            RequestError::OriginNotAllowed(format!("{message} (a redirect from {from})")),
+        ),
+        (result, _) => result,
+    }
+}
 
 /// The request to send after `resp`, the response to `previous`, when it is a redirect with a
 /// `Location` to follow. Takes the headers and body out of `previous`. `jar_cookie`: `previous`'s
@@ -310,6 +325,29 @@ mod tests {
             let n = next(post("http://h/a/b", &[]), 302, Some(location), false).unwrap();
             assert_eq!(n.url, url, "{location}");
         }
+    }
+
+    #[test]
+    fn a_refused_hop_names_the_redirect_that_led_there() {
+        let refused = || {
+            Err(RequestError::OriginNotAllowed(
+                "http://x:9 is not in the plan's targets".into(),
+            ))
+        };
+        let named = name_refusal(refused(), Some("http://h/start"));
+        assert!(
+            matches!(&named, Err(RequestError::OriginNotAllowed(m))
+                if m == "http://x:9 is not in the plan's targets (a redirect from http://h/start)"),
+            "{named:?}"
+        );
+        let first = name_refusal(refused(), None);
+        assert!(
+            matches!(&first, Err(RequestError::OriginNotAllowed(m)) if !m.contains("redirect"))
+        );
+        assert!(matches!(
+            name_refusal(Err(RequestError::Timeout), Some("http://h/")),
+            Err(RequestError::Timeout)
+        ));
     }
 
     #[test]

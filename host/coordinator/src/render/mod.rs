@@ -186,18 +186,7 @@ mod tests {
             stampede_metrics::MetricKind::Counter,
             3.0,
         );
-        let mut m = crate::metrics::RunMetrics::default();
-        m.apply(
-            "w",
-            stampede_proto::MetricsDelta {
-                seq: 0,
-                at_ms: 1000,
-                vus: 1,
-                vus_max: 1,
-                delta: d,
-            },
-        )
-        .unwrap();
+        let m = crate::report::tests::one_delta(d, 1);
         let r = build(
             info(),
             &m,

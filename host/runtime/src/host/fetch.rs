@@ -130,9 +130,11 @@ impl WasiHttpHooks for FetchHooks {
             // wasi:http client.
             let mut samples = SampleBuffer::default();
             let mut redirects = run.max_redirects;
+            let mut from = None;
             let result = loop {
                 let jar_cookie = cookies.add_to(&mut outgoing);
                 let result = run.client.send(&outgoing).await;
+                let result = crate::redirect::name_refusal(result, from.as_deref());
                 if let Ok(resp) = &result {
                     cookies.keep_from(&outgoing.url, resp);
                 }
@@ -147,7 +149,7 @@ impl WasiHttpHooks for FetchHooks {
                     // Recorded now: a caller that gives up before the last hop (its iteration
                     // timed out) drops this future, and the hops that reached the server count.
                     run.collector.flush(&mut samples);
-                    outgoing = next;
+                    from = Some(std::mem::replace(&mut outgoing, next).url);
                     continue;
                 }
                 break result;
@@ -160,7 +162,12 @@ impl WasiHttpHooks for FetchHooks {
                 ),
                 Err(err) => {
                     if let RequestError::OriginNotAllowed(m) = err {
-                        tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                        if from.is_some() {
+                            // The script asked for an allowed URL: say why its fetch() rejects.
+                            warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
+                        } else {
+                            tracing::debug!(vu = vu_id, "fetch refused: {m}");
+                        }
                     } else {
                         warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
                     }

@@ -31,12 +31,14 @@ impl Host for VuState {
         let (pending, mut outgoing) = self.prepare_request(req);
         let client = self.run.client.clone();
         let mut redirects = self.run.max_redirects;
+        let mut from = None;
         loop {
             let jar_cookie = self.cookies.add_to(&mut outgoing);
             let deadline = self
                 .request_deadline
                 .get_or_insert_with(|| Box::pin(crate::timer::unset()));
             let result = client.send_within(&outgoing, deadline.as_mut()).await;
+            let result = crate::redirect::name_refusal(result, from.as_deref());
             if let Ok(resp) = &result {
                 self.cookies.keep_from(&outgoing.url, resp);
             }
@@ -48,7 +50,7 @@ impl Host for VuState {
             {
                 redirects -= 1;
                 self.record_response(&pending, resp);
-                outgoing = next;
+                from = Some(std::mem::replace(&mut outgoing, next).url);
                 continue;
             }
             return self.finish_request(pending, result);

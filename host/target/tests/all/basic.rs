@@ -109,14 +109,19 @@ async fn status_answers_with_the_requested_code_for_any_method() {
     assert!(response.bytes().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn redirect_chains_n_hops_and_redirect_to_sends_where_asked() {
-    let server = Server::start().await;
-    let raw = reqwest::Client::builder()
+/// A client that hands back redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redirect_chains_n_hops_and_redirect_to_sends_where_asked() {
+    let server = Server::start().await;
+    let raw = no_redirects();
     let location = |r: &reqwest::Response| {
         r.headers()
             .get("location")
@@ -166,11 +171,7 @@ async fn redirect_chains_n_hops_and_redirect_to_sends_where_asked() {
 #[tokio::test]
 async fn cookies_set_redirects_and_cookies_shows_what_came_back() {
     let server = Server::start().await;
-    let raw = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let raw = no_redirects();
     let set = raw
         .get(server.url("/cookies/set?a=1&b=two"))
         .send()
