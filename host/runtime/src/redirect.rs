@@ -25,20 +25,22 @@ pub(crate) struct Followed {
     pub(crate) result: Result<CompletedResponse, RequestError>,
 }
 
-/// Send `outgoing`, following up to `max` redirects, with `cookies` (for shared instances, whose
-/// VUs have no jar but whose `setup` and `teardown` do; a VU of its own follows redirects in
-/// `http.send` itself, recording each hop as it comes).
+/// Send `outgoing`, following up to `max` redirects with `cookies` (`fetch()`; and shared instances,
+/// whose VUs have no jar but whose `setup` and `teardown` do), handing each redirect answered on
+/// the way to `on_hop` as it comes. (`http.send` with a VU of its own has a loop of its own: it
+/// reuses the VU's timer and records each hop into the VU's store.)
 pub(crate) async fn send_following(
     client: &HttpClient,
     mut outgoing: OutgoingRequest,
     mut max: u32,
     cookies: &VuCookies,
-) -> Followed {
-    let mut hops = Vec::new();
+    mut on_hop: impl FnMut(CompletedResponse),
+) -> Result<CompletedResponse, RequestError> {
     let mut from = None;
     loop {
         let jar_cookie = cookies.add_to(&mut outgoing);
-        let result = name_refusal(client.send(&outgoing).await, from.as_deref());
+        let mut result = client.send(&outgoing).await;
+        name_refusal(&mut result, from.as_deref());
         if let Ok(resp) = &result {
             cookies.keep_from(&outgoing.url, resp);
         }
@@ -46,19 +48,26 @@ pub(crate) async fn send_following(
             Ok(resp) if max > 0 => match next_request(&mut outgoing, &resp, jar_cookie) {
                 Some(next) => {
                     max -= 1;
-                    hops.push(resp);
+                    on_hop(resp);
                     from = Some(std::mem::replace(&mut outgoing, next).url);
                 }
-                None => {
-                    return Followed {
-                        hops,
-                        result: Ok(resp),
-                    };
-                }
+                None => return Ok(resp),
             },
-            result => return Followed { hops, result },
+            result => return result,
         }
     }
+}
+
+/// [`send_following`], keeping the redirects with the outcome.
+pub(crate) async fn send_following_all(
+    client: &HttpClient,
+    outgoing: OutgoingRequest,
+    max: u32,
+    cookies: &VuCookies,
+) -> Followed {
+    let mut hops = Vec::new();
+    let result = send_following(client, outgoing, max, cookies, |hop| hops.push(hop)).await;
+    Followed { hops, result }
 }
 
 /// Headers about the body, dropped when the body is.
@@ -71,17 +80,14 @@ const BODY_HEADERS: [&str; 4] = [
 /// Credentials and the host name, dropped on the way to another host.
 const ORIGIN_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "host"];
 
-/// A hop's outcome, a refusal by the plan's `targets` naming the redirect that led there (`from`:
-/// the URL that answered with it; `None` for the request the scenario sent).
+/// Make a hop's refusal by the plan's `targets` name the redirect that led there (`from`: the URL
+/// that answered with it; `None` for the request the scenario sent, left as it is).
 pub(crate) fn name_refusal(
-    result: Result<CompletedResponse, RequestError>,
+    result: &mut Result<CompletedResponse, RequestError>,
     from: Option<&str>,
-) -> Result<CompletedResponse, RequestError> {
-    match (result, from) {
-        (Err(RequestError::OriginNotAllowed(message)), Some(from)) => Err(
-            RequestError::OriginNotAllowed(format!("{message} (a redirect from {from})")),
-        ),
-        (result, _) => result,
+) {
+    if let (Err(RequestError::OriginNotAllowed(message)), Some(from)) = (result, from) {
+        message.push_str(&format!(" (a redirect from {from})"));
     }
 }
 
@@ -299,13 +305,21 @@ mod tests {
             ["x-trace"],
             "a parent domain is another host"
         );
+        // An IP address is only ever itself (no subdomains): loopback to loopback, another address.
         let ip = next(
-            post("http://10.0.0.1/", HEADERS),
+            post("http://127.0.0.1/", HEADERS),
             302,
-            Some("http://110.0.0.1/"),
+            Some("http://[::1]/"),
             false,
         );
         assert_eq!(names(&ip.unwrap()), ["x-trace"]);
+        let port = next(
+            post("http://127.0.0.1:8080/", HEADERS),
+            302,
+            Some("http://127.0.0.1:9090/"),
+            false,
+        );
+        assert_eq!(names(&port.unwrap()), all);
         let with_jar = [("x-trace", "1"), ("cookie", "session=abc")];
         let n = next(post("http://h/", &with_jar), 302, Some("/x"), true).unwrap();
         assert_eq!(names(&n), ["x-trace"]);
@@ -334,20 +348,21 @@ mod tests {
                 "http://x:9 is not in the plan's targets".into(),
             ))
         };
-        let named = name_refusal(refused(), Some("http://h/start"));
+        let mut named = refused();
+        name_refusal(&mut named, Some("http://h/start"));
         assert!(
             matches!(&named, Err(RequestError::OriginNotAllowed(m))
                 if m == "http://x:9 is not in the plan's targets (a redirect from http://h/start)"),
             "{named:?}"
         );
-        let first = name_refusal(refused(), None);
+        let mut first = refused();
+        name_refusal(&mut first, None);
         assert!(
             matches!(&first, Err(RequestError::OriginNotAllowed(m)) if !m.contains("redirect"))
         );
-        assert!(matches!(
-            name_refusal(Err(RequestError::Timeout), Some("http://h/")),
-            Err(RequestError::Timeout)
-        ));
+        let mut timeout = Err(RequestError::Timeout);
+        name_refusal(&mut timeout, Some("http://h/"));
+        assert!(matches!(timeout, Err(RequestError::Timeout)));
     }
 
     #[test]

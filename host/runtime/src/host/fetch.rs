@@ -116,7 +116,7 @@ impl WasiHttpHooks for FetchHooks {
                     )
                 })
                 .collect();
-            let mut outgoing = OutgoingRequest {
+            let outgoing = OutgoingRequest {
                 method,
                 url,
                 headers,
@@ -129,31 +129,22 @@ impl WasiHttpHooks for FetchHooks {
             // the host follows it, as `redirect: "follow"` (the default) asks; so it does for any
             // wasi:http client.
             let mut samples = SampleBuffer::default();
-            let mut redirects = run.max_redirects;
-            let mut from = None;
-            let result = loop {
-                let jar_cookie = cookies.add_to(&mut outgoing);
-                let result = run.client.send(&outgoing).await;
-                let result = crate::redirect::name_refusal(result, from.as_deref());
-                if let Ok(resp) = &result {
-                    cookies.keep_from(&outgoing.url, resp);
-                }
-                if redirects > 0
-                    && let Ok(resp) = &result
-                    && let Some(next) =
-                        crate::redirect::next_request(&mut outgoing, resp, jar_cookie)
-                {
-                    redirects -= 1;
-                    let series = HttpSeries::for_status(tags.clone(), resp.status);
-                    push_response(&mut samples, &series, resp);
+            let mut hops = 0;
+            let result = crate::redirect::send_following(
+                &run.client,
+                outgoing,
+                run.max_redirects,
+                &cookies,
+                |hop| {
+                    hops += 1;
+                    let series = HttpSeries::for_status(tags.clone(), hop.status);
+                    push_response(&mut samples, &series, &hop);
                     // Recorded now: a caller that gives up before the last hop (its iteration
                     // timed out) drops this future, and the hops that reached the server count.
                     run.collector.flush(&mut samples);
-                    from = Some(std::mem::replace(&mut outgoing, next).url);
-                    continue;
-                }
-                break result;
-            };
+                },
+            )
+            .await;
             match &result {
                 Ok(resp) => push_response(
                     &mut samples,
@@ -162,7 +153,7 @@ impl WasiHttpHooks for FetchHooks {
                 ),
                 Err(err) => {
                     if let RequestError::OriginNotAllowed(m) = err {
-                        if from.is_some() {
+                        if hops > 0 {
                             // The script asked for an allowed URL: say why its fetch() rejects.
                             warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
                         } else {

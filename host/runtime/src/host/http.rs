@@ -37,8 +37,8 @@ impl Host for VuState {
             let deadline = self
                 .request_deadline
                 .get_or_insert_with(|| Box::pin(crate::timer::unset()));
-            let result = client.send_within(&outgoing, deadline.as_mut()).await;
-            let result = crate::redirect::name_refusal(result, from.as_deref());
+            let mut result = client.send_within(&outgoing, deadline.as_mut()).await;
+            crate::redirect::name_refusal(&mut result, from.as_deref());
             if let Ok(resp) = &result {
                 self.cookies.keep_from(&outgoing.url, resp);
             }

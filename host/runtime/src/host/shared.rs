@@ -32,7 +32,7 @@ impl<T> http_async::HostWithStore<T> for HasSelf<VuState> {
         let max = run.max_redirects;
         let mut flight = InFlight {
             request: Some(Box::pin(async move {
-                crate::redirect::send_following(&client, outgoing, max, &cookies).await
+                crate::redirect::send_following_all(&client, outgoing, max, &cookies).await
             })),
             pending: Some(pending),
             run,

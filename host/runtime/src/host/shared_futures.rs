@@ -43,9 +43,13 @@ impl http_future::HostWithStore<VuState> for HasSelf<VuState> {
         // store, or, when nobody will read it (future dropped, instance ended), the task itself.
         let orphan = run.orphans.adopt();
         tokio::spawn(async move {
-            let followed =
-                crate::redirect::send_following(&run.client, outgoing, run.max_redirects, &cookies)
-                    .await;
+            let followed = crate::redirect::send_following_all(
+                &run.client,
+                outgoing,
+                run.max_redirects,
+                &cookies,
+            )
+            .await;
             if let Err((pending, followed)) = tx.send((pending, followed)) {
                 pending.record_orphan(&run, &followed);
             }
