@@ -64,6 +64,10 @@ pub struct Options {
     /// as is (k6's `maxRedirects`); 0: none.
     #[serde(default = "default_max_redirects")]
     pub max_redirects: u32,
+    /// Offer HTTP/2 to `https://` servers in the TLS handshake (ALPN), as browsers and k6 do: those
+    /// that choose it get HTTP/2, the others HTTP/1.1. `false`: HTTP/1.1 only.
+    #[serde(default = "default_http2")]
+    pub http2: bool,
     /// Read every response body (it is timed and counted in `data_received`) but hand the guest an
     /// empty one, as k6's `discardResponseBodies`: less memory and CPU per request when scenarios
     /// only look at statuses and headers.
@@ -124,6 +128,10 @@ fn default_cookies() -> bool {
     true
 }
 
+fn default_http2() -> bool {
+    true
+}
+
 /// The default `max-redirects`: 10, as k6's.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
 
@@ -159,6 +167,7 @@ impl Default for Options {
             max_connections: None,
             cookies: true,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            http2: true,
             discard_response_bodies: false,
             release_stack_after: default_release_stack_after(),
             tls_ca_file: None,
@@ -211,6 +220,7 @@ impl Options {
                 }
                 _ => DEFAULT_MAX_REDIRECTS,
             },
+            http2: or(r.bool("http2"), true),
             discard_response_bodies: or(r.bool("discard-response-bodies"), false),
             release_stack_after: read_release_stack_after(r),
             tls_ca_file: r.string("tls-ca-file").ok().flatten().map(PathBuf::from),

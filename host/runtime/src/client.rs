@@ -7,7 +7,8 @@
 use crate::conn::{Conn, ExchangeError, Exchanged, OpenError, Opened};
 pub use crate::h1::ResponseHeaders;
 use crate::h1::{self, EncodedRequest};
-use crate::pool::{self, Checkout, Endpoint, Pool};
+use crate::http2::{self, H2Conn};
+use crate::pool::{self, Checkout, Connected, Endpoint, Pool};
 use crate::timer;
 use crate::tls::ClientTls;
 use bytes::Bytes;
@@ -228,7 +229,12 @@ impl HttpClient {
             port,
             tls: is_https(&uri),
         };
-        let discard_body = req.discard_body;
+        if at.tls
+            && let Some(h2) = self.pool.h2_conn(at)
+        {
+            // Boxed: the HTTP/1.1 path's future stays as small as it was.
+            return Box::pin(self.send_h2(req, &uri, at, h2, deadline)).await;
+        }
         let request = build(req, &uri, at)?;
         // Waiting for a connection under `max-connections` is not part of the request's time.
         let checkout = self.pool.checkout(at).await;
@@ -237,44 +243,110 @@ impl HttpClient {
             tokio::time::Instant::from_std(start),
             req.timeout,
         ));
-        let exchange = std::pin::pin!(self.exchange(at, checkout, &request, discard_body));
+        let exchange = std::pin::pin!(self.exchange(at, checkout, &request, req, &uri));
         let (conn, x, opened, queued) = timer::before(deadline, exchange)
             .await
             .ok_or(RequestError::Timeout)??;
         let end = Instant::now();
-        if x.reusable {
+        if x.reusable
+            && let Some(conn) = conn
+        {
             self.pool.put_back(at, conn);
         }
         // A retry's wait for a connection is not part of the request's time either.
-        let start = start + queued;
-        Ok(CompletedResponse {
-            status: x.status,
-            headers: x.headers,
-            body: x.body,
-            timings: Timings {
-                duration: end - start,
-                connecting: opened.connecting,
-                tls_handshaking: at.tls.then_some(opened.tls_handshaking),
-                waiting: (x.head_at - start)
-                    .saturating_sub(opened.connecting + opened.tls_handshaking),
-                receiving: end - x.head_at,
-            },
-            bytes_sent: x.sent,
-            bytes_received: x.received,
-        })
+        Ok(completed(at, x, opened, start + queued, end))
+    }
+
+    /// [`send_within`](Self::send_within) on an open HTTP/2 connection. When it closed before the
+    /// request got any response (the server sent `GOAWAY`, or refused the stream), an idempotent
+    /// request goes again the usual way, on another connection.
+    async fn send_h2(
+        &self,
+        req: &OutgoingRequest,
+        uri: &Uri,
+        at: Endpoint<'_>,
+        h2: H2Conn,
+        mut deadline: Pin<&mut tokio::time::Sleep>,
+    ) -> Result<CompletedResponse, RequestError> {
+        let request = h2_request(req, uri, at)?;
+        let start = Instant::now();
+        deadline.as_mut().reset(timer::after(
+            tokio::time::Instant::from_std(start),
+            req.timeout,
+        ));
+        let exchange = async {
+            match self.exchange_h2(&h2, request, req).await {
+                Err(ExchangeError::NoResponse(_)) if h1::idempotent(&req.method) => {
+                    let began = Instant::now();
+                    let request = build(req, uri, at)?;
+                    let checkout = self.pool.checkout(at).await;
+                    let waited = began.elapsed();
+                    let (conn, x, opened, queued) =
+                        self.exchange(at, checkout, &request, req, uri).await?;
+                    if x.reusable
+                        && let Some(conn) = conn
+                    {
+                        self.pool.put_back(at, conn);
+                    }
+                    Ok((x, opened, waited + queued))
+                }
+                Err(e) => Err(h2_error(e, at)),
+                Ok((x, queued)) => Ok((x, Opened::default(), queued)),
+            }
+        };
+        let exchange = std::pin::pin!(exchange);
+        let (x, opened, queued) = timer::before(deadline, exchange)
+            .await
+            .ok_or(RequestError::Timeout)??;
+        Ok(completed(at, x, opened, start + queued, Instant::now()))
+    }
+
+    /// [`exchange`](Self::exchange)'s request on an HTTP/2 connection it opened or was handed.
+    async fn on_h2(
+        &self,
+        h2: &H2Conn,
+        req: &OutgoingRequest,
+        uri: &Uri,
+        at: Endpoint<'_>,
+        opened: Opened,
+        queued: Duration,
+    ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
+        let request = h2_request(req, uri, at)?;
+        match self.exchange_h2(h2, request, req).await {
+            Ok((x, waited)) => Ok((None, x, opened, queued + waited)),
+            Err(e) => Err(h2_error(e, at)),
+        }
+    }
+
+    /// One request on an HTTP/2 connection.
+    async fn exchange_h2(
+        &self,
+        h2: &H2Conn,
+        request: http::Request<()>,
+        req: &OutgoingRequest,
+    ) -> Result<(Exchanged, Duration), ExchangeError> {
+        let body = req.body.as_deref().map(Bytes::copy_from_slice);
+        h2.exchange(request, body, self.max_body, req.discard_body)
+            .await
     }
 
     /// Send `request` on the checked-out connection (opening it first if need be) and read its
     /// whole response. When a pooled connection turns out closed before any response came (the
     /// server closed it while idle), an idempotent request goes again on another (a few times at
     /// most); others fail, as they may have reached the server.
+    ///
+    /// A new connection to an `https://` server that chooses HTTP/2 becomes one of the pool's
+    /// HTTP/2 connections, and the request goes on it (`req` and `uri` are the request before its
+    /// HTTP/1.1 encoding); no connection comes back then.
     async fn exchange(
         &self,
         at: Endpoint<'_>,
         mut checkout: Checkout,
         request: &EncodedRequest,
-        discard_body: bool,
-    ) -> Result<(Conn, Exchanged, Opened, Duration), RequestError> {
+        req: &OutgoingRequest,
+        uri: &Uri,
+    ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
+        let discard_body = req.discard_body;
         let (mut opened, mut queued) = (Opened::default(), Duration::ZERO);
         let (host, port) = (at.host, at.port);
         // A TLS failure, from the handshake or a refusal read after it, says which server.
@@ -287,6 +359,9 @@ impl HttpClient {
             attempt += 1;
             let (mut conn, reused) = match checkout {
                 Checkout::Reuse(conn) => (conn, true),
+                Checkout::Shared(h2) => {
+                    return self.on_h2(&h2, req, uri, at, opened, queued).await;
+                }
                 Checkout::Open(permit) => {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
                     // the task's handle meanwhile.
@@ -305,11 +380,17 @@ impl HttpClient {
                             })?;
                     opened.connecting += took.connecting;
                     opened.tls_handshaking += took.tls_handshaking;
-                    (conn, false)
+                    match conn {
+                        Connected::H1(conn) => (conn, false),
+                        Connected::H2(h2) => {
+                            self.pool.add_h2(at, h2.clone());
+                            return self.on_h2(&h2, req, uri, at, opened, queued).await;
+                        }
+                    }
                 }
             };
             match conn.exchange(request, self.max_body, discard_body).await {
-                Ok(x) => return Ok((conn, x, opened, queued)),
+                Ok(x) => return Ok((Some(conn), x, opened, queued)),
                 Err(ExchangeError::NoResponse(_))
                     if reused && request.idempotent && attempt < SEND_ATTEMPTS =>
                 {
@@ -459,6 +540,68 @@ fn build(
     uri: &Uri,
     at: Endpoint<'_>,
 ) -> Result<EncodedRequest, RequestError> {
+    let (target, host) = target_and_host(uri, at);
+    let body = req.body.as_deref().unwrap_or_default();
+    h1::encode_request(&req.method, &target, host, &req.headers, body)
+        .map_err(RequestError::Invalid)
+}
+
+/// What a request on an HTTP/2 connection to `at` failed with, naming the server as the
+/// HTTP/1.1 path does.
+fn h2_error(e: ExchangeError, at: Endpoint<'_>) -> RequestError {
+    let server = format!("{}:{}", bracketed(at.host), at.port);
+    match e {
+        ExchangeError::NoResponse(m) => RequestError::Connect(format!("{m} ({server})")),
+        ExchangeError::Failed(RequestError::Tls {
+            message,
+            certificate,
+        }) => RequestError::Tls {
+            message: format!("{server}: {message}"),
+            certificate,
+        },
+        ExchangeError::Failed(e) => e,
+    }
+}
+
+/// The response and its timings: `start` is when the request started, less any wait for a
+/// connection or stream; `opened` how long opening a new connection for it took.
+fn completed(
+    at: Endpoint<'_>,
+    x: Exchanged,
+    opened: Opened,
+    start: Instant,
+    end: Instant,
+) -> CompletedResponse {
+    CompletedResponse {
+        status: x.status,
+        headers: x.headers,
+        body: x.body,
+        timings: Timings {
+            duration: end - start,
+            connecting: opened.connecting,
+            tls_handshaking: at.tls.then_some(opened.tls_handshaking),
+            waiting: (x.head_at - start).saturating_sub(opened.connecting + opened.tls_handshaking),
+            receiving: end - x.head_at,
+        },
+        bytes_sent: x.sent,
+        bytes_received: x.received,
+    }
+}
+
+/// The request as HTTP/2 sends it (see [`http2::request`]), with the authority [`build`] would
+/// send as `Host`.
+fn h2_request(
+    req: &OutgoingRequest,
+    uri: &Uri,
+    at: Endpoint<'_>,
+) -> Result<http::Request<()>, RequestError> {
+    let (target, host) = target_and_host(uri, at);
+    let body = req.body.as_deref().unwrap_or_default();
+    http2::request(&req.method, &target, host, &req.headers, body).map_err(RequestError::Invalid)
+}
+
+/// The request target (path and query, `/` at least) and the host as the `Host` header gives it.
+fn target_and_host<'u>(uri: &'u Uri, at: Endpoint<'_>) -> (Cow<'u, str>, &'u str) {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     // `http://host?q` has an empty path: the request line needs `/?q`.
     let target = if target.starts_with('/') {
@@ -475,9 +618,7 @@ fn build(
     } else {
         host_port
     };
-    let body = req.body.as_deref().unwrap_or_default();
-    h1::encode_request(&req.method, &target, host, &req.headers, body)
-        .map_err(RequestError::Invalid)
+    (target, host)
 }
 
 /// What the guest reads for [`RequestError::BodyTooLong`].

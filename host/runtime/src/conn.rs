@@ -127,6 +127,23 @@ impl Conn {
         Ok((conn, opened))
     }
 
+    /// Whether the TLS handshake chose HTTP/2 (ALPN `h2`): the connection is then handed to
+    /// [`crate::http2`] by [`Conn::into_h2`].
+    pub(crate) fn speaks_h2(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(tls) if tls.get_ref().1.alpn_protocol() == Some(b"h2"))
+    }
+
+    /// The TLS stream and permit of a connection that [`speaks_h2`](Conn::speaks_h2), before any
+    /// byte of HTTP went on it.
+    pub(crate) fn into_h2(
+        self,
+    ) -> Option<(Box<TlsStream<TcpStream>>, Option<OwnedSemaphorePermit>)> {
+        match self.stream {
+            Stream::Tls(tls) if self.buf.is_empty() => Some((tls, self._permit)),
+            _ => None,
+        }
+    }
+
     /// Whether an idle connection has closed (or the server sent something unasked): its socket
     /// became readable since the last response was read whole. No system call: the runtime's I/O
     /// driver has already noted the event.

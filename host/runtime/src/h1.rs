@@ -113,12 +113,18 @@ pub(crate) fn encode_request(
     Ok(EncodedRequest {
         bytes: out,
         head: method == "HEAD",
-        idempotent: matches!(
-            method,
-            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-        ),
+        idempotent: idempotent(method),
         close,
     })
+}
+
+/// Whether a request with this method may be sent again when its connection closed before any
+/// response (RFC 9110 9.2.2).
+pub(crate) fn idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -367,6 +373,28 @@ impl ResponseHeaders {
     /// True without headers.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+
+    /// The headers of an HTTP/2 response (names already lower case), in the map's order.
+    pub(crate) fn from_map(map: &http::HeaderMap) -> ResponseHeaders {
+        let size: usize = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+        let mut raw = Vec::with_capacity(size);
+        let mut spans = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            let at = |raw: &Vec<u8>| u32::try_from(raw.len()).unwrap_or(u32::MAX);
+            let name_start = at(&raw);
+            raw.extend_from_slice(name.as_str().as_bytes());
+            let value_start = at(&raw);
+            raw.extend_from_slice(value.as_bytes());
+            spans.push(Span {
+                name: name_start..value_start,
+                value: value_start..at(&raw),
+            });
+        }
+        ResponseHeaders {
+            raw: raw.into(),
+            spans,
+        }
     }
 
     /// As an `http::HeaderMap` (for `wasi:http`), skipping any name or value it refuses.

@@ -32,6 +32,7 @@ mod error;
 mod fiber_stack;
 mod h1;
 mod host;
+mod http2;
 mod orphans;
 mod output;
 mod pool;

@@ -18,6 +18,7 @@
 //! origin but someone waits for another is closed.
 
 use crate::conn::{Conn, OpenError, Opened};
+use crate::http2::H2Conn;
 use crate::tls::ClientTls;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -50,7 +51,9 @@ struct Origin {
     port: u16,
     tls: bool,
     idle: VecDeque<(Conn, Instant)>,
-    waiters: VecDeque<oneshot::Sender<Conn>>,
+    waiters: VecDeque<oneshot::Sender<Handoff>>,
+    /// HTTP/2 connections (shared by the requests on them) and when each last took a request.
+    h2: Vec<(H2Conn, Instant)>,
 }
 
 impl Origin {
@@ -87,13 +90,23 @@ pub(crate) enum Checkout {
     Reuse(Conn),
     /// Open a new connection; it keeps the permit while it is open.
     Open(Option<OwnedSemaphorePermit>),
+    /// An HTTP/2 connection that opened while the request waited in line.
+    Shared(H2Conn),
+}
+
+/// What a request waiting in line is handed.
+enum Handoff {
+    /// A connection that came back.
+    Conn(Conn),
+    /// A new HTTP/2 connection to the origin, which every request waiting for it can share.
+    H2(H2Conn),
 }
 
 /// Where a request stands after a look at its origin.
 enum Look {
     Ready(Checkout),
     /// Queued: a returning connection arrives here, or a permit frees.
-    Wait(oneshot::Receiver<Conn>, Arc<Semaphore>),
+    Wait(oneshot::Receiver<Handoff>, Arc<Semaphore>),
 }
 
 impl Pool {
@@ -110,6 +123,48 @@ impl Pool {
         let mut origins = self.origins.lock().expect("pool lock");
         for origin in origins.iter_mut() {
             origin.idle.clear();
+            origin.h2.retain(|(conn, _)| conn.active() > 0);
+        }
+    }
+
+    /// An HTTP/2 connection to `at` for a request to go on: the open one with the fewest streams,
+    /// if it has room for another; else none, so that the request opens another connection (as
+    /// Go's client does), unless `max-connections` leaves no permit for it: then that connection all
+    /// the same, where the request waits for a stream. None too when no HTTP/2
+    /// connection to `at` is open (the server may not speak it).
+    pub(crate) fn h2_conn(&self, at: Endpoint<'_>) -> Option<H2Conn> {
+        let mut origins = self.origins.lock().expect("pool lock");
+        let origin = origins.iter_mut().find(|o| o.is(at))?;
+        if origin.h2.is_empty() {
+            return None;
+        }
+        // Closed ones, and those nobody used for a long time (dropping the handle closes them).
+        origin.h2.retain(|(conn, since)| {
+            !conn.is_closed() && (conn.active() > 0 || since.elapsed() < IDLE_TIMEOUT)
+        });
+        let (conn, since) = origin.h2.iter_mut().min_by_key(|(conn, _)| conn.active())?;
+        let room = conn.has_room()
+            || self
+                .permits
+                .as_ref()
+                .is_some_and(|p| p.available_permits() == 0);
+        if !room {
+            return None;
+        }
+        *since = Instant::now();
+        Some(conn.clone())
+    }
+
+    /// Keep a new HTTP/2 connection to `at` for the requests that follow, and hand it to the
+    /// requests waiting in line for a connection to `at` (under `max-connections`): they share it
+    /// rather than wait for a permit that it holds.
+    pub(crate) fn add_h2(&self, at: Endpoint<'_>, conn: H2Conn) {
+        let mut origins = self.origins.lock().expect("pool lock");
+        if let Some(origin) = origins.iter_mut().find(|o| o.is(at)) {
+            while let Some(waiter) = origin.waiters.pop_front() {
+                let _ = waiter.send(Handoff::H2(conn.clone()));
+            }
+            origin.h2.push((conn, Instant::now()));
         }
     }
 
@@ -135,6 +190,7 @@ impl Pool {
                     tls: at.tls,
                     idle: VecDeque::new(),
                     waiters: VecDeque::new(),
+                    h2: Vec::new(),
                 });
                 origins.len() - 1
             }
@@ -181,10 +237,11 @@ impl Pool {
             return;
         };
         while let Some(waiter) = origins[i].waiters.pop_front() {
-            match waiter.send(conn) {
+            match waiter.send(Handoff::Conn(conn)) {
                 Ok(()) => return,
                 // That request gave up waiting: the next one.
-                Err(back) => conn = back,
+                Err(Handoff::Conn(back)) => conn = back,
+                Err(Handoff::H2(_)) => unreachable!("a connection was sent"),
             }
         }
         let others_wait = origins
@@ -203,14 +260,14 @@ impl Pool {
 }
 
 /// Wait in line for a connection handed over by `put_back`, or for a permit, whichever comes first.
-async fn wait(mut handed: oneshot::Receiver<Conn>, permits: Arc<Semaphore>) -> Checkout {
+async fn wait(mut handed: oneshot::Receiver<Handoff>, permits: Arc<Semaphore>) -> Checkout {
     // One `acquire` for the whole wait: the request keeps its place in the semaphore's queue.
     let acquire = permits.acquire_owned();
     tokio::pin!(acquire);
     tokio::select! {
         biased;
         conn = &mut handed => match conn {
-            Ok(conn) => Checkout::Reuse(conn),
+            Ok(handoff) => handoff.into(),
             // Never: the pool only drops a waiter's channel after sending on it.
             Err(_) => Checkout::Open(Some(
                 acquire.await.expect("the cap's semaphore is never closed"),
@@ -220,9 +277,18 @@ async fn wait(mut handed: oneshot::Receiver<Conn>, permits: Arc<Semaphore>) -> C
             let permit = permit.expect("the cap's semaphore is never closed");
             // A connection may have been handed over at the same time: use it, free the permit.
             match handed.try_recv() {
-                Ok(conn) => Checkout::Reuse(conn),
+                Ok(handoff) => handoff.into(),
                 Err(_) => Checkout::Open(Some(permit)),
             }
+        }
+    }
+}
+
+impl From<Handoff> for Checkout {
+    fn from(handoff: Handoff) -> Checkout {
+        match handoff {
+            Handoff::Conn(conn) => Checkout::Reuse(conn),
+            Handoff::H2(conn) => Checkout::Shared(conn),
         }
     }
 }
@@ -242,14 +308,21 @@ fn close_one_spare(origins: &mut [Origin], at: Endpoint<'_>) {
     }
 }
 
+/// A new connection: HTTP/1.1, or HTTP/2 when the TLS handshake chose it.
+pub(crate) enum Connected {
+    H1(Conn),
+    H2(H2Conn),
+}
+
 /// [`Conn::open`] in a task of its own on this thread, so its deep call stack (resolving, connecting,
-/// the TLS handshake with `tls` for an endpoint that needs it) is not on the caller's: a VU polls
-/// its requests on its fiber stack, whose touched pages stay resident for the VU's life.
+/// the TLS handshake with `tls` for an endpoint that needs it, and the HTTP/2 handshake when the
+/// server chose HTTP/2) is not on the caller's: a VU polls its requests on its fiber stack, whose
+/// touched pages stay resident for the VU's life.
 pub(crate) async fn open_in_task(
     at: Endpoint<'_>,
     tls: &ClientTls,
     permit: Option<OwnedSemaphorePermit>,
-) -> Result<(Conn, Opened), OpenError> {
+) -> Result<(Connected, Opened), OpenError> {
     /// Aborts the task when the request gives up (a timeout): the connection attempt and its
     /// permit must not outlive it.
     struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -261,7 +334,17 @@ pub(crate) async fn open_in_task(
     let (host, port) = (at.host.to_owned(), at.port);
     let tls = at.tls.then(|| tls.clone());
     let mut task = AbortOnDrop(tokio::spawn(async move {
-        Conn::open(&host, port, tls.as_ref(), permit).await
+        let (conn, opened) = Conn::open(&host, port, tls.as_ref(), permit).await?;
+        if !conn.speaks_h2() {
+            return Ok((Connected::H1(conn), opened));
+        }
+        let (stream, permit) = conn.into_h2().expect("a new TLS connection");
+        let h2 = H2Conn::handshake(*stream, permit).await.map_err(|e| {
+            OpenError::Connect(std::io::Error::other(format!(
+                "the HTTP/2 handshake failed: {e}"
+            )))
+        })?;
+        Ok((Connected::H2(h2), opened))
     }));
     match (&mut task.0).await {
         Ok(opened) => opened,

@@ -4,8 +4,10 @@
 //! Servers are verified against Mozilla's root certificates (compiled in, so a minimal container
 //! image without a system store works the same) plus the plan's `tls-ca-file`, or not at all with
 //! `insecure-skip-tls-verify` (k6's `insecureSkipTLSVerify`: for test systems with self-signed
-//! certificates). TLS 1.2 and 1.3 (rustls with ring), ALPN `http/1.1`, session resumption on: a
-//! connection opened after the first one to a server resumes its session, as browsers and k6 do.
+//! certificates). TLS 1.2 and 1.3 (rustls with ring), ALPN `h2` and `http/1.1` (HTTP/2 when the
+//! server chooses it, see [`crate::http2`]; `http/1.1` only with the plan's `http2 = false`), session
+//! resumption on: a connection opened after the first one to a server resumes its session, as
+//! browsers and k6 do.
 
 use crate::conn::OpenError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -118,7 +120,7 @@ impl ClientTls {
                     })?
             }
         };
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = alpn(true);
         Ok(ClientTls {
             connector: TlsConnector::from(Arc::new(config)),
             insecure: insecure_skip_verify,
@@ -131,6 +133,15 @@ impl ClientTls {
         DEFAULT
             .get_or_init(|| ClientTls::new(None, false).expect("no extra certificates to read"))
             .clone()
+    }
+
+    /// Offer HTTP/2 in the TLS handshake (ALPN `h2` before `http/1.1`; the plan's `http2`, on by
+    /// default) or HTTP/1.1 only. Servers that choose HTTP/2 get it; the others HTTP/1.1.
+    pub fn with_http2(mut self, on: bool) -> ClientTls {
+        let mut config = (**self.connector.config()).clone();
+        config.alpn_protocols = alpn(on);
+        self.connector = TlsConnector::from(Arc::new(config));
+        self
     }
 
     /// Whether servers go unverified (`insecure-skip-tls-verify`).
@@ -152,6 +163,15 @@ impl ClientTls {
             .connect(name, tcp)
             .await
             .map_err(|e| handshake_error(e, host))
+    }
+}
+
+/// The protocols offered in the handshake, the preferred one first.
+fn alpn(http2: bool) -> Vec<Vec<u8>> {
+    if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
     }
 }
 
@@ -491,9 +511,16 @@ mod tests {
             HttpClient::new(vec![origin]).with_tls(tls)
         }
 
-        /// A client that trusts `t`'s certificate.
-        fn trusting(t: &TlsTarget) -> HttpClient {
-            client(t, ClientTls::new(Some(&t.tls.cert_pem), false).unwrap())
+        /// A client that trusts `t`'s certificate and offers HTTP/2 or only HTTP/1.1.
+        fn speaking(t: &TlsTarget, http2: bool) -> HttpClient {
+            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
+            client(t, tls.with_http2(http2))
+        }
+
+        /// Whether every request `t` saw came over the protocol asked for.
+        fn assert_protocol(t: &TlsTarget, http2: bool) {
+            let (all, h2) = (t.state.requests_total(), t.state.http2_requests_total());
+            assert_eq!(h2, if http2 { all } else { 0 }, "{h2} of {all} over HTTP/2");
         }
 
         fn request(
@@ -516,8 +543,14 @@ mod tests {
         /// times, the others reuse its connection.
         #[tokio::test]
         async fn requests_reuse_one_verified_tls_connection() {
+            for http2 in [false, true] {
+                reuse_one_connection(http2).await;
+            }
+        }
+
+        async fn reuse_one_connection(http2: bool) {
             let t = target().await;
-            let c = trusting(&t);
+            let c = speaking(&t, http2);
             for i in 0..5 {
                 let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
                 assert_eq!((resp.status, &resp.body[..]), (200, &b"ok\n"[..]));
@@ -536,14 +569,22 @@ mod tests {
             }
             assert_eq!(t.state.requests_total(), 5);
             assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, http2);
             t.task.abort();
         }
 
-        /// A body of several MiB goes through rustls's writer while the response is read.
+        /// A body of several MiB goes through rustls's writer while the response is read (over
+        /// HTTP/2, as the server's flow control allows).
         #[tokio::test]
         async fn a_large_upload_goes_out_whole() {
+            for http2 in [false, true] {
+                large_upload(http2).await;
+            }
+        }
+
+        async fn large_upload(http2: bool) {
             let t = target().await;
-            let c = trusting(&t);
+            let c = speaking(&t, http2);
             let name = "x".repeat(1_500_000);
             let body = format!(r#"{{"username": "{name}", "password": "secret"}}"#).into_bytes();
             let len = body.len() as u64;
@@ -562,6 +603,7 @@ mod tests {
             let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
             assert_eq!(resp.status, 200);
             assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, http2);
             t.task.abort();
         }
 
@@ -569,8 +611,14 @@ mod tests {
         /// body: 413) is heard over TLS too, and the rest of the upload is not sent.
         #[tokio::test]
         async fn an_early_answer_to_an_upload_ends_it() {
+            for http2 in [false, true] {
+                early_answer(http2).await;
+            }
+        }
+
+        async fn early_answer(http2: bool) {
             let t = target().await;
-            let c = trusting(&t);
+            let c = speaking(&t, http2);
             let body = vec![b' '; 16 << 20];
             let resp = c
                 .send(&request(&t, "POST", "/login", Some(body)))
@@ -580,6 +628,127 @@ mod tests {
             assert!(resp.bytes_sent < 16 << 20, "{}", resp.bytes_sent);
             let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
             assert_eq!(resp.status, 200);
+            assert_protocol(&t, http2);
+            t.task.abort();
+        }
+
+        /// Over HTTP/2, requests at the same time share one connection, each a stream; every
+        /// response is whole, and the bytes counted add up to more than the bodies.
+        #[tokio::test]
+        async fn http2_carries_requests_at_the_same_time_on_one_connection() {
+            let t = target().await;
+            let c = speaking(&t, true);
+            let get = |path: &str| request(&t, "GET", path, None);
+            // The first request opens the connection; the others find it.
+            assert_eq!(c.send(&get("/")).await.unwrap().status, 200);
+            let requests: Vec<_> = (0..20).map(|_| get("/delay/50")).collect();
+            let began = std::time::Instant::now();
+            let responses =
+                futures_util::future::join_all(requests.iter().map(|r| c.send(r))).await;
+            // One after another they would take a second.
+            assert!(
+                began.elapsed() < Duration::from_millis(900),
+                "{:?}",
+                began.elapsed()
+            );
+            let (mut sent, mut received) = (0, 0);
+            for resp in responses {
+                let resp = resp.unwrap();
+                assert_eq!((resp.status, &resp.body[..]), (200, &b"ok\n"[..]));
+                assert_eq!(resp.timings.connecting, Duration::ZERO);
+                assert!(resp.timings.duration >= Duration::from_millis(50));
+                // The connection's bytes go to the requests as they end: exact in total, not
+                // per request while streams overlap.
+                sent += resp.bytes_sent;
+                received += resp.bytes_received;
+            }
+            // At least a frame header per request and way, and the three bytes of each body.
+            assert!(
+                sent > 20 * 9 && received > 20 * (9 + 3),
+                "{sent} {received}"
+            );
+            assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, true);
+            t.task.abort();
+        }
+
+        /// Under `max-connections`, requests beyond the server's streams per connection wait on
+        /// the connections there are rather than open more.
+        #[tokio::test]
+        async fn http2_keeps_to_max_connections() {
+            let t = target().await;
+            let origin = AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            };
+            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
+            let c = HttpClient::with_max_connections(vec![origin], Some(1)).with_tls(tls);
+            let requests: Vec<_> = (0..30)
+                .map(|_| request(&t, "GET", "/delay/20", None))
+                .collect();
+            for resp in futures_util::future::join_all(requests.iter().map(|r| c.send(r))).await {
+                assert_eq!(resp.unwrap().status, 200);
+            }
+            assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, true);
+            t.task.abort();
+        }
+
+        /// A body longer than the client's limit fails its request (`BodyTooLong`, from the
+        /// `content-length`) and resets only its stream: the connection carries on. A discarded
+        /// body is read and counted, not kept. A request that times out resets its stream too.
+        #[tokio::test]
+        async fn http2_limits_end_a_stream_not_the_connection() {
+            let t = target().await;
+            let c = speaking(&t, true).with_body_limit(1000);
+            let err = c
+                .send(&request(&t, "GET", "/bytes/5000", None))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err,
+                RequestError::BodyTooLong {
+                    limit: 1000,
+                    status: 200
+                }
+            );
+            let mut discard = request(&t, "GET", "/bytes/100000", None);
+            discard.discard_body = true;
+            let resp = c.send(&discard).await.unwrap();
+            assert!(resp.body.is_empty());
+            assert!(resp.bytes_received > 100_000, "{}", resp.bytes_received);
+            let mut slow = request(&t, "GET", "/delay/5000", None);
+            slow.timeout = Duration::from_millis(100);
+            assert_eq!(c.send(&slow).await.unwrap_err(), RequestError::Timeout);
+            let resp = c.send(&request(&t, "GET", "/", None)).await.unwrap();
+            assert_eq!(resp.status, 200);
+            assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, true);
+            t.task.abort();
+        }
+
+        /// A large download arrives whole over HTTP/2 (flow-control windows released as it is
+        /// read), and `HEAD` gets the headers without a body.
+        #[tokio::test]
+        async fn http2_downloads_and_head() {
+            let t = target().await;
+            let c = speaking(&t, true);
+            let resp = c
+                .send(&request(&t, "GET", "/bytes/3000000", None))
+                .await
+                .unwrap();
+            assert_eq!(resp.body.len(), 3_000_000);
+            assert!(resp.body.iter().all(|&b| b == b'x'));
+            assert!(resp.bytes_received > 3_000_000);
+            let resp = c
+                .send(&request(&t, "HEAD", "/bytes/3000000", None))
+                .await
+                .unwrap();
+            assert_eq!(resp.status, 200);
+            assert!(resp.body.is_empty());
+            assert_eq!(resp.headers.get("content-length"), Some(&b"3000000"[..]));
+            assert_eq!(t.state.connections_total(), 1);
             t.task.abort();
         }
 

@@ -52,6 +52,8 @@
 //!   its handler runs, so a `/delay` request still waiting is already counted.
 //! - `target_requests_by_route_total{route="..."}` (counter): the same, split by route template
 //!   (`/delay/{ms}`, not `/delay/250`); unknown paths are `route="unmatched"`.
+//! - `target_http2_requests_total` (counter): of those, the requests that came over HTTP/2 (with
+//!   TLS, to clients that chose it).
 //! - `target_active_sessions` (gauge): sessions currently logged in.
 //! - `target_connections_total` (counter): TCP connections accepted (a load generator that keeps
 //!   connections alive opens few).
@@ -123,6 +125,11 @@ impl TargetState {
     /// What `target_requests_total` reports: requests handled, excluding `/metrics`.
     pub fn requests_total(&self) -> u64 {
         self.counters.total()
+    }
+
+    /// What `target_http2_requests_total` reports: of `requests_total`, those over HTTP/2.
+    pub fn http2_requests_total(&self) -> u64 {
+        self.counters.http2()
     }
 
     /// What `target_active_sessions` reports: sessions currently logged in.

@@ -91,6 +91,8 @@ struct PaddedCounter(AtomicU64);
 #[derive(Default)]
 pub(crate) struct RequestCounters {
     by_route: [PaddedCounter; RouteId::ALL.len()],
+    /// Of those, the requests that came over HTTP/2.
+    http2: PaddedCounter,
 }
 
 impl RequestCounters {
@@ -107,6 +109,11 @@ impl RequestCounters {
     /// Requests counted on every route.
     pub(crate) fn total(&self) -> u64 {
         RouteId::ALL.iter().map(|&route| self.get(route)).sum()
+    }
+
+    /// Requests counted that came over HTTP/2.
+    pub(crate) fn http2(&self) -> u64 {
+        self.http2.0.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -132,6 +139,13 @@ impl RequestCounters {
                 self.get(route)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP target_http2_requests_total Of target_requests_total, the requests that came over HTTP/2.\n\
+             # TYPE target_http2_requests_total counter\n\
+             target_http2_requests_total {}",
+            self.http2()
+        );
         let _ = writeln!(
             out,
             "# HELP target_active_sessions Sessions currently logged in.\n\
@@ -193,9 +207,9 @@ pub(crate) struct Counted<S> {
     layer: CountLayer,
 }
 
-impl<S, R> Service<R> for Counted<S>
+impl<S, B> Service<axum::http::Request<B>> for Counted<S>
 where
-    S: Service<R>,
+    S: Service<axum::http::Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -205,8 +219,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
         self.layer.state.counters.record(self.layer.route);
+        if request.version() == axum::http::Version::HTTP_2 {
+            self.layer
+                .state
+                .counters
+                .http2
+                .0
+                .fetch_add(1, Ordering::Relaxed);
+        }
         self.inner.call(request)
     }
 }
@@ -238,6 +260,7 @@ mod tests {
         for name in [
             "target_requests_total",
             "target_requests_by_route_total",
+            "target_http2_requests_total",
             "target_active_sessions",
             "target_connections_total",
         ] {

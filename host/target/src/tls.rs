@@ -100,7 +100,8 @@ fn acceptor(
     let mut config = builder
         .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key.clone_key()))
         .context("setting up TLS with the self-signed certificate")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 for clients that offer it (browsers, k6, Stampede), HTTP/1.1 for the others.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

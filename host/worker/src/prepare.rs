@@ -159,7 +159,9 @@ fn client_tls(
         (Some(_), pem) => pem,
         (None, _) => None,
     };
-    ClientTls::with_identity(ca_pem, insecure, identity).map_err(|e| e.to_string())
+    ClientTls::with_identity(ca_pem, insecure, identity)
+        .map(|tls| tls.with_http2(plan.options.http2))
+        .map_err(|e| e.to_string())
 }
 
 /// `isolation = "shared"` needs a component built for the world `scenario-shared`. (The other way

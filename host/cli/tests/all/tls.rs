@@ -62,6 +62,8 @@ async fn the_shop_flow_over_https_counts_exactly_what_the_target_saw() {
     let reqs = run.metric("http_reqs", "count");
     assert!(reqs > 100.0, "{}", run.stdout());
     assert_eq!(reqs as u64, t.state.requests_total());
+    // The target offers HTTP/2, and Stampede takes it by default.
+    assert_eq!(reqs as u64, t.state.http2_requests_total());
     assert_eq!(run.metric("http_req_failed", "passes"), 0.0);
     // One handshake per connection, at most one connection per VU.
     let connections = t.state.connections_total();
@@ -74,6 +76,72 @@ async fn the_shop_flow_over_https_counts_exactly_what_the_target_saw() {
         "{}",
         run.stdout()
     );
+    t.task.abort();
+}
+
+/// `http2 = false` keeps to HTTP/1.1 with a server that offers HTTP/2; with HTTP/2 (the default)
+/// and `max-connections = 1`, the VUs' requests share one connection as streams.
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_is_taken_when_offered_and_shares_a_connection_between_vus() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tls_target(dir.path()).await;
+    let origin = format!("https://{}", t.addr);
+    let ca = format!(
+        "tls-ca-file = {:?}",
+        dir.path().join("ca.pem").display().to_string()
+    );
+
+    let plan = shop_plan(
+        &origin,
+        &format!(
+            "{ca}
+http2 = false"
+        ),
+    );
+    let run = run_plan(&plan, &["--vus", "10", "--duration", "1s"]).await;
+    assert_eq!(
+        run.code(),
+        0,
+        "{}
+{}",
+        run.stderr(),
+        run.stdout()
+    );
+    assert_shop_flow(&run);
+    let h1 = t.state.requests_total();
+    assert_eq!(h1, run.metric("http_reqs", "count") as u64);
+    assert_eq!(t.state.http2_requests_total(), 0);
+
+    let connections = t.state.connections_total();
+    let plan = shop_plan(
+        &origin,
+        &format!(
+            "{ca}
+max-connections = 1"
+        ),
+    );
+    let run = run_plan(
+        &plan,
+        &["--vus", "10", "--duration", "2s", "--threads", "1"],
+    )
+    .await;
+    assert_eq!(
+        run.code(),
+        0,
+        "{}
+{}",
+        run.stderr(),
+        run.stdout()
+    );
+    assert_shop_flow(&run);
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+    let h2 = t.state.requests_total() - h1;
+    assert_eq!(h2, run.metric("http_reqs", "count") as u64);
+    assert_eq!(t.state.http2_requests_total(), h2);
+    assert_eq!(t.state.connections_total() - connections, 1);
+    // Counted as HTTP/2 frames: every request has its bytes.
+    assert!(run.metric("data_received", "count") > 0.0);
+    assert!(run.metric("data_sent", "count") > 0.0);
     t.task.abort();
 }
 

@@ -1,0 +1,514 @@
+//! HTTP/2 connections, for `https://` servers that choose it in the TLS handshake (ALPN `h2`), as
+//! browsers, Go's client and so k6 use it: many requests at once on one connection, each a stream.
+//!
+//! Unlike an HTTP/1.1 connection ([`crate::conn`]), which the request that holds it drives, an
+//! HTTP/2 connection is shared by every request of its VU thread to that origin at the same time, so
+//! it is driven by a task of its own (the `h2` crate's `Connection`), and requests hold a handle.
+//! The pool ([`crate::pool`]) keeps the handles by origin and opens another connection when every
+//! open one carries as many streams as its server allows.
+//!
+//! `data_sent` and `data_received` count the connection's bytes as HTTP/2 frames (compressed
+//! headers, `DATA`, and the connection's own frames), before encryption, as HTTP/1.1 counts its
+//! bytes: each request that ends takes what the connection has carried since the last one ended, so
+//! the totals are exact while one request's share is approximate when streams overlap.
+
+use crate::client::RequestError;
+use crate::conn::{ExchangeError, Exchanged};
+use crate::h1::{MAX_HEAD, ResponseHeaders};
+use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+use h2::Reason;
+use h2::client::SendRequest;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Flow-control window per stream: what a server may send ahead of the client's reading. Larger
+/// than the protocol's 64 KiB default, which would cap a large download at one window per round
+/// trip (Go's client allows 4 MiB).
+const STREAM_WINDOW: u32 = 4 << 20;
+/// Flow-control window of the whole connection.
+const CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// A handle to one HTTP/2 connection. Cheap to clone; the connection closes when the last handle
+/// and stream are gone (or the server closes it).
+#[derive(Clone)]
+pub(crate) struct H2Conn {
+    send: SendRequest<Bytes>,
+    state: Arc<State>,
+}
+
+/// What the connection's task and its requests share.
+#[derive(Default)]
+struct State {
+    /// Streams open now.
+    active: AtomicUsize,
+    /// The connection's task has ended: nothing more goes on it.
+    closed: AtomicBool,
+    /// Bytes since the last request that ended took them.
+    counts: Counts,
+    /// The server refused the client's certificate (or its lack of one) after the TLS handshake,
+    /// as TLS 1.3 servers do: what to tell the user, kept from the read that failed (the `h2`
+    /// crate hands its requests only the error's text).
+    refused: std::sync::OnceLock<String>,
+}
+
+#[derive(Default)]
+struct Counts {
+    read: AtomicU64,
+    written: AtomicU64,
+}
+
+impl H2Conn {
+    /// The HTTP/2 handshake on `io` (a TLS stream whose ALPN chose `h2`), and the task that drives
+    /// the connection on this thread from then on; the task holds `permit` (under
+    /// `max-connections`) until the connection closes.
+    pub(crate) async fn handshake<T>(
+        io: T,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<H2Conn, h2::Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let state = Arc::new(State::default());
+        let io = Counted {
+            io,
+            state: state.clone(),
+        };
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_header_list_size(MAX_HEAD as u32)
+            // No server push: a load test asks for what it measures.
+            .enable_push(false)
+            .handshake(io)
+            .await?;
+        let closed = state.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = connection.await;
+            closed.closed.store(true, Ordering::Release);
+        });
+        Ok(H2Conn { send, state })
+    }
+
+    /// Whether the connection has closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.closed.load(Ordering::Acquire)
+    }
+
+    /// Streams open on it now.
+    pub(crate) fn active(&self) -> usize {
+        self.state.active.load(Ordering::Relaxed)
+    }
+
+    /// Whether another stream may open now without waiting (the server's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`, 100 until its settings arrive).
+    pub(crate) fn has_room(&self) -> bool {
+        self.active() < self.send.current_max_send_streams()
+    }
+
+    /// Send `request` (with `body`) as a stream of its own and read the whole response; a body
+    /// longer than `max_body` fails as soon as that is known, unless `discard` (then it is read and
+    /// counted, not kept). Also returns how long the request waited for the server to allow
+    /// another stream (not part of its time, as the wait for a connection is not).
+    pub(crate) async fn exchange(
+        &self,
+        request: http::Request<()>,
+        body: Option<Bytes>,
+        max_body: u64,
+        discard: bool,
+    ) -> Result<(Exchanged, Duration), ExchangeError> {
+        let _stream = Active::open(&self.state);
+        let began = Instant::now();
+        let closed = |e| self.closed(e);
+        let mut send = self.send.clone().ready().await.map_err(closed)?;
+        let queued = began.elapsed();
+        let head_only = request.method() == http::Method::HEAD;
+        let body = body.filter(|b| !b.is_empty());
+        let (response, upload) = send.send_request(request, body.is_none()).map_err(closed)?;
+        let response = match body {
+            Some(body) => {
+                // The upload goes while the response is awaited: a server may answer (and reset
+                // the stream) before it has read it all.
+                let mut upload = upload;
+                let sending = std::pin::pin!(send_body(&mut upload, body));
+                let mut response = std::pin::pin!(response);
+                tokio::select! {
+                    biased;
+                    r = &mut response => r,
+                    sent = sending => match sent {
+                        Ok(()) => response.await,
+                        // The server may have answered and reset the upload: its answer counts.
+                        Err(e) => match response.as_mut().now_or_never() {
+                            Some(r) => r,
+                            None => return Err(self.failed(e)),
+                        },
+                    },
+                }
+            }
+            None => response.await,
+        }
+        .map_err(|e| match e.reason() {
+            // Refused before the server did anything with it: safe to send again.
+            Some(Reason::REFUSED_STREAM) => closed(e),
+            _ if e.is_io() || e.is_go_away() => closed(e),
+            _ => self.failed(e),
+        })?;
+        let head_at = Instant::now();
+        let (parts, mut recv) = response.into_parts();
+        let status = parts.status.as_u16();
+        let limit = if discard { u64::MAX } else { max_body };
+        let too_long = || {
+            ExchangeError::Failed(RequestError::BodyTooLong {
+                limit: max_body,
+                status,
+            })
+        };
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if !head_only && declared.is_some_and(|n| n > limit) {
+            // Dropping the stream resets it (CANCEL): the connection carries on.
+            return Err(too_long());
+        }
+        let mut kept = BytesMut::new();
+        let mut length = 0u64;
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.map_err(|e| self.failed(e))?;
+            let n = chunk.len();
+            length += n as u64;
+            let _ = recv.flow_control().release_capacity(n);
+            if length > limit {
+                return Err(too_long());
+            }
+            if !discard {
+                if kept.is_empty() {
+                    kept = BytesMut::from(chunk);
+                } else {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
+        }
+        let (sent, received) = self.state.counts.take();
+        Ok((
+            Exchanged {
+                status,
+                headers: ResponseHeaders::from_map(&parts.headers),
+                body: kept.freeze(),
+                head_at,
+                received,
+                sent,
+                reusable: true,
+            },
+            queued,
+        ))
+    }
+}
+
+impl H2Conn {
+    /// The connection could not take the request, or broke before any response to it: on a
+    /// connection that carried requests before, an idempotent request may go again on another.
+    fn closed(&self, e: h2::Error) -> ExchangeError {
+        match self.state.refused.get() {
+            Some(message) => refused(message),
+            None => ExchangeError::NoResponse(format!("the HTTP/2 connection closed: {e}")),
+        }
+    }
+
+    /// A stream that failed once its response had begun, or that the server reset.
+    fn failed(&self, e: h2::Error) -> ExchangeError {
+        if let Some(message) = self.state.refused.get() {
+            return refused(message);
+        }
+        ExchangeError::Failed(if e.is_io() {
+            RequestError::Connect(format!("the HTTP/2 connection broke: {e}"))
+        } else {
+            RequestError::Protocol(format!("HTTP/2: {e}"))
+        })
+    }
+}
+
+/// The server refused the client's certificate.
+fn refused(message: &str) -> ExchangeError {
+    ExchangeError::Failed(RequestError::Tls {
+        message: message.to_owned(),
+        certificate: false,
+    })
+}
+
+impl Counts {
+    /// Bytes written and read since the last call.
+    fn take(&self) -> (u64, u64) {
+        (
+            self.written.swap(0, Ordering::Relaxed),
+            self.read.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// A stream counted open for as long as this lives.
+struct Active<'a>(&'a State);
+
+impl<'a> Active<'a> {
+    fn open(state: &'a State) -> Active<'a> {
+        state.active.fetch_add(1, Ordering::Relaxed);
+        Active(state)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Send `body` on `upload` as the server's flow control allows, ending the stream with it.
+async fn send_body(upload: &mut h2::SendStream<Bytes>, mut body: Bytes) -> Result<(), h2::Error> {
+    while !body.is_empty() {
+        upload.reserve_capacity(body.len());
+        let granted = match std::future::poll_fn(|cx| upload.poll_capacity(cx)).await {
+            Some(granted) => granted?,
+            None => return Err(h2::Error::from(Reason::STREAM_CLOSED)),
+        };
+        if granted == 0 {
+            continue;
+        }
+        let part = body.split_to(granted.min(body.len()));
+        upload.send_data(part, body.is_empty())?;
+    }
+    Ok(())
+}
+
+/// Headers that belong to one HTTP/1.1 connection and have no place in HTTP/2 (RFC 9113 8.2.2):
+/// a request's own are left out rather than refused, as browsers and Go's client do.
+fn connection_specific(name: &http::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+    )
+}
+
+/// The request as HTTP/2 sends it: `method`, `https://authority` with `target` (path and query),
+/// and `headers` (a `Host` header becomes the authority; `Content-Length` is set for a body, or a
+/// POST, PUT or PATCH without one, and one the caller wrote must match it; `TE` only as
+/// `trailers`). Errors say what is wrong with the request, as [`crate::h1::encode_request`]'s do.
+pub(crate) fn request(
+    method: &str,
+    target: &str,
+    authority: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<http::Request<()>, String> {
+    let method = http::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("bad method `{method}`"))?;
+    let mut authority = std::borrow::Cow::Borrowed(authority);
+    let mut map = http::HeaderMap::with_capacity(headers.len() + 1);
+    let mut length = None;
+    for (name, value) in headers {
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("bad header name `{name}`"))?;
+        let bad_value = || format!("bad value for header `{name}`");
+        if header == http::header::HOST {
+            authority = std::borrow::Cow::Owned(value.trim().to_owned());
+            continue;
+        }
+        if header == http::header::CONTENT_LENGTH {
+            let n: u64 = value.trim().parse().map_err(|_| bad_value())?;
+            length = Some(n);
+            continue;
+        }
+        if connection_specific(&header)
+            || (header == http::header::TE && !value.trim().eq_ignore_ascii_case("trailers"))
+        {
+            continue;
+        }
+        let value = http::HeaderValue::from_str(value).map_err(|_| bad_value())?;
+        map.append(header, value);
+    }
+    if let Some(n) = length
+        && n != body.len() as u64
+    {
+        return Err(format!(
+            "Content-Length {n} does not match the body's {} bytes",
+            body.len()
+        ));
+    }
+    if !body.is_empty()
+        || length.is_some()
+        || matches!(
+            method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
+        )
+    {
+        map.insert(http::header::CONTENT_LENGTH, body.len().into());
+    }
+    let uri = http::Uri::builder()
+        .scheme("https")
+        .authority(&*authority)
+        .path_and_query(target)
+        .build()
+        .map_err(|e| format!("bad URL for HTTP/2 (`{authority}`, `{target}`): {e}"))?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = http::Version::HTTP_2;
+    *request.headers_mut() = map;
+    Ok(request)
+}
+
+/// A connection's I/O, counting the bytes that go through it.
+struct Counted<T> {
+    io: T,
+    state: Arc<State>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        self.state
+            .counts
+            .read
+            .fetch_add(n as u64, Ordering::Relaxed);
+        if let Poll::Ready(Err(e)) = &polled
+            && let Some(message) = crate::tls::refused_after_handshake(e)
+        {
+            let _ = self.state.refused.set(message);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.state
+                .counts
+                .written
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.state
+                .counts
+                .written
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_leaves_out_connection_headers_and_takes_host_as_its_authority() {
+        let r = request(
+            "GET",
+            "/a?b=1",
+            "127.0.0.1:8443",
+            &headers(&[
+                ("Connection", "keep-alive"),
+                ("Keep-Alive", "5"),
+                ("Host", "shop.test:8443"),
+                ("X-Trace", "1"),
+                ("TE", "gzip"),
+            ]),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.uri().to_string(), "https://shop.test:8443/a?b=1");
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-trace"]);
+        assert_eq!(r.version(), http::Version::HTTP_2);
+    }
+
+    #[test]
+    fn a_body_or_a_post_gets_its_length_and_a_wrong_one_is_refused() {
+        let r = request("POST", "/", "h", &[], b"").unwrap();
+        assert_eq!(r.headers()["content-length"], "0");
+        let r = request(
+            "PUT",
+            "/",
+            "h",
+            &headers(&[("content-length", "3")]),
+            b"abc",
+        )
+        .unwrap();
+        assert_eq!(r.headers()["content-length"], "3");
+        let e = request(
+            "PUT",
+            "/",
+            "h",
+            &headers(&[("Content-Length", "4")]),
+            b"abc",
+        );
+        assert_eq!(
+            e.unwrap_err(),
+            "Content-Length 4 does not match the body's 3 bytes"
+        );
+        let r = request("GET", "/", "h", &[], b"").unwrap();
+        assert!(r.headers().get("content-length").is_none());
+    }
+
+    #[test]
+    fn bad_methods_and_headers_are_named() {
+        assert_eq!(
+            request("GE T", "/", "h", &[], b"").unwrap_err(),
+            "bad method `GE T`"
+        );
+        assert_eq!(
+            request("GET", "/", "h", &headers(&[("x y", "1")]), b"").unwrap_err(),
+            "bad header name `x y`"
+        );
+        assert_eq!(
+            request("GET", "/", "h", &headers(&[("x", "a\nb")]), b"").unwrap_err(),
+            "bad value for header `x`"
+        );
+    }
+}
