@@ -43,7 +43,7 @@ def start_nginx(work, port, extra_headers=0, tls=False):
     """nginx (one worker, pinned like every target) in directory `work`, on 127.0.0.1:`port`,
     answering every GET with `ok\\n` and its 5 usual response headers plus `extra_headers` more
     (`x-extra-0: value-0`, ...); with `tls`, over https with a self-signed certificate made here
-    with openssl. The caller checks `nginx_path()` first and stops the process."""
+    with openssl, and HTTP/2 to clients that offer it (ALPN). The caller checks `nginx_path()` first and stops the process."""
     add = "".join(f"add_header x-extra-{i} value-{i}; " for i in range(extra_headers))
     listen = f"127.0.0.1:{port}"
     if tls:
@@ -54,7 +54,8 @@ def start_nginx(work, port, extra_headers=0, tls=False):
                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
                         "-days", "1", "-subj", "/CN=127.0.0.1"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        listen += f" ssl; ssl_certificate {cert}; ssl_certificate_key {key}"
+        # HTTP/2 for clients that offer it (Stampede by default), HTTP/1.1 for the others (wrk).
+        listen += f" ssl http2; ssl_certificate {cert}; ssl_certificate_key {key}"
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""worker_processes 1;

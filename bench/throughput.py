@@ -14,9 +14,11 @@ CPU 0, runs on CPU 1, one after the other and each for DURATION seconds with CON
 and prints requests/s, CPU seconds per 1,000 requests, p50/p99 and peak RSS of each, plus Stampede's
 ratios to each reference. Load goes only to 127.0.0.1; every run stops by itself.
 
-With `--https`, the same over TLS: nginx with `listen ... ssl` and a self-signed P-256 certificate
-(openssl), and `stampede target --tls`; only Stampede (with `insecure-skip-tls-verify`, so both
-tools skip verification, which costs only at a handshake anyway) and wrk (OpenSSL) speak TLS here.
+With `--https`, the same over TLS: nginx with `listen ... ssl http2` and a self-signed P-256
+certificate (openssl), and `stampede target --tls`; only Stampede (with `insecure-skip-tls-verify`, so
+both tools skip verification, which costs only at a handshake anyway) and wrk (OpenSSL) speak TLS
+here. Both targets offer HTTP/2 and HTTP/1.1 (ALPN); wrk speaks HTTP/1.1 only, so the `stampede` row
+runs with `http2 = false` (like for like), and a `stampede-h2` row with HTTP/2 (the default) follows.
 
 usage: bench/throughput.py [--https] DURATION CONNECTIONS [ROUNDS=3]
 """
@@ -98,33 +100,41 @@ def run_all(name, url, origin, secs, conns, rounds, work):
     print(f"{'tool':<12}{'requests':>10}{'req/s':>10}{'CPU s/1k req':>14}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MiB':>14}")
     for tool, n, rate, cpu_per, p50, p99, rss in rows:
         print(f"{tool:<12}{n:>10.0f}{rate:>10.0f}{cpu_per * 1000:>14.4f}{p50:>9.3f}{p99:>9.3f}{rss / 1024:>14.1f}")
-    s_rate, s_cpu = rows[0][2], rows[0][3]
-    for tool, _, rate, cpu_per, *_ in rows[1:]:
-        spread = [div(r[0][2], r[i][2]) for r in per_round for i in [tools.index(tool)]]
-        print(f"stampede / {tool}: req/s {div(s_rate, rate):.2f} (rounds: "
-              f"{', '.join(f'{x:.2f}' for x in spread)}), CPU per request {div(s_cpu, cpu_per):.2f}")
+    # Stampede's ratio to every reference (and, over TLS, HTTP/2's to wrk as well).
+    pairs = [(0, j) for j in range(1, len(rows))]
+    if "stampede-h2" in tools and "wrk" in tools:
+        pairs.append((tools.index("stampede-h2"), tools.index("wrk")))
+    for i, j in pairs:
+        spread = [div(r[i][2], r[j][2]) for r in per_round]
+        print(f"{tools[i]} / {tools[j]}: req/s {div(rows[i][2], rows[j][2]):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in spread)}), CPU per request "
+              f"{div(rows[i][3], rows[j][3]):.2f}")
 
 
 def one_round(name, url, origin, secs, conns, work):
     """One run of each tool: rows of (tool, requests, req/s, CPU s, p50 ms, p99 ms, peak RSS KiB)."""
     rows = []
     https = url.startswith("https://")
-    plan = rust_get_plan(os.path.join(work, f"plan-{name}.toml"), origin, url, f"""
+    # Over TLS: HTTP/1.1 first (as wrk speaks it), then HTTP/2.
+    for label, options in ([("stampede", "insecure-skip-tls-verify = true\nhttp2 = false\n"),
+                            ("stampede-h2", "insecure-skip-tls-verify = true\n")]
+                           if https else [("stampede", "")]):
+        plan = rust_get_plan(os.path.join(work, f"plan-{name}-{label}.toml"), origin, url, f"""
 [scenarios.get]
 executor = "constant-vus"
 vus = {conns}
 duration = "{secs}s"
-""" + ("[options]\ninsecure-skip-tls-verify = true\n" if https else ""))
-    # Warm the compile cache so compilation is not measured.
-    warm(plan)
-    summary = os.path.join(work, f"s-{name}.json")
-    _, cpu, rss = measure(PIN_GEN + [BIN, "run", plan, "--quiet", "--summary-json", summary],
-                          os.path.join(work, "s.out"))
-    s = json.load(open(summary))
-    assert s["metrics"]["checks"]["fails"] == 0, "checks failed during the benchmark"
-    n = s["metrics"]["http_reqs"]["count"]
-    d = s["metrics"]["http_req_duration"]
-    rows.append(("stampede", n, n / s["run"]["duration_s"], cpu, d["med"], d["p99"], rss))
+""" + (f"[options]\n{options}" if options else ""))
+        # Warm the compile cache so compilation is not measured.
+        warm(plan)
+        summary = os.path.join(work, f"s-{name}.json")
+        _, cpu, rss = measure(PIN_GEN + [BIN, "run", plan, "--quiet", "--summary-json", summary],
+                              os.path.join(work, "s.out"))
+        s = json.load(open(summary))
+        assert s["metrics"]["checks"]["fails"] == 0, "checks failed during the benchmark"
+        n = s["metrics"]["http_reqs"]["count"]
+        d = s["metrics"]["http_req_duration"]
+        rows.append((label, n, n / s["run"]["duration_s"], cpu, d["med"], d["p99"], rss))
 
     out = os.path.join(work, "w.out")
     _, cpu, rss = measure(PIN_GEN + ["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--latency", url], out)

@@ -360,7 +360,8 @@ impl HttpClient {
             let (mut conn, reused) = match checkout {
                 Checkout::Reuse(conn) => (conn, true),
                 Checkout::Shared(h2) => {
-                    return self.on_h2(&h2, req, uri, at, opened, queued).await;
+                    // Boxed (as below): the HTTP/1.1 path's future stays as small as it was.
+                    return Box::pin(self.on_h2(&h2, req, uri, at, opened, queued)).await;
                 }
                 Checkout::Open(permit) => {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
@@ -384,7 +385,7 @@ impl HttpClient {
                         Connected::H1(conn) => (conn, false),
                         Connected::H2(h2) => {
                             self.pool.add_h2(at, h2.clone());
-                            return self.on_h2(&h2, req, uri, at, opened, queued).await;
+                            return Box::pin(self.on_h2(&h2, req, uri, at, opened, queued)).await;
                         }
                     }
                 }

@@ -229,6 +229,9 @@ impl H2Conn {
         }
         ExchangeError::Failed(if e.is_io() {
             RequestError::Connect(format!("the HTTP/2 connection broke: {e}"))
+        } else if let Some(reason) = e.reason() {
+            // The code too (`INTERNAL_ERROR`), which the server's logs and docs use.
+            RequestError::Protocol(format!("HTTP/2: {e} ({reason:?})"))
         } else {
             RequestError::Protocol(format!("HTTP/2: {e}"))
         })

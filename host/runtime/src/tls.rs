@@ -989,6 +989,96 @@ mod tests {
             }
         }
 
+        /// An HTTP/2 server on 127.0.0.1 presenting `cert`: on each connection it answers the first
+        /// request `200 ok`, then `then` the second one, and says `GOAWAY` after it; its port, and
+        /// the connections it accepted.
+        async fn h2_server(
+            cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+            then: Option<h2::Reason>,
+        ) -> (u16, Arc<AtomicU64>) {
+            let mut config = server_config(cert, None, rustls::DEFAULT_VERSIONS);
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            let accepted = Arc::new(AtomicU64::new(0));
+            let counted = accepted.clone();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = l.accept().await {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let Ok(mut conn) = h2::server::handshake(tls).await else {
+                            return;
+                        };
+                        let mut served = 0;
+                        while let Some(Ok((_, mut respond))) = conn.accept().await {
+                            served += 1;
+                            match (served, then) {
+                                (1, _) => {
+                                    let head = http::Response::new(());
+                                    let mut body = respond.send_response(head, false).unwrap();
+                                    body.send_data(bytes::Bytes::from_static(b"ok"), true)
+                                        .unwrap();
+                                }
+                                (_, Some(reason)) => respond.send_reset(reason),
+                                _ => {}
+                            }
+                            if served == 2 || then.is_none() {
+                                conn.graceful_shutdown();
+                            }
+                        }
+                    });
+                }
+            });
+            (port, accepted)
+        }
+
+        /// A server that says `GOAWAY` after each answer: the next request goes on a new
+        /// connection, whether the `GOAWAY` arrived before it or not; none fails.
+        #[tokio::test]
+        async fn an_http2_connection_the_server_ends_is_replaced() {
+            let cert = certificate(&["127.0.0.1"], None);
+            let (port, accepted) = h2_server(&cert, None).await;
+            let c = client(port, &cert);
+            for i in 0..4 {
+                let resp = c.send(&get(port)).await.unwrap();
+                assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
+                if i % 2 == 1 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            assert_eq!(accepted.load(Ordering::Relaxed), 4);
+        }
+
+        /// A stream the server refuses (`REFUSED_STREAM`: not processed) goes again on another
+        /// connection; one it resets otherwise fails its request with a `protocol` error that
+        /// names the reason, and nothing is sent again.
+        #[tokio::test]
+        async fn a_refused_http2_stream_goes_again_and_a_reset_one_fails() {
+            let cert = certificate(&["127.0.0.1"], None);
+            let (port, accepted) = h2_server(&cert, Some(h2::Reason::REFUSED_STREAM)).await;
+            let c = client(port, &cert);
+            for _ in 0..2 {
+                let resp = c.send(&get(port)).await.unwrap();
+                assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
+            }
+            assert_eq!(accepted.load(Ordering::Relaxed), 2);
+
+            let (port, accepted) = h2_server(&cert, Some(h2::Reason::INTERNAL_ERROR)).await;
+            let c = client(port, &cert);
+            assert_eq!(c.send(&get(port)).await.unwrap().status, 200);
+            let err = c.send(&get(port)).await.unwrap_err();
+            let RequestError::Protocol(message) = &err else {
+                panic!("a protocol error: {err:?}");
+            };
+            assert!(message.contains("INTERNAL_ERROR"), "{message}");
+            assert_eq!(accepted.load(Ordering::Relaxed), 1);
+        }
+
         /// A body that runs until the close ends at a close without close_notify too; and a
         /// `Connection: close` answer is not reused.
         #[tokio::test]

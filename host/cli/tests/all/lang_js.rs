@@ -504,7 +504,7 @@ iterations = 3
     assert_eq!(run.metric("http_reqs", "count"), 3.0);
 }
 
-/// `fetch()` of an `https://` URL goes over TLS like `http.send`: trusted through the plan's
+/// `fetch()` of an `https://` URL goes over TLS (and HTTP/2) like `http.send`: trusted through the plan's
 /// `tls-ca-file` every fetch succeeds and reaches the target; without it each fetch rejects, is
 /// counted as a failed request tagged `error_code=tls`, and the log says what to set.
 #[tokio::test(flavor = "multi_thread")]
@@ -547,6 +547,8 @@ iterations = 5
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_eq!(run.metric("http_reqs", "count"), 10.0, "{}", run.stdout());
     assert_eq!(t.state.requests_total(), 10);
+    // The target offers HTTP/2, and fetch() takes it as http.send does.
+    assert_eq!(t.state.http2_requests_total(), 10);
     assert_eq!(run.metric("http_req_tls_handshaking", "count"), 10.0);
 
     let untrusted = plan("", r#""http_req_failed{error_code:tls}" = ["rate == 1"]"#);

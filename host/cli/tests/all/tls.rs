@@ -142,6 +142,34 @@ max-connections = 1"
     // Counted as HTTP/2 frames: every request has its bytes.
     assert!(run.metric("data_received", "count") > 0.0);
     assert!(run.metric("data_sent", "count") > 0.0);
+
+    // A redirect that sets a cookie: the next hop, on the same HTTP/2 connection, carries it.
+    let before = (t.state.requests_total(), t.state.http2_requests_total());
+    let listen = t.addr.to_string();
+    let plan = get_plan(&listen, &ca, r#"checks = ["rate == 1"]"#).replace(
+        &format!("url = \"https://{listen}/\""),
+        &format!(
+            "url = \"https://{listen}/cookies/set?flavour=oat\"\nexpect_body = '\"flavour\":\"oat\"'"
+        ),
+    );
+    assert!(plan.contains("expect_body"), "{plan}");
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
+    let reqs = run.metric("http_reqs", "count");
+    assert_eq!(
+        reqs,
+        2.0 * run.metric("iterations", "count"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.check_passes("body has expect_body") > 0,
+        "{}",
+        run.stdout()
+    );
+    let after = (t.state.requests_total(), t.state.http2_requests_total());
+    assert_eq!(after.0 - before.0, reqs as u64);
+    assert_eq!(after.1 - before.1, reqs as u64);
     t.task.abort();
 }
 
