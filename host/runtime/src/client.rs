@@ -243,7 +243,7 @@ impl HttpClient {
             tokio::time::Instant::from_std(start),
             req.timeout,
         ));
-        let exchange = std::pin::pin!(self.exchange(at, checkout, &request, req, &uri));
+        let exchange = std::pin::pin!(self.exchange(at, checkout, Some(&request), req, &uri));
         let (conn, x, opened, queued) = timer::before(deadline, exchange)
             .await
             .ok_or(RequestError::Timeout)??;
@@ -257,9 +257,8 @@ impl HttpClient {
         Ok(completed(at, x, opened, start + queued, end))
     }
 
-    /// [`send_within`](Self::send_within) on an open HTTP/2 connection. When it closed before the
-    /// request got any response (the server sent `GOAWAY`, or refused the stream), an idempotent
-    /// request goes again the usual way, on another connection.
+    /// [`send_within`](Self::send_within) on an open HTTP/2 connection (see
+    /// [`exchange`](Self::exchange) for what happens when it fails the request unanswered).
     async fn send_h2(
         &self,
         req: &OutgoingRequest,
@@ -268,81 +267,58 @@ impl HttpClient {
         h2: H2Conn,
         mut deadline: Pin<&mut tokio::time::Sleep>,
     ) -> Result<CompletedResponse, RequestError> {
-        let request = h2_request(req, uri, at)?;
         let start = Instant::now();
         deadline.as_mut().reset(timer::after(
             tokio::time::Instant::from_std(start),
             req.timeout,
         ));
-        let exchange = async {
-            match self.exchange_h2(&h2, request, req).await {
-                Err(ExchangeError::NoResponse(_)) if h1::idempotent(&req.method) => {
-                    let began = Instant::now();
-                    let request = build(req, uri, at)?;
-                    let checkout = self.pool.checkout(at).await;
-                    let waited = began.elapsed();
-                    let (conn, x, opened, queued) =
-                        self.exchange(at, checkout, &request, req, uri).await?;
-                    if x.reusable
-                        && let Some(conn) = conn
-                    {
-                        self.pool.put_back(at, conn);
-                    }
-                    Ok((x, opened, waited + queued))
-                }
-                Err(e) => Err(h2_error(e, at)),
-                Ok((x, queued)) => Ok((x, Opened::default(), queued)),
-            }
-        };
-        let exchange = std::pin::pin!(exchange);
-        let (x, opened, queued) = timer::before(deadline, exchange)
+        let exchange = std::pin::pin!(self.exchange(at, Checkout::Shared(h2), None, req, uri));
+        let (conn, x, opened, queued) = timer::before(deadline, exchange)
             .await
             .ok_or(RequestError::Timeout)??;
-        Ok(completed(at, x, opened, start + queued, Instant::now()))
-    }
-
-    /// [`exchange`](Self::exchange)'s request on an HTTP/2 connection it opened or was handed.
-    async fn on_h2(
-        &self,
-        h2: &H2Conn,
-        req: &OutgoingRequest,
-        uri: &Uri,
-        at: Endpoint<'_>,
-        opened: Opened,
-        queued: Duration,
-    ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
-        let request = h2_request(req, uri, at)?;
-        match self.exchange_h2(h2, request, req).await {
-            Ok((x, waited)) => Ok((None, x, opened, queued + waited)),
-            Err(e) => Err(h2_error(e, at)),
+        let end = Instant::now();
+        if x.reusable
+            && let Some(conn) = conn
+        {
+            self.pool.put_back(at, conn);
         }
+        Ok(completed(at, x, opened, start + queued, end))
     }
 
     /// One request on an HTTP/2 connection.
     async fn exchange_h2(
         &self,
         h2: &H2Conn,
-        request: http::Request<()>,
         req: &OutgoingRequest,
+        uri: &Uri,
+        at: Endpoint<'_>,
     ) -> Result<(Exchanged, Duration), ExchangeError> {
+        let request = h2_request(req, uri, at).map_err(ExchangeError::Failed)?;
         let body = req.body.as_deref().map(Bytes::copy_from_slice);
-        h2.exchange(request, body, self.max_body, req.discard_body)
-            .await
+        let result = h2
+            .exchange(request, body, self.max_body, req.discard_body)
+            .await;
+        self.pool.h2_done(at, h2);
+        result
     }
 
-    /// Send `request` on the checked-out connection (opening it first if need be) and read its
+    /// Send the request on the checked-out connection (opening it first if need be) and read its
     /// whole response. When a pooled connection turns out closed before any response came (the
     /// server closed it while idle), an idempotent request goes again on another (a few times at
     /// most); others fail, as they may have reached the server.
     ///
     /// A new connection to an `https://` server that chooses HTTP/2 becomes one of the pool's
-    /// HTTP/2 connections, and the request goes on it (`req` and `uri` are the request before its
-    /// HTTP/1.1 encoding); no connection comes back then.
+    /// HTTP/2 connections, and the request goes on it; no connection comes back then. A request
+    /// an HTTP/2 connection did not send, or whose stream the server did not process
+    /// (`REFUSED_STREAM`, a `GOAWAY` that leaves it out), goes again whatever its method, as Go's
+    /// client does: on another open HTTP/2 connection to the origin if there is one, else the
+    /// usual way. `request` is the HTTP/1.1 encoding of `req` (to `uri`), made here if none is
+    /// given and an HTTP/1.1 connection turns up.
     async fn exchange(
         &self,
         at: Endpoint<'_>,
         mut checkout: Checkout,
-        request: &EncodedRequest,
+        request: Option<&EncodedRequest>,
         req: &OutgoingRequest,
         uri: &Uri,
     ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
@@ -354,15 +330,13 @@ impl HttpClient {
             message: format!("{}:{port}: {message}", bracketed(host)),
             certificate,
         };
+        let mut built = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (mut conn, reused) = match checkout {
-                Checkout::Reuse(conn) => (conn, true),
-                Checkout::Shared(h2) => {
-                    // Boxed (as below): the HTTP/1.1 path's future stays as small as it was.
-                    return Box::pin(self.on_h2(&h2, req, uri, at, opened, queued)).await;
-                }
+            let (via, reused) = match checkout {
+                Checkout::Reuse(conn) => (Connected::H1(conn), true),
+                Checkout::Shared(h2) => (Connected::H2(h2), true),
                 Checkout::Open(permit) => {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
                     // the task's handle meanwhile.
@@ -381,14 +355,34 @@ impl HttpClient {
                             })?;
                     opened.connecting += took.connecting;
                     opened.tls_handshaking += took.tls_handshaking;
-                    match conn {
-                        Connected::H1(conn) => (conn, false),
-                        Connected::H2(h2) => {
-                            self.pool.add_h2(at, h2.clone());
-                            return Box::pin(self.on_h2(&h2, req, uri, at, opened, queued)).await;
-                        }
+                    if let Connected::H2(h2) = &conn {
+                        self.pool.add_h2(at, h2.clone());
                     }
+                    (conn, false)
                 }
+            };
+            let mut conn = match via {
+                Connected::H1(conn) => conn,
+                Connected::H2(h2) => {
+                    // Boxed: the HTTP/1.1 path's future stays as small as it was.
+                    match Box::pin(self.exchange_h2(&h2, req, uri, at)).await {
+                        Ok((x, waited)) => return Ok((None, x, opened, queued + waited)),
+                        Err(ExchangeError::Unsent(_)) if attempt < SEND_ATTEMPTS => {}
+                        Err(ExchangeError::NoResponse(_))
+                            if reused && h1::idempotent(&req.method) && attempt < SEND_ATTEMPTS => {
+                        }
+                        Err(e) => return Err(h2_error(e, at)),
+                    }
+                    drop(h2);
+                    let began = Instant::now();
+                    checkout = self.next_checkout(at).await;
+                    queued += began.elapsed();
+                    continue;
+                }
+            };
+            let request = match request {
+                Some(request) => request,
+                None => &*built.insert(build(req, uri, at)?),
             };
             match conn.exchange(request, self.max_body, discard_body).await {
                 Ok(x) => return Ok((Some(conn), x, opened, queued)),
@@ -397,10 +391,10 @@ impl HttpClient {
                 {
                     drop(conn);
                     let began = Instant::now();
-                    checkout = self.pool.checkout(at).await;
+                    checkout = self.next_checkout(at).await;
                     queued += began.elapsed();
                 }
-                Err(ExchangeError::NoResponse(m)) => {
+                Err(ExchangeError::NoResponse(m) | ExchangeError::Unsent(m)) => {
                     return Err(RequestError::Connect(format!(
                         "{m} ({}:{port})",
                         bracketed(host)
@@ -412,6 +406,15 @@ impl HttpClient {
                 })) => return Err(tls_failed(message, certificate)),
                 Err(ExchangeError::Failed(e)) => return Err(e),
             }
+        }
+    }
+
+    /// Where a request goes again: an open HTTP/2 connection to `at` with room, else a pooled or
+    /// new connection.
+    async fn next_checkout(&self, at: Endpoint<'_>) -> Checkout {
+        match at.tls.then(|| self.pool.h2_conn(at)).flatten() {
+            Some(h2) => Checkout::Shared(h2),
+            None => self.pool.checkout(at).await,
         }
     }
 
@@ -552,7 +555,9 @@ fn build(
 fn h2_error(e: ExchangeError, at: Endpoint<'_>) -> RequestError {
     let server = format!("{}:{}", bracketed(at.host), at.port);
     match e {
-        ExchangeError::NoResponse(m) => RequestError::Connect(format!("{m} ({server})")),
+        ExchangeError::NoResponse(m) | ExchangeError::Unsent(m) => {
+            RequestError::Connect(format!("{m} ({server})"))
+        }
         ExchangeError::Failed(RequestError::Tls {
             message,
             certificate,

@@ -87,6 +87,10 @@ pub(crate) enum ExchangeError {
     /// The connection failed or closed before any byte of a response: on a reused connection the
     /// server most likely closed it while idle, and an idempotent request may go again on another.
     NoResponse(String),
+    /// The request was not sent, or the server did not process it (HTTP/2's `REFUSED_STREAM`, or
+    /// a `GOAWAY` that leaves its stream out): it may go again on another connection whatever its
+    /// method.
+    Unsent(String),
     /// Anything else.
     Failed(RequestError),
 }

@@ -10,7 +10,8 @@
 //! `data_sent` and `data_received` count the connection's bytes as HTTP/2 frames (compressed
 //! headers, `DATA`, and the connection's own frames), before encryption, as HTTP/1.1 counts its
 //! bytes: each request that ends takes what the connection has carried since the last one ended, so
-//! the totals are exact while one request's share is approximate when streams overlap.
+//! one request's share is approximate when streams overlap (and the bytes after a connection's last
+//! response are not counted).
 
 use crate::client::RequestError;
 use crate::conn::{ExchangeError, Exchanged};
@@ -47,6 +48,8 @@ pub(crate) struct H2Conn {
 struct State {
     /// Streams open now.
     active: AtomicUsize,
+    /// Told when a stream ends, for requests waiting for one.
+    freed: tokio::sync::Notify,
     /// The connection's task has ended: nothing more goes on it.
     closed: AtomicBool,
     /// Bytes since the last request that ended took them.
@@ -80,6 +83,8 @@ impl H2Conn {
             state: state.clone(),
         };
         let (send, connection) = h2::client::Builder::new()
+            // Until the server's settings say otherwise (`h2` would assume no limit).
+            .initial_max_send_streams(100)
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_header_list_size(MAX_HEAD as u32)
@@ -96,7 +101,12 @@ impl H2Conn {
         Ok(H2Conn { send, state })
     }
 
-    /// Whether the connection has closed.
+    /// Whether `other` is a handle to the same connection.
+    pub(crate) fn same(&self, other: &H2Conn) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    /// Whether the connection has closed (or was retired: it takes no more requests).
     pub(crate) fn is_closed(&self) -> bool {
         self.state.closed.load(Ordering::Acquire)
     }
@@ -107,15 +117,46 @@ impl H2Conn {
     }
 
     /// Whether another stream may open now without waiting (the server's
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS`, 100 until its settings arrive).
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`; 100 until its settings arrive, as Go and hyper assume).
     pub(crate) fn has_room(&self) -> bool {
         self.active() < self.send.current_max_send_streams()
+    }
+
+    /// Take no more requests: the connection failed one before sending it or before any answer
+    /// (the server is going away, or the connection broke), so the pool stops choosing it; the
+    /// streams already on it finish.
+    fn retire(&self) {
+        self.state.closed.store(true, Ordering::Release);
+    }
+
+    /// A stream of this connection, once the server's limit on open streams allows one more
+    /// (`h2` itself would queue the request inside its response future, where the wait could not
+    /// be told apart from the server's time).
+    async fn admit(&self) -> Active<'_> {
+        let state = &*self.state;
+        loop {
+            // Registered before the check: a stream that ends after it wakes this one.
+            let freed = state.freed.notified();
+            let open = state.active.load(Ordering::Acquire);
+            if open < self.send.current_max_send_streams()
+                && state
+                    .active
+                    .compare_exchange(open, open + 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Active(state);
+            }
+            if open < self.send.current_max_send_streams() {
+                continue;
+            }
+            freed.await;
+        }
     }
 
     /// Send `request` (with `body`) as a stream of its own and read the whole response; a body
     /// longer than `max_body` fails as soon as that is known, unless `discard` (then it is read and
     /// counted, not kept). Also returns how long the request waited for the server to allow
-    /// another stream (not part of its time, as the wait for a connection is not).
+    /// another stream (left out of its timings, as the wait for a connection is).
     pub(crate) async fn exchange(
         &self,
         request: http::Request<()>,
@@ -123,41 +164,57 @@ impl H2Conn {
         max_body: u64,
         discard: bool,
     ) -> Result<(Exchanged, Duration), ExchangeError> {
-        let _stream = Active::open(&self.state);
         let began = Instant::now();
-        let closed = |e| self.closed(e);
-        let mut send = self.send.clone().ready().await.map_err(closed)?;
+        let _stream = self.admit().await;
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| self.unsent(e))?;
         let queued = began.elapsed();
         let head_only = request.method() == http::Method::HEAD;
         let body = body.filter(|b| !b.is_empty());
-        let (response, upload) = send.send_request(request, body.is_none()).map_err(closed)?;
-        let response = match body {
-            Some(body) => {
-                // The upload goes while the response is awaited: a server may answer (and reset
-                // the stream) before it has read it all.
-                let mut upload = upload;
-                let sending = std::pin::pin!(send_body(&mut upload, body));
-                let mut response = std::pin::pin!(response);
-                tokio::select! {
-                    biased;
-                    r = &mut response => r,
-                    sent = sending => match sent {
-                        Ok(()) => response.await,
+        let (response, upload) = send
+            .send_request(request, body.is_none())
+            .map_err(|e| self.unsent(e))?;
+        // The upload goes on while the response comes: a server may answer before it has read it
+        // all (a `413`, and then reset the stream), or answer its head first and read on.
+        let mut sending = std::pin::pin!(async move {
+            match body {
+                Some(body) => send_body(upload, body).await,
+                None => Ok(()),
+            }
+        });
+        let mut upload_done = false;
+        let mut response = std::pin::pin!(response);
+        let response = loop {
+            tokio::select! {
+                biased;
+                r = &mut response => break r,
+                sent = &mut sending, if !upload_done => {
+                    upload_done = true;
+                    if let Err(e) = sent {
                         // The server may have answered and reset the upload: its answer counts.
-                        Err(e) => match response.as_mut().now_or_never() {
-                            Some(r) => r,
+                        match response.as_mut().now_or_never() {
+                            Some(r) => break r,
                             None => return Err(self.failed(e)),
-                        },
-                    },
+                        }
+                    }
                 }
             }
-            None => response.await,
         }
-        .map_err(|e| match e.reason() {
-            // Refused before the server did anything with it: safe to send again.
-            Some(Reason::REFUSED_STREAM) => closed(e),
-            _ if e.is_io() || e.is_go_away() => closed(e),
-            _ => self.failed(e),
+        .map_err(|e| {
+            if e.reason() == Some(Reason::REFUSED_STREAM) || e.is_go_away() {
+                // Refused, or beyond the last stream a GOAWAY says the server processed: not
+                // processed, so safe to send again whatever the method.
+                self.unsent(e)
+            } else if e.is_io() {
+                self.retire();
+                self.closed(e)
+            } else {
+                self.failed(e)
+            }
         })?;
         let head_at = Instant::now();
         let (parts, mut recv) = response.into_parts();
@@ -174,13 +231,26 @@ impl H2Conn {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if !head_only && declared.is_some_and(|n| n > limit) {
+        // (`HEAD`, `204` and `304` have no body whatever their `Content-Length` says.)
+        let bodiless = head_only || status == 204 || status == 304;
+        if !bodiless && declared.is_some_and(|n| n > limit) {
             // Dropping the stream resets it (CANCEL): the connection carries on.
             return Err(too_long());
         }
         let mut kept = BytesMut::new();
         let mut length = 0u64;
-        while let Some(chunk) = recv.data().await {
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                chunk = recv.data() => chunk,
+                // The rest of an upload the server reads after answering its head; if it stops
+                // reading, its reset ends the response too.
+                _ = &mut sending, if !upload_done => {
+                    upload_done = true;
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else { break };
             let chunk = chunk.map_err(|e| self.failed(e))?;
             let n = chunk.len();
             length += n as u64;
@@ -213,12 +283,26 @@ impl H2Conn {
 }
 
 impl H2Conn {
-    /// The connection could not take the request, or broke before any response to it: on a
-    /// connection that carried requests before, an idempotent request may go again on another.
+    /// The connection broke before any response to the request: an idempotent request may go
+    /// again on another connection.
     fn closed(&self, e: h2::Error) -> ExchangeError {
         match self.state.refused.get() {
             Some(message) => refused(message),
             None => ExchangeError::NoResponse(format!("the HTTP/2 connection closed: {e}")),
+        }
+    }
+
+    /// The request was not sent, or the server did not process it (`REFUSED_STREAM`, or a
+    /// `GOAWAY` that leaves it out): it may go again on another connection whatever its method.
+    /// The connection takes no more requests.
+    fn unsent(&self, e: h2::Error) -> ExchangeError {
+        self.retire();
+        match self.state.refused.get() {
+            Some(message) => refused(message),
+            None if e.reason() == Some(Reason::REFUSED_STREAM) => {
+                ExchangeError::Unsent(format!("the HTTP/2 server refused the stream: {e}"))
+            }
+            None => ExchangeError::Unsent(format!("the HTTP/2 connection is closing: {e}")),
         }
     }
 
@@ -259,23 +343,18 @@ impl Counts {
 /// A stream counted open for as long as this lives.
 struct Active<'a>(&'a State);
 
-impl<'a> Active<'a> {
-    fn open(state: &'a State) -> Active<'a> {
-        state.active.fetch_add(1, Ordering::Relaxed);
-        Active(state)
-    }
-}
-
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_waiters();
     }
 }
 
 /// Send `body` on `upload` as the server's flow control allows, ending the stream with it.
-async fn send_body(upload: &mut h2::SendStream<Bytes>, mut body: Bytes) -> Result<(), h2::Error> {
+async fn send_body(mut upload: h2::SendStream<Bytes>, mut body: Bytes) -> Result<(), h2::Error> {
     while !body.is_empty() {
-        upload.reserve_capacity(body.len());
+        // At most 1 MiB asked at a time (`h2` keeps the request in 32 bits).
+        upload.reserve_capacity(body.len().min(1 << 20));
         let granted = match std::future::poll_fn(|cx| upload.poll_capacity(cx)).await {
             Some(granted) => granted?,
             None => return Err(h2::Error::from(Reason::STREAM_CLOSED)),

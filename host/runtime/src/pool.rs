@@ -70,18 +70,38 @@ impl Origin {
         !self.waiters.is_empty()
     }
 
-    /// Close idle connections that the server closed or that expired (freeing their permits);
+    /// Close idle connections that the server closed or that expired, and let go of HTTP/2
+    /// connections that closed or went unused that long (freeing their permits once they close);
     /// true if there were any.
     fn prune(&mut self) -> bool {
-        let before = self.idle.len();
+        let before = self.idle.len() + self.h2.len();
         self.idle.retain(usable);
-        self.idle.len() < before
+        self.h2.retain(h2_usable);
+        self.idle.len() + self.h2.len() < before
+    }
+
+    /// Let go of one HTTP/2 connection that carries no stream now (it closes once the requests
+    /// that still hold it are done with it, and frees its permit); true if there was one.
+    fn drop_idle_h2(&mut self) -> bool {
+        match self.h2.iter().position(|(conn, _)| conn.active() == 0) {
+            Some(i) => {
+                self.h2.swap_remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }
 
 /// Whether an idle connection may still be reused: open, and idle for less than [`IDLE_TIMEOUT`].
 fn usable((conn, since): &(Conn, Instant)) -> bool {
     !conn.is_closed() && since.elapsed() < IDLE_TIMEOUT
+}
+
+/// Whether an HTTP/2 connection may take more requests: open, not retired, and with a stream or
+/// a request less than [`IDLE_TIMEOUT`] ago.
+fn h2_usable((conn, since): &(H2Conn, Instant)) -> bool {
+    !conn.is_closed() && (conn.active() > 0 || since.elapsed() < IDLE_TIMEOUT)
 }
 
 /// A connection to send on: a pooled one, or a permit (when capped) to open a new one.
@@ -139,9 +159,7 @@ impl Pool {
             return None;
         }
         // Closed ones, and those nobody used for a long time (dropping the handle closes them).
-        origin.h2.retain(|(conn, since)| {
-            !conn.is_closed() && (conn.active() > 0 || since.elapsed() < IDLE_TIMEOUT)
-        });
+        origin.h2.retain(h2_usable);
         let (conn, since) = origin.h2.iter_mut().min_by_key(|(conn, _)| conn.active())?;
         let room = conn.has_room()
             || self
@@ -153,6 +171,29 @@ impl Pool {
         }
         *since = Instant::now();
         Some(conn.clone())
+    }
+
+    /// After a request on HTTP/2 connection `conn` to `at`: under `max-connections`, when requests
+    /// wait for a connection to another origin and none for this one, an idle `conn` closes so its
+    /// permit goes to them (as an HTTP/1.1 connection that comes back then closes, see
+    /// [`Pool::put_back`]).
+    pub(crate) fn h2_done(&self, at: Endpoint<'_>, conn: &H2Conn) {
+        if self.permits.is_none() || conn.active() > 0 {
+            return;
+        }
+        let mut origins = self.origins.lock().expect("pool lock");
+        let Some(i) = origins.iter().position(|o| o.is(at)) else {
+            return;
+        };
+        let others_wait = origins
+            .iter_mut()
+            .enumerate()
+            .any(|(j, o)| j != i && o.has_waiters());
+        if others_wait && !origins[i].has_waiters() {
+            origins[i]
+                .h2
+                .retain(|(c, _)| !(c.same(conn) && c.active() == 0));
+        }
     }
 
     /// Keep a new HTTP/2 connection to `at` for the requests that follow, and hand it to the
@@ -303,6 +344,9 @@ fn close_one_spare(origins: &mut [Origin], at: Endpoint<'_>) {
         if !origin.idle.is_empty() && !origin.has_waiters() {
             // The oldest; dropping it closes it.
             origin.idle.pop_front();
+            return;
+        }
+        if !origin.has_waiters() && origin.drop_idle_h2() {
             return;
         }
     }

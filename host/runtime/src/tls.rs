@@ -695,6 +695,68 @@ mod tests {
             t.task.abort();
         }
 
+        /// Under `max-connections = 1`, an idle HTTP/2 connection to one origin gives its permit
+        /// up to a request for another origin (it would otherwise hold it until the server closed
+        /// it, and that request would wait for ever).
+        #[tokio::test]
+        async fn http2_gives_its_permit_to_another_origin() {
+            let (a, b) = (target().await, target().await);
+            let origins = [&a, &b].map(|t| AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            });
+            let mut roots = a.tls.cert_pem.clone();
+            roots.push_str(&b.tls.cert_pem);
+            let tls = ClientTls::new(Some(&roots), false).unwrap();
+            let c = HttpClient::with_max_connections(origins.to_vec(), Some(1)).with_tls(tls);
+            for t in [&a, &b, &a] {
+                let req = request(t, "GET", "/", None);
+                let resp = tokio::time::timeout(Duration::from_secs(10), c.send(&req))
+                    .await
+                    .expect("a request waited for the other origin's permit")
+                    .unwrap();
+                assert_eq!(resp.status, 200);
+            }
+            assert_eq!(a.state.connections_total(), 2);
+            assert_eq!(b.state.connections_total(), 1);
+            assert_protocol(&a, true);
+            assert_protocol(&b, true);
+            a.task.abort();
+            b.task.abort();
+        }
+
+        /// More requests at once than the server allows streams on one connection (the demo
+        /// target allows 200), under `max-connections = 1`: the excess waits for a stream, and
+        /// the wait is not part of the requests' timings.
+        #[tokio::test]
+        async fn http2_requests_beyond_the_stream_limit_wait_for_a_stream() {
+            let t = target().await;
+            let origin = AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            };
+            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
+            let c = HttpClient::with_max_connections(vec![origin], Some(1)).with_tls(tls);
+            let requests: Vec<_> = (0..500)
+                .map(|_| request(&t, "GET", "/delay/100", None))
+                .collect();
+            for resp in futures_util::future::join_all(requests.iter().map(|r| c.send(r))).await {
+                let resp = resp.unwrap();
+                assert_eq!(resp.status, 200);
+                // A 100 ms answer, whichever wave of streams it was in (three waves in all).
+                assert!(
+                    resp.timings.duration < Duration::from_millis(250),
+                    "{:?}",
+                    resp.timings
+                );
+            }
+            assert_eq!(t.state.connections_total(), 1);
+            assert_protocol(&t, true);
+            t.task.abort();
+        }
+
         /// A body longer than the client's limit fails its request (`BodyTooLong`, from the
         /// `content-length`) and resets only its stream: the connection carries on. A discarded
         /// body is read and counted, not kept. A request that times out resets its stream too.
@@ -1062,8 +1124,11 @@ mod tests {
             let cert = certificate(&["127.0.0.1"], None);
             let (port, accepted) = h2_server(&cert, Some(h2::Reason::REFUSED_STREAM)).await;
             let c = client(port, &cert);
-            for _ in 0..2 {
-                let resp = c.send(&get(port)).await.unwrap();
+            // Whatever the method: a refused stream was not processed.
+            for method in ["GET", "POST"] {
+                let mut req = get(port);
+                req.method = method.into();
+                let resp = c.send(&req).await.unwrap();
                 assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]));
             }
             assert_eq!(accepted.load(Ordering::Relaxed), 2);
@@ -1077,6 +1142,48 @@ mod tests {
             };
             assert!(message.contains("INTERNAL_ERROR"), "{message}");
             assert_eq!(accepted.load(Ordering::Relaxed), 1);
+        }
+
+        /// A server that answers an upload's head at once and reads the body after: the upload
+        /// goes on while the response's body is awaited, and both end whole.
+        #[tokio::test]
+        async fn an_http2_upload_goes_on_after_the_answer_began() {
+            let cert = certificate(&["127.0.0.1"], None);
+            let mut config = server_config(&cert, None, rustls::DEFAULT_VERSIONS);
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let (tcp, _) = l.accept().await.unwrap();
+                let tls = acceptor.accept(tcp).await.unwrap();
+                let mut conn = h2::server::handshake(tls).await.unwrap();
+                let (request, mut respond) = conn.accept().await.unwrap().unwrap();
+                tokio::spawn(async move {
+                    let mut answer = respond
+                        .send_response(http::Response::new(()), false)
+                        .unwrap();
+                    let mut body = request.into_body();
+                    let mut length = 0;
+                    while let Some(chunk) = body.data().await {
+                        let chunk = chunk.unwrap();
+                        length += chunk.len();
+                        let _ = body.flow_control().release_capacity(chunk.len());
+                    }
+                    answer
+                        .send_data(bytes::Bytes::from(length.to_string()), true)
+                        .unwrap();
+                });
+                while conn.accept().await.is_some() {}
+            });
+            let c = client(port, &cert);
+            let mut req = get(port);
+            req.method = "POST".into();
+            req.body = Some(vec![b'x'; 3 << 20]);
+            let resp = c.send(&req).await.unwrap();
+            assert_eq!(resp.status, 200);
+            assert_eq!(&resp.body[..], (3 << 20).to_string().as_bytes());
+            assert!(resp.bytes_sent > 3 << 20, "{}", resp.bytes_sent);
         }
 
         /// A body that runs until the close ends at a close without close_notify too; and a
