@@ -235,30 +235,38 @@ impl HttpClient {
             // Boxed: the HTTP/1.1 path's future stays as small as it was.
             return Box::pin(self.send_h2(req, &uri, at, h2, deadline)).await;
         }
-        let request = build(req, &uri, at)?;
-        // Waiting for a connection under `max-connections` is not part of the request's time.
-        let checkout = self.pool.checkout(at).await;
-        let start = Instant::now();
-        deadline.as_mut().reset(timer::after(
-            tokio::time::Instant::from_std(start),
-            req.timeout,
-        ));
-        let exchange = std::pin::pin!(self.exchange(at, checkout, Some(&request), req, &uri));
-        let (conn, x, opened, queued) = timer::before(deadline, exchange)
-            .await
-            .ok_or(RequestError::Timeout)??;
-        let end = Instant::now();
-        if x.reusable
-            && let Some(conn) = conn
-        {
-            self.pool.put_back(at, conn);
-        }
-        // A retry's wait for a connection is not part of the request's time either.
-        Ok(completed(at, x, opened, start + queued, end))
+        // In a block of its own, so that what it holds is not kept while an HTTP/2 request that
+        // it hands over goes on (below, rarely): the usual future stays as small as it was.
+        let (h2, reused, opened, queued, start) = {
+            let request = build(req, &uri, at)?;
+            // Waiting for a connection under `max-connections` is not part of the request's time.
+            let checkout = self.pool.checkout(at).await;
+            let start = Instant::now();
+            deadline.as_mut().reset(timer::after(
+                tokio::time::Instant::from_std(start),
+                req.timeout,
+            ));
+            let exchange = std::pin::pin!(self.exchange(at, checkout, &request, req.discard_body));
+            match timer::before(deadline.as_mut(), exchange)
+                .await
+                .ok_or(RequestError::Timeout)??
+            {
+                Outcome::H1(conn, x, opened, queued) => {
+                    let end = Instant::now();
+                    if x.reusable {
+                        self.pool.put_back(at, conn);
+                    }
+                    // A retry's wait for a connection is not part of the request's time either.
+                    return Ok(completed(at, x, opened, start + queued, end));
+                }
+                Outcome::H2(h2, reused, opened, queued) => (h2, reused, opened, queued, start),
+            }
+        };
+        let rest = Box::pin(self.on_h2(at, h2, reused, opened, queued, req, &uri));
+        Box::pin(finish(self, at, start, deadline, rest)).await
     }
 
-    /// [`send_within`](Self::send_within) on an open HTTP/2 connection (see
-    /// [`exchange`](Self::exchange) for what happens when it fails the request unanswered).
+    /// [`send_within`](Self::send_within) on an open HTTP/2 connection.
     async fn send_h2(
         &self,
         req: &OutgoingRequest,
@@ -272,7 +280,8 @@ impl HttpClient {
             tokio::time::Instant::from_std(start),
             req.timeout,
         ));
-        let exchange = std::pin::pin!(self.exchange(at, Checkout::Shared(h2), None, req, uri));
+        let exchange =
+            std::pin::pin!(self.on_h2(at, h2, true, Opened::default(), Duration::ZERO, req, uri));
         let (conn, x, opened, queued) = timer::before(deadline, exchange)
             .await
             .ok_or(RequestError::Timeout)??;
@@ -283,6 +292,66 @@ impl HttpClient {
             self.pool.put_back(at, conn);
         }
         Ok(completed(at, x, opened, start + queued, end))
+    }
+
+    /// The request `req` (to `uri`) on HTTP/2 connection `h2` (`reused` unless the request opened
+    /// it, which took `opened`; it waited `queued` for a connection before). A request the
+    /// connection did not send, or whose stream the server did not process (`REFUSED_STREAM`, a
+    /// `GOAWAY` that leaves it out), goes again whatever its method, as Go's client does; one whose
+    /// reused connection broke before any answer goes again if idempotent (a few attempts at
+    /// most): on another open HTTP/2 connection to the origin if one has room, else the usual way
+    /// (where an HTTP/1.1 connection may come back, which the result then holds).
+    #[allow(clippy::too_many_arguments)]
+    async fn on_h2(
+        &self,
+        at: Endpoint<'_>,
+        mut h2: H2Conn,
+        mut reused: bool,
+        mut opened: Opened,
+        mut queued: Duration,
+        req: &OutgoingRequest,
+        uri: &Uri,
+    ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.exchange_h2(&h2, req, uri, at).await {
+                Ok((x, waited)) => return Ok((None, x, opened, queued + waited)),
+                Err(ExchangeError::Unsent(_)) if attempt < SEND_ATTEMPTS => {}
+                Err(ExchangeError::NoResponse(_))
+                    if reused && h1::idempotent(&req.method) && attempt < SEND_ATTEMPTS => {}
+                Err(e) => return Err(h2_error(e, at)),
+            }
+            let began = Instant::now();
+            let checkout = match self.pool.h2_conn(at) {
+                Some(other) => Checkout::Shared(other),
+                None => self.pool.checkout(at).await,
+            };
+            queued += began.elapsed();
+            let outcome = match checkout {
+                Checkout::Shared(other) => {
+                    Outcome::H2(other, true, Opened::default(), Duration::ZERO)
+                }
+                checkout => {
+                    let request = build(req, uri, at)?;
+                    self.exchange(at, checkout, &request, req.discard_body)
+                        .await?
+                }
+            };
+            match outcome {
+                Outcome::H1(conn, x, more, waited) => {
+                    opened.connecting += more.connecting;
+                    opened.tls_handshaking += more.tls_handshaking;
+                    return Ok((Some(conn), x, opened, queued + waited));
+                }
+                Outcome::H2(other, was_reused, more, waited) => {
+                    (h2, reused) = (other, was_reused);
+                    opened.connecting += more.connecting;
+                    opened.tls_handshaking += more.tls_handshaking;
+                    queued += waited;
+                }
+            }
+        }
     }
 
     /// One request on an HTTP/2 connection.
@@ -302,27 +371,21 @@ impl HttpClient {
         result
     }
 
-    /// Send the request on the checked-out connection (opening it first if need be) and read its
+    /// Send `request` on the checked-out connection (opening it first if need be) and read its
     /// whole response. When a pooled connection turns out closed before any response came (the
     /// server closed it while idle), an idempotent request goes again on another (a few times at
     /// most); others fail, as they may have reached the server.
     ///
-    /// A new connection to an `https://` server that chooses HTTP/2 becomes one of the pool's
-    /// HTTP/2 connections, and the request goes on it; no connection comes back then. A request
-    /// an HTTP/2 connection did not send, or whose stream the server did not process
-    /// (`REFUSED_STREAM`, a `GOAWAY` that leaves it out), goes again whatever its method, as Go's
-    /// client does: on another open HTTP/2 connection to the origin if there is one, else the
-    /// usual way. `request` is the HTTP/1.1 encoding of `req` (to `uri`), made here if none is
-    /// given and an HTTP/1.1 connection turns up.
+    /// An HTTP/2 connection (handed over while the request waited for a connection, or a new one
+    /// to an `https://` server that chose HTTP/2, which joins the pool's) is returned for
+    /// [`on_h2`](Self::on_h2) to send the request on.
     async fn exchange(
         &self,
         at: Endpoint<'_>,
         mut checkout: Checkout,
-        request: Option<&EncodedRequest>,
-        req: &OutgoingRequest,
-        uri: &Uri,
-    ) -> Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError> {
-        let discard_body = req.discard_body;
+        request: &EncodedRequest,
+        discard_body: bool,
+    ) -> Result<Outcome, RequestError> {
         let (mut opened, mut queued) = (Opened::default(), Duration::ZERO);
         let (host, port) = (at.host, at.port);
         // A TLS failure, from the handshake or a refusal read after it, says which server.
@@ -330,13 +393,12 @@ impl HttpClient {
             message: format!("{}:{port}: {message}", bracketed(host)),
             certificate,
         };
-        let mut built = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (via, reused) = match checkout {
-                Checkout::Reuse(conn) => (Connected::H1(conn), true),
-                Checkout::Shared(h2) => (Connected::H2(h2), true),
+            let (mut conn, reused) = match checkout {
+                Checkout::Reuse(conn) => (conn, true),
+                Checkout::Shared(h2) => return Ok(Outcome::H2(h2, true, opened, queued)),
                 Checkout::Open(permit) => {
                     // In a task of its own: off the VU's fiber stack, and a request holds only
                     // the task's handle meanwhile.
@@ -355,43 +417,23 @@ impl HttpClient {
                             })?;
                     opened.connecting += took.connecting;
                     opened.tls_handshaking += took.tls_handshaking;
-                    if let Connected::H2(h2) = &conn {
-                        self.pool.add_h2(at, h2.clone());
-                    }
-                    (conn, false)
-                }
-            };
-            let mut conn = match via {
-                Connected::H1(conn) => conn,
-                Connected::H2(h2) => {
-                    // Boxed: the HTTP/1.1 path's future stays as small as it was.
-                    match Box::pin(self.exchange_h2(&h2, req, uri, at)).await {
-                        Ok((x, waited)) => return Ok((None, x, opened, queued + waited)),
-                        Err(ExchangeError::Unsent(_)) if attempt < SEND_ATTEMPTS => {}
-                        Err(ExchangeError::NoResponse(_))
-                            if reused && h1::idempotent(&req.method) && attempt < SEND_ATTEMPTS => {
+                    match conn {
+                        Connected::H1(conn) => (conn, false),
+                        Connected::H2(h2) => {
+                            self.pool.add_h2(at, h2.clone());
+                            return Ok(Outcome::H2(h2, false, opened, queued));
                         }
-                        Err(e) => return Err(h2_error(e, at)),
                     }
-                    drop(h2);
-                    let began = Instant::now();
-                    checkout = self.next_checkout(at).await;
-                    queued += began.elapsed();
-                    continue;
                 }
-            };
-            let request = match request {
-                Some(request) => request,
-                None => &*built.insert(build(req, uri, at)?),
             };
             match conn.exchange(request, self.max_body, discard_body).await {
-                Ok(x) => return Ok((Some(conn), x, opened, queued)),
+                Ok(x) => return Ok(Outcome::H1(conn, x, opened, queued)),
                 Err(ExchangeError::NoResponse(_))
                     if reused && request.idempotent && attempt < SEND_ATTEMPTS =>
                 {
                     drop(conn);
                     let began = Instant::now();
-                    checkout = self.next_checkout(at).await;
+                    checkout = self.pool.checkout(at).await;
                     queued += began.elapsed();
                 }
                 Err(ExchangeError::NoResponse(m) | ExchangeError::Unsent(m)) => {
@@ -406,15 +448,6 @@ impl HttpClient {
                 })) => return Err(tls_failed(message, certificate)),
                 Err(ExchangeError::Failed(e)) => return Err(e),
             }
-        }
-    }
-
-    /// Where a request goes again: an open HTTP/2 connection to `at` with room, else a pooled or
-    /// new connection.
-    async fn next_checkout(&self, at: Endpoint<'_>) -> Checkout {
-        match at.tls.then(|| self.pool.h2_conn(at)).flatten() {
-            Some(h2) => Checkout::Shared(h2),
-            None => self.pool.checkout(at).await,
         }
     }
 
@@ -548,6 +581,41 @@ fn build(
     let body = req.body.as_deref().unwrap_or_default();
     h1::encode_request(&req.method, &target, host, &req.headers, body)
         .map_err(RequestError::Invalid)
+}
+
+/// The end of a request that went on to HTTP/2 connections (`rest`), under the deadline that
+/// `start` set; boxed by the caller, so its room is not part of every request's future.
+async fn finish<F>(
+    client: &HttpClient,
+    at: Endpoint<'_>,
+    start: Instant,
+    deadline: Pin<&mut tokio::time::Sleep>,
+    mut rest: Pin<Box<F>>,
+) -> Result<CompletedResponse, RequestError>
+where
+    F: std::future::Future<
+            Output = Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError>,
+        >,
+{
+    let (conn, x, opened, queued) = timer::before(deadline, rest.as_mut())
+        .await
+        .ok_or(RequestError::Timeout)??;
+    let end = Instant::now();
+    if x.reusable
+        && let Some(conn) = conn
+    {
+        client.pool.put_back(at, conn);
+    }
+    Ok(completed(at, x, opened, start + queued, end))
+}
+
+/// Where [`HttpClient::exchange`] left a request.
+enum Outcome {
+    /// Answered on an HTTP/1.1 connection (to put back if reusable), with how long opening it
+    /// took and how long the request waited for a connection after its first one failed.
+    H1(Conn, Exchanged, Opened, Duration),
+    /// To go on this HTTP/2 connection (reused unless the request opened it), with the same.
+    H2(H2Conn, bool, Opened, Duration),
 }
 
 /// What a request on an HTTP/2 connection to `at` failed with, naming the server as the
