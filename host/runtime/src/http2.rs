@@ -473,6 +473,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
     }
 }
 
+impl<T> Counted<T> {
+    /// Count what a write wrote.
+    fn wrote(&self, polled: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = polled {
+            self.state
+                .counts
+                .written
+                .fetch_add(*n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -480,12 +492,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.state
-                .counts
-                .written
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
+        self.wrote(&polled);
         polled
     }
 
@@ -495,12 +502,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.state
-                .counts
-                .written
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
+        self.wrote(&polled);
         polled
     }
 

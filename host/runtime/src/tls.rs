@@ -511,6 +511,17 @@ mod tests {
             HttpClient::new(vec![origin]).with_tls(tls)
         }
 
+        /// A client that trusts `t`'s certificate, with at most `max` connections.
+        fn capped(t: &TlsTarget, max: u64) -> HttpClient {
+            let origin = AllowedOrigin {
+                scheme: "https".into(),
+                host: "127.0.0.1".into(),
+                port: t.addr.port(),
+            };
+            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
+            HttpClient::with_max_connections(vec![origin], Some(max)).with_tls(tls)
+        }
+
         /// A client that trusts `t`'s certificate and offers HTTP/2 or only HTTP/1.1.
         fn speaking(t: &TlsTarget, http2: bool) -> HttpClient {
             let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
@@ -677,13 +688,7 @@ mod tests {
         #[tokio::test]
         async fn http2_keeps_to_max_connections() {
             let t = target().await;
-            let origin = AllowedOrigin {
-                scheme: "https".into(),
-                host: "127.0.0.1".into(),
-                port: t.addr.port(),
-            };
-            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
-            let c = HttpClient::with_max_connections(vec![origin], Some(1)).with_tls(tls);
+            let c = capped(&t, 1);
             let requests: Vec<_> = (0..30)
                 .map(|_| request(&t, "GET", "/delay/20", None))
                 .collect();
@@ -732,13 +737,7 @@ mod tests {
         #[tokio::test]
         async fn http2_requests_beyond_the_stream_limit_wait_for_a_stream() {
             let t = target().await;
-            let origin = AllowedOrigin {
-                scheme: "https".into(),
-                host: "127.0.0.1".into(),
-                port: t.addr.port(),
-            };
-            let tls = ClientTls::new(Some(&t.tls.cert_pem), false).unwrap();
-            let c = HttpClient::with_max_connections(vec![origin], Some(1)).with_tls(tls);
+            let c = capped(&t, 1);
             let requests: Vec<_> = (0..500)
                 .map(|_| request(&t, "GET", "/delay/100", None))
                 .collect();

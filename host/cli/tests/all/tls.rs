@@ -91,48 +91,22 @@ async fn http2_is_taken_when_offered_and_shares_a_connection_between_vus() {
         dir.path().join("ca.pem").display().to_string()
     );
 
-    let plan = shop_plan(
-        &origin,
-        &format!(
-            "{ca}
-http2 = false"
-        ),
-    );
+    let plan = shop_plan(&origin, &format!("{ca}\nhttp2 = false"));
     let run = run_plan(&plan, &["--vus", "10", "--duration", "1s"]).await;
-    assert_eq!(
-        run.code(),
-        0,
-        "{}
-{}",
-        run.stderr(),
-        run.stdout()
-    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_shop_flow(&run);
     let h1 = t.state.requests_total();
     assert_eq!(h1, run.metric("http_reqs", "count") as u64);
     assert_eq!(t.state.http2_requests_total(), 0);
 
     let connections = t.state.connections_total();
-    let plan = shop_plan(
-        &origin,
-        &format!(
-            "{ca}
-max-connections = 1"
-        ),
-    );
+    let plan = shop_plan(&origin, &format!("{ca}\nmax-connections = 1"));
     let run = run_plan(
         &plan,
         &["--vus", "10", "--duration", "2s", "--threads", "1"],
     )
     .await;
-    assert_eq!(
-        run.code(),
-        0,
-        "{}
-{}",
-        run.stderr(),
-        run.stdout()
-    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_shop_flow(&run);
     assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
     let h2 = t.state.requests_total() - h1;
