@@ -66,7 +66,8 @@ def resident(pid):
 def write_plan(n, work, pause, release=None):
     """bench/memory.py's plan: one instance per VU, 1 s of think time, in the guest or `pause`."""
     cfg = {"shared": False, "pause": pause, "sleep_ms": 1000, "max_connections": 2000,
-           "per_instance": 1, "python": False, "release_stack_after": release}
+           "per_instance": 1, "python": False, "js": False, "https": False,
+           "release_stack_after": release}
     return memory.write_plan(n, work, cfg, PORT)[0]
 
 
