@@ -262,8 +262,8 @@ impl HttpClient {
                 Outcome::H2(h2, reused, opened, queued) => (h2, reused, opened, queued, start),
             }
         };
-        let rest = boxed(|| self.on_h2(at, h2, reused, opened, queued, req, &uri));
-        boxed(|| finish(self, at, start, deadline, rest)).await
+        let mut rest = boxed(|| self.on_h2(at, h2, reused, opened, queued, req, &uri));
+        boxed(|| finish(self, at, start, deadline, rest.as_mut())).await
     }
 
     /// [`send_within`](Self::send_within) on an open HTTP/2 connection.
@@ -282,16 +282,7 @@ impl HttpClient {
         ));
         let exchange =
             std::pin::pin!(self.on_h2(at, h2, true, Opened::default(), Duration::ZERO, req, uri));
-        let (conn, x, opened, queued) = timer::before(deadline, exchange)
-            .await
-            .ok_or(RequestError::Timeout)??;
-        let end = Instant::now();
-        if x.reusable
-            && let Some(conn) = conn
-        {
-            self.pool.put_back(at, conn);
-        }
-        Ok(completed(at, x, opened, start + queued, end))
+        finish(self, at, start, deadline, exchange).await
     }
 
     /// The request `req` (to `uri`) on HTTP/2 connection `h2` (`reused` unless the request opened
@@ -594,20 +585,20 @@ fn boxed<F: std::future::Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
 }
 
 /// The end of a request that went on to HTTP/2 connections (`rest`), under the deadline that
-/// `start` set; boxed by the caller, so its room is not part of every request's future.
+/// `start` set: its response, with the connection it ended on put back if that was an HTTP/1.1 one.
 async fn finish<F>(
     client: &HttpClient,
     at: Endpoint<'_>,
     start: Instant,
     deadline: Pin<&mut tokio::time::Sleep>,
-    mut rest: Pin<Box<F>>,
+    rest: Pin<&mut F>,
 ) -> Result<CompletedResponse, RequestError>
 where
     F: std::future::Future<
             Output = Result<(Option<Conn>, Exchanged, Opened, Duration), RequestError>,
         >,
 {
-    let (conn, x, opened, queued) = timer::before(deadline, rest.as_mut())
+    let (conn, x, opened, queued) = timer::before(deadline, rest)
         .await
         .ok_or(RequestError::Timeout)??;
     let end = Instant::now();
