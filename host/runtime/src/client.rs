@@ -313,32 +313,25 @@ impl HttpClient {
                     if reused && h1::idempotent(&req.method) && attempt < SEND_ATTEMPTS => {}
                 Err(e) => return Err(h2_error(e, at)),
             }
+            if let Some(other) = self.pool.h2_conn(at) {
+                (h2, reused) = (other, true);
+                continue;
+            }
             let began = Instant::now();
-            let checkout = match self.pool.h2_conn(at) {
-                Some(other) => Checkout::Shared(other),
-                None => self.pool.checkout(at).await,
-            };
+            let checkout = self.pool.checkout(at).await;
             queued += began.elapsed();
-            let outcome = match checkout {
-                Checkout::Shared(other) => {
-                    Outcome::H2(other, true, Opened::default(), Duration::ZERO)
-                }
-                checkout => {
-                    let request = build(req, uri, at)?;
-                    self.exchange(at, checkout, &request, req.discard_body)
-                        .await?
-                }
-            };
-            match outcome {
+            let request = build(req, uri, at)?;
+            match self
+                .exchange(at, checkout, &request, req.discard_body)
+                .await?
+            {
                 Outcome::H1(conn, x, more, waited) => {
-                    opened.connecting += more.connecting;
-                    opened.tls_handshaking += more.tls_handshaking;
+                    opened += more;
                     return Ok((Some(conn), x, opened, queued + waited));
                 }
                 Outcome::H2(other, was_reused, more, waited) => {
                     (h2, reused) = (other, was_reused);
-                    opened.connecting += more.connecting;
-                    opened.tls_handshaking += more.tls_handshaking;
+                    opened += more;
                     queued += waited;
                 }
             }
@@ -406,8 +399,7 @@ impl HttpClient {
                                     certificate,
                                 } => tls_failed(message, certificate),
                             })?;
-                    opened.connecting += took.connecting;
-                    opened.tls_handshaking += took.tls_handshaking;
+                    opened += took;
                     match conn {
                         Connected::H1(conn) => (conn, false),
                         Connected::H2(h2) => {

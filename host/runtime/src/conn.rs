@@ -52,6 +52,14 @@ pub(crate) struct Opened {
     pub(crate) tls_handshaking: Duration,
 }
 
+impl std::ops::AddAssign for Opened {
+    /// The time of another connection opened for the same request (after the first failed).
+    fn add_assign(&mut self, more: Opened) {
+        self.connecting += more.connecting;
+        self.tls_handshaking += more.tls_handshaking;
+    }
+}
+
 /// Why a connection could not be opened.
 #[derive(Debug)]
 pub(crate) enum OpenError {

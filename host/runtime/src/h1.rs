@@ -118,6 +118,12 @@ pub(crate) fn encode_request(
     })
 }
 
+/// Whether a response has no body whatever its headers say (RFC 9110 6.4.1): one to a `HEAD`
+/// request, a `1xx`, `204` or `304`.
+pub(crate) fn bodiless(head_request: bool, status: u16) -> bool {
+    head_request || (100..200).contains(&status) || status == 204 || status == 304
+}
+
 /// Whether a request with this method may be sent again when its connection closed before any
 /// response (RFC 9110 9.2.2).
 pub(crate) fn idempotent(method: &str) -> bool {
@@ -252,8 +258,7 @@ pub(crate) fn parse_head(buf: &mut [u8], head_request: bool) -> Result<Option<He
             _ => {}
         }
     }
-    let no_body = head_request || (100..200).contains(&status) || status == 204 || status == 304;
-    let framing = if no_body {
+    let framing = if bodiless(head_request, status) {
         Framing::Empty
     } else if encoded {
         if chunked {

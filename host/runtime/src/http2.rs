@@ -138,18 +138,18 @@ impl H2Conn {
             // Registered before the check: a stream that ends after it wakes this one.
             let freed = state.freed.notified();
             let open = state.active.load(Ordering::Acquire);
-            if open < self.send.current_max_send_streams()
-                && state
-                    .active
-                    .compare_exchange(open, open + 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
+            if open >= self.send.current_max_send_streams() {
+                freed.await;
+                continue;
+            }
+            // (Another request of this thread may have taken the stream meanwhile: look again.)
+            if state
+                .active
+                .compare_exchange(open, open + 1, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
             {
                 return Active(state);
             }
-            if open < self.send.current_max_send_streams() {
-                continue;
-            }
-            freed.await;
         }
     }
 
@@ -231,9 +231,7 @@ impl H2Conn {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        // (`HEAD`, `204` and `304` have no body whatever their `Content-Length` says.)
-        let bodiless = head_only || status == 204 || status == 304;
-        if !bodiless && declared.is_some_and(|n| n > limit) {
+        if !crate::h1::bodiless(head_only, status) && declared.is_some_and(|n| n > limit) {
             // Dropping the stream resets it (CANCEL): the connection carries on.
             return Err(too_long());
         }
