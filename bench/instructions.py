@@ -36,6 +36,8 @@ With `--top N`, it also lists Stampede's N costliest functions per request (self
 STAMPEDE_BIN=path counts another build of Stampede, STAMPEDE_WASM=path another build of the rust-get
 component (for before/after comparisons of the host or the guest). STAMPEDE_PLAN_OPTIONS='key = value'
 adds those lines to the plan's `[options]` (for the cost of an option, e.g. `cookies = false`).
+STAMPEDE_KEEP_CALLGRIND=dir copies Stampede's two callgrind outputs there (for `callgrind_annotate
+--tree=caller`).
 
 usage: bench/instructions.py [--nginx-headers K] [--top N] [N1=5000] [N2=25000]
        (bench/instructions.sh builds first)
@@ -46,6 +48,7 @@ import os
 import re
 import subprocess
 import sys
+import shutil
 import tempfile
 
 from benchlib import BIN, LOOP, PIN_TARGET, nginx_path, rust_get_plan, start_nginx, wait_http
@@ -253,6 +256,9 @@ def main():
         wait_http(f"{origin}/healthz")
         with tempfile.TemporaryDirectory() as work:
             s_counts, s_outs = stampede_runs(work, n1, n2)
+            if os.environ.get("STAMPEDE_KEEP_CALLGRIND"):
+                for out, _ in s_outs:
+                    shutil.copy(out, os.environ["STAMPEDE_KEEP_CALLGRIND"])
             l_counts, l_outs = loop_runs(work, n1, n2)
             s_per = (s_counts[n2] - s_counts[n1]) / (n2 - n1)
             l_per = (l_counts[n2] - l_counts[n1]) / (n2 - n1)

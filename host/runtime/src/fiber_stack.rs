@@ -4,8 +4,10 @@
 //! that sleeps in its iteration (`time.sleep`) stays parked in that call, stack and all, for the
 //! whole think time. Only the frames above the parked host call are live then (~3 KiB: wasmtime's
 //! entry, the guest's frames, the import): the pages below were touched by deeper calls earlier
-//! (instantiation, the constructor, `http.send`) and hold nothing anyone reads again, but they stay
-//! resident, two of the three pages an idle VU's stack holds (BENCHMARKS.md, `bench/memory.py`).
+//! (any import's entry reaches the second page; `http.send`'s request the third, unless it runs off
+//! the fiber: see `offload`) and hold nothing anyone reads again, but they stay resident: one or
+//! two of the two or three pages an idle VU's stack holds (BENCHMARKS.md,
+//! `bench/memory_breakdown.py`).
 //!
 //! [`release_below_here`] hands such pages back to the kernel (`MADV_DONTNEED`: the next touch maps
 //! a zeroed page). It is called at the start of a long sleep, on the fiber.

@@ -33,6 +33,7 @@ mod fiber_stack;
 mod h1;
 mod host;
 mod http2;
+mod offload;
 mod orphans;
 mod output;
 mod pool;

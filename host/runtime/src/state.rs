@@ -2,7 +2,8 @@
 
 use crate::client::HttpClient;
 use crate::cookies::VuCookies;
-use crate::host::{FetchHooks, FetchState};
+use crate::host::{FetchHooks, FetchState, Requests};
+use crate::offload::Offload;
 use crate::orphans::Orphans;
 use crate::output::TailPipe;
 use crate::series::SeriesCache;
@@ -158,9 +159,14 @@ pub struct VuState {
     /// True when the imports' futures are polled on the fiber stack of the guest call that made
     /// them (one instance per VU, on an engine without the component model's concurrency).
     pub(crate) imports_on_fiber: bool,
+    /// True when its requests run off the fiber, polled by the VU task (see `offload`): imports on
+    /// a fiber, and a process with many VUs (`vu::OFFLOAD_FROM_VUS`).
+    pub(crate) offload_requests: bool,
     /// The timer of this VU's requests, one after the other (see `HttpClient::send_within`);
     /// made by its first request. Unused in a shared instance, whose requests overlap.
     pub(crate) request_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Where `http.send` parks its request for the VU task to poll off the fiber (see `offload`).
+    pub(crate) offload: Offload<Requests>,
 }
 
 impl VuState {
@@ -184,6 +190,7 @@ impl VuState {
             hooks: FetchHooks::new(run.clone(), who.tags.clone(), who.id, cookies.clone()),
         };
         VuState {
+            offload: Offload::new(Requests(run.clone())),
             wasi,
             fetch,
             cookies,
@@ -200,6 +207,7 @@ impl VuState {
             last_error_log: None,
             shared: false,
             imports_on_fiber: false,
+            offload_requests: false,
             request_deadline: None,
         }
     }

@@ -21,11 +21,18 @@ pub const WORLD_VERSION: &str = "0.2.0";
 /// The plan option behind the limit of VU calls (instantiation, constructor, iteration, drop).
 const ITERATION_TIMEOUT: &str = "iteration-timeout";
 
+/// From how many VUs per process a VU's requests run off its guest call's fiber stack (see
+/// `offload`): it keeps one page (4 KiB) fewer of each VU's stack resident, and costs ~1 us of CPU
+/// per request (BENCHMARKS.md). Below this many VUs the memory is not worth that.
+pub(crate) const OFFLOAD_FROM_VUS: u64 = 1_000;
+
 /// A compiled scenario, ready to instantiate VUs from.
 pub struct LoadedScenario {
     engine: Arc<EngineHandle>,
     pre: Flavor,
     world: &'static str,
+    /// Whether VUs' requests run off their fibers ([`OFFLOAD_FROM_VUS`]).
+    offload: bool,
 }
 
 /// Which world the component is built for.
@@ -70,8 +77,8 @@ impl LoadedScenario {
                 }
             };
         tracing::debug!(concurrency = ?engine.concurrency(), "{what} compiled");
-        let linker =
-            crate::host::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let linker = crate::host::linker(&engine, limits.max_vus >= OFFLOAD_FROM_VUS)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let wrong = |e: wasmtime::Error| match world_version(engine.engine(), &component) {
             Some(found) if !compatible(&found, WORLD_VERSION) => RuntimeError::WorldVersion {
                 what: what.into(),
@@ -98,6 +105,7 @@ impl LoadedScenario {
             engine: Arc::new(engine),
             pre,
             world,
+            offload: limits.max_vus >= OFFLOAD_FROM_VUS,
         })
     }
 
@@ -136,6 +144,7 @@ impl LoadedScenario {
         // Without the component model's concurrency, wasmtime polls an import's future on the
         // fiber of the guest call that made it.
         state.imports_on_fiber = self.engine.concurrency() == Concurrency::Off;
+        state.offload_requests = state.imports_on_fiber && self.offload;
         let mut store = new_store(self.engine.engine(), state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = match &self.pre {
@@ -355,9 +364,19 @@ async fn guarded_by<R>(
         s.limiter.hit = false;
     }
     store.set_epoch_deadline(1);
-    let outcome = timer::before(deadline, std::pin::pin!(call(&mut *store)))
-        .await
-        .ok_or(CallError::Timeout { limit, option })?;
+    // Requests the call makes run on this task's stack, not the call's fiber (see `offload`).
+    let offload = store
+        .data()
+        .offload_requests
+        .then(|| store.data().offload.clone());
+    let outcome = {
+        let call = std::pin::pin!(call(&mut *store));
+        match &offload {
+            Some(offload) => timer::before(deadline, std::pin::pin!(offload.drive(call))).await,
+            None => timer::before(deadline, call).await,
+        }
+    }
+    .ok_or(CallError::Timeout { limit, option })?;
     outcome.map_err(|e| classify(store.data(), e))
 }
 

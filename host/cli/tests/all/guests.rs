@@ -289,3 +289,72 @@ async fn discarded_response_bodies_are_counted_but_never_reach_the_guest() {
     assert_eq!(run.check_passes("status is 200"), 6);
     assert!(run.metric("data_received", "count") > 6.0 * (8 << 20) as f64);
 }
+
+/// `per-vu-iterations` of 1,000 VUs x 1 iteration of `mode` GETting `path`, with `params` and
+/// `options`: in a process with that many VUs a VU's requests are polled off its guest call's fiber
+/// (the runtime's `offload`).
+fn many_vus(target: &Target, mode: &str, path: &str, params: &str, options: &str) -> String {
+    fixture_plan_for(
+        "fixture_basic",
+        target,
+        mode,
+        path,
+        params,
+        &format!(
+            "[options]\n{options}\n\n[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 1000\niterations = 1\nmax-duration = \"60s\"\n"
+        ),
+    )
+}
+
+/// With 1,000 VUs, requests run off the fibers: each still times out on its own, and an iteration
+/// that times out with its request in flight ends (the request dropped with it).
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_off_the_fiber_time_out_and_end_with_their_iteration() {
+    let target = Target::start().await;
+    let run = run_plan(
+        &many_vus(
+            &target,
+            "get",
+            "/delay/1000",
+            "",
+            "http-timeout = \"100ms\"",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("http_reqs", "count"), 1000.0, "{}", run.stdout());
+    assert_eq!(run.metric("http_req_failed", "passes"), 1000.0);
+    // Each failed at its 100 ms, not after the 1 s the target takes.
+    assert!(
+        run.metric("iteration_duration", "max") < 900.0,
+        "{}",
+        run.stdout()
+    );
+
+    // Sleeps 100 ms, then GETs for 240 ms: the iteration's 300 ms run out with the request in
+    // flight.
+    let run = run_plan(
+        &many_vus(
+            &target,
+            "deep-think",
+            "/delay/240",
+            "depth = \"10\"\nsleep_ms = \"100\"",
+            "http-timeout = \"250ms\"\niteration-timeout = \"300ms\"",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.metric("iteration_errors", "count"),
+        1000.0,
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains("did not finish within 300ms"),
+        "{}",
+        run.stderr()
+    );
+}

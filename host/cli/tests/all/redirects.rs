@@ -145,3 +145,33 @@ async fn a_cookie_set_on_a_redirect_goes_with_the_next_hop() {
         "no jar, no cookie"
     );
 }
+
+/// With 1,000 VUs in the process a VU's requests are polled off its guest call's fiber (the
+/// runtime's `offload`): every hop is still a request of its own, and a cookie set on a redirect
+/// goes with the next hop.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_off_the_fiber_follow_redirects_with_their_cookies() {
+    let target = Target::start().await;
+    let plan = fixture_plan_for(
+        "fixture_basic",
+        &target,
+        "get",
+        "/cookies/set?flavour=ginger",
+        r#"expect_body = '"flavour":"ginger"'"#,
+        "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 1000\niterations = 1\nmax-duration = \"60s\"\n",
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(
+        run.check_passes("body has expect_body"),
+        1000,
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(run.metric("http_reqs", "count"), 2000.0);
+    assert_eq!(
+        target.requests().await,
+        2000,
+        "every hop reached the target"
+    );
+}

@@ -4,10 +4,12 @@
 
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError, ResponseHeaders};
+use crate::offload::{Parked, Submitted, Work, park};
 use crate::redirect::Followed;
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
 use stampede_metrics::{MetricKind, SampleBuffer, SeriesKey, TagSet, names};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,33 +30,62 @@ pub(crate) fn expected(status: u16) -> bool {
 
 impl Host for VuState {
     async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        let (pending, mut outgoing) = self.prepare_request(req);
-        let client = self.run.client.clone();
-        let mut redirects = self.run.max_redirects;
-        let mut from = None;
-        loop {
-            let jar_cookie = self.cookies.add_to(&mut outgoing);
-            let deadline = self
-                .request_deadline
-                .get_or_insert_with(|| Box::pin(crate::timer::unset()));
-            let mut result = client.send_within(&outgoing, deadline.as_mut()).await;
-            crate::redirect::name_refusal(&mut result, from.as_deref());
-            if let Ok(resp) = &result {
-                self.cookies.keep_from(&outgoing.url, resp);
-            }
-            // Each hop of a redirect is a request of its own in the metrics; the guest gets the
-            // last response.
-            if redirects > 0
-                && let Ok(resp) = &result
-                && let Some(next) = crate::redirect::next_request(&mut outgoing, resp, jar_cookie)
-            {
-                redirects -= 1;
-                self.record_response(&pending, resp);
-                from = Some(std::mem::replace(&mut outgoing, next).url);
-                continue;
-            }
-            return self.finish_request(pending, result);
-        }
+        self.send_here(req).await
+    }
+}
+
+/// A VU's `http.send` whose requests go off the guest call's fiber (see `offload`): the import
+/// the linker gives a process with many VUs ([`linker`](super::linker)).
+pub(crate) struct Offloaded<'a>(pub(crate) &'a mut VuState);
+
+impl Host for Offloaded<'_> {
+    async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        self.0.send_off(req).await
+    }
+}
+
+/// Where a request is between the hops of its redirects.
+struct Hops {
+    /// Redirects it may still follow.
+    left: u32,
+    /// The URL of the last redirect followed.
+    from: Option<String>,
+    /// True when the VU's cookie jar added the request's cookies.
+    jar_cookie: bool,
+}
+
+/// What a response leads to.
+enum Next {
+    /// The guest's result.
+    Done(Result<Response, HttpError>),
+    /// A redirect, followed by this request.
+    Follow(OutgoingRequest),
+}
+
+/// A VU's requests, run by its [`Offload`](crate::offload::Offload) off the guest call's fiber.
+pub(crate) struct Requests(pub(crate) Arc<RunContext>);
+
+/// What a request hands back: the request (a redirect builds the next one from it), the VU's
+/// request timer and the outcome.
+pub(crate) type Sent = (
+    OutgoingRequest,
+    Pin<Box<tokio::time::Sleep>>,
+    Result<CompletedResponse, RequestError>,
+);
+
+impl Work for Requests {
+    type Input = (OutgoingRequest, Pin<Box<tokio::time::Sleep>>);
+    type Output = Sent;
+    // Not inlined: the future is made in this function's frame before it is boxed, which would
+    // otherwise be the frame of the import's `run` on the fiber, though it runs there only when
+    // nothing drives the call.
+    #[inline(never)]
+    fn start(&self, (outgoing, mut deadline): Self::Input) -> Parked<Sent> {
+        let run = self.0.clone();
+        park(async move {
+            let result = run.client.send_within(&outgoing, deadline.as_mut()).await;
+            (outgoing, deadline, result)
+        })
     }
 }
 
@@ -86,6 +117,118 @@ impl Pending {
 }
 
 impl VuState {
+    /// The guest's request, prepared.
+    #[inline(always)]
+    fn begin(&mut self, req: Request) -> (Pending, Hops, OutgoingRequest) {
+        let (pending, outgoing) = self.prepare_request(req);
+        let hops = Hops {
+            left: self.run.max_redirects,
+            from: None,
+            jar_cookie: false,
+        };
+        (pending, hops, outgoing)
+    }
+
+    /// `http.send` polling its requests where it is: on the guest call's fiber (one instance per
+    /// VU) or in the shared instance's task.
+    async fn send_here(&mut self, req: Request) -> Result<Response, HttpError> {
+        let (pending, mut hops, mut outgoing) = self.begin(req);
+        loop {
+            hops.jar_cookie = self.cookies.add_to(&mut outgoing);
+            let deadline = self
+                .request_deadline
+                .get_or_insert_with(|| Box::pin(crate::timer::unset()));
+            let result = self
+                .run
+                .client
+                .send_within(&outgoing, deadline.as_mut())
+                .await;
+            match self.received(&pending, &mut hops, |_| (outgoing, result)) {
+                Next::Done(result) => return result,
+                Next::Follow(next) => outgoing = next,
+            }
+        }
+    }
+
+    /// `http.send` handing its requests to the VU task, to be polled off the fiber ([`Offloaded`]).
+    /// This future is polled on the fiber, whose pages stay resident while the VU thinks: what is
+    /// done here before and after a request is in functions of their own, so that no large value
+    /// is kept in this frame.
+    async fn send_off(&mut self, req: Request) -> Result<Response, HttpError> {
+        let (pending, mut hops, mut outgoing) = self.begin_off(req);
+        loop {
+            let submitted = self.submit(outgoing, &mut hops);
+            let job = self.offload.finished(submitted).await;
+            match self.received_off(&pending, &mut hops, job) {
+                Next::Done(result) => return result,
+                Next::Follow(next) => outgoing = next,
+            }
+        }
+    }
+
+    /// Hand `outgoing` over, with the VU's cookies and its request timer (made by its first
+    /// request).
+    fn submit(&mut self, mut outgoing: OutgoingRequest, hops: &mut Hops) -> Submitted<Sent> {
+        hops.jar_cookie = self.cookies.add_to(&mut outgoing);
+        let deadline = self
+            .request_deadline
+            .take()
+            .unwrap_or_else(|| Box::pin(crate::timer::unset()));
+        self.offload.submit((outgoing, deadline))
+    }
+
+    /// [`begin`](Self::begin) in a frame of its own, off the frame of `send_off`'s future.
+    #[inline(never)]
+    fn begin_off(&mut self, req: Request) -> (Pending, Hops, OutgoingRequest) {
+        self.begin(req)
+    }
+
+    /// [`received`](Self::received) for a job done off the fiber, in a frame of its own, off the
+    /// frame of `send_off`'s future.
+    #[inline(never)]
+    fn received_off(&mut self, pending: &Pending, hops: &mut Hops, job: Parked<Sent>) -> Next {
+        self.received(pending, hops, |s| s.take_job(job))
+    }
+
+    /// The request and outcome of a job done off the fiber; the VU's request timer back.
+    fn take_job(
+        &mut self,
+        mut job: Parked<Sent>,
+    ) -> (OutgoingRequest, Result<CompletedResponse, RequestError>) {
+        let (outgoing, deadline, result) =
+            job.as_mut().take().expect("a finished request's outcome");
+        self.request_deadline = Some(deadline);
+        (outgoing, result)
+    }
+
+    /// The end of a request's exchange (`exchanged` has the request and its outcome): the guest's
+    /// result, or the next request when it is a redirect to follow (this hop recorded).
+    #[inline(always)]
+    fn received(
+        &mut self,
+        pending: &Pending,
+        hops: &mut Hops,
+        exchanged: impl FnOnce(&mut Self) -> (OutgoingRequest, Result<CompletedResponse, RequestError>),
+    ) -> Next {
+        let (mut outgoing, mut result) = exchanged(self);
+        crate::redirect::name_refusal(&mut result, hops.from.as_deref());
+        if let Ok(resp) = &result {
+            self.cookies.keep_from(&outgoing.url, resp);
+        }
+        // Each hop of a redirect is a request of its own in the metrics; the guest gets the last
+        // response.
+        if hops.left > 0
+            && let Ok(resp) = &result
+            && let Some(next) = crate::redirect::next_request(&mut outgoing, resp, hops.jar_cookie)
+        {
+            hops.left -= 1;
+            self.record_response(pending, resp);
+            hops.from = Some(outgoing.url);
+            return Next::Follow(next);
+        }
+        Next::Done(self.finish_request(pending, result))
+    }
+
     /// The request's metric series and the client's form of it. Split from the send so a shared
     /// instance can release its state while the request is in flight.
     pub(crate) fn prepare_request(&mut self, req: Request) -> (Pending, OutgoingRequest) {
@@ -126,18 +269,18 @@ impl VuState {
         for hop in &followed.hops {
             self.record_response(&pending, hop);
         }
-        self.finish_request(pending, followed.result)
+        self.finish_request(&pending, followed.result)
     }
 
     /// Record a request's outcome and turn it into the guest's result.
     pub(crate) fn finish_request(
         &mut self,
-        pending: Pending,
+        pending: &Pending,
         result: Result<CompletedResponse, RequestError>,
     ) -> Result<Response, HttpError> {
         match result {
             Ok(resp) => {
-                self.record_response(&pending, &resp);
+                self.record_response(pending, &resp);
                 Ok(Response {
                     status: resp.status,
                     headers: header_block(&resp.headers),
@@ -154,7 +297,7 @@ impl VuState {
                 })
             }
             Err(err) => {
-                self.record_error(&pending, &err);
+                self.record_error(pending, &err);
                 Err(match err {
                     RequestError::OriginNotAllowed(m) => HttpError::OriginNotAllowed(m),
                     RequestError::Invalid(m) => HttpError::InvalidRequest(m),
