@@ -2,7 +2,8 @@
 """Requests per core of two or more builds of stampede, interleaved, in one invocation: for choosing
 between builds (a profile, a flag, a change) where bench/http.sh's peers are not the question.
 
-Each round runs every build in turn, then hyper-loop (bench/hyper-loop, the `dist` build), each for
+Each round runs every build in turn, then hyper-loop (bench/hyper-loop, the `dist` build;
+STAMPEDE_PROFILE=release: the release build), each for
 DURATION seconds with VUS VUs (constant-vus, the rust-get plugin: 1 GET + 1 check per iteration;
 hyper-loop: as many connections), pinned to CPU 1, against `stampede target` (the first build's)
 pinned to CPU 0, or nginx with --nginx. Prints every run (requests/s, user and system CPU per
@@ -21,9 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import (PIN_GEN, PIN_TARGET, ROOT, nginx_path, rust_get_plan, start_nginx, wait_http)
-
-LOOP = os.path.join(ROOT, "target/dist/hyper-loop")
+from benchlib import (LOOP, PIN_GEN, PIN_TARGET, PROFILE, nginx_path, rust_get_plan,
+                      start_nginx, wait_http)
 
 
 def timed(cmd, out):
@@ -72,7 +72,7 @@ def main():
             sys.exit(f"{b!r}: expected NAME=BINARY with an executable BINARY")
         builds.append((name, os.path.abspath(path)))
     if not os.access(LOOP, os.X_OK):
-        sys.exit(f"{LOOP} is missing: cargo build --profile dist -p hyper-loop")
+        sys.exit(f"{LOOP} is missing: cargo build --profile {PROFILE} -p hyper-loop")
 
     with tempfile.TemporaryDirectory() as work:
         if args.nginx:

@@ -2,7 +2,9 @@
 """Memory per VU and VU start rate (one instance per VU, Rust guest).
 
 Starts `stampede target` on 127.0.0.1, then runs `stampede run` with N VUs that each GET / and then
-sleep 1 s (fixture_basic, mode `think`), for each N given. While each run is going, samples
+sleep 1 s (plugins/rust-get with its param `sleep_ms`; with `--fixture`, tests/fixtures/fixture-basic
+in mode `think` instead, the guest of the measurements before 2026-12-05 20:30 UTC: a larger module,
+~5 KiB more per VU), for each N given. While each run is going, samples
 VmRSS + VmPTE of the stampede process every 100 ms. Memory per VU is the difference of the plateaus
 of two runs divided by the difference in VUs, so fixed costs (engine, code, runtime) cancel out.
 The VU start rate is N divided by the time from the scenario start until `vus` reached N (from the
@@ -19,7 +21,7 @@ With `--shared`, the VUs run with `isolation = "shared"` (the same GET-then-slee
 tests/fixtures/fixture-shared, 1,000 VUs per instance unless `--vus-per-instance N`). `--sleep-ms MS` changes the think time
 (default 1000). With `--pause` the VUs think between iterations with the plan's `pause` (spent by the
 host, outside the guest, like Locust's `wait_time`) instead of a `sleep` inside the guest's iteration
-(mode `get` instead of `think`, the same GET). On a 2-core machine with the target on the same host, more than ~25,000 VUs that each
+(rust-get without `sleep_ms`, or the fixture's mode `get` instead of `think`: the same GET). On a 2-core machine with the target on the same host, more than ~25,000 VUs that each
 GET once a second saturate the target, and VUs then wait for responses instead of sleeping.
 Requests in flight are capped with the plan's `max-connections` (default 2000, `--max-connections N`)
 so that the open-file limit is never the bottleneck.
@@ -38,7 +40,7 @@ the same N is their TLS state).
 `--release-stack-after D` sets the plan's `release-stack-after` (default: the plan's default, 10s, so a
 1 s sleep keeps its stack pages; `1s` gives them back at every sleep of the default 1 s; `off`).
 
-usage: bench/memory.py [--raise-max-map-count] [--https] [--shared [--vus-per-instance N]] [--python | --js] [--sleep-ms MS]
+usage: bench/memory.py [--raise-max-map-count] [--https] [--shared [--vus-per-instance N]] [--python | --js | --fixture] [--sleep-ms MS]
                        [--pause] [--max-connections N] [--release-stack-after D] [N1 N2 ...]
                        (default: 10000 50000)
 """
@@ -50,7 +52,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import BIN, ROOT, status_kib, wait_http
+from benchlib import BIN, ROOT, RUST_GET, status_kib, wait_http
 
 GUESTS = os.path.join(ROOT, "target/guest/wasm32-wasip2/release")
 PORT = 18096
@@ -66,13 +68,19 @@ def write_plan(n, work, cfg, port=PORT):
         wasm = os.path.join(ROOT, "target/guest/python/py_shared.wasm")
     elif cfg["js"]:
         wasm = os.path.join(ROOT, "target/guest/js/js_shared.wasm")
+    elif cfg["shared"]:
+        wasm = os.path.join(GUESTS, "fixture_shared.wasm")
+    elif cfg.get("fixture"):
+        wasm = os.path.join(GUESTS, "fixture_basic.wasm")
     else:
-        wasm = os.path.join(GUESTS, "fixture_shared.wasm" if cfg["shared"] else "fixture_basic.wasm")
+        wasm = RUST_GET
     isolation = (f'isolation = "shared"\nvus-per-instance = {cfg["per_instance"]}'
                  if cfg["shared"] else "")
     # One instance per VU: a small memory cap per instance. Shared: the default cap per instance.
     memory = "" if cfg["shared"] or cfg["python"] or cfg["js"] else 'memory-limit = "16MiB"'
     mode, pause = (("get", f'pause = "{cfg["sleep_ms"]}ms"') if cfg["pause"] else ("think", ""))
+    # rust-get sleeps in the guest only when given `sleep_ms` (the fixtures look at `mode`).
+    sleep_ms = "" if cfg["pause"] else f'sleep_ms = "{cfg["sleep_ms"]}"'
     release = cfg.get("release_stack_after")
     release = f'release-stack-after = "{release}"' if release else ""
     scheme = "https" if cfg["https"] else "http"
@@ -84,7 +92,7 @@ targets = ["{scheme}://127.0.0.1:{port}"]
 [params]
 mode = "{mode}"
 url = "{scheme}://127.0.0.1:{port}/"
-sleep_ms = "{cfg["sleep_ms"]}"
+{sleep_ms}
 [options]
 {insecure}
 {memory}
@@ -167,6 +175,7 @@ def main():
         "python": take_flag(args, "--python"),
         "js": take_flag(args, "--js"),
         "pause": take_flag(args, "--pause"),
+        "fixture": take_flag(args, "--fixture"),
         "sleep_ms": take_value(args, "--sleep-ms", 1000),
         "max_connections": take_value(args, "--max-connections", 2000),
         "per_instance": take_value(args, "--vus-per-instance", 1000),
@@ -204,7 +213,10 @@ def main():
             else "one instance per VU")
     think = "pause (plan, host-side)" if cfg["pause"] else "sleep (in the guest)"
     guest = ("Python guest, tests/fixtures/py-shared" if cfg["python"]
-             else "JavaScript guest, tests/fixtures/js-shared" if cfg["js"] else "Rust guest")
+             else "JavaScript guest, tests/fixtures/js-shared" if cfg["js"]
+             else "Rust guest, tests/fixtures/fixture-shared" if cfg["shared"]
+             else "Rust guest, tests/fixtures/fixture-basic" if cfg["fixture"]
+             else "Rust guest, plugins/rust-get")
     release = cfg["release_stack_after"] or "10s (default)"
     print(f"VUs that GET{' (https)' if cfg['https'] else ''} then {think} {cfg['sleep_ms']} ms, {mode} ({guest}), "
           f"max-connections {cfg['max_connections']}, release-stack-after {release}")

@@ -2,8 +2,9 @@
 """Where an idle VU's memory goes, one instance per VU: /proc/PID/smaps by kind of mapping.
 
 Starts `stampede target` on 127.0.0.1, then runs `stampede run` twice, with N1 and N2 VUs that each
-GET / and then sleep 1 s in the guest (fixture_basic, mode `think`; with `--pause`, the plan's
-`pause` instead, mode `get`), and reads /proc/PID/smaps and VmPTE 8 s into each run (every VU has
+GET / and then sleep 1 s in the guest (bench/memory.py's guest: plugins/rust-get with `sleep_ms`, or
+with `--fixture` tests/fixtures/fixture-basic in mode `think`; with `--pause`, the plan's `pause`
+instead), and reads /proc/PID/smaps and VmPTE 8 s into each run (every VU has
 started). Prints, per VU, the difference of the resident memory of each kind of mapping divided by
 N2 - N1:
 
@@ -18,7 +19,7 @@ Each run uses bench/memory.py's plan (bounded to 12-15 s), is stopped 8 s in, an
 
 `--release-stack-after D` sets the plan's `release-stack-after` (as bench/memory.py).
 
-usage: bench/memory_breakdown.py [--pause] [--release-stack-after D] [N1=2000 N2=6000]
+usage: bench/memory_breakdown.py [--pause] [--fixture] [--release-stack-after D] [N1=2000 N2=6000]
 """
 import collections
 import os
@@ -63,11 +64,14 @@ def resident(pid):
     return kib
 
 
+FIXTURE = False
+
+
 def write_plan(n, work, pause, release=None):
     """bench/memory.py's plan: one instance per VU, 1 s of think time, in the guest or `pause`."""
     cfg = {"shared": False, "pause": pause, "sleep_ms": 1000, "max_connections": 2000,
            "per_instance": 1, "python": False, "js": False, "https": False,
-           "release_stack_after": release}
+           "release_stack_after": release, "fixture": FIXTURE}
     return memory.write_plan(n, work, cfg, PORT)[0]
 
 
@@ -86,12 +90,15 @@ def run(n, work, pause, release):
 
 
 def main():
+    global FIXTURE
     args = sys.argv[1:]
-    pause = "--pause" in args
+    pause = memory.take_flag(args, "--pause")
+    FIXTURE = memory.take_flag(args, "--fixture")
     release = memory.take_string(args, "--release-stack-after")
-    ns = [int(a) for a in args if a != "--pause"] or [2000, 6000]
+    ns = [int(a) for a in args] or [2000, 6000]
     if len(ns) != 2 or ns[1] <= ns[0]:
-        sys.exit("usage: bench/memory_breakdown.py [--pause] [--release-stack-after D] [N1 N2], N2 > N1")
+        sys.exit("usage: bench/memory_breakdown.py [--pause] [--fixture] [--release-stack-after D] "
+                 "[N1 N2], N2 > N1")
     n1, n2 = ns
     target = subprocess.Popen([BIN, "target", "--listen", f"127.0.0.1:{PORT}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,7 +113,8 @@ def main():
     finally:
         target.kill()
     think = "pause 1 s (plan)" if pause else "sleep 1 s (guest)"
-    print(f"one instance per VU, GET then {think}, release-stack-after {release or '10s (default)'}; "
+    guest = "tests/fixtures/fixture-basic" if FIXTURE else "plugins/rust-get"
+    print(f"one instance per VU ({guest}), GET then {think}, release-stack-after {release or '10s (default)'}; "
           f"resident KiB per VU between {n1} and {n2} VUs")
     total = 0.0
     for k in sorted(set(a) | set(b), key=lambda k: -(b[k] - a[k])):

@@ -358,3 +358,34 @@ async fn requests_off_the_fiber_time_out_and_end_with_their_iteration() {
         run.stderr()
     );
 }
+
+/// The `rust_get` plugin thinks `sleep_ms` after each GET when given it (bench/memory.py's idle
+/// VUs), and says what is wrong with a value that is no number.
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_get_thinks_for_its_sleep_ms() {
+    let target = Target::start().await;
+    let plan = |sleep_ms: &str| {
+        format!(
+            "component = \"{wasm}\"\ntargets = [\"{origin}\"]\n\n[params]\nurl = \"{origin}/\"\nsleep_ms = \"{sleep_ms}\"\n\n[scenarios.get]\nexecutor = \"per-vu-iterations\"\nvus = 1\niterations = 3\nmax-duration = \"3s\"\n",
+            wasm = guest("rust_get").display(),
+            origin = target.origin(),
+        )
+    };
+    let run = run_plan(&plan("300"), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.check_passes("status is 200"), 3);
+    assert!(
+        run.metric("iteration_duration", "min") >= 300.0,
+        "{}",
+        run.stdout()
+    );
+
+    // The VU's constructor fails, and is retried until the scenario's `max-duration`.
+    let run = run_plan(&plan("soon"), &[]).await;
+    assert!(
+        run.stderr()
+            .contains("the param `sleep_ms` must be a whole number of milliseconds"),
+        "{}",
+        run.stderr()
+    );
+}

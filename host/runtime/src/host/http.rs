@@ -76,9 +76,9 @@ pub(crate) type Sent = (
 impl Work for Requests {
     type Input = (OutgoingRequest, Pin<Box<tokio::time::Sleep>>);
     type Output = Sent;
-    // Not inlined: the future is made in this function's frame before it is boxed, which would
-    // otherwise be the frame of the import's `run` on the fiber, though it runs there only when
-    // nothing drives the call.
+    // Not inlined: the future is made in this function's frame before it is boxed (~1.4 KiB),
+    // which would otherwise be a frame of `Offload::submit` on the fiber, though it runs there
+    // only when nothing drives the call.
     #[inline(never)]
     fn start(&self, (outgoing, mut deadline): Self::Input) -> Parked<Sent> {
         let run = self.0.clone();
@@ -130,7 +130,8 @@ impl VuState {
     }
 
     /// `http.send` polling its requests where it is: on the guest call's fiber (one instance per
-    /// VU) or in the shared instance's task.
+    /// VU, fewer than 1,000 VUs per process), or where wasmtime polls the imports of a component
+    /// that needs the component model's concurrency.
     async fn send_here(&mut self, req: Request) -> Result<Response, HttpError> {
         let (pending, mut hops, mut outgoing) = self.begin(req);
         loop {
