@@ -159,14 +159,13 @@ pub struct VuState {
     /// True when the imports' futures are polled on the fiber stack of the guest call that made
     /// them (one instance per VU, on an engine without the component model's concurrency).
     pub(crate) imports_on_fiber: bool,
-    /// True when its requests run off the fiber, polled by the VU task (see `offload`): imports on
-    /// a fiber, and a process with many VUs (`vu::OFFLOAD_FROM_VUS`).
-    pub(crate) offload_requests: bool,
     /// The timer of this VU's requests, one after the other (see `HttpClient::send_within`);
     /// made by its first request. Unused in a shared instance, whose requests overlap.
     pub(crate) request_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Where `http.send` parks its request for the VU task to poll off the fiber (see `offload`).
-    pub(crate) offload: Offload<Requests>,
+    /// Where `http.send` parks its request for the VU task to poll off the fiber (see `offload`):
+    /// set when imports run on a fiber in a process with many VUs (`vu::OFFLOAD_FROM_VUS`), and then
+    /// the VU's guest calls are driven by it.
+    pub(crate) offload: Option<Offload<Requests>>,
 }
 
 impl VuState {
@@ -190,7 +189,6 @@ impl VuState {
             hooks: FetchHooks::new(run.clone(), who.tags.clone(), who.id, cookies.clone()),
         };
         VuState {
-            offload: Offload::new(Requests(run.clone())),
             wasi,
             fetch,
             cookies,
@@ -207,7 +205,7 @@ impl VuState {
             last_error_log: None,
             shared: false,
             imports_on_fiber: false,
-            offload_requests: false,
+            offload: None,
             request_deadline: None,
         }
     }

@@ -5,6 +5,8 @@ use crate::bindings::shared::ScenarioSharedPre;
 use crate::bindings::{Scenario, ScenarioPre};
 use crate::engine::{Concurrency, EngineHandle, EngineLimits};
 use crate::error::{CallError, RuntimeError};
+use crate::host::Requests;
+use crate::offload::Offload;
 use crate::state::{RunContext, VuIdentity, VuState, new_store};
 use crate::timer;
 use stampede_metrics::TagSet;
@@ -77,7 +79,8 @@ impl LoadedScenario {
                 }
             };
         tracing::debug!(concurrency = ?engine.concurrency(), "{what} compiled");
-        let linker = crate::host::linker(&engine, limits.max_vus >= OFFLOAD_FROM_VUS)
+        let offload = limits.max_vus >= OFFLOAD_FROM_VUS;
+        let linker = crate::host::linker(&engine, offload)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let wrong = |e: wasmtime::Error| match world_version(engine.engine(), &component) {
             Some(found) if !compatible(&found, WORLD_VERSION) => RuntimeError::WorldVersion {
@@ -105,7 +108,7 @@ impl LoadedScenario {
             engine: Arc::new(engine),
             pre,
             world,
-            offload: limits.max_vus >= OFFLOAD_FROM_VUS,
+            offload,
         })
     }
 
@@ -144,7 +147,9 @@ impl LoadedScenario {
         // Without the component model's concurrency, wasmtime polls an import's future on the
         // fiber of the guest call that made it.
         state.imports_on_fiber = self.engine.concurrency() == Concurrency::Off;
-        state.offload_requests = state.imports_on_fiber && self.offload;
+        if state.imports_on_fiber && self.offload {
+            state.offload = Some(Offload::new(Requests(state.run.clone())));
+        }
         let mut store = new_store(self.engine.engine(), state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = match &self.pre {
@@ -365,10 +370,7 @@ async fn guarded_by<R>(
     }
     store.set_epoch_deadline(1);
     // Requests the call makes run on this task's stack, not the call's fiber (see `offload`).
-    let offload = store
-        .data()
-        .offload_requests
-        .then(|| store.data().offload.clone());
+    let offload = store.data().offload.clone();
     let outcome = {
         let call = std::pin::pin!(call(&mut *store));
         match &offload {

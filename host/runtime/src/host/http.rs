@@ -159,12 +159,19 @@ impl VuState {
         let (pending, mut hops, mut outgoing) = self.begin_off(req);
         loop {
             let submitted = self.submit(outgoing, &mut hops);
-            let job = self.offload.finished(submitted).await;
+            let job = self.offloaded().finished(submitted).await;
             match self.received_off(&pending, &mut hops, job) {
                 Next::Done(result) => return result,
                 Next::Follow(next) => outgoing = next,
             }
         }
+    }
+
+    /// The store's [`Offload`](crate::offload::Offload), which [`Offloaded`]'s stores have.
+    fn offloaded(&self) -> &crate::offload::Offload<Requests> {
+        self.offload
+            .as_ref()
+            .expect("the offloaded `http.send` is linked only for stores with an Offload")
     }
 
     /// Hand `outgoing` over, with the VU's cookies and its request timer (made by its first
@@ -175,7 +182,7 @@ impl VuState {
             .request_deadline
             .take()
             .unwrap_or_else(|| Box::pin(crate::timer::unset()));
-        self.offload.submit((outgoing, deadline))
+        self.offloaded().submit((outgoing, deadline))
     }
 
     /// [`begin`](Self::begin) in a frame of its own, off the frame of `send_off`'s future.
