@@ -8,7 +8,9 @@ instead), and reads /proc/PID/smaps and VmPTE 8 s into each run (every VU has
 started). Prints, per VU, the difference of the resident memory of each kind of mapping divided by
 N2 - N1:
 
-- host heap: the allocator's large anonymous mappings (mimalloc's arena), and wasmtime's instance pool;
+- host heap: the allocator's arenas (mimalloc reserves 1 GiB at a time);
+- function tables: wasmtime's pool of tables (every other large anonymous mapping; each instance
+  touches a page of it: a table slot is page-aligned however few elements it holds);
 - fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call);
 - guest linear memory: the small anonymous mappings of each instance's memory slot, and the pages of
   the compiled component's data image mapped into it (`.cwasm`);
@@ -33,6 +35,8 @@ from benchlib import BIN, status_kib, wait_http
 
 PORT = 18097
 BIG = 8 << 20
+# mimalloc reserves its arenas 1 GiB at a time.
+ARENA = 1 << 30
 
 
 def kind(perms, size, name):
@@ -42,7 +46,9 @@ def kind(perms, size, name):
     if perms != "rw-p" or name:
         return "code and other files"
     if size > BIG:
-        return "host heap and wasmtime's instance pool"
+        if size % ARENA == 0:
+            return "host heap (allocator arenas)"
+        return "wasmtime's function tables (table pool)"
     if size >= 1 << 20:
         return "wasmtime fiber stacks"
     return "guest linear memory (anonymous)"
