@@ -171,14 +171,7 @@ pub struct VuState {
 impl VuState {
     pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
         let output = TailPipe::default();
-        // No WASI environment, arguments, stdin, preopens or sockets: the Rust SDK's allocator
-        // (`fast-alloc`) relies on it, since wasi-libc frees what those return with its own `free`
-        // (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`. The e2e
-        // test `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks it.
-        let wasi = WasiCtx::builder()
-            .stdout(output.clone())
-            .stderr(output.clone())
-            .build();
+        let wasi = wasi_ctx(&output);
         let limiter = MemoryLimiter {
             limit: run.memory_limit,
             hit: false,
@@ -329,6 +322,43 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: VuState) -> Store<VuSt
     store
 }
 
+/// A VU's WASI context: stdout and stderr into `output`, random numbers from [`ThreadRandom`], and
+/// nothing else. No WASI environment, arguments, stdin, preopens or sockets: the Rust SDK's allocator
+/// (`fast-alloc`) relies on it, since wasi-libc frees what those return with its own `free`
+/// (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`. The e2e test
+/// `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks it.
+fn wasi_ctx(output: &TailPipe) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(output.clone())
+        .stderr(output.clone())
+        .secure_random(ThreadRandom)
+        .insecure_random(ThreadRandom)
+        .build()
+}
+
+/// `wasi:random` for a VU without a generator of its own: every call draws from the thread's
+/// (`rand::rng()`: ChaCha12, seeded and periodically reseeded from the OS, which rand documents as
+/// cryptographically secure). wasmtime-wasi's default gives each context a `StdRng` and a `SmallRng`
+/// of its own, boxed: ~350 bytes of every VU's heap for generators a scenario rarely calls.
+struct ThreadRandom;
+
+impl rand::TryRng for ThreadRandom {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(rand::Rng::next_u32(&mut rand::rng()))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(rand::Rng::next_u64(&mut rand::rng()))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand::Rng::fill_bytes(&mut rand::rng(), dst);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +372,31 @@ mod tests {
         assert!(Arc::ptr_eq(&first.series, &vu.series));
         let other = VuIdentity::new(0, "other".into(), TagSet::new([("scenario", "other")]));
         assert!(!Arc::ptr_eq(&first.series, &other.series));
+    }
+
+    #[test]
+    fn a_vus_wasi_random_numbers_are_fresh_and_cost_no_generator_of_its_own() {
+        use wasmtime_wasi::p2::bindings::random::{insecure, random};
+        assert_eq!(
+            std::mem::size_of::<ThreadRandom>(),
+            0,
+            "boxed without an allocation"
+        );
+        let mut wasi = wasi_ctx(&TailPipe::default());
+        let r = wasi.random();
+        let a = random::Host::get_random_bytes(r, 32).unwrap();
+        let b = random::Host::get_random_bytes(r, 32).unwrap();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b, "two draws differ");
+        assert_ne!(a, vec![0; 32]);
+        let x = insecure::Host::get_insecure_random_u64(r).unwrap();
+        let y = insecure::Host::get_insecure_random_u64(r).unwrap();
+        assert_ne!(x, y);
+        // Another VU's context draws other numbers.
+        let mut other = wasi_ctx(&TailPipe::default());
+        assert_ne!(
+            random::Host::get_random_bytes(other.random(), 32).unwrap(),
+            a
+        );
     }
 }
