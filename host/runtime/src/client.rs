@@ -66,6 +66,27 @@ pub struct CompletedResponse {
     pub bytes_sent: u64,
     /// Bytes read for the response (status line, headers, body and its chunk framing).
     pub bytes_received: u64,
+    /// The protocol that carried it (its metrics' `proto` tag).
+    pub proto: Proto,
+}
+
+/// An HTTP version a response came over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// HTTP/1.1 (`http://`, and `https://` servers that do not choose HTTP/2).
+    Http11,
+    /// HTTP/2 (`https://` servers that choose it in the TLS handshake).
+    Http2,
+}
+
+impl Proto {
+    /// The value of the `proto` tag: k6's names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Proto::Http11 => "HTTP/1.1",
+            Proto::Http2 => "HTTP/2.0",
+        }
+    }
 }
 
 /// Phase timings of one request.
@@ -652,6 +673,7 @@ fn completed(
         },
         bytes_sent: x.sent,
         bytes_received: x.received,
+        proto: x.proto,
     }
 }
 

@@ -3,7 +3,7 @@
 //! the pool ([`crate::pool`]). No task of its own and no channels: the VU's task is woken by the
 //! socket itself.
 
-use crate::client::RequestError;
+use crate::client::{Proto, RequestError};
 use crate::h1::{self, ChunkedDecoder, EncodedRequest, Framing, ResponseHeaders};
 use crate::tls::ClientTls;
 use bytes::{Buf, Bytes, BytesMut};
@@ -88,6 +88,8 @@ pub(crate) struct Exchanged {
     pub(crate) sent: u64,
     /// The connection may carry another request.
     pub(crate) reusable: bool,
+    /// The protocol that carried it.
+    pub(crate) proto: Proto,
 }
 
 /// Why an exchange failed.
@@ -407,6 +409,7 @@ impl<R: AsyncRead + Unpin> Reader<'_, R> {
             received: self.received,
             sent: 0,
             reusable: keep_alive,
+            proto: Proto::Http11,
         })
     }
 

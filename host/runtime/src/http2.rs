@@ -274,6 +274,7 @@ impl H2Conn {
                 received,
                 sent,
                 reusable: true,
+                proto: crate::client::Proto::Http2,
             },
             queued,
         ))

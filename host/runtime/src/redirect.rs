@@ -185,6 +185,7 @@ mod tests {
             },
             bytes_sent: 0,
             bytes_received: 0,
+            proto: crate::client::Proto::Http11,
         }
     }
 

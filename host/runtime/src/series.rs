@@ -2,7 +2,7 @@
 //! into, so recording a request clones one pointer instead of building eight tag sets. Keyed by
 //! what makes a request's tags: its metric name, method and extra tags, then its status.
 
-use crate::client::CompletedResponse;
+use crate::client::{CompletedResponse, Proto};
 use crate::host::{expected, ms};
 use rustc_hash::{FxHashMap, FxHasher};
 use stampede_metrics::{GROUP_MAX, MetricKind, SeriesGroup, SeriesKey, TagSet, names};
@@ -41,11 +41,18 @@ impl HttpSeries {
         (names::DATA_RECEIVED, MetricKind::Counter),
     ];
 
-    /// The series of a request with tags `base` (VU tags, `name`, `method`) answered with `status`.
-    pub(crate) fn for_status(mut base: TagSet, status: u16) -> Self {
+    /// The series of a request with tags `base` (VU tags, `name`, `method`) answered with
+    /// `status` over `proto`.
+    pub(crate) fn for_status(mut base: TagSet, (status, proto): (u16, Proto)) -> Self {
         base.insert("status", status.to_string());
         base.insert("expected_response", expected(status).to_string());
+        base.insert("proto", proto.tag());
         Self::new(base)
+    }
+
+    /// The series of a request with tags `base` answered with `resp`.
+    pub(crate) fn for_response(base: TagSet, resp: &CompletedResponse) -> Self {
+        Self::for_status(base, answer(resp))
     }
 
     fn new(tags: TagSet) -> Self {
@@ -100,7 +107,12 @@ struct Shape {
     extra: Vec<(String, String)>,
     /// VU tags + extra + `name` + `method`.
     base: Arc<TagSet>,
-    by_status: Vec<(u16, Arc<HttpSeries>)>,
+    by_status: Vec<((u16, Proto), Arc<HttpSeries>)>,
+}
+
+/// What a response's series depend on beyond its request's shape.
+fn answer(resp: &CompletedResponse) -> (u16, Proto) {
+    (resp.status, resp.proto)
 }
 
 /// A check's series: the `checks` rate with the VU's tags, the check's own and `check`.
@@ -209,22 +221,22 @@ impl SeriesCache {
         &mut self,
         i: usize,
         base: &Arc<TagSet>,
-        status: u16,
+        resp: &CompletedResponse,
     ) -> Arc<HttpSeries> {
         match self.shapes.get(i) {
-            Some(shape) if Arc::ptr_eq(&shape.base, base) => self.series(i, status),
-            _ => Arc::new(HttpSeries::for_status((**base).clone(), status)),
+            Some(shape) if Arc::ptr_eq(&shape.base, base) => self.series(i, answer(resp)),
+            _ => Arc::new(HttpSeries::for_response((**base).clone(), resp)),
         }
     }
 
-    /// The series of shape `i` answered with `status`.
-    pub(crate) fn series(&mut self, i: usize, status: u16) -> Arc<HttpSeries> {
+    /// The series of shape `i` answered with `status` over `proto`.
+    pub(crate) fn series(&mut self, i: usize, answer: (u16, Proto)) -> Arc<HttpSeries> {
         let shape = &mut self.shapes[i];
-        if let Some((_, s)) = shape.by_status.iter().find(|(st, _)| *st == status) {
+        if let Some((_, s)) = shape.by_status.iter().find(|(a, _)| *a == answer) {
             return s.clone();
         }
-        let s = Arc::new(HttpSeries::for_status((*shape.base).clone(), status));
-        shape.by_status.push((status, s.clone()));
+        let s = Arc::new(HttpSeries::for_status((*shape.base).clone(), answer));
+        shape.by_status.push((answer, s.clone()));
         s
     }
 }
@@ -241,16 +253,25 @@ mod tests {
         assert_eq!(c.shape("home", "get", &[], || unreachable!()), a);
         let b = c.shape("home", "POST", &[], base);
         assert_ne!(a, b);
-        let s1 = c.series(a, 200);
-        let s2 = c.series(a, 200);
+        let s1 = c.series(a, (200, Proto::Http11));
+        let s2 = c.series(a, (200, Proto::Http11));
         assert!(Arc::ptr_eq(&s1, &s2));
         assert_eq!(s1.key(names::HTTP_REQS).tags.get("status"), Some("200"));
+        assert_eq!(s1.key(names::HTTP_REQS).tags.get("proto"), Some("HTTP/1.1"));
+        // The same status over HTTP/2 is a series of its own.
+        let h2 = c.series(a, (200, Proto::Http2));
+        assert!(!Arc::ptr_eq(&s1, &h2));
+        assert_eq!(
+            h2.key(names::HTTP_REQ_DURATION).tags.get("proto"),
+            Some("HTTP/2.0")
+        );
+        assert!(Arc::ptr_eq(&h2, &c.series(a, (200, Proto::Http2))));
         assert_eq!(
             s1.key(names::HTTP_REQS).tags.get("expected_response"),
             Some("true")
         );
         assert_eq!(
-            c.series(a, 500)
+            c.series(a, (500, Proto::Http11))
                 .key(names::HTTP_REQ_FAILED)
                 .tags
                 .get("expected_response"),
@@ -308,8 +329,18 @@ mod tests {
                 TagSet::new([("name", format!("other{n}"))])
             });
         }
-        let s = c.series_of(i, &base, 200);
+        let resp = CompletedResponse {
+            status: 200,
+            headers: crate::h1::ResponseHeaders::from_map(&http::HeaderMap::new()),
+            body: bytes::Bytes::new(),
+            timings: Default::default(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            proto: Proto::Http2,
+        };
+        let s = c.series_of(i, &base, &resp);
         assert_eq!(s.key(names::HTTP_REQS).tags.get("name"), Some("mine"));
         assert_eq!(s.key(names::HTTP_REQS).tags.get("status"), Some("200"));
+        assert_eq!(s.key(names::HTTP_REQS).tags.get("proto"), Some("HTTP/2.0"));
     }
 }

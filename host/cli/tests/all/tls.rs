@@ -80,7 +80,8 @@ async fn the_shop_flow_over_https_counts_exactly_what_the_target_saw() {
 }
 
 /// `http2 = false` keeps to HTTP/1.1 with a server that offers HTTP/2; with HTTP/2 (the default)
-/// and `max-connections = 1`, the VUs' requests share one connection as streams.
+/// and `max-connections = 1`, the VUs' requests share one connection as streams. The `proto` tag
+/// says which (selected by a threshold, which gives it a summary entry of its own).
 #[tokio::test(flavor = "multi_thread")]
 async fn http2_is_taken_when_offered_and_shares_a_connection_between_vus() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,16 +92,25 @@ async fn http2_is_taken_when_offered_and_shares_a_connection_between_vus() {
         dir.path().join("ca.pem").display().to_string()
     );
 
-    let plan = shop_plan(&origin, &format!("{ca}\nhttp2 = false"));
+    let by_proto = |plan: String| {
+        plan.replacen(
+            "\n[thresholds]\n",
+            "\n[thresholds]\n\"http_reqs{proto:HTTP/1.1}\" = [\"count >= 0\"]\n\"http_reqs{proto:HTTP/2.0}\" = [\"count >= 0\"]\n",
+            1,
+        )
+    };
+    let plan = by_proto(shop_plan(&origin, &format!("{ca}\nhttp2 = false")));
     let run = run_plan(&plan, &["--vus", "10", "--duration", "1s"]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
     assert_shop_flow(&run);
     let h1 = t.state.requests_total();
     assert_eq!(h1, run.metric("http_reqs", "count") as u64);
     assert_eq!(t.state.http2_requests_total(), 0);
+    assert_eq!(run.metric("http_reqs{proto:HTTP/1.1}", "count") as u64, h1);
+    assert_eq!(run.metric("http_reqs{proto:HTTP/2.0}", "count"), 0.0);
 
     let connections = t.state.connections_total();
-    let plan = shop_plan(&origin, &format!("{ca}\nmax-connections = 1"));
+    let plan = by_proto(shop_plan(&origin, &format!("{ca}\nmax-connections = 1")));
     let run = run_plan(
         &plan,
         &["--vus", "10", "--duration", "2s", "--threads", "1"],
@@ -112,6 +122,8 @@ async fn http2_is_taken_when_offered_and_shares_a_connection_between_vus() {
     let h2 = t.state.requests_total() - h1;
     assert_eq!(h2, run.metric("http_reqs", "count") as u64);
     assert_eq!(t.state.http2_requests_total(), h2);
+    assert_eq!(run.metric("http_reqs{proto:HTTP/2.0}", "count") as u64, h2);
+    assert_eq!(run.metric("http_reqs{proto:HTTP/1.1}", "count"), 0.0);
     assert_eq!(t.state.connections_total() - connections, 1);
     // Counted as HTTP/2 frames: every request has its bytes.
     assert!(run.metric("data_received", "count") > 0.0);

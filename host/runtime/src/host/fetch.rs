@@ -137,7 +137,7 @@ impl WasiHttpHooks for FetchHooks {
                 &cookies,
                 |hop| {
                     hops += 1;
-                    let series = HttpSeries::for_status(tags.clone(), hop.status);
+                    let series = HttpSeries::for_response(tags.clone(), &hop);
                     push_response(&mut samples, &series, &hop);
                     // Recorded now: a caller that gives up before the last hop (its iteration
                     // timed out) drops this future, and the hops that reached the server count.
@@ -146,11 +146,9 @@ impl WasiHttpHooks for FetchHooks {
             )
             .await;
             match &result {
-                Ok(resp) => push_response(
-                    &mut samples,
-                    &HttpSeries::for_status(tags, resp.status),
-                    resp,
-                ),
+                Ok(resp) => {
+                    push_response(&mut samples, &HttpSeries::for_response(tags, resp), resp)
+                }
                 Err(err) => {
                     if let RequestError::OriginNotAllowed(m) = err {
                         if hops > 0 {

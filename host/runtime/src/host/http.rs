@@ -102,12 +102,12 @@ impl Pending {
     pub(crate) fn record_orphan(self, run: &RunContext, followed: &Followed) {
         let mut buf = SampleBuffer::default();
         for hop in &followed.hops {
-            let series = HttpSeries::for_status((*self.base).clone(), hop.status);
+            let series = HttpSeries::for_response((*self.base).clone(), hop);
             push_response(&mut buf, &series, hop);
         }
         match &followed.result {
             Ok(resp) => {
-                let series = HttpSeries::for_status((*self.base).clone(), resp.status);
+                let series = HttpSeries::for_response((*self.base).clone(), resp);
                 push_response(&mut buf, &series, resp);
             }
             Err(err) => push_error(&mut buf, (*self.base).clone(), err),
@@ -328,7 +328,7 @@ impl VuState {
         let s = self
             .who
             .series()
-            .series_of(pending.shape, &pending.base, resp.status);
+            .series_of(pending.shape, &pending.base, resp);
         push_response(&mut self.samples, &s, resp);
         self.flush_if_full();
     }
