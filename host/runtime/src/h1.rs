@@ -34,10 +34,72 @@ pub(crate) struct EncodedRequest {
     pub(crate) close: bool,
 }
 
+/// What [`check_request`] found in a request's headers.
+pub(crate) struct Checked {
+    /// The caller set `Host`.
+    pub(crate) has_host: bool,
+    /// The caller set a `Content-Length` (which matches the body).
+    pub(crate) has_length: bool,
+    /// The caller asked for the connection to close (`Connection: close`).
+    pub(crate) close: bool,
+}
+
+/// The rules a request meets whichever protocol carries it (HTTP/1.1 here, HTTP/2 in
+/// [`crate::http2::request`], which checks with this first, so a scenario gets the same answer from
+/// either): the method and header names are tokens, header values hold no CR, LF or NUL, one `Host`
+/// at most (else `host`, the URL's, must be a valid value), a caller's `Content-Length` matches the
+/// body's `body_len` bytes, and no `Transfer-Encoding` (the body is sent whole). Errors say what is
+/// wrong with the request.
+pub(crate) fn check_request(
+    method: &str,
+    host: &str,
+    headers: &[(String, String)],
+    body_len: usize,
+) -> Result<Checked, String> {
+    if method.is_empty() || !method.bytes().all(is_token) {
+        return Err(format!("bad method `{method}`"));
+    }
+    let mut checked = Checked {
+        has_host: false,
+        has_length: false,
+        close: false,
+    };
+    for (name, value) in headers {
+        if name.is_empty() || !name.bytes().all(is_token) {
+            return Err(format!("bad header name `{name}`"));
+        }
+        if !value.bytes().all(is_value_byte) {
+            return Err(format!("bad value for header `{name}`"));
+        }
+        if name.eq_ignore_ascii_case("host") {
+            if checked.has_host {
+                return Err("two Host headers; send one".into());
+            }
+            checked.has_host = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if parse_length(value.as_bytes().trim_ascii()) != Some(body_len as u64) {
+                return Err(format!(
+                    "header `{name}: {value}` does not match the body's {body_len} bytes; leave it out and Stampede sets it"
+                ));
+            }
+            checked.has_length = true;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(format!(
+                "header `{name}` is not supported: the body is sent whole, with a Content-Length; leave it out"
+            ));
+        } else if name.eq_ignore_ascii_case("connection") {
+            checked.close |= has_token(value.as_bytes(), b"close");
+        }
+    }
+    if !checked.has_host && !host.bytes().all(is_value_byte) {
+        return Err(format!("bad host `{host}`"));
+    }
+    Ok(checked)
+}
+
 /// Encode a request in origin form. `target` is the path and query; `host` is the `Host` header
 /// sent unless `headers` has one. A body (or a POST, PUT or PATCH without one) gets a
-/// `Content-Length`; a caller's own `Content-Length` must match the body, and `Transfer-Encoding`
-/// is refused (the body is sent whole). Errors say what is wrong with the request.
+/// `Content-Length`. The request must pass [`check_request`]; errors say what is wrong with it.
 pub(crate) fn encode_request(
     method: &str,
     target: &str,
@@ -45,9 +107,7 @@ pub(crate) fn encode_request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<EncodedRequest, String> {
-    if method.is_empty() || !method.bytes().all(is_token) {
-        return Err(format!("bad method `{method}`"));
-    }
+    let checked = check_request(method, host, headers, body.len())?;
     let size = method.len()
         + target.len()
         + 13
@@ -64,44 +124,14 @@ pub(crate) fn encode_request(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let (mut has_host, mut has_length, mut close) = (false, false, false);
     for (name, value) in headers {
-        if name.is_empty() || !name.bytes().all(is_token) {
-            return Err(format!("bad header name `{name}`"));
-        }
-        if !value.bytes().all(is_value_byte) {
-            return Err(format!("bad value for header `{name}`"));
-        }
-        if name.eq_ignore_ascii_case("host") {
-            if has_host {
-                return Err("two Host headers; send one".into());
-            }
-            has_host = true;
-        } else if name.eq_ignore_ascii_case("content-length") {
-            if parse_length(value.as_bytes().trim_ascii()) != Some(body.len() as u64) {
-                return Err(format!(
-                    "header `{name}: {value}` does not match the body's {} bytes; leave it out and Stampede sets it",
-                    body.len()
-                ));
-            }
-            has_length = true;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(format!(
-                "header `{name}` is not supported: the body is sent whole, with a Content-Length; leave it out"
-            ));
-        } else if name.eq_ignore_ascii_case("connection") {
-            close |= has_token(value.as_bytes(), b"close");
-        }
         push_header(&mut out, name.as_bytes(), value.as_bytes());
     }
-    if !has_host {
-        if !host.bytes().all(is_value_byte) {
-            return Err(format!("bad host `{host}`"));
-        }
+    if !checked.has_host {
         push_header(&mut out, b"host", host.as_bytes());
     }
     let wants_length = !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH");
-    if wants_length && !has_length {
+    if wants_length && !checked.has_length {
         push_header(
             &mut out,
             b"content-length",
@@ -114,7 +144,7 @@ pub(crate) fn encode_request(
         bytes: out,
         head: method == "HEAD",
         idempotent: idempotent(method),
-        close,
+        close: checked.close,
     })
 }
 

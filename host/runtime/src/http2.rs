@@ -379,7 +379,8 @@ fn connection_specific(name: &http::HeaderName) -> bool {
 /// The request as HTTP/2 sends it: `method`, `https://authority` with `target` (path and query),
 /// and `headers` (a `Host` header becomes the authority; `Content-Length` is set for a body, or a
 /// POST, PUT or PATCH without one, and one the caller wrote must match it; `TE` only as
-/// `trailers`). Errors say what is wrong with the request, as [`crate::h1::encode_request`]'s do.
+/// `trailers`). The request must pass [`crate::h1::check_request`], as on HTTP/1.1; errors say what
+/// is wrong with it.
 pub(crate) fn request(
     method: &str,
     target: &str,
@@ -387,11 +388,11 @@ pub(crate) fn request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<http::Request<()>, String> {
+    let checked = crate::h1::check_request(method, authority, headers, body.len())?;
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| format!("bad method `{method}`"))?;
     let mut authority = std::borrow::Cow::Borrowed(authority);
     let mut map = http::HeaderMap::with_capacity(headers.len() + 1);
-    let mut length = None;
     for (name, value) in headers {
         let header = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("bad header name `{name}`"))?;
@@ -401,8 +402,7 @@ pub(crate) fn request(
             continue;
         }
         if header == http::header::CONTENT_LENGTH {
-            let n: u64 = value.trim().parse().map_err(|_| bad_value())?;
-            length = Some(n);
+            // Checked against the body above; set below.
             continue;
         }
         if connection_specific(&header)
@@ -413,16 +413,8 @@ pub(crate) fn request(
         let value = http::HeaderValue::from_str(value).map_err(|_| bad_value())?;
         map.append(header, value);
     }
-    if let Some(n) = length
-        && n != body.len() as u64
-    {
-        return Err(format!(
-            "Content-Length {n} does not match the body's {} bytes",
-            body.len()
-        ));
-    }
     if !body.is_empty()
-        || length.is_some()
+        || checked.has_length
         || matches!(
             method,
             http::Method::POST | http::Method::PUT | http::Method::PATCH
@@ -573,10 +565,43 @@ mod tests {
         );
         assert_eq!(
             e.unwrap_err(),
-            "Content-Length 4 does not match the body's 3 bytes"
+            "header `Content-Length: 4` does not match the body's 3 bytes; leave it out and Stampede sets it"
         );
         let r = request("GET", "/", "h", &[], b"").unwrap();
         assert!(r.headers().get("content-length").is_none());
+    }
+
+    #[test]
+    fn a_request_is_refused_as_on_http_1_1_with_the_same_words() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8]);
+        let cases: [Case; 9] = [
+            ("GE T", &[], b""),
+            ("", &[], b""),
+            ("GET", &[("x y", "1")], b""),
+            ("GET", &[("x", "a\r\nevil: 1")], b""),
+            ("POST", &[("content-length", "3")], b"hi"),
+            ("POST", &[("content-length", "+2")], b"hi"),
+            ("POST", &[("transfer-encoding", "chunked")], b"hi"),
+            ("GET", &[("host", "a"), ("Host", "b")], b""),
+            ("GET", &[("Content-Length", "x")], b""),
+        ];
+        for (method, h, body) in cases {
+            let on_h1 = crate::h1::encode_request(method, "/", "h", &headers(h), body).unwrap_err();
+            let on_h2 = request(method, "/", "h", &headers(h), body).unwrap_err();
+            assert_eq!(on_h2, on_h1, "{method} {h:?}");
+        }
+        // And what passes on HTTP/1.1 passes here.
+        assert!(
+            request(
+                "POST",
+                "/",
+                "h",
+                &headers(&[("content-length", " 2 ")]),
+                b"hi"
+            )
+            .is_ok()
+        );
+        assert!(request("GET", "/", "h", &headers(&[("x", "a\tcafé")]), b"").is_ok());
     }
 
     #[test]
