@@ -10,7 +10,9 @@ N2 - N1:
 
 - host heap: the allocator's arenas (mimalloc reserves 1 GiB at a time);
 - function tables: wasmtime's pool of tables (every other large anonymous mapping; each instance
-  touches a page of it: a table slot is page-aligned however few elements it holds);
+  touches a page of it: a table slot is page-aligned however few elements it holds). A heuristic:
+  with another allocator (`--features system-allocator`: glibc's 64 MiB arenas) the heap would be
+  counted here;
 - fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call);
 - guest linear memory: the small anonymous mappings of each instance's memory slot, and the pages of
   the compiled component's data image mapped into it (`.cwasm`);

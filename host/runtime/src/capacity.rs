@@ -4,10 +4,16 @@
 //! Two limits matter on Linux: `vm.max_map_count` (each pooled instance costs a handful of memory
 //! mappings) and the address space (each VU reserves its memory limit plus stacks).
 
+use crate::engine::MemoryInit;
 use std::path::Path;
 
-/// Memory mappings one pooled VU costs (measured: ~6 with the pooling allocator, see WASM-NOTES).
+/// Memory mappings one pooled VU costs when its memory's initial data is mapped copy-on-write
+/// (`MemoryInit::CopyOnWrite`; measured 6: the linear memory's slot in four, the data image between
+/// two accessible parts and the inaccessible rest, and the fiber stack with its guard page), plus
+/// one for margin.
 pub const MAPS_PER_VU: u64 = 7;
+/// The same when the data is copied in (`MemoryInit::Copy`; measured 4: the slot in two).
+pub const MAPS_PER_VU_COPIED: u64 = 5;
 /// Mappings kept free for the rest of the process (threads, sockets, libraries, allocator arenas).
 const MAP_HEADROOM: u64 = 4_000;
 /// Virtual memory a VU reserves beside its linear memories: its core instance slots (1 MiB each by
@@ -27,14 +33,17 @@ pub struct HostCapacity {
     pub advice: String,
 }
 
-/// Capacity with every VU capped at `memory_limit` bytes of linear memory.
+/// Capacity with every VU capped at `memory_limit` bytes of linear memory: the most, for a component
+/// whose data is copied into its instances (a Rust or C scenario's; a component with a large data
+/// image costs more mappings per VU, and its load checks again: [`host_capacity_for`]).
 pub fn host_capacity(memory_limit: u64) -> HostCapacity {
-    host_capacity_with_stacks(memory_limit, 1)
+    host_capacity_for(memory_limit, 1, MemoryInit::Copy)
 }
 
 /// [`host_capacity`] for an engine with `stacks` pooled fiber stacks per VU (each stack beyond the
-/// first costs two more mappings: the stack and its guard page).
-pub(crate) fn host_capacity_with_stacks(memory_limit: u64, stacks: u32) -> HostCapacity {
+/// first costs two more mappings: the stack and its guard page) whose instances get their data by
+/// `init`.
+pub(crate) fn host_capacity_for(memory_limit: u64, stacks: u32, init: MemoryInit) -> HostCapacity {
     let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
     let used_maps = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count() as u64)
@@ -43,7 +52,11 @@ pub(crate) fn host_capacity_with_stacks(memory_limit: u64, stacks: u32) -> HostC
     // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
     let memories = u64::from(crate::engine::MEMORIES_PER_VU) * (memory_limit + (64 << 10));
     let per_vu_virtual = memories.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
-    let maps_per_vu = MAPS_PER_VU + 2 * u64::from(stacks.saturating_sub(1));
+    let maps = match init {
+        MemoryInit::Copy => MAPS_PER_VU_COPIED,
+        MemoryInit::CopyOnWrite => MAPS_PER_VU,
+    };
+    let maps_per_vu = maps + 2 * u64::from(stacks.saturating_sub(1));
     compute(
         max_map_count,
         used_maps,
@@ -126,8 +139,8 @@ mod tests {
 
     #[test]
     fn a_second_fiber_stack_per_vu_costs_two_mappings() {
-        let one = host_capacity_with_stacks(64 << 20, 1);
-        let two = host_capacity_with_stacks(64 << 20, 2);
+        let one = host_capacity_for(64 << 20, 1, MemoryInit::CopyOnWrite);
+        let two = host_capacity_for(64 << 20, 2, MemoryInit::CopyOnWrite);
         if one.limited_by.contains("vm.max_map_count") {
             assert!(two.max_vus < one.max_vus, "{two:?} vs {one:?}");
             assert!(
@@ -135,6 +148,22 @@ mod tests {
                     .contains(&format!("about {} memory", MAPS_PER_VU + 2)),
                 "{}",
                 two.limited_by
+            );
+        }
+    }
+
+    #[test]
+    fn copied_data_fits_more_vus_than_a_mapped_image() {
+        let copied = host_capacity_for(64 << 20, 1, MemoryInit::Copy);
+        let mapped = host_capacity_for(64 << 20, 1, MemoryInit::CopyOnWrite);
+        if mapped.limited_by.contains("vm.max_map_count") {
+            assert!(copied.max_vus > mapped.max_vus, "{copied:?} vs {mapped:?}");
+            assert!(
+                copied
+                    .limited_by
+                    .contains(&format!("about {MAPS_PER_VU_COPIED} memory")),
+                "{}",
+                copied.limited_by
             );
         }
     }

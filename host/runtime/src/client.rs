@@ -367,7 +367,13 @@ impl HttpClient {
         uri: &Uri,
         at: Endpoint<'_>,
     ) -> Result<(Exchanged, Duration), ExchangeError> {
-        let request = h2_request(req, uri, at).map_err(ExchangeError::Failed)?;
+        let request = match h2_request(req, uri, at) {
+            Ok(request) => request,
+            Err(e) => {
+                self.pool.h2_done(at, h2);
+                return Err(ExchangeError::Failed(e));
+            }
+        };
         let body = req.body.as_deref().map(Bytes::copy_from_slice);
         let result = h2
             .exchange(request, body, self.max_body, req.discard_body)

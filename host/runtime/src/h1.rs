@@ -46,8 +46,9 @@ pub(crate) struct Checked {
 
 /// The rules a request meets whichever protocol carries it (HTTP/1.1 here, HTTP/2 in
 /// [`crate::http2::request`], which checks with this first, so a scenario gets the same answer from
-/// either): the method and header names are tokens, header values hold no CR, LF or NUL, one `Host`
-/// at most (else `host`, the URL's, must be a valid value), a caller's `Content-Length` matches the
+/// either): the method and header names are tokens, header values hold no control bytes but tab,
+/// one `Host` at most, and a valid `host[:port]` (the caller's, else `host`, the URL's), a caller's
+/// `Content-Length` matches the
 /// body's `body_len` bytes, and no `Transfer-Encoding` (the body is sent whole). Errors say what is
 /// wrong with the request.
 pub(crate) fn check_request(
@@ -74,6 +75,12 @@ pub(crate) fn check_request(
         if name.eq_ignore_ascii_case("host") {
             if checked.has_host {
                 return Err("two Host headers; send one".into());
+            }
+            // What HTTP/2's `:authority` must be too (Go's client refuses the same).
+            if value.trim().parse::<http::uri::Authority>().is_err() {
+                return Err(format!(
+                    "bad value for header `{name}`: `{value}` is not a host[:port]"
+                ));
             }
             checked.has_host = true;
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -638,6 +645,12 @@ mod tests {
         assert!(request("POST", &[("content-length", " 2 ")], b"hi").is_ok());
         assert!(err("POST", &[("transfer-encoding", "chunked")], b"hi").contains("not supported"));
         assert!(err("GET", &[("host", "a"), ("Host", "b")], b"").contains("two Host"));
+        assert_eq!(
+            err("GET", &[("Host", "a b")], b""),
+            "bad value for header `Host`: `a b` is not a host[:port]"
+        );
+        assert!(err("GET", &[("Host", "")], b"").contains("not a host"));
+        assert!(request("GET", &[("Host", "shop.test:8443")], b"").is_ok());
         // Tabs and non-ASCII bytes are fine in values.
         assert!(request("GET", &[("x", "a\tcafé")], b"").is_ok());
     }

@@ -369,10 +369,11 @@ async fn send_body(mut upload: h2::SendStream<Bytes>, mut body: Bytes) -> Result
 
 /// Headers that belong to one HTTP/1.1 connection and have no place in HTTP/2 (RFC 9113 8.2.2):
 /// a request's own are left out rather than refused, as browsers and Go's client do.
+/// (`Transfer-Encoding` is one too, but [`crate::h1::check_request`] refuses it on either protocol.)
 fn connection_specific(name: &http::HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+        "connection" | "keep-alive" | "proxy-connection" | "upgrade"
     )
 }
 
@@ -574,7 +575,7 @@ mod tests {
     #[test]
     fn a_request_is_refused_as_on_http_1_1_with_the_same_words() {
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8]);
-        let cases: [Case; 9] = [
+        let cases: [Case; 11] = [
             ("GE T", &[], b""),
             ("", &[], b""),
             ("GET", &[("x y", "1")], b""),
@@ -584,6 +585,8 @@ mod tests {
             ("POST", &[("transfer-encoding", "chunked")], b"hi"),
             ("GET", &[("host", "a"), ("Host", "b")], b""),
             ("GET", &[("Content-Length", "x")], b""),
+            ("GET", &[("Host", "a b")], b""),
+            ("GET", &[("Host", "")], b""),
         ];
         for (method, h, body) in cases {
             let on_h1 = crate::h1::encode_request(method, "/", "h", &headers(h), body).unwrap_err();

@@ -48,7 +48,7 @@ mod vu;
 pub use cache::default_dir as default_cache_dir;
 pub use capacity::{HostCapacity, host_capacity};
 pub use client::{AllowedOrigin, HttpClient};
-pub use engine::{EPOCH_TICK, EngineLimits};
+pub use engine::{EPOCH_TICK, EngineLimits, MemoryInit};
 pub use error::{CallError, RuntimeError};
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};

@@ -1,6 +1,7 @@
 //! The cache of series keys that the requests and checks of one scenario's VUs on one thread record
 //! into, so recording a request clones one pointer instead of building eight tag sets. Keyed by
-//! what makes a request's tags: its metric name, method and extra tags, then its status.
+//! what makes a request's tags: its metric name, method and extra tags, then its status and the
+//! protocol that carried it.
 
 use crate::client::{CompletedResponse, Proto};
 use crate::host::{expected, ms};

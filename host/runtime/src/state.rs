@@ -337,9 +337,11 @@ fn wasi_ctx(output: &TailPipe) -> WasiCtx {
 }
 
 /// `wasi:random` for a VU without a generator of its own: every call draws from the thread's
-/// (`rand::rng()`: ChaCha12, seeded and periodically reseeded from the OS, which rand documents as
-/// cryptographically secure). wasmtime-wasi's default gives each context a `StdRng` and a `SmallRng`
-/// of its own, boxed: ~350 bytes of every VU's heap for generators a scenario rarely calls.
+/// (`rand::rng()`: ChaCha12 seeded from the OS and reseeded from it every 64 KiB of output; the
+/// `StdRng` it replaces is the same ChaCha12, seeded once). wasmtime-wasi's default gives each
+/// context a `StdRng` and a `SmallRng` of its own, boxed: ~350 bytes of every VU's heap for
+/// generators a scenario rarely calls. (Stampede never forks, the one case where a thread's
+/// generator would repeat itself.)
 struct ThreadRandom;
 
 impl rand::TryRng for ThreadRandom {
@@ -375,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn a_vus_wasi_random_numbers_are_fresh_and_cost_no_generator_of_its_own() {
+    fn a_vus_wasi_random_numbers_are_fresh_and_its_own() {
         use wasmtime_wasi::p2::bindings::random::{insecure, random};
         assert_eq!(
             std::mem::size_of::<ThreadRandom>(),

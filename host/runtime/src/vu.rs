@@ -3,7 +3,7 @@
 
 use crate::bindings::shared::ScenarioSharedPre;
 use crate::bindings::{Scenario, ScenarioPre};
-use crate::engine::{Concurrency, EngineHandle, EngineLimits};
+use crate::engine::{Concurrency, EngineHandle, EngineLimits, MemoryInit};
 use crate::error::{CallError, RuntimeError};
 use crate::host::Requests;
 use crate::offload::Offload;
@@ -62,13 +62,14 @@ impl LoadedScenario {
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
-        let plain = EngineHandle::new(limits, Concurrency::Off)?;
+        let init = MemoryInit::for_component(bytes);
+        let plain = EngineHandle::new(limits, Concurrency::Off, init)?;
         let (engine, component) =
             match crate::cache::compile(plain.engine(), bytes, sha256, cache_dir) {
                 Ok(component) => (plain, component),
                 Err(_) => {
                     drop(plain);
-                    let concurrent = EngineHandle::new(limits, Concurrency::On)?;
+                    let concurrent = EngineHandle::new(limits, Concurrency::On, init)?;
                     let component =
                         crate::cache::compile(concurrent.engine(), bytes, sha256, cache_dir)
                             .map_err(|e| RuntimeError::Compile {
@@ -128,6 +129,12 @@ impl LoadedScenario {
     /// [`load`](Self::load)); components of the world `scenario` normally do not.
     pub fn concurrency_support(&self) -> bool {
         self.engine.concurrency() == Concurrency::On
+    }
+
+    /// How its instances get their memory's initial data: copied for a small image, mapped
+    /// copy-on-write for a large one (see [`MemoryInit`]).
+    pub fn memory_init(&self) -> MemoryInit {
+        self.engine.memory_init()
     }
 
     pub(crate) fn engine(&self) -> &wasmtime::Engine {

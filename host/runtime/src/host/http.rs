@@ -389,6 +389,8 @@ pub(crate) fn push_response(b: &mut SampleBuffer, s: &HttpSeries, resp: &Complet
 /// The samples of a request without a response, tagged `status=0` and its `error_code`: it counts
 /// in `http_reqs` only if it reached the network, and always as failed.
 pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestError) {
+    // No response, no protocol (a `proto` the scenario set itself gives way, as with the others).
+    tags.remove("proto");
     tags.insert("status", "0");
     tags.insert("expected_response", "false");
     tags.insert("error_code", err.code());
