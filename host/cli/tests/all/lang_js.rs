@@ -541,7 +541,8 @@ iterations = 5
     };
     let trusted = plan(
         &format!("tls-ca-file = {:?}", ca.display().to_string()),
-        r#""checks" = ["rate == 1"]"#,
+        r#""checks" = ["rate == 1"]
+"http_reqs{proto:HTTP/2.0}" = ["count == 10"]"#,
     );
     let run = run_plan(&trusted, &[]).await;
     assert_eq!(run.code(), 0, "{}\n{}", run.stderr(), run.stdout());
@@ -549,6 +550,7 @@ iterations = 5
     assert_eq!(t.state.requests_total(), 10);
     // The target offers HTTP/2, and fetch() takes it as http.send does.
     assert_eq!(t.state.http2_requests_total(), 10);
+    assert_eq!(run.metric("http_reqs{proto:HTTP/2.0}", "count"), 10.0);
     assert_eq!(run.metric("http_req_tls_handshaking", "count"), 10.0);
 
     let untrusted = plan("", r#""http_req_failed{error_code:tls}" = ["rate == 1"]"#);
