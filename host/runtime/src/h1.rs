@@ -36,7 +36,7 @@ pub(crate) struct EncodedRequest {
 
 /// What [`check_request`] found in a request's headers.
 pub(crate) struct Checked {
-    /// The caller set `Host`.
+    /// The caller set `Host` (a valid one).
     pub(crate) has_host: bool,
     /// The caller set a `Content-Length` (which matches the body).
     pub(crate) has_length: bool,
@@ -48,9 +48,8 @@ pub(crate) struct Checked {
 /// [`crate::http2::request`], which checks with this first, so a scenario gets the same answer from
 /// either): the method and header names are tokens, header values hold no control bytes but tab,
 /// one `Host` at most, and a valid `host[:port]` (the caller's, else `host`, the URL's), a caller's
-/// `Content-Length` matches the
-/// body's `body_len` bytes, and no `Transfer-Encoding` (the body is sent whole). Errors say what is
-/// wrong with the request.
+/// `Content-Length` matches the body's `body_len` bytes, and no `Transfer-Encoding` (the body is
+/// sent whole). Errors say what is wrong with the request.
 pub(crate) fn check_request(
     method: &str,
     host: &str,

@@ -108,7 +108,7 @@ struct Shape {
     extra: Vec<(String, String)>,
     /// VU tags + extra + `name` + `method`.
     base: Arc<TagSet>,
-    by_status: Vec<((u16, Proto), Arc<HttpSeries>)>,
+    by_answer: Vec<((u16, Proto), Arc<HttpSeries>)>,
 }
 
 /// What a response's series depend on beyond its request's shape.
@@ -177,7 +177,7 @@ impl SeriesCache {
             method: method.to_owned(),
             extra: extra.to_vec(),
             base: Arc::new(base()),
-            by_status: Vec::new(),
+            by_answer: Vec::new(),
         });
         self.shapes.len() - 1
     }
@@ -233,11 +233,11 @@ impl SeriesCache {
     /// The series of shape `i` answered with `status` over `proto`.
     pub(crate) fn series(&mut self, i: usize, answer: (u16, Proto)) -> Arc<HttpSeries> {
         let shape = &mut self.shapes[i];
-        if let Some((_, s)) = shape.by_status.iter().find(|(a, _)| *a == answer) {
+        if let Some((_, s)) = shape.by_answer.iter().find(|(a, _)| *a == answer) {
             return s.clone();
         }
         let s = Arc::new(HttpSeries::for_status((*shape.base).clone(), answer));
-        shape.by_status.push((answer, s.clone()));
+        shape.by_answer.push((answer, s.clone()));
         s
     }
 }
