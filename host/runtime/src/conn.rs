@@ -255,6 +255,19 @@ impl Conn {
         Ok(x)
     }
 
+    /// Give the read buffer back to the allocator (the next exchange takes another): for a
+    /// connection that waits in the pool, where it holds nothing (a reusable connection has read
+    /// nothing past its last response).
+    pub(crate) fn release_buffer(&mut self) {
+        debug_assert!(
+            self.buf.is_empty(),
+            "an idle connection's buffer holds nothing"
+        );
+        if self.buf.capacity() != 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// After a response read whole: true when nothing more is there to read, as far as the socket's
     /// readiness tells: a `read` system call unless tokio already knows the socket is drained (its
     /// last read came back short). Either way the readiness is clear afterwards, and
@@ -282,6 +295,11 @@ impl Conn {
 
 #[cfg(test)]
 impl Conn {
+    /// The read buffer's capacity.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Whether this is a TLS connection whose handshake resumed an earlier session.
     pub(crate) fn resumed(&self) -> bool {
         matches!(&self.stream, Stream::Tls(tls)

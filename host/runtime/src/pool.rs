@@ -27,6 +27,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// A connection idle longer than this is closed rather than reused (as hyper-util's pool does).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A connection idle this long gives its read buffer back to the allocator (checked at most this
+/// often per origin, when a connection comes back): connections that carry requests keep theirs,
+/// and one that waits in the pool, as most do after a burst of VUs starting, costs its socket and
+/// a few hundred bytes instead of a page or two of buffer.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// One VU thread's connections.
 pub(crate) struct Pool {
@@ -54,6 +59,8 @@ struct Origin {
     waiters: VecDeque<oneshot::Sender<Handoff>>,
     /// HTTP/2 connections (shared by the requests on them) and when each last took a request.
     h2: Vec<(H2Conn, Instant)>,
+    /// When a connection that comes back next looks for idle ones to trim ([`TRIM_AFTER`]).
+    next_trim: Instant,
 }
 
 impl Origin {
@@ -78,6 +85,18 @@ impl Origin {
         self.idle.retain(usable);
         self.h2.retain(h2_usable);
         self.idle.len() + self.h2.len() < before
+    }
+
+    /// Give back the read buffers of the connections idle at least [`TRIM_AFTER`] at `now`.
+    fn trim(&mut self, now: Instant) {
+        // Oldest first: the walk ends at the first one idle for less.
+        for (conn, since) in self.idle.iter_mut() {
+            if now.saturating_duration_since(*since) < TRIM_AFTER {
+                break;
+            }
+            conn.release_buffer();
+        }
+        self.next_trim = now + TRIM_AFTER;
     }
 
     /// Let go of one HTTP/2 connection that carries no stream now (it closes once the requests
@@ -232,6 +251,7 @@ impl Pool {
                     idle: VecDeque::new(),
                     waiters: VecDeque::new(),
                     h2: Vec::new(),
+                    next_trim: Instant::now() + TRIM_AFTER,
                 });
                 origins.len() - 1
             }
@@ -290,12 +310,16 @@ impl Pool {
             .enumerate()
             .any(|(j, o)| j != i && o.has_waiters());
         if !others_wait {
-            let idle = &mut origins[i].idle;
+            let origin = &mut origins[i];
             // The oldest ones are never reused while newer ones are: let dead ones go here.
-            while idle.front().is_some_and(|entry| !usable(entry)) {
-                idle.pop_front();
+            while origin.idle.front().is_some_and(|entry| !usable(entry)) {
+                origin.idle.pop_front();
             }
-            idle.push_back((conn, Instant::now()));
+            let now = Instant::now();
+            origin.idle.push_back((conn, now));
+            if now >= origin.next_trim {
+                origin.trim(now);
+            }
         }
     }
 }
@@ -451,6 +475,32 @@ mod tests {
         Conn::open("127.0.0.1", port, None, permit).await.unwrap().0
     }
 
+    /// Answer every request on every connection accepted by `l` with a 2-byte body (a request
+    /// is taken to be one read).
+    async fn answer(l: tokio::net::TcpListener) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if n == 0 || s.write_all(ok).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+
+    /// GET `/` on `conn`: its status, and whether the connection may be reused.
+    async fn get(conn: &mut Conn) -> (u16, bool) {
+        let req = crate::h1::encode_request("GET", "/", "127.0.0.1", &[], b"").unwrap();
+        match conn.exchange(&req, 1 << 20, false).await {
+            Ok(x) => (x.status, x.reusable),
+            Err(_) => panic!("the exchange failed"),
+        }
+    }
+
     /// A request to `port` waiting in its own task (already in line when this returns).
     async fn queued(pool: &Arc<Pool>, port: u16) -> tokio::task::JoinHandle<Checkout> {
         let waiting = tokio::spawn({
@@ -467,6 +517,41 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), f)
             .await
             .expect(why)
+    }
+
+    #[tokio::test]
+    async fn connections_idle_a_while_give_their_read_buffers_back() {
+        let (l, port) = listener().await;
+        tokio::spawn(answer(l));
+        let pool = Pool::new(None);
+        let (mut first, mut second) = (open_new(&pool, port).await, open_new(&pool, port).await);
+        for conn in [&mut first, &mut second] {
+            assert_eq!(get(conn).await, (200, true));
+            assert!(
+                conn.buffer_capacity() > 0,
+                "a response was read into the buffer"
+            );
+        }
+        pool.put_back(at(port), first);
+        let mut trimmed = {
+            let mut origins = pool.origins.lock().unwrap();
+            let origin = &mut origins[0];
+            let first_back = origin.idle[0].1;
+            origin.idle.push_back((second, first_back + TRIM_AFTER / 2));
+
+            origin.trim(first_back + TRIM_AFTER);
+            assert_eq!(
+                origin.idle[0].0.buffer_capacity(),
+                0,
+                "idle TRIM_AFTER: given back"
+            );
+            assert!(origin.idle[1].0.buffer_capacity() > 0, "idle less: kept");
+            assert_eq!(origin.next_trim, first_back + 2 * TRIM_AFTER);
+            origin.idle.pop_front().unwrap().0
+        };
+        // A connection without a buffer carries the next request as any other.
+        assert_eq!(get(&mut trimmed).await, (200, true));
+        assert!(trimmed.buffer_capacity() > 0);
     }
 
     #[tokio::test]
