@@ -9,7 +9,7 @@
 #
 # Needs `llvm-profdata` of the LLVM major version rustc was built with (`rustc -vV`), installed from
 # Debian's package `llvm-N` when missing. The training load runs the repository's scenarios against
-# `stampede target` on 127.0.0.1 only, for ~25 s in all, and stops by itself.
+# `stampede target` (plain and with TLS) on 127.0.0.1 only, for ~30 s in all, and stops by itself.
 #
 # usage: scripts/build-pgo.sh
 set -euo pipefail
@@ -41,14 +41,21 @@ gen="$work/gen/$host/dist/stampede"
 
 # 2. Training load: the kinds of run the binary serves (one instance per VU at low and high
 # concurrency, an arrival rate, shared isolation, the demo shop with its POSTs, checks and
-# thresholds). The target's own profile goes elsewhere and is not used.
+# thresholds, and HTTPS, where the demo target chooses HTTP/2). The targets' own profiles go
+# elsewhere and are not used.
 port=18098
 origin="http://127.0.0.1:$port"
+tls_origin="https://127.0.0.1:$((port + 1))"
 LLVM_PROFILE_FILE="$work/train/target-%p.profraw" "$gen" target --listen "127.0.0.1:$port" \
     >"$work/train/target.log" 2>&1 &
 target_pid=$!
-trap 'kill "$target_pid" 2>/dev/null || true' EXIT
+LLVM_PROFILE_FILE="$work/train/target-%p.profraw" "$gen" target --tls \
+    --listen "127.0.0.1:$((port + 1))" >"$work/train/tls-target.log" 2>&1 &
+tls_target_pid=$!
+trap 'kill "$target_pid" "$tls_target_pid" 2>/dev/null || true' EXIT
 wait_for_http "$origin/"
+# (Its certificate is self-signed: curl -k, and the plan skips verification.)
+for _ in $(seq 1 100); do curl -kfsS "$tls_origin/" >/dev/null 2>&1 && break; sleep 0.1; done
 
 guests="$root/target/guest/wasm32-wasip2/release"
 cat >"$work/train/get.toml" <<EOF
@@ -79,18 +86,31 @@ rate = 2000
 duration = "4s"
 pre-allocated-vus = 50
 EOF
+cat >"$work/train/https.toml" <<EOF
+component = "$guests/rust_get.wasm"
+targets = ["$tls_origin"]
+[params]
+url = "$tls_origin/"
+[options]
+insecure-skip-tls-verify = true
+[scenarios.get]
+executor = "constant-vus"
+vus = 50
+duration = "4s"
+EOF
 sed -e "s#^component = .*#component = \"$guests/rust_shop.wasm\"#" -e "s#http://127.0.0.1:18080#$origin#g" \
     -e 's#^duration = .*#duration = "5s"#' plugins/rust-shop/plan.toml >"$work/train/shop.toml"
 
-echo "==> training run (~25 s against 127.0.0.1:$port)" >&2
+echo "==> training run (~30 s against 127.0.0.1:$port and :$((port + 1)))" >&2
 export STAMPEDE_CACHE_DIR="$work/train/cache"
 "$gen" run "$work/train/get.toml" --quiet --duration 1s --vus 1 >/dev/null # compile, unmeasured
 "$gen" run "$work/train/get.toml" --quiet >/dev/null
 "$gen" run "$work/train/get.toml" --quiet --vus 5 --duration 3s >/dev/null
 "$gen" run "$work/train/mixed.toml" --quiet >/dev/null
 "$gen" run "$work/train/shop.toml" --quiet >/dev/null
-kill "$target_pid" 2>/dev/null || true
-wait "$target_pid" 2>/dev/null || true
+"$gen" run "$work/train/https.toml" --quiet >/dev/null
+kill "$target_pid" "$tls_target_pid" 2>/dev/null || true
+wait "$target_pid" "$tls_target_pid" 2>/dev/null || true
 trap - EXIT
 "$profdata" merge -o "$work/merged.profdata" "$work"/raw/*.profraw
 
