@@ -27,10 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// A connection idle longer than this is closed rather than reused (as hyper-util's pool does).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// A connection idle this long gives its read buffer back to the allocator (checked at most this
-/// often per origin, when a connection comes back): connections that carry requests keep theirs,
-/// and one that waits in the pool, as most do after a burst of VUs starting, costs its socket and
-/// a few hundred bytes instead of a page or two of buffer.
+/// A connection idle this long gives its read buffer back to the allocator (looked for at most
+/// this often per origin, when a connection to it comes back): connections that carry requests
+/// keep theirs, and one that waits in the pool, as most do after a burst of VUs starting, does not
+/// hold a page or two of buffer for up to [`IDLE_TIMEOUT`].
 const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// One VU thread's connections.
@@ -59,8 +59,9 @@ struct Origin {
     waiters: VecDeque<oneshot::Sender<Handoff>>,
     /// HTTP/2 connections (shared by the requests on them) and when each last took a request.
     h2: Vec<(H2Conn, Instant)>,
-    /// When a connection that comes back next looks for idle ones to trim ([`TRIM_AFTER`]).
-    next_trim: Instant,
+    /// When idle connections were last looked at for trimming (at first: when the origin was
+    /// added). A connection that comes back looks again [`TRIM_AFTER`] later.
+    last_trim: Instant,
 }
 
 impl Origin {
@@ -88,15 +89,23 @@ impl Origin {
     }
 
     /// Give back the read buffers of the connections idle at least [`TRIM_AFTER`] at `now`.
+    ///
+    /// `idle` is in the order connections came back, oldest first. Those already idle that long
+    /// when it was last looked at gave theirs back then (they are still where they were; a
+    /// connection reused since came back at the end): the walk starts after them and ends at the
+    /// first one idle for less, so each connection is visited about once, not once a second.
     fn trim(&mut self, now: Instant) {
-        // Oldest first: the walk ends at the first one idle for less.
-        for (conn, since) in self.idle.iter_mut() {
+        let last = self.last_trim;
+        let start = self
+            .idle
+            .partition_point(|(_, since)| last.saturating_duration_since(*since) >= TRIM_AFTER);
+        for (conn, since) in self.idle.range_mut(start..) {
             if now.saturating_duration_since(*since) < TRIM_AFTER {
                 break;
             }
             conn.release_buffer();
         }
-        self.next_trim = now + TRIM_AFTER;
+        self.last_trim = now;
     }
 
     /// Let go of one HTTP/2 connection that carries no stream now (it closes once the requests
@@ -251,7 +260,7 @@ impl Pool {
                     idle: VecDeque::new(),
                     waiters: VecDeque::new(),
                     h2: Vec::new(),
-                    next_trim: Instant::now() + TRIM_AFTER,
+                    last_trim: Instant::now(),
                 });
                 origins.len() - 1
             }
@@ -317,7 +326,7 @@ impl Pool {
             }
             let now = Instant::now();
             origin.idle.push_back((conn, now));
-            if now >= origin.next_trim {
+            if now.saturating_duration_since(origin.last_trim) >= TRIM_AFTER {
                 origin.trim(now);
             }
         }
@@ -524,32 +533,69 @@ mod tests {
         let (l, port) = listener().await;
         tokio::spawn(answer(l));
         let pool = Pool::new(None);
-        let (mut first, mut second) = (open_new(&pool, port).await, open_new(&pool, port).await);
-        for conn in [&mut first, &mut second] {
-            assert_eq!(get(conn).await, (200, true));
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let mut conn = open_new(&pool, port).await;
+            assert_eq!(get(&mut conn).await, (200, true));
             assert!(
                 conn.buffer_capacity() > 0,
                 "a response was read into the buffer"
             );
+            conns.push(conn);
         }
+        let (third, second, first) = (
+            conns.pop().unwrap(),
+            conns.pop().unwrap(),
+            conns.pop().unwrap(),
+        );
+        let capacities = |pool: &Pool| -> Vec<usize> {
+            let origins = pool.origins.lock().unwrap();
+            origins[0]
+                .idle
+                .iter()
+                .map(|(conn, _)| conn.buffer_capacity())
+                .collect()
+        };
+
+        // `first` comes back, and (made to look so) has been idle TRIM_AFTER since; the pool
+        // last looked just now.
         pool.put_back(at(port), first);
+        let back = {
+            let mut origins = pool.origins.lock().unwrap();
+            let origin = &mut origins[0];
+            let back = Instant::now();
+            origin.idle[0].1 = back.checked_sub(TRIM_AFTER).unwrap();
+            origin.last_trim = back;
+            back
+        };
+        // A connection that comes back before TRIM_AFTER has passed since then does not look.
+        pool.put_back(at(port), second);
+        if back.elapsed() < TRIM_AFTER {
+            assert!(
+                capacities(&pool).iter().all(|&c| c > 0),
+                "not looked at yet"
+            );
+        }
+        // One that comes back later does: `first` gives its buffer back, `second` (idle less
+        // than TRIM_AFTER) and the one just back keep theirs.
+        pool.origins.lock().unwrap()[0].last_trim = back.checked_sub(TRIM_AFTER).unwrap();
+        pool.put_back(at(port), third);
+        let after = capacities(&pool);
+        assert_eq!(after[0], 0, "idle TRIM_AFTER: given back");
+        assert!(after[1] > 0 && after[2] > 0, "idle less: kept");
+
+        // At exactly TRIM_AFTER too, and a connection without a buffer carries the next request
+        // as any other.
         let mut trimmed = {
             let mut origins = pool.origins.lock().unwrap();
             let origin = &mut origins[0];
-            let first_back = origin.idle[0].1;
-            origin.idle.push_back((second, first_back + TRIM_AFTER / 2));
-
-            origin.trim(first_back + TRIM_AFTER);
-            assert_eq!(
-                origin.idle[0].0.buffer_capacity(),
-                0,
-                "idle TRIM_AFTER: given back"
-            );
-            assert!(origin.idle[1].0.buffer_capacity() > 0, "idle less: kept");
-            assert_eq!(origin.next_trim, first_back + 2 * TRIM_AFTER);
+            let second_back = origin.idle[1].1;
+            origin.trim(second_back + TRIM_AFTER);
+            assert_eq!(origin.idle[1].0.buffer_capacity(), 0);
+            assert!(origin.idle[2].0.buffer_capacity() > 0);
+            assert_eq!(origin.last_trim, second_back + TRIM_AFTER);
             origin.idle.pop_front().unwrap().0
         };
-        // A connection without a buffer carries the next request as any other.
         assert_eq!(get(&mut trimmed).await, (200, true));
         assert!(trimmed.buffer_capacity() > 0);
     }
