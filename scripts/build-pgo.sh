@@ -55,7 +55,7 @@ tls_target_pid=$!
 trap 'kill "$target_pid" "$tls_target_pid" 2>/dev/null || true' EXIT
 wait_for_http "$origin/"
 # (Its certificate is self-signed: curl -k, and the plan skips verification.)
-for _ in $(seq 1 100); do curl -kfsS "$tls_origin/" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_http "$tls_origin/" -k
 
 guests="$root/target/guest/wasm32-wasip2/release"
 cat >"$work/train/get.toml" <<EOF

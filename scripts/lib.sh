@@ -40,13 +40,15 @@ build_generators() {
     fi
 }
 
-# Wait up to 10 s for a URL to answer.
+# Wait up to 10 s for a URL to answer; more arguments go to curl (`-k` for a self-signed server).
 wait_for_http() {
+    local url="$1"
+    shift
     for _ in $(seq 1 100); do
-        if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+        if curl -fsS "$@" "$url" >/dev/null 2>&1; then return 0; fi
         sleep 0.1
     done
-    echo "error: $1 did not answer within 10 s" >&2
+    echo "error: $url did not answer within 10 s" >&2
     return 1
 }
 
