@@ -8,14 +8,12 @@ instead), and reads /proc/PID/smaps and VmPTE 8 s into each run (every VU has
 started). Prints, per VU, the difference of the resident memory of each kind of mapping divided by
 N2 - N1:
 
-- host heap: the allocator's arenas (mimalloc reserves 1 GiB at a time);
-- function tables: wasmtime's pool of tables (every other large anonymous mapping; each instance
-  touches a page of it: a table slot is page-aligned however few elements it holds). A heuristic:
-  with another allocator (`--features system-allocator`: glibc's 64 MiB arenas) the heap would be
-  counted here;
-- fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call);
-- guest linear memory: the small anonymous mappings of each instance's memory slot, and the pages of
-  the compiled component's data image mapped into it (`.cwasm`);
+- host heap: the allocator's arenas (mimalloc reserves 1 GiB at a time; a heap with another
+  allocator, `--features system-allocator`, is counted with the linear memories);
+- fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call), the
+  anonymous mappings of exactly that size;
+- guest linear memory: the other anonymous mappings (each instance's memory is a mapping of its own),
+  and the pages of the compiled component's data image mapped into it (`.cwasm`);
 - page tables: VmPTE.
 
 Each run uses bench/memory.py's plan (bounded to 12-15 s), is stopped 8 s in, and targets only
@@ -36,9 +34,11 @@ import memory
 from benchlib import BIN, status_kib, wait_http
 
 PORT = 18097
-BIG = 8 << 20
 # mimalloc reserves its arenas 1 GiB at a time.
 ARENA = 1 << 30
+# A fiber stack's accessible part (host/runtime/src/engine.rs, ASYNC_STACK; its guard page is a
+# mapping of its own).
+STACK = 1 << 20
 
 
 def kind(perms, size, name):
@@ -47,11 +47,9 @@ def kind(perms, size, name):
         return "guest data image (.cwasm pages)" if perms == "rw-p" else "compiled code (.cwasm)"
     if perms != "rw-p" or name:
         return "code and other files"
-    if size > BIG:
-        if size % ARENA == 0:
-            return "host heap (allocator arenas)"
-        return "wasmtime's function tables (table pool)"
-    if size >= 1 << 20:
+    if size % ARENA == 0:
+        return "host heap (allocator arenas)"
+    if size == STACK:
         return "wasmtime fiber stacks"
     return "guest linear memory (anonymous)"
 

@@ -1,24 +1,29 @@
 //! How many VUs (one instance each) this process can host, computed up front so a run fails with a
 //! precise message instead of ENOMEM half-way.
 //!
-//! Two limits matter on Linux: `vm.max_map_count` (each pooled instance costs a handful of memory
-//! mappings) and the address space (each VU reserves its memory limit plus stacks).
+//! Two limits matter on Linux: `vm.max_map_count` (each instance costs a handful of memory mappings)
+//! and the address space (each VU reserves its memory limit plus stacks).
 
 use crate::engine::MemoryInit;
 use std::path::Path;
 
-/// Memory mappings one pooled VU costs when its memory's initial data is mapped copy-on-write
-/// (`MemoryInit::CopyOnWrite`; measured 6: the linear memory's slot in four, the data image between
-/// two accessible parts and the inaccessible rest, and the fiber stack with its guard page), plus
-/// one for margin.
-pub const MAPS_PER_VU: u64 = 7;
-/// The same when the data is copied in (`MemoryInit::Copy`; measured 4: the slot in two).
-pub const MAPS_PER_VU_COPIED: u64 = 5;
+/// Memory mappings of a fiber stack: the stack and its guard page.
+const MAPS_PER_STACK: u64 = 2;
+/// Memory mappings of a linear memory: the guard region before it, its accessible part, and the
+/// rest of its reservation with the guard region after it. The kernel merges the guard region before
+/// one memory with the region after another when the two are neighbours, so runs measure fewer: a
+/// rust-get VU (one stack, one memory) 4.0-4.8 against 5 (BENCHMARKS.md, "Memory mappings per VU").
+const MAPS_PER_MEMORY: u64 = 3;
+/// Memory mappings a data image mapped copy-on-write adds to a memory: it splits the accessible part
+/// in up to three (before the image, the image, after it). js-shop measured 5.6 per VU against 7.
+const MAPS_PER_IMAGE: u64 = 2;
+/// Spare mappings per VU.
+const MAPS_MARGIN: u64 = 1;
 /// Mappings kept free for the rest of the process (threads, sockets, libraries, allocator arenas).
 const MAP_HEADROOM: u64 = 4_000;
-/// Virtual memory a VU reserves beside its linear memories: its core instance slots (1 MiB each by
-/// default), its async stack, tables and guard pages.
-const VIRTUAL_OVERHEAD_PER_VU: u64 = (crate::engine::CORE_INSTANCES_PER_VU as u64 + 16) << 20;
+/// Virtual memory a VU reserves beside its linear memories: its async stack with its guard page,
+/// and room to spare.
+const VIRTUAL_OVERHEAD_PER_VU: u64 = (crate::engine::ASYNC_STACK as u64) + (1 << 20);
 /// A practical ceiling on usable address space for x86_64 user processes (128 TiB minus headroom).
 const ADDRESS_SPACE: u64 = 100 << 40;
 
@@ -34,29 +39,45 @@ pub struct HostCapacity {
 }
 
 /// Capacity with every VU capped at `memory_limit` bytes of linear memory: the most, for a component
-/// whose data is copied into its instances (a Rust or C scenario's; a component with a large data
-/// image costs more mappings per VU, and its load checks again: [`host_capacity_for`]).
+/// with one memory whose data is copied into its instances (a Rust or C scenario's; a component with
+/// a large data image or more memories costs more mappings per VU, and its load checks again:
+/// [`host_capacity_for`]).
 pub fn host_capacity(memory_limit: u64) -> HostCapacity {
-    host_capacity_for(memory_limit, 1, MemoryInit::Copy)
+    host_capacity_for(memory_limit, 1, 1, MemoryInit::Copy)
 }
 
-/// [`host_capacity`] for an engine with `stacks` pooled fiber stacks per VU (each stack beyond the
-/// first costs two more mappings: the stack and its guard page) whose instances get their data by
-/// `init`.
-pub(crate) fn host_capacity_for(memory_limit: u64, stacks: u32, init: MemoryInit) -> HostCapacity {
+/// Memory mappings one VU costs with up to `stacks` fiber stacks and `memories` linear memories
+/// whose data gets there by `init`, one spare included.
+pub(crate) fn maps_per_vu(stacks: u32, memories: u32, init: MemoryInit) -> u64 {
+    let per_memory = match init {
+        MemoryInit::Copy => MAPS_PER_MEMORY,
+        MemoryInit::CopyOnWrite => MAPS_PER_MEMORY + MAPS_PER_IMAGE,
+    };
+    MAPS_PER_STACK * u64::from(stacks.max(1))
+        + per_memory * u64::from(memories.max(1))
+        + MAPS_MARGIN
+}
+
+/// [`host_capacity`] for an engine with up to `stacks` fiber stacks per VU (each costs mappings and
+/// address space) and a component with `memories` linear memories whose instances get their data
+/// by `init`.
+pub(crate) fn host_capacity_for(
+    memory_limit: u64,
+    stacks: u32,
+    memories: u32,
+    init: MemoryInit,
+) -> HostCapacity {
     let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
     let used_maps = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count() as u64)
         .ok();
     let address_space = address_space_limit().min(ADDRESS_SPACE);
-    // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
-    let memories = u64::from(crate::engine::MEMORIES_PER_VU) * (memory_limit + (64 << 10));
-    let per_vu_virtual = memories.saturating_add(VIRTUAL_OVERHEAD_PER_VU);
-    let maps = match init {
-        MemoryInit::Copy => MAPS_PER_VU_COPIED,
-        MemoryInit::CopyOnWrite => MAPS_PER_VU,
-    };
-    let maps_per_vu = maps + 2 * u64::from(stacks.saturating_sub(1));
+    // Each memory reserves the memory limit plus its two guard regions.
+    let reserved = u64::from(memories.max(1)).saturating_mul(memory_limit + (128 << 10));
+    let per_vu_virtual = reserved
+        .saturating_add(VIRTUAL_OVERHEAD_PER_VU)
+        .saturating_add(u64::from(stacks.saturating_sub(1)) * crate::engine::ASYNC_STACK as u64);
+    let maps_per_vu = maps_per_vu(stacks, memories, init);
     compute(
         max_map_count,
         used_maps,
@@ -122,14 +143,9 @@ mod tests {
 
     #[test]
     fn map_count_limits_default_linux() {
-        let cap = compute(
-            Some(65_530),
-            Some(500),
-            ADDRESS_SPACE,
-            80 << 20,
-            MAPS_PER_VU,
-        );
-        assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / MAPS_PER_VU);
+        let per_vu = maps_per_vu(1, 1, MemoryInit::CopyOnWrite);
+        let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20, per_vu);
+        assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / per_vu);
         assert!(
             cap.limited_by.contains("vm.max_map_count is 65530"),
             "{}",
@@ -138,46 +154,44 @@ mod tests {
     }
 
     #[test]
-    fn a_second_fiber_stack_per_vu_costs_two_mappings() {
-        let one = host_capacity_for(64 << 20, 1, MemoryInit::CopyOnWrite);
-        let two = host_capacity_for(64 << 20, 2, MemoryInit::CopyOnWrite);
-        if one.limited_by.contains("vm.max_map_count") {
-            assert!(two.max_vus < one.max_vus, "{two:?} vs {one:?}");
-            assert!(
-                two.limited_by
-                    .contains(&format!("about {} memory", MAPS_PER_VU + 2)),
-                "{}",
-                two.limited_by
-            );
-        }
+    fn mappings_per_vu_add_up_by_stack_memory_and_image() {
+        // rust-get: a stack, a memory with its data copied in: 2 + 3, and one spare.
+        assert_eq!(maps_per_vu(1, 1, MemoryInit::Copy), 6);
+        // js-shop: its image mapped copy-on-write splits the memory's accessible part.
+        assert_eq!(maps_per_vu(1, 1, MemoryInit::CopyOnWrite), 8);
+        // A second stack (an engine with concurrency) and a second memory.
+        assert_eq!(maps_per_vu(2, 1, MemoryInit::CopyOnWrite), 10);
+        assert_eq!(maps_per_vu(1, 2, MemoryInit::Copy), 9);
+        assert_eq!(maps_per_vu(1, 2, MemoryInit::CopyOnWrite), 13);
+        // A component that declares no memory still gets a stack and room for one.
+        assert_eq!(maps_per_vu(1, 0, MemoryInit::Copy), 6);
     }
 
     #[test]
-    fn copied_data_fits_more_vus_than_a_mapped_image() {
-        let copied = host_capacity_for(64 << 20, 1, MemoryInit::Copy);
-        let mapped = host_capacity_for(64 << 20, 1, MemoryInit::CopyOnWrite);
-        if mapped.limited_by.contains("vm.max_map_count") {
-            assert!(copied.max_vus > mapped.max_vus, "{copied:?} vs {mapped:?}");
-            assert!(
-                copied
-                    .limited_by
-                    .contains(&format!("about {MAPS_PER_VU_COPIED} memory")),
-                "{}",
-                copied.limited_by
-            );
+    fn more_stacks_memories_or_an_image_fit_fewer_vus() {
+        let base = host_capacity_for(64 << 20, 1, 1, MemoryInit::Copy);
+        if base.limited_by.contains("vm.max_map_count") {
+            assert!(base.limited_by.contains("about 6 memory"), "{base:?}");
+            for other in [
+                host_capacity_for(64 << 20, 2, 1, MemoryInit::Copy),
+                host_capacity_for(64 << 20, 1, 2, MemoryInit::Copy),
+                host_capacity_for(64 << 20, 1, 1, MemoryInit::CopyOnWrite),
+            ] {
+                assert!(other.max_vus < base.max_vus, "{other:?} vs {base:?}");
+            }
         }
     }
 
     #[test]
     fn address_space_limits_large_memories() {
-        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30, MAPS_PER_VU);
+        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30, 8);
         assert_eq!(cap.max_vus, 16);
         assert!(cap.limited_by.contains("address space"));
     }
 
     #[test]
     fn unknown_map_count_falls_back_to_address_space() {
-        let cap = compute(None, None, 1 << 40, 1 << 30, MAPS_PER_VU);
+        let cap = compute(None, None, 1 << 40, 1 << 30, 8);
         assert_eq!(cap.max_vus, 1024);
     }
 

@@ -1,5 +1,13 @@
-//! The wasmtime engine: pooling allocator sized for the worker's VUs, epoch interruption, and the
-//! epoch ticker thread.
+//! The wasmtime engine: on-demand instance allocation, epoch interruption, and the epoch ticker
+//! thread.
+//!
+//! Instances are allocated on demand, not from wasmtime's pooling allocator: an idle VU costs ~5 KiB
+//! less that way (BENCHMARKS.md, twenty-sixth session). A pooled table slot is page-aligned, so each
+//! instance's dozen table elements took a page of their own where an on-demand table is a small heap
+//! block, and the pool's slots spread each VU's pages over more page tables. Instantiation takes
+//! ~20 us longer (an `mmap` for the memory instead of a reused slot), once per VU. The limits the
+//! pool's sizes used to set per VU (instances, memories, tables) are the store's limiter's now
+//! ([`crate::state`]), and [`capacity`] still checks up front that the process can map every VU.
 //!
 //! An engine either supports the component model's concurrency (async exports and imports: the world
 //! `scenario-shared`) or not. Without it every guest call is a plain call on a fiber; with it,
@@ -13,22 +21,19 @@ use crate::error::RuntimeError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
 /// How often the epoch advances. A guest running without host calls yields to tokio once per tick,
 /// and the CPU budget is counted in ticks, so this is the budget's resolution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances kept beside the VUs for `setup` and `teardown`, which run in their own instance.
-const SPARE_INSTANCES: u32 = 2;
-
-/// Core wasm instances one component may create: Rust and C components use 3, componentize-js 4,
-/// componentize-py 14 (counted in the built components).
+/// Core wasm instances one component may create (a store's limit): Rust and C components use 3,
+/// componentize-js 4, componentize-py 14 (counted in the built components).
 pub(crate) const CORE_INSTANCES_PER_VU: u32 = 16;
-/// Linear memories per component: 1 for Rust and C, up to 3 for QuickJS.
+/// Linear memories per component (a store's limit): 1 for Rust and C, up to 3 for QuickJS.
 pub(crate) const MEMORIES_PER_VU: u32 = 3;
-/// Tables per component.
-const TABLES_PER_VU: u32 = 4;
+/// Tables per component (a store's limit).
+pub(crate) const TABLES_PER_VU: u32 = 4;
 /// Fiber stacks one store may hold: one without the component model's concurrency (its cached
 /// stack); with it, the idle worker fiber that runs its concurrent calls as well as the cached stack
 /// a call outside `run_concurrent` takes (instantiation, a shared VU's destructor).
@@ -44,9 +49,10 @@ pub(crate) const COPY_DATA_UP_TO: u64 = 16 * 1024;
 pub enum MemoryInit {
     /// Copied in at instantiation, for a small data image (up to [`COPY_DATA_UP_TO`] bytes: a Rust or
     /// C scenario's few pages of strings and statics), which an instance touches nearly whole
-    /// anyway. The memory's slot is then two memory mappings instead of four (wasmtime maps a
-    /// copy-on-write image between two accessible parts), so a process holds ~40 % more VUs under
-    /// `vm.max_map_count`, and no page is first mapped shared and then copied on its first write.
+    /// anyway. The memory is then three memory mappings instead of up to five (wasmtime maps a
+    /// copy-on-write image between two accessible parts), so a process holds ~30 % more VUs under
+    /// `vm.max_map_count` ([`crate::capacity`]), and no page is first mapped shared and then copied
+    /// on its first write.
     Copy,
     /// Mapped copy-on-write from the compiled component (wasmtime's default), for a large image: a
     /// JavaScript or Python interpreter's heap, whose pages an instance never touches then cost it
@@ -54,29 +60,57 @@ pub enum MemoryInit {
     CopyOnWrite,
 }
 
-impl MemoryInit {
-    /// The way for `bytes` (a component, or a core module), from the size of the data segments of
-    /// its core modules. Input that does not parse gets wasmtime's default; it will not compile
-    /// either, and wasmtime's error says why.
-    pub(crate) fn for_component(bytes: &[u8]) -> MemoryInit {
-        match data_bytes(bytes) {
-            Some(n) if n <= COPY_DATA_UP_TO => MemoryInit::Copy,
-            _ => MemoryInit::CopyOnWrite,
+/// What the engine and the capacity check need to know of a component's linear memories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Memories {
+    /// How an instance's memory gets the component's initial data.
+    pub(crate) init: MemoryInit,
+    /// How many memories its core modules define.
+    pub(crate) count: u32,
+}
+
+impl Memories {
+    /// The facts for `bytes` (a component, or a core module): the way its data gets into an
+    /// instance from the size of the data segments of its core modules, and their memories. Input
+    /// that does not parse gets wasmtime's default and the most memories a VU may have; it will not
+    /// compile either, and wasmtime's error says why.
+    pub(crate) fn of_component(bytes: &[u8]) -> Memories {
+        match data_and_memories(bytes) {
+            Some((data, count)) => Memories {
+                init: if data <= COPY_DATA_UP_TO {
+                    MemoryInit::Copy
+                } else {
+                    MemoryInit::CopyOnWrite
+                },
+                count,
+            },
+            None => Memories {
+                init: MemoryInit::CopyOnWrite,
+                count: MEMORIES_PER_VU,
+            },
         }
     }
 }
 
-/// The bytes of the data segments of `bytes` and of every core module nested in it.
-fn data_bytes(bytes: &[u8]) -> Option<u64> {
-    let mut total = 0u64;
+/// The bytes of the data segments of `bytes` and of every core module nested in it, and the
+/// memories they define.
+fn data_and_memories(bytes: &[u8]) -> Option<(u64, u32)> {
+    let mut data = 0u64;
+    let mut memories = 0u32;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let wasmparser::Payload::DataSection(section) = payload.ok()? {
-            for data in section {
-                total += data.ok()?.data.len() as u64;
+        match payload.ok()? {
+            wasmparser::Payload::DataSection(section) => {
+                for segment in section {
+                    data += segment.ok()?.data.len() as u64;
+                }
             }
+            wasmparser::Payload::MemorySection(section) => {
+                memories = memories.saturating_add(section.count());
+            }
+            _ => {}
         }
     }
-    Some(total)
+    Some((data, memories))
 }
 
 /// Per-guest-call native stack (wasm frames). Far above what scenarios need; only touched pages cost.
@@ -116,10 +150,15 @@ impl EngineHandle {
     pub(crate) fn new(
         limits: EngineLimits,
         concurrency: Concurrency,
-        init: MemoryInit,
+        memories: Memories,
     ) -> Result<Self, RuntimeError> {
-        let cap =
-            capacity::host_capacity_for(limits.memory_limit, stacks_per_store(concurrency), init);
+        let init = memories.init;
+        let cap = capacity::host_capacity_for(
+            limits.memory_limit,
+            stacks_per_store(concurrency),
+            memories.count,
+            init,
+        );
         if limits.max_vus > cap.max_vus {
             return Err(RuntimeError::Capacity {
                 requested: limits.max_vus,
@@ -170,23 +209,16 @@ fn stacks_per_store(concurrency: Concurrency) -> u32 {
 }
 
 fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> Config {
-    let slots =
-        u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(slots)
-        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
-        .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
-        .total_tables(slots.saturating_mul(TABLES_PER_VU))
-        .total_stacks(slots.saturating_mul(stacks_per_store(concurrency)))
-        .max_memory_size(limits.memory_limit as usize);
     let mut config = Config::new();
     config
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .allocation_strategy(InstanceAllocationStrategy::OnDemand)
         .epoch_interruption(true)
         // Components of the shared worlds (async exports; async or future-returning imports).
         .concurrency_support(concurrency == Concurrency::On)
         .wasm_component_model_async(concurrency == Concurrency::On)
         .memory_init_cow(init == MemoryInit::CopyOnWrite)
+        // Each memory reserves its limit (plus guard regions) at once and never moves; the store's
+        // limiter refuses growth beyond it.
         .memory_reservation(limits.memory_limit)
         .memory_guard_size(64 * 1024)
         .memory_reservation_for_growth(0)
@@ -201,7 +233,7 @@ fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> C
 }
 
 /// Advance `engine`'s epoch every tick until `stop` is set or the engine is gone. The thread holds
-/// the engine weakly, so dropping the last handle frees the engine (and its instance pool) at once:
+/// the engine weakly, so dropping the last handle frees the engine (and its compiled code) at once:
 /// [`crate::LoadedScenario::load`] may build a second engine right after dropping a first one.
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
     let engine = engine.weak();
@@ -251,23 +283,24 @@ mod tests {
 
     #[test]
     fn small_data_is_copied_and_a_large_image_mapped() {
-        assert_eq!(data_bytes(&module_with_data(1000)), Some(1000));
+        let init = |bytes: &[u8]| Memories::of_component(bytes).init;
+        assert_eq!(data_and_memories(&module_with_data(1000)), Some((1000, 1)));
+        assert_eq!(init(&module_with_data(4096)), MemoryInit::Copy);
         assert_eq!(
-            MemoryInit::for_component(&module_with_data(4096)),
+            init(&module_with_data(COPY_DATA_UP_TO as usize)),
             MemoryInit::Copy
         );
         assert_eq!(
-            MemoryInit::for_component(&module_with_data(COPY_DATA_UP_TO as usize)),
-            MemoryInit::Copy
-        );
-        assert_eq!(
-            MemoryInit::for_component(&module_with_data(COPY_DATA_UP_TO as usize + 1)),
+            init(&module_with_data(COPY_DATA_UP_TO as usize + 1)),
             MemoryInit::CopyOnWrite
         );
         assert_eq!(
-            MemoryInit::for_component(b"\0asm\x01\0\0\0\x0bgarbage"),
-            MemoryInit::CopyOnWrite,
-            "what does not parse keeps wasmtime's default"
+            Memories::of_component(b"\0asm\x01\0\0\0\x0bgarbage"),
+            Memories {
+                init: MemoryInit::CopyOnWrite,
+                count: MEMORIES_PER_VU
+            },
+            "what does not parse keeps wasmtime's default and counts the most memories"
         );
     }
 }

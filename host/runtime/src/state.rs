@@ -300,6 +300,20 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
+
+    // A store holds one component instance: these bound what its core modules may create (each
+    // memory reserves the memory limit's address space; `capacity` counts on these numbers).
+    fn instances(&self) -> usize {
+        crate::engine::CORE_INSTANCES_PER_VU as usize
+    }
+
+    fn memories(&self) -> usize {
+        crate::engine::MEMORIES_PER_VU as usize
+    }
+
+    fn tables(&self) -> usize {
+        crate::engine::TABLES_PER_VU as usize
+    }
 }
 
 /// A new store for `state` with the memory limiter and the CPU-budget epoch callback installed.

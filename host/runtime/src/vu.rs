@@ -3,7 +3,7 @@
 
 use crate::bindings::shared::ScenarioSharedPre;
 use crate::bindings::{Scenario, ScenarioPre};
-use crate::engine::{Concurrency, EngineHandle, EngineLimits, MemoryInit};
+use crate::engine::{Concurrency, EngineHandle, EngineLimits, Memories, MemoryInit};
 use crate::error::{CallError, RuntimeError};
 use crate::host::Requests;
 use crate::offload::Offload;
@@ -62,14 +62,14 @@ impl LoadedScenario {
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
-        let init = MemoryInit::for_component(bytes);
-        let plain = EngineHandle::new(limits, Concurrency::Off, init)?;
+        let memories = Memories::of_component(bytes);
+        let plain = EngineHandle::new(limits, Concurrency::Off, memories)?;
         let (engine, component) =
             match crate::cache::compile(plain.engine(), bytes, sha256, cache_dir) {
                 Ok(component) => (plain, component),
                 Err(_) => {
                     drop(plain);
-                    let concurrent = EngineHandle::new(limits, Concurrency::On, init)?;
+                    let concurrent = EngineHandle::new(limits, Concurrency::On, memories)?;
                     let component =
                         crate::cache::compile(concurrent.engine(), bytes, sha256, cache_dir)
                             .map_err(|e| RuntimeError::Compile {
