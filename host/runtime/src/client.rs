@@ -221,6 +221,19 @@ impl HttpClient {
         self.pool.close_idle();
     }
 
+    /// Look after the connection pool, once a second until dropped: close idle connections that
+    /// expired or that the server closed, and let those idle a second or more give their read
+    /// buffers back, even while no request comes back to the pool. A VU thread runs it beside
+    /// its VUs.
+    pub async fn tend(&self) {
+        let mut every = tokio::time::interval(crate::pool::TRIM_AFTER);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.pool.tidy(std::time::Instant::now());
+        }
+    }
+
     /// Check the allowlist, build the request, send it and read the whole response.
     pub async fn send(&self, req: &OutgoingRequest) -> Result<CompletedResponse, RequestError> {
         // Set (and registered with the timer) when the request starts.

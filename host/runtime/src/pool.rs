@@ -28,10 +28,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 /// A connection idle longer than this is closed rather than reused (as hyper-util's pool does).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// A connection idle this long gives its read buffer back to the allocator (looked for at most
-/// this often per origin, when a connection to it comes back): connections that carry requests
-/// keep theirs, and one that waits in the pool, as most do after a burst of VUs starting, does not
-/// hold a page or two of buffer for up to [`IDLE_TIMEOUT`].
-const TRIM_AFTER: Duration = Duration::from_secs(1);
+/// this often per origin, when a connection to it comes back, and by the pool's upkeep
+/// ([`Pool::tidy`]) this often): connections that carry requests keep theirs, and one that waits in
+/// the pool, as most do after a burst of VUs starting, does not hold a page or two of buffer for up
+/// to [`IDLE_TIMEOUT`].
+pub(crate) const TRIM_AFTER: Duration = Duration::from_secs(1);
 
 /// One VU thread's connections.
 pub(crate) struct Pool {
@@ -163,6 +164,21 @@ impl Pool {
         Pool {
             permits: max.map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             origins: Mutex::default(),
+        }
+    }
+
+    /// The pool's upkeep, every [`TRIM_AFTER`] on its VU thread (`HttpClient::tend`): close the
+    /// idle connections that expired or that the server closed (freeing their sockets and
+    /// permits), and give back the read buffers of those idle at least [`TRIM_AFTER`] at `now`,
+    /// also where no connection comes back to look (every VU of the thread in a long sleep, or
+    /// done with that origin).
+    pub(crate) fn tidy(&self, now: Instant) {
+        let mut origins = self.origins.lock().expect("pool lock");
+        for origin in origins.iter_mut() {
+            origin.prune();
+            if now.saturating_duration_since(origin.last_trim) >= TRIM_AFTER {
+                origin.trim(now);
+            }
         }
     }
 
@@ -598,6 +614,47 @@ mod tests {
         };
         assert_eq!(get(&mut trimmed).await, (200, true));
         assert!(trimmed.buffer_capacity() > 0);
+    }
+
+    #[tokio::test]
+    async fn the_upkeep_closes_expired_connections_and_trims_idle_ones_without_a_request() {
+        let (l, port) = listener().await;
+        tokio::spawn(answer(l));
+        let pool = Pool::new(Some(3));
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let mut conn = open_new(&pool, port).await;
+            assert_eq!(get(&mut conn).await, (200, true));
+            conns.push(conn);
+        }
+        for conn in conns {
+            pool.put_back(at(port), conn);
+        }
+        let free = |pool: &Pool| pool.permits.as_ref().unwrap().available_permits();
+        assert_eq!(free(&pool), 0);
+        // Made to look so: the oldest idle past IDLE_TIMEOUT, the next one TRIM_AFTER, the newest
+        // just back; the last look was TRIM_AFTER ago.
+        let now = Instant::now();
+        {
+            let mut origins = pool.origins.lock().unwrap();
+            let origin = &mut origins[0];
+            origin.idle[0].1 = now.checked_sub(IDLE_TIMEOUT).unwrap();
+            origin.idle[1].1 = now.checked_sub(TRIM_AFTER).unwrap();
+            origin.last_trim = now.checked_sub(TRIM_AFTER).unwrap();
+        }
+        pool.tidy(now);
+        let origins = pool.origins.lock().unwrap();
+        let capacities: Vec<usize> = origins[0]
+            .idle
+            .iter()
+            .map(|(conn, _)| conn.buffer_capacity())
+            .collect();
+        assert_eq!(capacities.len(), 2, "the expired one is closed");
+        assert_eq!(capacities[0], 0, "idle TRIM_AFTER: buffer given back");
+        assert!(capacities[1] > 0, "just back: kept");
+        assert_eq!(origins[0].last_trim, now);
+        drop(origins);
+        assert_eq!(free(&pool), 1, "the closed connection's permit is free");
     }
 
     #[tokio::test]

@@ -244,11 +244,16 @@ fn run_part(
         .max()
         .unwrap_or_default();
     runtime.block_on(async {
+        let tending = tokio::spawn({
+            let context = context.clone();
+            async move { context.client.tend().await }
+        });
         let mut scenarios = tokio::task::JoinSet::new();
         for run in runs {
             scenarios.spawn(run_scenario(factory.clone(), shared.clone(), run, t0));
         }
         while scenarios.join_next().await.is_some() {}
+        tending.abort();
         let orphans = &context.orphans;
         let now = Instant::now();
         let from = shared.stop.borrow().map_or(now, |stopped| stopped.min(now));
