@@ -9,11 +9,15 @@ use std::path::Path;
 
 /// Memory mappings of a fiber stack: the stack and its guard page.
 const MAPS_PER_STACK: u64 = 2;
-/// Memory mappings of a linear memory: the guard region before it, its accessible part, and the
-/// rest of its reservation with the guard region after it. The kernel merges the guard region before
-/// one memory with the region after another when the two are neighbours, so runs measure fewer: a
-/// rust-get VU (one stack, one memory) 4.0-4.8 against 5 (BENCHMARKS.md, "Memory mappings per VU").
+/// Memory mappings of a linear memory allocated on demand: the guard region before it, its
+/// accessible part, and the rest of its reservation with the guard region after it. The kernel
+/// merges the guard region before one memory with the region after another when the two are
+/// neighbours, so runs measure fewer: a rust-get VU (one stack, one memory) 4.0-4.8 against 5
+/// (BENCHMARKS.md, "Memory mappings per VU").
 const MAPS_PER_MEMORY: u64 = 3;
+/// The same for a memory in a slot of wasmtime's pool (the pool's slots share their guard
+/// regions): its accessible part and the rest of the slot.
+const MAPS_PER_POOLED_MEMORY: u64 = 2;
 /// Memory mappings a data image mapped copy-on-write adds to a memory: it splits the accessible part
 /// in up to three (before the image, the image, after it). js-shop measured 5.6 per VU against 7.
 const MAPS_PER_IMAGE: u64 = 2;
@@ -21,9 +25,16 @@ const MAPS_PER_IMAGE: u64 = 2;
 const MAPS_MARGIN: u64 = 1;
 /// Mappings kept free for the rest of the process (threads, sockets, libraries, allocator arenas).
 const MAP_HEADROOM: u64 = 4_000;
-/// Virtual memory a VU reserves beside its linear memories: its async stack with its guard page,
-/// and room to spare.
+/// Address space a VU allocated on demand reserves beside its linear memories: its async stack with
+/// its guard page, and room to spare.
 const VIRTUAL_OVERHEAD_PER_VU: u64 = (crate::engine::ASYNC_STACK as u64) + (1 << 20);
+/// The same for a VU in wasmtime's pool, which reserves every slot up front: its core instance
+/// slots (1 MiB each by default), its async stacks, tables and guard pages.
+const POOLED_VIRTUAL_OVERHEAD_PER_VU: u64 =
+    (crate::engine::CORE_INSTANCES_PER_VU as u64 + 16) << 20;
+/// Address space kept free for the rest of the process (the heap's arenas, thread stacks) under an
+/// address-space limit (`ulimit -v`), beside what it already uses.
+const ADDRESS_HEADROOM: u64 = 4 << 30;
 /// A practical ceiling on usable address space for x86_64 user processes (128 TiB minus headroom).
 const ADDRESS_SPACE: u64 = 100 << 40;
 
@@ -43,15 +54,21 @@ pub struct HostCapacity {
 /// a large data image or more memories costs more mappings per VU, and its load checks again:
 /// [`host_capacity_for`]).
 pub fn host_capacity(memory_limit: u64) -> HostCapacity {
-    host_capacity_for(memory_limit, 1, 1, MemoryInit::Copy)
+    host_capacity_for(memory_limit, 1, 1, MemoryInit::Copy, false)
 }
 
 /// Memory mappings one VU costs with up to `stacks` fiber stacks and `memories` linear memories
-/// whose data gets there by `init`, one spare included.
-pub(crate) fn maps_per_vu(stacks: u32, memories: u32, init: MemoryInit) -> u64 {
+/// whose data gets there by `init`, allocated from wasmtime's pool if `pooled` (else on demand),
+/// one spare included.
+pub(crate) fn maps_per_vu(stacks: u32, memories: u32, init: MemoryInit, pooled: bool) -> u64 {
+    let memory = if pooled {
+        MAPS_PER_POOLED_MEMORY
+    } else {
+        MAPS_PER_MEMORY
+    };
     let per_memory = match init {
-        MemoryInit::Copy => MAPS_PER_MEMORY,
-        MemoryInit::CopyOnWrite => MAPS_PER_MEMORY + MAPS_PER_IMAGE,
+        MemoryInit::Copy => memory,
+        MemoryInit::CopyOnWrite => memory + MAPS_PER_IMAGE,
     };
     MAPS_PER_STACK * u64::from(stacks.max(1))
         + per_memory * u64::from(memories.max(1))
@@ -59,25 +76,40 @@ pub(crate) fn maps_per_vu(stacks: u32, memories: u32, init: MemoryInit) -> u64 {
 }
 
 /// [`host_capacity`] for an engine with up to `stacks` fiber stacks per VU (each costs mappings and
-/// address space) and a component with `memories` linear memories whose instances get their data
-/// by `init`.
+/// address space), allocating from wasmtime's pool if `pooled`, and a component with `memories`
+/// linear memories whose instances get their data by `init`.
 pub(crate) fn host_capacity_for(
     memory_limit: u64,
     stacks: u32,
     memories: u32,
     init: MemoryInit,
+    pooled: bool,
 ) -> HostCapacity {
     let max_map_count = read_u64(Path::new("/proc/sys/vm/max_map_count"));
     let used_maps = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count() as u64)
         .ok();
-    let address_space = address_space_limit().min(ADDRESS_SPACE);
-    // Each memory reserves the memory limit plus its two guard regions.
-    let reserved = u64::from(memories.max(1)).saturating_mul(memory_limit + (128 << 10));
-    let per_vu_virtual = reserved
-        .saturating_add(VIRTUAL_OVERHEAD_PER_VU)
-        .saturating_add(u64::from(stacks.saturating_sub(1)) * crate::engine::ASYNC_STACK as u64);
-    let maps_per_vu = maps_per_vu(stacks, memories, init);
+    let address_space = match address_space_limit() {
+        // Set (`ulimit -v`): what the process does not use yet, less room for its heap and threads.
+        Some(limit) => limit
+            .saturating_sub(used_address_space().unwrap_or(0))
+            .saturating_sub(ADDRESS_HEADROOM),
+        None => ADDRESS_SPACE,
+    }
+    .min(ADDRESS_SPACE);
+    let per_vu_virtual = if pooled {
+        // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
+        u64::from(crate::engine::MEMORIES_PER_VU)
+            .saturating_mul(memory_limit + (64 << 10))
+            .saturating_add(POOLED_VIRTUAL_OVERHEAD_PER_VU)
+    } else {
+        // Each memory reserves the memory limit plus its two guard regions as it is created.
+        u64::from(memories.max(1))
+            .saturating_mul(memory_limit + (128 << 10))
+            .saturating_add(VIRTUAL_OVERHEAD_PER_VU)
+            .saturating_add(u64::from(stacks.saturating_sub(1)) * crate::engine::ASYNC_STACK as u64)
+    };
+    let maps_per_vu = maps_per_vu(stacks, memories, init, pooled);
     compute(
         max_map_count,
         used_maps,
@@ -122,19 +154,24 @@ fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// The address space the process uses now (`VmSize`), in bytes.
+fn used_address_space() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmSize:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+/// The process's address-space limit (`ulimit -v`), if it has one.
 #[allow(unsafe_code)]
-fn address_space_limit() -> u64 {
+fn address_space_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
-    if rc != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
-        u64::MAX
-    } else {
-        lim.rlim_cur
-    }
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
 
 #[cfg(test)]
@@ -143,7 +180,7 @@ mod tests {
 
     #[test]
     fn map_count_limits_default_linux() {
-        let per_vu = maps_per_vu(1, 1, MemoryInit::CopyOnWrite);
+        let per_vu = maps_per_vu(1, 1, MemoryInit::CopyOnWrite, false);
         let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20, per_vu);
         assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / per_vu);
         assert!(
@@ -155,27 +192,32 @@ mod tests {
 
     #[test]
     fn mappings_per_vu_add_up_by_stack_memory_and_image() {
+        let on_demand = |stacks, memories, init| maps_per_vu(stacks, memories, init, false);
         // rust-get: a stack, a memory with its data copied in: 2 + 3, and one spare.
-        assert_eq!(maps_per_vu(1, 1, MemoryInit::Copy), 6);
+        assert_eq!(on_demand(1, 1, MemoryInit::Copy), 6);
         // js-shop: its image mapped copy-on-write splits the memory's accessible part.
-        assert_eq!(maps_per_vu(1, 1, MemoryInit::CopyOnWrite), 8);
-        // A second stack (an engine with concurrency) and a second memory.
-        assert_eq!(maps_per_vu(2, 1, MemoryInit::CopyOnWrite), 10);
-        assert_eq!(maps_per_vu(1, 2, MemoryInit::Copy), 9);
-        assert_eq!(maps_per_vu(1, 2, MemoryInit::CopyOnWrite), 13);
+        assert_eq!(on_demand(1, 1, MemoryInit::CopyOnWrite), 8);
+        // A second stack and a second memory.
+        assert_eq!(on_demand(2, 1, MemoryInit::CopyOnWrite), 10);
+        assert_eq!(on_demand(1, 2, MemoryInit::Copy), 9);
+        assert_eq!(on_demand(1, 2, MemoryInit::CopyOnWrite), 13);
         // A component that declares no memory still gets a stack and room for one.
-        assert_eq!(maps_per_vu(1, 0, MemoryInit::Copy), 6);
+        assert_eq!(on_demand(1, 0, MemoryInit::Copy), 6);
+        // From the pool (engines with concurrency: two stacks): a memory's slot is one mapping
+        // less. fixture-shared 7, js-shared (two memories, an image) 13.
+        assert_eq!(maps_per_vu(2, 1, MemoryInit::Copy, true), 7);
+        assert_eq!(maps_per_vu(2, 2, MemoryInit::CopyOnWrite, true), 13);
     }
 
     #[test]
     fn more_stacks_memories_or_an_image_fit_fewer_vus() {
-        let base = host_capacity_for(64 << 20, 1, 1, MemoryInit::Copy);
+        let base = host_capacity_for(64 << 20, 1, 1, MemoryInit::Copy, false);
         if base.limited_by.contains("vm.max_map_count") {
             assert!(base.limited_by.contains("about 6 memory"), "{base:?}");
             for other in [
-                host_capacity_for(64 << 20, 2, 1, MemoryInit::Copy),
-                host_capacity_for(64 << 20, 1, 2, MemoryInit::Copy),
-                host_capacity_for(64 << 20, 1, 1, MemoryInit::CopyOnWrite),
+                host_capacity_for(64 << 20, 2, 1, MemoryInit::Copy, false),
+                host_capacity_for(64 << 20, 1, 2, MemoryInit::Copy, false),
+                host_capacity_for(64 << 20, 1, 1, MemoryInit::CopyOnWrite, false),
             ] {
                 assert!(other.max_vus < base.max_vus, "{other:?} vs {base:?}");
             }

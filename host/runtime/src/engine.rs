@@ -1,13 +1,19 @@
-//! The wasmtime engine: on-demand instance allocation, epoch interruption, and the epoch ticker
-//! thread.
+//! The wasmtime engine: its instance allocator, epoch interruption, and the epoch ticker thread.
 //!
-//! Instances are allocated on demand, not from wasmtime's pooling allocator: an idle VU costs ~5 KiB
+//! An engine without the component model's concurrency (one instance per VU, the common case)
+//! allocates instances on demand, not from wasmtime's pooling allocator: an idle VU costs ~5 KiB
 //! less that way (BENCHMARKS.md, twenty-sixth session). A pooled table slot is page-aligned, so each
 //! instance's dozen table elements took a page of their own where an on-demand table is a small heap
 //! block, and the pool's slots spread each VU's pages over more page tables. Instantiation takes
-//! ~20 us longer (an `mmap` for the memory instead of a reused slot), once per VU. The limits the
-//! pool's sizes used to set per VU (instances, memories, tables) are the store's limiter's now
-//! ([`crate::state`]), and [`capacity`] still checks up front that the process can map every VU.
+//! ~20 us longer (an `mmap` for the memory instead of a reused slot), once per VU. Such a store uses
+//! one fiber stack at a time, so the stacks are bounded by the VUs. An engine with concurrency keeps
+//! the pool: a guest thread blocked in a call keeps a fiber stack of its own there, and the pool's
+//! cap on stacks turns a pile of them into an error for the call that asks for one more, where
+//! stacks allocated on demand would take memory mappings without end; its instances are few (one
+//! per `vus-per-instance` VUs), so the pool's per-instance cost does not matter there. Either way
+//! the store's limiter ([`crate::state`]) bounds what one instance creates (instances, memories,
+//! tables: [`check_limits`] refuses a component over them at load), and [`capacity`] checks up
+//! front that the process can map every VU.
 //!
 //! An engine either supports the component model's concurrency (async exports and imports: the world
 //! `scenario-shared`) or not. Without it every guest call is a plain call on a fiber; with it,
@@ -21,18 +27,22 @@ use crate::error::RuntimeError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. A guest running without host calls yields to tokio once per tick,
 /// and the CPU budget is counted in ticks, so this is the budget's resolution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Instances a pool keeps beside the VUs for `setup` and `teardown`, which run in their own instance.
+const SPARE_INSTANCES: u32 = 2;
+
 /// Core wasm instances one component may create (a store's limit): Rust and C components use 3,
-/// componentize-js 4, componentize-py 14 (counted in the built components).
+/// componentize-js 4 (componentize-qjs 8), componentize-py 14 (counted in the built components).
 pub(crate) const CORE_INSTANCES_PER_VU: u32 = 16;
-/// Linear memories per component (a store's limit): 1 for Rust and C, up to 3 for QuickJS.
+/// Linear memories per component (a store's limit): 1 for Rust, C, componentize-js and
+/// componentize-py, 2 for componentize-qjs.
 pub(crate) const MEMORIES_PER_VU: u32 = 3;
-/// Tables per component (a store's limit).
+/// Tables per component (a store's limit): 2 in every component built here.
 pub(crate) const TABLES_PER_VU: u32 = 4;
 /// Fiber stacks one store may hold: one without the component model's concurrency (its cached
 /// stack); with it, the idle worker fiber that runs its concurrent calls as well as the cached stack
@@ -60,12 +70,14 @@ pub enum MemoryInit {
     CopyOnWrite,
 }
 
-/// What the engine and the capacity check need to know of a component's linear memories.
+/// What the engine and the capacity check need to know of a component: how its memories get their
+/// data, and what one instance of it creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Memories {
     /// How an instance's memory gets the component's initial data.
     pub(crate) init: MemoryInit,
-    /// How many memories its core modules define.
+    /// The linear memories an instance creates (an upper bound: the most a VU may have when a
+    /// module or nested component is instantiated more than once).
     pub(crate) count: u32,
 }
 
@@ -75,14 +87,18 @@ impl Memories {
     /// that does not parse gets wasmtime's default and the most memories a VU may have; it will not
     /// compile either, and wasmtime's error says why.
     pub(crate) fn of_component(bytes: &[u8]) -> Memories {
-        match data_and_memories(bytes) {
-            Some((data, count)) => Memories {
-                init: if data <= COPY_DATA_UP_TO {
+        match Census::of(bytes) {
+            Some(census) => Memories {
+                init: if census.data <= COPY_DATA_UP_TO {
                     MemoryInit::Copy
                 } else {
                     MemoryInit::CopyOnWrite
                 },
-                count,
+                count: if census.repeats() {
+                    MEMORIES_PER_VU
+                } else {
+                    census.memories
+                },
             },
             None => Memories {
                 init: MemoryInit::CopyOnWrite,
@@ -92,25 +108,98 @@ impl Memories {
     }
 }
 
-/// The bytes of the data segments of `bytes` and of every core module nested in it, and the
-/// memories they define.
-fn data_and_memories(bytes: &[u8]) -> Option<(u64, u32)> {
-    let mut data = 0u64;
-    let mut memories = 0u32;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.ok()? {
-            wasmparser::Payload::DataSection(section) => {
-                for segment in section {
-                    data += segment.ok()?.data.len() as u64;
+/// What a component's core modules declare and how often they and its nested components are
+/// instantiated, read from its bytes (every level of nesting).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Census {
+    /// Bytes of data segments.
+    data: u64,
+    /// Memories and tables the core modules define.
+    memories: u32,
+    tables: u32,
+    /// Core modules and nested components, and how many times the component instantiates each kind.
+    modules: u32,
+    module_instances: u32,
+    components: u32,
+    component_instances: u32,
+}
+
+impl Census {
+    fn of(bytes: &[u8]) -> Option<Census> {
+        use wasmparser::{ComponentInstance, Instance, Payload};
+        let mut c = Census::default();
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            match payload.ok()? {
+                Payload::DataSection(section) => {
+                    for segment in section {
+                        c.data += segment.ok()?.data.len() as u64;
+                    }
                 }
+                Payload::MemorySection(section) => c.memories += section.count(),
+                Payload::TableSection(section) => c.tables += section.count(),
+                Payload::ModuleSection { .. } => c.modules += 1,
+                Payload::ComponentSection { .. } => c.components += 1,
+                Payload::InstanceSection(section) => {
+                    for instance in section {
+                        if let Instance::Instantiate { .. } = instance.ok()? {
+                            c.module_instances += 1;
+                        }
+                    }
+                }
+                Payload::ComponentInstanceSection(section) => {
+                    for instance in section {
+                        if let ComponentInstance::Instantiate { .. } = instance.ok()? {
+                            c.component_instances += 1;
+                        }
+                    }
+                }
+                _ => {}
             }
-            wasmparser::Payload::MemorySection(section) => {
-                memories = memories.saturating_add(section.count());
-            }
-            _ => {}
         }
+        Some(c)
     }
-    Some((data, memories))
+
+    /// Whether some module or nested component may be instantiated more than once (then what its
+    /// modules declare is created more than once, and only the store's limits bound it).
+    fn repeats(&self) -> bool {
+        self.module_instances > self.modules || self.component_instances > self.components
+    }
+
+    /// Why an instance of this component would exceed what a VU's store allows, if it would.
+    fn over_limits(&self) -> Option<String> {
+        let mut over = Vec::new();
+        if !self.repeats() && self.module_instances > CORE_INSTANCES_PER_VU {
+            over.push(format!(
+                "it instantiates {} core modules (at most {CORE_INSTANCES_PER_VU})",
+                self.module_instances
+            ));
+        }
+        if !self.repeats() && self.memories > MEMORIES_PER_VU {
+            over.push(format!(
+                "its modules define {} linear memories (at most {MEMORIES_PER_VU})",
+                self.memories
+            ));
+        }
+        if !self.repeats() && self.tables > TABLES_PER_VU {
+            over.push(format!(
+                "its modules define {} tables (at most {TABLES_PER_VU})",
+                self.tables
+            ));
+        }
+        (!over.is_empty()).then(|| over.join(", "))
+    }
+}
+
+/// Refuse a component one instance of which would create more than a VU's store allows, before
+/// any VU starts (else every VU's start would fail with wasmtime's "resource limit exceeded").
+pub(crate) fn check_limits(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
+    match Census::of(bytes).and_then(|c| c.over_limits()) {
+        Some(detail) => Err(RuntimeError::Limits {
+            what: what.into(),
+            detail,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Per-guest-call native stack (wasm frames). Far above what scenarios need; only touched pages cost.
@@ -118,7 +207,7 @@ pub(crate) const MAX_WASM_STACK: usize = 512 * 1024;
 /// Fiber stack for one async guest call: the wasm stack plus room for host frames.
 pub(crate) const ASYNC_STACK: usize = 1024 * 1024;
 
-/// What the engine must be sized for.
+/// What the engine must hold (the capacity check; with a pool, its size).
 #[derive(Debug, Clone, Copy)]
 pub struct EngineLimits {
     /// VUs that may exist at the same time in this process.
@@ -158,6 +247,7 @@ impl EngineHandle {
             stacks_per_store(concurrency),
             memories.count,
             init,
+            pooled(concurrency),
         );
         if limits.max_vus > cap.max_vus {
             return Err(RuntimeError::Capacity {
@@ -208,10 +298,29 @@ fn stacks_per_store(concurrency: Concurrency) -> u32 {
     }
 }
 
+/// Whether an engine allocates from wasmtime's pool (see the module's documentation).
+pub(crate) fn pooled(concurrency: Concurrency) -> bool {
+    concurrency == Concurrency::On
+}
+
 fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> Config {
+    let strategy = if pooled(concurrency) {
+        let slots =
+            u32::try_from(limits.max_vus).unwrap_or(u32::MAX - SPARE_INSTANCES) + SPARE_INSTANCES;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_VU))
+            .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
+            .total_tables(slots.saturating_mul(TABLES_PER_VU))
+            .total_stacks(slots.saturating_mul(stacks_per_store(concurrency)))
+            .max_memory_size(limits.memory_limit as usize);
+        InstanceAllocationStrategy::Pooling(pool)
+    } else {
+        InstanceAllocationStrategy::OnDemand
+    };
     let mut config = Config::new();
     config
-        .allocation_strategy(InstanceAllocationStrategy::OnDemand)
+        .allocation_strategy(strategy)
         .epoch_interruption(true)
         // Components of the shared worlds (async exports; async or future-returning imports).
         .concurrency_support(concurrency == Concurrency::On)
@@ -222,6 +331,7 @@ fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> C
         .memory_reservation(limits.memory_limit)
         .memory_guard_size(64 * 1024)
         .memory_reservation_for_growth(0)
+        .memory_may_move(false)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
     // For profiling: list the compiled code (guest functions, trampolines) in /tmp/perf-PID.map for
@@ -284,7 +394,8 @@ mod tests {
     #[test]
     fn small_data_is_copied_and_a_large_image_mapped() {
         let init = |bytes: &[u8]| Memories::of_component(bytes).init;
-        assert_eq!(data_and_memories(&module_with_data(1000)), Some((1000, 1)));
+        let census = Census::of(&module_with_data(1000)).unwrap();
+        assert_eq!((census.data, census.memories), (1000, 1));
         assert_eq!(init(&module_with_data(4096)), MemoryInit::Copy);
         assert_eq!(
             init(&module_with_data(COPY_DATA_UP_TO as usize)),
@@ -301,6 +412,66 @@ mod tests {
                 count: MEMORIES_PER_VU
             },
             "what does not parse keeps wasmtime's default and counts the most memories"
+        );
+    }
+
+    #[test]
+    fn a_component_over_a_vus_limits_is_named_with_the_limit() {
+        let within = Census {
+            module_instances: 14,
+            modules: 14,
+            memories: 2,
+            tables: 2,
+            ..Census::default()
+        };
+        assert_eq!(within.over_limits(), None);
+        let over = Census {
+            module_instances: 17,
+            modules: 17,
+            memories: 4,
+            tables: 2,
+            ..within
+        };
+        let why = over.over_limits().unwrap();
+        assert!(why.contains("17 core modules (at most 16)"), "{why}");
+        assert!(why.contains("4 linear memories (at most 3)"), "{why}");
+        assert!(!why.contains("tables"), "{why}");
+        // A module instantiated twice: what it creates is counted at run time, by the store's
+        // limits; the capacity check assumes the most memories a VU may have.
+        let repeated = Census {
+            module_instances: 2,
+            modules: 1,
+            memories: 1,
+            ..Census::default()
+        };
+        assert!(repeated.repeats());
+        assert_eq!(repeated.over_limits(), None);
+    }
+
+    #[test]
+    fn the_components_built_here_are_within_a_vus_limits() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest");
+        let rust_get = dir.join("wasm32-wasip2/release/rust_get.wasm");
+        let bytes = std::fs::read(&rust_get)
+            .expect("plugins/rust-get is built (scripts/build-guests.sh; scripts/test.sh runs it)");
+        let census = Census::of(&bytes).unwrap();
+        assert_eq!(
+            (
+                census.modules,
+                census.module_instances,
+                census.memories,
+                census.tables
+            ),
+            (3, 3, 1, 2)
+        );
+        assert!(!census.repeats());
+        assert!(check_limits(&bytes, "rust-get").is_ok());
+        assert_eq!(
+            Memories::of_component(&bytes),
+            Memories {
+                init: MemoryInit::Copy,
+                count: 1
+            }
         );
     }
 }

@@ -53,6 +53,16 @@ pub enum RuntimeError {
         /// wasmtime's message.
         detail: String,
     },
+    /// One instance of the component would create more than a VU's store allows.
+    #[error(
+        "{what} needs more than one VU's instance may create: {detail}; these limits bound what each VU costs the host, so build the scenario with fewer modules, memories or tables (a Python component needs 14 core modules, a JavaScript one 4-8)"
+    )]
+    Limits {
+        /// Where the bytes came from.
+        what: String,
+        /// What is over which limit.
+        detail: String,
+    },
     /// The plan asks for more VUs than this process can hold.
     #[error(
         "this process can host at most {max} VU instances ({limited_by}), but the plan needs {requested} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, {advice}, or spread the load over more workers"

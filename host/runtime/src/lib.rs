@@ -1,4 +1,4 @@
-//! The Wasm side of a worker: a wasmtime engine sized for the worker's VUs, scenario components
+//! The Wasm side of a worker: a wasmtime engine checked for the worker's VUs, scenario components
 //! compiled once (and cached on disk), and one store plus instance per VU.
 //!
 //! How to use it:

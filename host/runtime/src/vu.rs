@@ -47,9 +47,10 @@ enum Flavor {
 }
 
 impl LoadedScenario {
-    /// Check, compile (or load from `cache_dir`) and link a component, on an engine sized for
+    /// Check, compile (or load from `cache_dir`) and link a component, on an engine checked for
     /// `limits`. `what` names it in errors. Fails up front with [`RuntimeError::Capacity`] when this
-    /// process cannot host that many VUs.
+    /// process cannot host that many VUs, and with [`RuntimeError::Limits`] when one instance of the
+    /// component would create more than a VU may.
     ///
     /// The component is compiled for an engine without the component model's concurrency first
     /// (faster calls); a component that needs it (the world `scenario-shared`, or async features in
@@ -62,6 +63,7 @@ impl LoadedScenario {
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
+        crate::engine::check_limits(bytes, what)?;
         let memories = Memories::of_component(bytes);
         let plain = EngineHandle::new(limits, Concurrency::Off, memories)?;
         let (engine, component) =

@@ -1,5 +1,5 @@
 //! Turning an [`Assignment`] into a ready share: the plan re-derived from its source, the executors
-//! scaled to this worker's segment, the engine sized for that many VUs, the component compiled.
+//! scaled to this worker's segment, the engine checked for that many VUs, the component compiled.
 
 use crate::executor::ScenarioRun;
 use crate::wasm::{ScenarioInfo, WasmFactory};

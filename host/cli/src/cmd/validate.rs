@@ -15,7 +15,7 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     let component = super::run::component_blob(&plan.component)?;
     super::run::read_tls_files(&plan)?;
     let scenario = stampede_runtime::LoadedScenario::load(
-        // Sized for the plan, so a plan this process cannot host fails here as it would in `run`.
+        // Checked for the plan, so a plan this process cannot host fails here as it would in `run`.
         stampede_runtime::EngineLimits {
             // Instances, not VUs, as `run` counts them (shared isolation hosts many VUs in one).
             max_vus: plan.max_instances(),
