@@ -28,12 +28,14 @@ const MAP_HEADROOM: u64 = 4_000;
 /// Address space a VU allocated on demand reserves beside its linear memories: its async stack with
 /// its guard page, and room to spare.
 const VIRTUAL_OVERHEAD_PER_VU: u64 = (crate::engine::ASYNC_STACK as u64) + (1 << 20);
-/// The same for a VU in wasmtime's pool, which reserves every slot up front: its core instance
-/// slots (1 MiB each by default), its async stacks, tables and guard pages.
-const POOLED_VIRTUAL_OVERHEAD_PER_VU: u64 =
-    (crate::engine::CORE_INSTANCES_PER_VU as u64 + 16) << 20;
+/// The same for an instance in wasmtime's pool, which reserves every slot up front: its two async
+/// stacks with their guard pages, its table slots (8 bytes an element), and room to spare.
+const POOLED_VIRTUAL_OVERHEAD_PER_VU: u64 = 2 * (crate::engine::ASYNC_STACK as u64 + (64 << 10))
+    + crate::engine::TABLES_PER_VU as u64 * crate::engine::TABLE_ELEMENTS as u64 * 8
+    + (1 << 20);
 /// Address space kept free for the rest of the process (the heap's arenas, thread stacks) under an
-/// address-space limit (`ulimit -v`), beside what it already uses.
+/// address-space limit (`ulimit -v`), beside what it already uses: a quarter of the limit, at most
+/// this.
 const ADDRESS_HEADROOM: u64 = 4 << 30;
 /// A practical ceiling on usable address space for x86_64 user processes (128 TiB minus headroom).
 const ADDRESS_SPACE: u64 = 100 << 40;
@@ -89,14 +91,22 @@ pub(crate) fn host_capacity_for(
     let used_maps = std::fs::read_to_string("/proc/self/maps")
         .map(|s| s.lines().count() as u64)
         .ok();
-    let address_space = match address_space_limit() {
+    let (address_space, space) = match address_space_limit() {
         // Set (`ulimit -v`): what the process does not use yet, less room for its heap and threads.
-        Some(limit) => limit
-            .saturating_sub(used_address_space().unwrap_or(0))
-            .saturating_sub(ADDRESS_HEADROOM),
-        None => ADDRESS_SPACE,
-    }
-    .min(ADDRESS_SPACE);
+        Some(limit) => {
+            let used = used_address_space().unwrap_or(0);
+            let left = limit
+                .saturating_sub(used)
+                .saturating_sub((limit / 4).min(ADDRESS_HEADROOM));
+            let space = format!(
+                "the address-space limit (ulimit -v) of {} MiB, {} MiB of it in use and a quarter (at most 4 GiB) kept for the heap",
+                limit >> 20,
+                used >> 20
+            );
+            (left.min(ADDRESS_SPACE), space)
+        }
+        None => (ADDRESS_SPACE, "address space".to_string()),
+    };
     let per_vu_virtual = if pooled {
         // The pool reserves every memory slot a VU may use, each at the memory limit plus its guard.
         u64::from(crate::engine::MEMORIES_PER_VU)
@@ -113,19 +123,21 @@ pub(crate) fn host_capacity_for(
     compute(
         max_map_count,
         used_maps,
-        address_space,
+        (address_space, &space),
         per_vu_virtual,
         maps_per_vu,
     )
 }
 
+/// The capacity from the mapping count and the address space (`space`: how much, and its name).
 fn compute(
     max_map_count: Option<u64>,
     used_maps: Option<u64>,
-    address_space: u64,
+    space: (u64, &str),
     per_vu_virtual: u64,
     maps_per_vu: u64,
 ) -> HostCapacity {
+    let (address_space, space) = space;
     let by_space = address_space / per_vu_virtual.max(1);
     let by_maps = max_map_count
         .map(|max| max.saturating_sub(used_maps.unwrap_or(0) + MAP_HEADROOM) / maps_per_vu);
@@ -141,7 +153,7 @@ fn compute(
         _ => HostCapacity {
             max_vus: by_space,
             limited_by: format!(
-                "address space: {} MiB reserved per VU for its memory limit and stacks",
+                "{space}: {} MiB reserved per VU for its memory limit and stacks",
                 per_vu_virtual >> 20
             ),
             advice: "lower options.memory-limit or raise the address-space limit (ulimit -v)"
@@ -181,7 +193,13 @@ mod tests {
     #[test]
     fn map_count_limits_default_linux() {
         let per_vu = maps_per_vu(1, 1, MemoryInit::CopyOnWrite, false);
-        let cap = compute(Some(65_530), Some(500), ADDRESS_SPACE, 80 << 20, per_vu);
+        let cap = compute(
+            Some(65_530),
+            Some(500),
+            (ADDRESS_SPACE, "address space"),
+            80 << 20,
+            per_vu,
+        );
         assert_eq!(cap.max_vus, (65_530 - 500 - MAP_HEADROOM) / per_vu);
         assert!(
             cap.limited_by.contains("vm.max_map_count is 65530"),
@@ -226,14 +244,20 @@ mod tests {
 
     #[test]
     fn address_space_limits_large_memories() {
-        let cap = compute(Some(10_000_000), Some(500), 64 << 30, 4 << 30, 8);
+        let cap = compute(
+            Some(10_000_000),
+            Some(500),
+            (64 << 30, "address space"),
+            4 << 30,
+            8,
+        );
         assert_eq!(cap.max_vus, 16);
         assert!(cap.limited_by.contains("address space"));
     }
 
     #[test]
     fn unknown_map_count_falls_back_to_address_space() {
-        let cap = compute(None, None, 1 << 40, 1 << 30, 8);
+        let cap = compute(None, None, (1 << 40, "address space"), 1 << 30, 8);
         assert_eq!(cap.max_vus, 1024);
     }
 

@@ -9,11 +9,12 @@
 //! one fiber stack at a time, so the stacks are bounded by the VUs. An engine with concurrency keeps
 //! the pool: a guest thread blocked in a call keeps a fiber stack of its own there, and the pool's
 //! cap on stacks turns a pile of them into an error for the call that asks for one more, where
-//! stacks allocated on demand would take memory mappings without end; its instances are few (one
-//! per `vus-per-instance` VUs), so the pool's per-instance cost does not matter there. Either way
-//! the store's limiter ([`crate::state`]) bounds what one instance creates (instances, memories,
-//! tables: [`check_limits`] refuses a component over them at load), and [`capacity`] checks up
-//! front that the process can map every VU.
+//! stacks allocated on demand would take memory mappings without end. Its instances are usually
+//! few (one per `vus-per-instance` VUs of a shared world), so the pool's per-instance cost matters
+//! little there; a component built with async features and run with one instance per VU pays it.
+//! Either way the store's limiter ([`crate::state`]) bounds what one instance creates (instances,
+//! memories, tables: [`EngineHandle::settle`] refuses a component over the memories or tables at
+//! load), and [`capacity`] checks up front that the process can map every VU.
 //!
 //! An engine either supports the component model's concurrency (async exports and imports: the world
 //! `scenario-shared`) or not. Without it every guest call is a plain call on a fiber; with it,
@@ -36,14 +37,20 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances a pool keeps beside the VUs for `setup` and `teardown`, which run in their own instance.
 const SPARE_INSTANCES: u32 = 2;
 
-/// Core wasm instances one component may create (a store's limit): Rust and C components use 3,
-/// componentize-js 4 (componentize-qjs 8), componentize-py 14 (counted in the built components).
-pub(crate) const CORE_INSTANCES_PER_VU: u32 = 16;
-/// Linear memories per component (a store's limit): 1 for Rust, C, componentize-js and
+/// Core wasm instances one component may create (a store's limit; each is a heap block of
+/// wasmtime's): Rust and C components use 3, componentize-js 4, componentize-qjs ~9 (8 modules and
+/// an adapter wasmtime adds between its nested components), componentize-py 14 plus one per native
+/// extension module. Generous: what bounds a VU's cost is its memories and tables.
+pub(crate) const CORE_INSTANCES_PER_VU: u32 = 64;
+/// Linear memories per component (a store's limit; each reserves `memory-limit` of address space
+/// and a few memory mappings, which the capacity check counts): 1 for Rust, C, componentize-js and
 /// componentize-py, 2 for componentize-qjs.
 pub(crate) const MEMORIES_PER_VU: u32 = 3;
 /// Tables per component (a store's limit): 2 in every component built here.
 pub(crate) const TABLES_PER_VU: u32 = 4;
+/// Elements per table (a store's limit, and the pool's size of a table): wasmtime's pool default,
+/// which every component so far has fitted.
+pub(crate) const TABLE_ELEMENTS: usize = 20_000;
 /// Fiber stacks one store may hold: one without the component model's concurrency (its cached
 /// stack); with it, the idle worker fiber that runs its concurrent calls as well as the cached stack
 /// a call outside `run_concurrent` takes (instantiation, a shared VU's destructor).
@@ -70,8 +77,8 @@ pub enum MemoryInit {
     CopyOnWrite,
 }
 
-/// What the engine and the capacity check need to know of a component: how its memories get their
-/// data, and what one instance of it creates.
+/// What the engine and the capacity check need to know of a component's memories, read from its
+/// bytes before it compiles (an estimate: [`EngineHandle::settle`] has wasmtime's exact count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Memories {
     /// How an instance's memory gets the component's initial data.
@@ -114,9 +121,8 @@ impl Memories {
 struct Census {
     /// Bytes of data segments.
     data: u64,
-    /// Memories and tables the core modules define.
+    /// Memories the core modules define.
     memories: u32,
-    tables: u32,
     /// Core modules and nested components, and how many times the component instantiates each kind.
     modules: u32,
     module_instances: u32,
@@ -132,24 +138,28 @@ impl Census {
             match payload.ok()? {
                 Payload::DataSection(section) => {
                     for segment in section {
-                        c.data += segment.ok()?.data.len() as u64;
+                        c.data = c.data.saturating_add(segment.ok()?.data.len() as u64);
                     }
                 }
-                Payload::MemorySection(section) => c.memories += section.count(),
-                Payload::TableSection(section) => c.tables += section.count(),
-                Payload::ModuleSection { .. } => c.modules += 1,
-                Payload::ComponentSection { .. } => c.components += 1,
+                Payload::MemorySection(section) => {
+                    for memory in section {
+                        memory.ok()?;
+                        c.memories = c.memories.saturating_add(1);
+                    }
+                }
+                Payload::ModuleSection { .. } => c.modules = c.modules.saturating_add(1),
+                Payload::ComponentSection { .. } => c.components = c.components.saturating_add(1),
                 Payload::InstanceSection(section) => {
                     for instance in section {
                         if let Instance::Instantiate { .. } = instance.ok()? {
-                            c.module_instances += 1;
+                            c.module_instances = c.module_instances.saturating_add(1);
                         }
                     }
                 }
                 Payload::ComponentInstanceSection(section) => {
                     for instance in section {
                         if let ComponentInstance::Instantiate { .. } = instance.ok()? {
-                            c.component_instances += 1;
+                            c.component_instances = c.component_instances.saturating_add(1);
                         }
                     }
                 }
@@ -163,42 +173,6 @@ impl Census {
     /// modules declare is created more than once, and only the store's limits bound it).
     fn repeats(&self) -> bool {
         self.module_instances > self.modules || self.component_instances > self.components
-    }
-
-    /// Why an instance of this component would exceed what a VU's store allows, if it would.
-    fn over_limits(&self) -> Option<String> {
-        let mut over = Vec::new();
-        if !self.repeats() && self.module_instances > CORE_INSTANCES_PER_VU {
-            over.push(format!(
-                "it instantiates {} core modules (at most {CORE_INSTANCES_PER_VU})",
-                self.module_instances
-            ));
-        }
-        if !self.repeats() && self.memories > MEMORIES_PER_VU {
-            over.push(format!(
-                "its modules define {} linear memories (at most {MEMORIES_PER_VU})",
-                self.memories
-            ));
-        }
-        if !self.repeats() && self.tables > TABLES_PER_VU {
-            over.push(format!(
-                "its modules define {} tables (at most {TABLES_PER_VU})",
-                self.tables
-            ));
-        }
-        (!over.is_empty()).then(|| over.join(", "))
-    }
-}
-
-/// Refuse a component one instance of which would create more than a VU's store allows, before
-/// any VU starts (else every VU's start would fail with wasmtime's "resource limit exceeded").
-pub(crate) fn check_limits(bytes: &[u8], what: &str) -> Result<(), RuntimeError> {
-    match Census::of(bytes).and_then(|c| c.over_limits()) {
-        Some(detail) => Err(RuntimeError::Limits {
-            what: what.into(),
-            detail,
-        }),
-        None => Ok(()),
     }
 }
 
@@ -230,7 +204,11 @@ pub(crate) enum Concurrency {
 pub struct EngineHandle {
     engine: Engine,
     concurrency: Concurrency,
+    limits: EngineLimits,
     init: MemoryInit,
+    /// The linear memories a store may create (its limiter's limit), as the capacity check counted
+    /// them.
+    memories: u32,
     stop: Arc<AtomicBool>,
 }
 
@@ -242,21 +220,7 @@ impl EngineHandle {
         memories: Memories,
     ) -> Result<Self, RuntimeError> {
         let init = memories.init;
-        let cap = capacity::host_capacity_for(
-            limits.memory_limit,
-            stacks_per_store(concurrency),
-            memories.count,
-            init,
-            pooled(concurrency),
-        );
-        if limits.max_vus > cap.max_vus {
-            return Err(RuntimeError::Capacity {
-                requested: limits.max_vus,
-                max: cap.max_vus,
-                limited_by: cap.limited_by,
-                advice: cap.advice,
-            });
-        }
+        check_capacity(limits, concurrency, memories.count, init)?;
         let engine = Engine::new(&config(limits, concurrency, init))
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -264,9 +228,50 @@ impl EngineHandle {
         Ok(EngineHandle {
             engine,
             concurrency,
+            limits,
             init,
+            memories: memories.count,
             stop,
         })
+    }
+
+    /// Check `component` (compiled for this engine) with wasmtime's exact count of what one
+    /// instance of it creates (its modules, the adapter modules wasmtime adds between its nested
+    /// components, any module instantiated more than once): more memories or tables than a store
+    /// allows is refused here, before any VU starts, and more memories than its bytes showed are
+    /// checked against the capacity again. A component that imports core modules has no such count
+    /// (none built by the SDKs does); then only the store's limits apply, at instantiation.
+    pub(crate) fn settle(
+        &mut self,
+        component: &wasmtime::component::Component,
+        what: &str,
+    ) -> Result<(), RuntimeError> {
+        let Some(needs) = component.resources_required() else {
+            return Ok(());
+        };
+        let mut over = Vec::new();
+        if needs.num_memories > MEMORIES_PER_VU {
+            over.push(format!("{} linear memories", needs.num_memories));
+        }
+        if needs.num_tables > TABLES_PER_VU {
+            over.push(format!("{} tables", needs.num_tables));
+        }
+        if !over.is_empty() {
+            return Err(RuntimeError::Limits {
+                what: what.into(),
+                detail: over.join(" and "),
+            });
+        }
+        if needs.num_memories > self.memories {
+            check_capacity(self.limits, self.concurrency, needs.num_memories, self.init)?;
+        }
+        self.memories = needs.num_memories;
+        Ok(())
+    }
+
+    /// The linear memories one of its stores may create.
+    pub(crate) fn memories(&self) -> u32 {
+        self.memories
     }
 
     /// Whether this engine supports async exports and imports.
@@ -291,6 +296,32 @@ impl Drop for EngineHandle {
     }
 }
 
+/// Fail with [`RuntimeError::Capacity`] if this process cannot host `limits.max_vus` instances
+/// of a component with `memories` linear memories whose data gets there by `init`.
+fn check_capacity(
+    limits: EngineLimits,
+    concurrency: Concurrency,
+    memories: u32,
+    init: MemoryInit,
+) -> Result<(), RuntimeError> {
+    let cap = capacity::host_capacity_for(
+        limits.memory_limit,
+        stacks_per_store(concurrency),
+        memories,
+        init,
+        pooled(concurrency),
+    );
+    if limits.max_vus > cap.max_vus {
+        return Err(RuntimeError::Capacity {
+            requested: limits.max_vus,
+            max: cap.max_vus,
+            limited_by: cap.limited_by,
+            advice: cap.advice,
+        });
+    }
+    Ok(())
+}
+
 fn stacks_per_store(concurrency: Concurrency) -> u32 {
     match concurrency {
         Concurrency::On => STACKS_PER_CONCURRENT_STORE,
@@ -313,7 +344,15 @@ fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> C
             .total_memories(slots.saturating_mul(MEMORIES_PER_VU))
             .total_tables(slots.saturating_mul(TABLES_PER_VU))
             .total_stacks(slots.saturating_mul(stacks_per_store(concurrency)))
-            .max_memory_size(limits.memory_limit as usize);
+            .max_memory_size(limits.memory_limit as usize)
+            // The same limits as a store's limiter's (`state::MemoryLimiter`), checked by wasmtime
+            // when a component compiles for this engine.
+            .max_core_instances_per_component(CORE_INSTANCES_PER_VU)
+            .max_memories_per_component(MEMORIES_PER_VU)
+            .max_tables_per_component(TABLES_PER_VU)
+            .max_memories_per_module(MEMORIES_PER_VU)
+            .max_tables_per_module(TABLES_PER_VU)
+            .table_elements(TABLE_ELEMENTS);
         InstanceAllocationStrategy::Pooling(pool)
     } else {
         InstanceAllocationStrategy::OnDemand
@@ -416,62 +455,55 @@ mod tests {
     }
 
     #[test]
-    fn a_component_over_a_vus_limits_is_named_with_the_limit() {
-        let within = Census {
-            module_instances: 14,
-            modules: 14,
-            memories: 2,
-            tables: 2,
-            ..Census::default()
-        };
-        assert_eq!(within.over_limits(), None);
-        let over = Census {
-            module_instances: 17,
-            modules: 17,
-            memories: 4,
-            tables: 2,
-            ..within
-        };
-        let why = over.over_limits().unwrap();
-        assert!(why.contains("17 core modules (at most 16)"), "{why}");
-        assert!(why.contains("4 linear memories (at most 3)"), "{why}");
-        assert!(!why.contains("tables"), "{why}");
-        // A module instantiated twice: what it creates is counted at run time, by the store's
-        // limits; the capacity check assumes the most memories a VU may have.
-        let repeated = Census {
-            module_instances: 2,
-            modules: 1,
+    fn a_module_instantiated_twice_counts_as_the_most_memories() {
+        let once = Census {
+            modules: 3,
+            module_instances: 3,
             memories: 1,
             ..Census::default()
         };
-        assert!(repeated.repeats());
-        assert_eq!(repeated.over_limits(), None);
+        assert!(!once.repeats());
+        let twice = Census {
+            module_instances: 4,
+            ..once
+        };
+        assert!(twice.repeats());
     }
 
     #[test]
-    fn the_components_built_here_are_within_a_vus_limits() {
+    fn a_compiled_component_settles_on_wasmtimes_count_of_its_memories() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guest");
-        let rust_get = dir.join("wasm32-wasip2/release/rust_get.wasm");
-        let bytes = std::fs::read(&rust_get)
+        let bytes = std::fs::read(dir.join("wasm32-wasip2/release/rust_get.wasm"))
             .expect("plugins/rust-get is built (scripts/build-guests.sh; scripts/test.sh runs it)");
         let census = Census::of(&bytes).unwrap();
         assert_eq!(
-            (
-                census.modules,
-                census.module_instances,
-                census.memories,
-                census.tables
-            ),
-            (3, 3, 1, 2)
+            (census.modules, census.module_instances, census.memories),
+            (3, 3, 1)
         );
-        assert!(!census.repeats());
-        assert!(check_limits(&bytes, "rust-get").is_ok());
+        let estimate = Memories::of_component(&bytes);
         assert_eq!(
-            Memories::of_component(&bytes),
+            estimate,
             Memories {
                 init: MemoryInit::Copy,
                 count: 1
             }
         );
+        let limits = EngineLimits {
+            max_vus: 10,
+            memory_limit: 16 << 20,
+        };
+        // Made to look as if its bytes had shown the most memories a VU may have.
+        let mut engine = EngineHandle::new(
+            limits,
+            Concurrency::Off,
+            Memories {
+                count: MEMORIES_PER_VU,
+                ..estimate
+            },
+        )
+        .unwrap();
+        let component = wasmtime::component::Component::new(engine.engine(), &bytes).unwrap();
+        engine.settle(&component, "rust-get").unwrap();
+        assert_eq!(engine.memories(), 1, "wasmtime's count");
     }
 }

@@ -53,9 +53,11 @@ pub enum RuntimeError {
         /// wasmtime's message.
         detail: String,
     },
-    /// One instance of the component would create more than a VU's store allows.
+    /// One instance of the component would create more than a store allows.
     #[error(
-        "{what} needs more than one VU's instance may create: {detail}; these limits bound what each VU costs the host, so build the scenario with fewer modules, memories or tables (a Python component needs 14 core modules, a JavaScript one 4-8)"
+        "one instance of {what} would create {detail}, but Stampede allows each instance (one per VU, or per `vus-per-instance` VUs in shared isolation) at most {memories} linear memories and {tables} tables, so that it can check before a run that the host can map them; components composed of several others add theirs up: compose fewer (the SDKs here build components with 1-2 memories and 2 tables)",
+        memories = crate::engine::MEMORIES_PER_VU,
+        tables = crate::engine::TABLES_PER_VU
     )]
     Limits {
         /// Where the bytes came from.

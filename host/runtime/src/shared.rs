@@ -315,7 +315,7 @@ async fn drive(
         generation += 1;
         let mut state = VuState::new(ctx.run.clone(), ctx.who.clone());
         state.share();
-        let mut store = new_store(ctx.scenario.engine(), state);
+        let mut store = new_store(ctx.scenario.handle(), state);
         store.set_max_component_handles(ctx.max_handles);
         let limit = (ctx.run.call_timeout, ITERATION_TIMEOUT);
         let instance = crate::vu::guarded(&mut store, limit, async |s| {

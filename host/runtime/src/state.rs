@@ -174,6 +174,7 @@ impl VuState {
         let wasi = wasi_ctx(&output);
         let limiter = MemoryLimiter {
             limit: run.memory_limit,
+            memories: crate::engine::MEMORIES_PER_VU,
             hit: false,
         };
         let cookies = VuCookies::new(run.cookies);
@@ -275,6 +276,8 @@ impl WasiView for VuState {
 /// Caps a VU's linear memory and remembers that the cap was hit, for a precise error.
 pub(crate) struct MemoryLimiter {
     limit: u64,
+    /// Linear memories the store may create: what the capacity check counted for the component.
+    memories: u32,
     pub(crate) hit: bool,
 }
 
@@ -298,17 +301,17 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        Ok(desired <= crate::engine::TABLE_ELEMENTS)
     }
 
     // A store holds one component instance: these bound what its core modules may create (each
-    // memory reserves the memory limit's address space; `capacity` counts on these numbers).
+    // memory reserves the memory limit's address space and mappings, which `capacity` counted).
     fn instances(&self) -> usize {
         crate::engine::CORE_INSTANCES_PER_VU as usize
     }
 
     fn memories(&self) -> usize {
-        crate::engine::MEMORIES_PER_VU as usize
+        self.memories as usize
     }
 
     fn tables(&self) -> usize {
@@ -317,7 +320,12 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// A new store for `state` with the memory limiter and the CPU-budget epoch callback installed.
-pub(crate) fn new_store(engine: &wasmtime::Engine, state: VuState) -> Store<VuState> {
+pub(crate) fn new_store(
+    engine: &crate::engine::EngineHandle,
+    mut state: VuState,
+) -> Store<VuState> {
+    state.limiter.memories = engine.memories();
+    let engine = engine.engine();
     let budget_ticks =
         (state.run.cpu_budget.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
     let mut store = Store::new(engine, state);

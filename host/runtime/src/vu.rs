@@ -63,10 +63,9 @@ impl LoadedScenario {
         cache_dir: Option<&Path>,
     ) -> Result<Self, RuntimeError> {
         check_magic(bytes, what)?;
-        crate::engine::check_limits(bytes, what)?;
         let memories = Memories::of_component(bytes);
         let plain = EngineHandle::new(limits, Concurrency::Off, memories)?;
-        let (engine, component) =
+        let (mut engine, component) =
             match crate::cache::compile(plain.engine(), bytes, sha256, cache_dir) {
                 Ok(component) => (plain, component),
                 Err(_) => {
@@ -107,6 +106,7 @@ impl LoadedScenario {
                 Err(_) => return Err(wrong(instance_err)),
             },
         };
+        engine.settle(&component, what)?;
         Ok(LoadedScenario {
             engine: Arc::new(engine),
             pre,
@@ -139,8 +139,9 @@ impl LoadedScenario {
         self.engine.memory_init()
     }
 
-    pub(crate) fn engine(&self) -> &wasmtime::Engine {
-        self.engine.engine()
+    /// Its engine.
+    pub(crate) fn handle(&self) -> &EngineHandle {
+        &self.engine
     }
 
     pub(crate) fn shared_pre(&self) -> &ScenarioSharedPre<VuState> {
@@ -159,7 +160,7 @@ impl LoadedScenario {
         if state.imports_on_fiber && self.offload {
             state.offload = Some(Offload::new(Requests(state.run.clone())));
         }
-        let mut store = new_store(self.engine.engine(), state);
+        let mut store = new_store(&self.engine, state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = match &self.pre {
             Flavor::Instance(pre) => {
@@ -182,7 +183,7 @@ impl LoadedScenario {
         Store<VuState>,
         Result<crate::bindings::shared::ScenarioShared, CallError>,
     ) {
-        let mut store = new_store(self.engine.engine(), state);
+        let mut store = new_store(&self.engine, state);
         let limit = (store.data().run.call_timeout, ITERATION_TIMEOUT);
         let result = guarded(&mut store, limit, async |s| pre.instantiate_async(s).await).await;
         (store, result)

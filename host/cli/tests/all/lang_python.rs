@@ -100,7 +100,7 @@ async fn python_shop_counts_exactly_what_the_target_saw() {
         &["--vus", "10", "--duration", "10s"],
     )
     .await;
-    // A Python component instantiates 14 core wasm instances; the store's limit (16) must leave room
+    // A Python component instantiates 14 core wasm instances; the store's limit (64) must leave room
     // for them, or VUs fail to start (vu_init_errors) while the run still "passes".
     assert_eq!(
         run.metric("vu_init_errors", "count"),
