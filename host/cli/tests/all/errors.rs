@@ -109,6 +109,75 @@ async fn component_of_an_older_world_version_is_told_to_rebuild() {
     );
 }
 
+/// A scenario one instance of which would create more linear memories than a store allows
+/// (`fixture_basic` with a core module of four memories added and instantiated beside its own) is
+/// refused when it loads, with the count and the limit, before any VU starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_with_more_memories_than_an_instance_may_create_is_refused_at_load() {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(payload.len(), out);
+        out.extend_from_slice(payload);
+    }
+    let mut component = std::fs::read(guest("fixture_basic")).unwrap();
+    // The component's own core modules (top-level sections of id 1) come first in its module index
+    // space, so the added module's index is their count.
+    let mut modules = 0;
+    let mut at = 8;
+    while at < component.len() {
+        let id = component[at];
+        let (mut size, mut shift) = (0usize, 0);
+        at += 1;
+        loop {
+            let byte = component[at];
+            at += 1;
+            size |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte < 0x80 {
+                break;
+            }
+        }
+        modules += usize::from(id == 1);
+        at += size;
+    }
+    // A core module with four memories of one page each.
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(5, &[4, 0, 1, 0, 1, 0, 1, 0, 1], &mut module);
+    section(1, &module, &mut component);
+    // One core instance of it: `instantiate`, its index, no arguments.
+    let mut instance = vec![1, 0];
+    leb(modules, &mut instance);
+    instance.push(0);
+    section(2, &instance, &mut component);
+
+    let run = run_component_file("five_memories.wasm", &component).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "one instance of component five_memories.wasm would create 5 linear memories, but Stampede allows each instance"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("at most 3 linear memories and 4 tables"),
+        "{}",
+        run.stderr()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn more_vus_than_the_process_can_host_fails_up_front() {
     let target = Target::start().await;
