@@ -114,20 +114,16 @@ async fn component_of_an_older_world_version_is_told_to_rebuild() {
 /// refused when it loads, with the count and the limit, before any VU starts.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_with_more_memories_than_an_instance_may_create_is_refused_at_load() {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
+    // Every size and index written here is under 128, so each is one byte of LEB128.
+    fn byte(n: usize) -> u8 {
+        u8::try_from(n)
+            .ok()
+            .filter(|b| *b < 0x80)
+            .expect("under 128")
     }
     fn section(id: u8, payload: &[u8], out: &mut Vec<u8>) {
         out.push(id);
-        leb(payload.len(), out);
+        out.push(byte(payload.len()));
         out.extend_from_slice(payload);
     }
     let mut component = std::fs::read(guest("fixture_basic")).unwrap();
@@ -156,9 +152,7 @@ async fn a_component_with_more_memories_than_an_instance_may_create_is_refused_a
     section(5, &[4, 0, 1, 0, 1, 0, 1, 0, 1], &mut module);
     section(1, &module, &mut component);
     // One core instance of it: `instantiate`, its index, no arguments.
-    let mut instance = vec![1, 0];
-    leb(modules, &mut instance);
-    instance.push(0);
+    let instance = [1, 0, byte(modules), 0];
     section(2, &instance, &mut component);
 
     let run = run_component_file("five_memories.wasm", &component).await;
