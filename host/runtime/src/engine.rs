@@ -345,11 +345,9 @@ fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> C
             .total_tables(slots.saturating_mul(TABLES_PER_VU))
             .total_stacks(slots.saturating_mul(stacks_per_store(concurrency)))
             .max_memory_size(limits.memory_limit as usize)
-            // The same limits as a store's limiter's (`state::MemoryLimiter`), checked by wasmtime
-            // when a component compiles for this engine.
-            .max_core_instances_per_component(CORE_INSTANCES_PER_VU)
-            .max_memories_per_component(MEMORIES_PER_VU)
-            .max_tables_per_component(TABLES_PER_VU)
+            // A module may have what a store may (`state::MemoryLimiter`; the pool's default is one
+            // memory and one table). What a whole component creates is checked for either engine
+            // by `EngineHandle::settle` and the store's limiter, with Stampede's own message.
             .max_memories_per_module(MEMORIES_PER_VU)
             .max_tables_per_module(TABLES_PER_VU)
             .table_elements(TABLE_ELEMENTS);
