@@ -334,6 +334,13 @@ pub(crate) fn pooled(concurrency: Concurrency) -> bool {
     concurrency == Concurrency::On
 }
 
+/// Whether an engine's linear memories are [`crate::linear_memory::Moving`] ones: on Linux, for
+/// instances allocated on demand whose data is copied in (a copy-on-write image needs wasmtime's
+/// own mapping; the pool allocates its slots itself).
+pub(crate) fn moving_memories(concurrency: Concurrency, init: MemoryInit) -> bool {
+    cfg!(target_os = "linux") && !pooled(concurrency) && init == MemoryInit::Copy
+}
+
 fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> Config {
     let strategy = if pooled(concurrency) {
         let slots =
@@ -363,14 +370,28 @@ fn config(limits: EngineLimits, concurrency: Concurrency, init: MemoryInit) -> C
         .concurrency_support(concurrency == Concurrency::On)
         .wasm_component_model_async(concurrency == Concurrency::On)
         .memory_init_cow(init == MemoryInit::CopyOnWrite)
-        // Each memory reserves its limit (plus guard regions) at once and never moves; the store's
-        // limiter refuses growth beyond it.
-        .memory_reservation(limits.memory_limit)
         .memory_guard_size(64 * 1024)
-        .memory_reservation_for_growth(0)
-        .memory_may_move(false)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
+    if moving_memories(concurrency, init) {
+        // Each memory reserves what it holds plus a Wasm page, and moves its pages when it
+        // outgrows that (`linear_memory`); the store's limiter refuses growth beyond the limit.
+        #[cfg(target_os = "linux")]
+        config
+            .with_host_memory(Arc::new(crate::linear_memory::Creator {
+                limit: limits.memory_limit,
+            }))
+            .memory_reservation(0)
+            .memory_reservation_for_growth(0)
+            .memory_may_move(true);
+    } else {
+        // Each memory reserves its limit (plus guard regions) at once and never moves; the store's
+        // limiter refuses growth beyond it.
+        config
+            .memory_reservation(limits.memory_limit)
+            .memory_reservation_for_growth(0)
+            .memory_may_move(false);
+    }
     // For profiling: list the compiled code (guest functions, trampolines) in /tmp/perf-PID.map for
     // perf and bench/instructions.sh's breakdown. The file stays after the process ends.
     if std::env::var_os("STAMPEDE_PERFMAP").is_some_and(|v| v != "0") {

@@ -64,7 +64,7 @@ pub(crate) fn release_below_here() {}
 /// The system's page size, read once.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static PAGE: AtomicUsize = AtomicUsize::new(0);
     match PAGE.load(Ordering::Relaxed) {

@@ -33,6 +33,10 @@ mod fiber_stack;
 mod h1;
 mod host;
 mod http2;
+// Linear memories that move their pages (`mremap`): Linux only, unsafe by nature.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod linear_memory;
 mod offload;
 mod orphans;
 mod output;
