@@ -10,7 +10,7 @@ N2 - N1:
 
 - host heap: the allocator's arenas (mimalloc reserves 1 GiB at a time; a heap with another
   allocator, `--features system-allocator`, is counted with the linear memories);
-- fiber stacks: wasmtime's 1 MiB async stacks (the native stack of a VU's guest call), the
+- fiber stacks: wasmtime's 768 KiB async stacks (the native stack of a VU's guest call), the
   anonymous mappings of exactly that size;
 - guest linear memory: the other anonymous mappings (each instance's memory is a mapping of its own),
   and the pages of the compiled component's data image mapped into it (`.cwasm`);
@@ -38,7 +38,7 @@ PORT = 18097
 ARENA = 1 << 30
 # A fiber stack's accessible part (host/runtime/src/engine.rs, ASYNC_STACK; its guard page is a
 # mapping of its own).
-STACK = 1 << 20
+STACK = 768 << 10
 
 
 def kind(perms, size, name):
