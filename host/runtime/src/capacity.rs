@@ -9,15 +9,15 @@ use std::path::Path;
 
 /// Memory mappings of a fiber stack: the stack and its guard page.
 const MAPS_PER_STACK: u64 = 2;
-/// Memory mappings of a linear memory allocated on demand: the guard region before it, its
-/// accessible part, and the rest of its reservation with the guard region after it. The kernel
-/// merges the guard region before one memory with the region after another when the two are
-/// neighbours, so runs measure fewer: a rust-get VU (one stack, one memory) 4.0-4.8 against 5
-/// (BENCHMARKS.md, "Memory mappings per VU").
+/// Memory mappings of a linear memory of wasmtime's allocated on demand (a component whose data is
+/// mapped copy-on-write, or any off Linux): the guard region before it, its accessible part, and
+/// the rest of its reservation with the guard region after it. (Before Stampede's own memories, a
+/// rust-get VU measured 4.0-4.8 with this against 5: neighbouring guard regions merge.)
 const MAPS_PER_MEMORY: u64 = 3;
 /// The same for a memory of Stampede's own (`linear_memory`, instances allocated on demand whose
 /// data is copied in): its accessible part, and the rest of its reservation with the guard region
-/// after it. (One more for a moment while it moves: [`MAPS_MARGIN`] covers it.)
+/// after it, however often it moved (one more for a moment while it moves: [`MAPS_MARGIN`] covers
+/// it). A rust-get VU measures 4.0 (BENCHMARKS.md, "Memory mappings per VU").
 const MAPS_PER_MOVING_MEMORY: u64 = 2;
 /// The same for a memory in a slot of wasmtime's pool (the pool's slots share their guard
 /// regions): its accessible part and the rest of the slot.
@@ -70,7 +70,9 @@ pub(crate) fn maps_per_vu(stacks: u32, memories: u32, init: MemoryInit, pooled: 
     let per_memory = match (pooled, init) {
         (true, MemoryInit::Copy) => MAPS_PER_POOLED_MEMORY,
         (true, MemoryInit::CopyOnWrite) => MAPS_PER_POOLED_MEMORY + MAPS_PER_IMAGE,
-        (false, MemoryInit::Copy) if cfg!(target_os = "linux") => MAPS_PER_MOVING_MEMORY,
+        (false, init) if crate::engine::moving_memories(crate::engine::Concurrency::Off, init) => {
+            MAPS_PER_MOVING_MEMORY
+        }
         (false, MemoryInit::Copy) => MAPS_PER_MEMORY,
         (false, MemoryInit::CopyOnWrite) => MAPS_PER_MEMORY + MAPS_PER_IMAGE,
     };
@@ -115,7 +117,9 @@ pub(crate) fn host_capacity_for(
             .saturating_mul(memory_limit + (64 << 10))
             .saturating_add(POOLED_VIRTUAL_OVERHEAD_PER_VU)
     } else {
-        // Each memory reserves the memory limit plus its two guard regions as it is created.
+        // Each memory reserves up to the memory limit plus its guard regions: wasmtime's at once as
+        // it is created, Stampede's own (`linear_memory`) as it grows (for a moment twice while
+        // one moves: ADDRESS_HEADROOM covers a memory per VU thread).
         u64::from(memories.max(1))
             .saturating_mul(memory_limit + (128 << 10))
             .saturating_add(VIRTUAL_OVERHEAD_PER_VU)

@@ -42,8 +42,8 @@ const SPARE_INSTANCES: u32 = 2;
 /// an adapter wasmtime adds between its nested components), componentize-py 14 plus one per native
 /// extension module. Generous: what bounds a VU's cost is its memories and tables.
 pub(crate) const CORE_INSTANCES_PER_VU: u32 = 64;
-/// Linear memories per component (a store's limit; each reserves `memory-limit` of address space
-/// and a few memory mappings, which the capacity check counts): 1 for Rust, C, componentize-js and
+/// Linear memories per component (a store's limit; each reserves up to `memory-limit` of address
+/// space and a few memory mappings, which the capacity check counts): 1 for Rust, C, componentize-js and
 /// componentize-py, 2 for componentize-qjs.
 pub(crate) const MEMORIES_PER_VU: u32 = 3;
 /// Tables per component (a store's limit): 2 in every component built here.
@@ -66,10 +66,11 @@ pub(crate) const COPY_DATA_UP_TO: u64 = 16 * 1024;
 pub enum MemoryInit {
     /// Copied in at instantiation, for a small data image (up to [`COPY_DATA_UP_TO`] bytes: a Rust or
     /// C scenario's few pages of strings and statics), which an instance touches nearly whole
-    /// anyway. The memory is then three memory mappings instead of up to five (wasmtime maps a
-    /// copy-on-write image between two accessible parts), so a process holds ~30 % more VUs under
-    /// `vm.max_map_count` ([`crate::capacity`]), and no page is first mapped shared and then copied
-    /// on its first write.
+    /// anyway. The memory is then one of Stampede's own ([`crate::linear_memory`] on Linux: two
+    /// memory mappings, and only its size plus a Wasm page of address space until it grows) instead
+    /// of wasmtime's (up to five mappings: a copy-on-write image sits between two accessible
+    /// parts), so a process holds ~60 % more VUs under `vm.max_map_count` ([`crate::capacity`]),
+    /// and no page is first mapped shared and then copied on its first write.
     Copy,
     /// Mapped copy-on-write from the compiled component (wasmtime's default), for a large image: a
     /// JavaScript or Python interpreter's heap, whose pages an instance never touches then cost it

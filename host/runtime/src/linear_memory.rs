@@ -14,6 +14,10 @@
 //! may change (wasmtime reloads it after calls that may grow memory; bounds are checked against the
 //! memory's current length, as they are for a 16 MiB reservation too).
 //!
+//! Unlike wasmtime's own memories, a `Moving` one has no guard region before its base (wasmtime's
+//! `guard_before_linear_memory`, a defence against code-generation bugs, not needed by correct
+//! code): it would be one more memory mapping per VU, which `vm.max_map_count` caps.
+//!
 //! Used by engines that allocate on demand and copy a component's data into each instance
 //! ([`crate::engine::MemoryInit::Copy`]): a Rust or C scenario, one instance per VU. The others
 //! keep wasmtime's memories: a copy-on-write image needs wasmtime's own mapping, and the pool
@@ -29,8 +33,9 @@ use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 pub(crate) const ROOM: usize = 64 * 1024;
 
 /// Makes [`Moving`] memories (wasmtime's `Config::with_host_memory`) for stores whose limiter caps
-/// every memory at `limit` bytes: no reservation grows beyond that, so a VU's address space is what
-/// the capacity check counts (`crate::capacity`).
+/// every memory at `limit` bytes: no reservation grows beyond that (though while a memory moves,
+/// its old and new reservations both exist for a moment), so a VU's address space is what the
+/// capacity check counts (`crate::capacity`).
 pub(crate) struct Creator {
     pub(crate) limit: u64,
 }
@@ -40,12 +45,19 @@ pub(crate) struct Creator {
 unsafe impl MemoryCreator for Creator {
     fn new_memory(
         &self,
-        _ty: MemoryType,
+        ty: MemoryType,
         minimum: usize,
         maximum: Option<usize>,
         reserved_size_in_bytes: Option<usize>,
         guard_size_in_bytes: usize,
     ) -> Result<Box<dyn LinearMemory>, String> {
+        // A shared memory never moves (and needs the `threads` feature, which Stampede's engines
+        // leave off).
+        if ty.is_shared() {
+            return Err("a shared linear memory cannot be one that moves".into());
+        }
+        // The engine asks for no fixed reservation (`memory_reservation(0)`).
+        debug_assert_eq!(reserved_size_in_bytes, Some(0));
         // The limiter refuses growth beyond the limit before a memory is asked to grow.
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
         let maximum = Some(maximum.map_or(limit, |max| max.min(limit)).max(minimum));
@@ -138,40 +150,83 @@ impl Moving {
         Ok(())
     }
 
-    /// Move the memory to a reservation of `capacity` bytes (plus the guard region).
+    /// Move the memory to a reservation of `capacity` bytes (plus the guard region) elsewhere.
+    ///
+    /// One `mremap` moves the accessible pages and grows their mapping to the whole new reservation,
+    /// so the memory stays one mapping of the kernel's, split in two by protection (pages keep the
+    /// offsets of the mapping they were made in: a part moved into a separately made reservation
+    /// would never merge with it again, every move would leave one more mapping, and Linux before
+    /// 6.17 cannot move a range that spans two). The grown part is then made inaccessible again.
     fn move_to(&mut self, capacity: usize) -> io::Result<()> {
         let page = page_size();
         let total = capacity.checked_add(self.guard).ok_or_else(too_big)?;
-        let new = reserve(total)?;
+        let old_total = self.capacity + self.guard;
         let accessible = round_up(self.len, page)?;
-        if accessible > 0 {
-            // SAFETY: the old accessible range is this memory's own mapping and the target the
-            // start of the fresh reservation, which `MREMAP_FIXED` replaces. The kernel moves the
-            // pages (and their page-table entries): untouched pages stay unpopulated.
+        // Reserved first, so that no other mapping takes the address range before the pages come.
+        let new = reserve(total)?;
+        if accessible == 0 {
+            // SAFETY: the old reservation is this memory's own and holds nothing.
+            unsafe { unmap(self.base, old_total) };
+        } else {
+            // SAFETY: the old accessible part is one mapping of this memory's own, and the target
+            // the fresh reservation above, which `MREMAP_FIXED` replaces whole. The kernel moves
+            // the pages (and their page-table entries): untouched pages stay unpopulated.
             let moved = unsafe {
                 libc::mremap(
                     self.base.cast(),
                     accessible,
-                    accessible,
+                    total,
                     libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
                     new.cast::<libc::c_void>(),
                 )
             };
             if moved == libc::MAP_FAILED {
                 let err = io::Error::last_os_error();
-                // SAFETY: `new` is the reservation made above, unused.
-                unsafe { libc::munmap(new.cast(), total) };
+                // SAFETY: `new` is the reservation made above, unused; the memory is where it was.
+                unsafe { unmap(new, total) };
                 return Err(err);
             }
-            // The moved pages keep their protection: readable and writable.
+            // SAFETY: what is left of the old reservation (its accessible part is gone: that range
+            // is free address space now, maybe some other mapping's already) is this memory's own.
+            unsafe { unmap(self.base.add(accessible), old_total - accessible) };
+            self.base = new;
+            self.capacity = capacity;
+            // SAFETY: `[new + accessible, new + total)` is the part `mremap` grew, this memory's own.
+            let rc = unsafe {
+                libc::mprotect(
+                    new.add(accessible).cast(),
+                    total - accessible,
+                    libc::PROT_NONE,
+                )
+            };
+            if rc != 0 {
+                // Only a kernel short of memory mappings fails here. The range is this memory's
+                // own, so the host stays safe, but the guest's accesses past its memory's end (up
+                // to the guard's size) would not trap.
+                let err = io::Error::last_os_error();
+                tracing::error!(
+                    "a linear memory moved, but its guard region could not be made inaccessible: {err}"
+                );
+                return Err(err);
+            }
+            return Ok(());
         }
-        // SAFETY: the old reservation is this memory's own; its accessible part has moved away
-        // (unmapping a range with a hole in it is fine).
-        unsafe { libc::munmap(self.base.cast(), self.capacity + self.guard) };
         self.base = new;
         self.capacity = capacity;
         Ok(())
     }
+}
+
+/// Unmap `[base, base + len)`.
+///
+/// # Safety
+/// The range must be the caller's own and unused.
+unsafe fn unmap(base: *mut u8, len: usize) {
+    // SAFETY: as the caller promises.
+    let rc = unsafe { libc::munmap(base.cast(), len) };
+    // Fails only when splitting a mapping would exceed `vm.max_map_count`: the range stays
+    // reserved (address space, no memory).
+    debug_assert_eq!(rc, 0, "munmap: {}", io::Error::last_os_error());
 }
 
 // SAFETY: `base` is page-aligned; the first `len` bytes are accessible and zero-filled when first
@@ -215,7 +270,7 @@ unsafe impl LinearMemory for Moving {
 impl Drop for Moving {
     fn drop(&mut self) {
         // SAFETY: the reservation is this memory's own, and nothing uses it once it is dropped.
-        unsafe { libc::munmap(self.base.cast(), self.capacity + self.guard) };
+        unsafe { unmap(self.base, self.capacity + self.guard) };
     }
 }
 
@@ -317,6 +372,51 @@ mod tests {
             17,
             "the rest zero"
         );
+    }
+
+    /// The mappings of `/proc/self/maps` within `m`'s reservation and guard: (start, end, perms),
+    /// as offsets from its base.
+    fn mappings(m: &Moving) -> Vec<(usize, usize, String)> {
+        let (lo, hi) = (m.base as usize, m.base as usize + m.capacity + m.guard);
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .filter_map(|line| {
+                let (range, rest) = line.split_once(' ')?;
+                let (a, b) = range.split_once('-')?;
+                let (a, b) = (
+                    usize::from_str_radix(a, 16).ok()?,
+                    usize::from_str_radix(b, 16).ok()?,
+                );
+                (a < hi && b > lo).then(|| (a.max(lo) - lo, b.min(hi) - lo, rest[..4].to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_memory_stays_two_mappings_with_its_guard_through_moves() {
+        let mut m = Moving::new(128 * KIB, None, Some(0), 64 * KIB).unwrap();
+        for (i, size) in [192, 256, 320, 640, 1024, 2112, 4160]
+            .into_iter()
+            .enumerate()
+        {
+            bytes(&mut m)[i * 64 * KIB + 5] = i as u8 + 1;
+            m.grow_to(size * KIB).unwrap();
+            let len = m.byte_size();
+            let end = m.byte_capacity() + 64 * KIB;
+            assert_eq!(
+                mappings(&m),
+                vec![(0, len, "rw-p".to_string()), (len, end, "---p".to_string())],
+                "after growing to {size} KiB: the accessible part, then the rest and the guard"
+            );
+        }
+        for i in 0..7 {
+            assert_eq!(
+                bytes(&mut m)[i * 64 * KIB + 5],
+                i as u8 + 1,
+                "kept through the moves"
+            );
+        }
     }
 
     #[test]

@@ -304,8 +304,16 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(desired <= crate::engine::TABLE_ELEMENTS)
     }
 
+    // Growth the limit allowed but the system refused (no address space or memory mappings left
+    // for a memory to move to): the guest sees `memory.grow` fail, and the log says why.
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        tracing::warn!("a VU's linear memory could not grow: {error:#}");
+        Ok(())
+    }
+
     // A store holds one component instance: these bound what its core modules may create (each
-    // memory reserves the memory limit's address space and mappings, which `capacity` counted).
+    // memory reserves up to the memory limit's address space, and mappings, which `capacity`
+    // counted).
     fn instances(&self) -> usize {
         crate::engine::CORE_INSTANCES_PER_VU as usize
     }
