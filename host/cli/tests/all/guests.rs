@@ -85,6 +85,20 @@ async fn a_memory_bomb_hits_the_memory_limit() {
     );
 }
 
+/// A Rust guest's memory (one of Stampede's own, `linear_memory`) moves to a larger reservation as
+/// it grows, within an iteration and between them: 12 iterations of 4 VUs each keep one more 1 MiB
+/// block filled with a pattern (128 KiB -> 12 MiB: several moves) and find every block intact.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guests_memory_keeps_its_contents_as_it_grows_and_moves() {
+    let target = Target::start().await;
+    let rest = "[options]\nmemory-limit = \"32MiB\"\n\n[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 4\niterations = 12\nmax-duration = \"20s\"\n";
+    let run = run_plan(&fixture_plan(&target, "grow", "", rest), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.metric("iterations", "count"), 48.0, "{}", run.stdout());
+    assert_eq!(run.metric("checks", "passes"), 48.0, "{}", run.stdout());
+    assert_eq!(run.metric("checks", "fails"), 0.0, "{}", run.stdout());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_call_times_out() {
     let target = Target::start().await;
