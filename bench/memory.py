@@ -12,8 +12,8 @@ run's per-second series, so it is a lower bound at 1 s resolution).
 
 Every run is bounded (DURATION seconds) and targets only 127.0.0.1.
 
-With one instance per VU each VU needs 4-5 memory mappings (the capacity check counts 6), so more than
-~10,200 VUs need a higher `vm.max_map_count` than Linux's default 65530 (Stampede refuses such a plan
+With one instance per VU each VU needs 4 memory mappings (the capacity check counts 5), so more than
+~12,300 VUs need a higher `vm.max_map_count` than Linux's default 65530 (Stampede refuses such a plan
 up front with that advice).
 `--raise-max-map-count` sets it to 1048576 first (root only; it is a system-wide setting, so the bench
 does it only when asked and says so).
