@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import BIN, ROOT, RUST_GET, status_kib, wait_http
+from benchlib import BIN, ROOT, RUST_GET, status_kib, wait_http, warm
 
 GUESTS = os.path.join(ROOT, "target/guest/wasm32-wasip2/release")
 PORT = 18096
@@ -210,8 +210,7 @@ def main():
             # Compile (and cache) the component first: a run that compiles it keeps ~40 MiB of the
             # compiler's memory in its heap, which counted as its VUs' (the first run after a
             # build came out that much higher, 2026-12-06).
-            subprocess.run([BIN, "validate", write_plan(ns[0], work, cfg)[0]], check=True,
-                           stdout=subprocess.DEVNULL)
+            warm(write_plan(ns[0], work, cfg)[0])
             results = [(n, *run(n, work, cfg)) for n in ns]
     finally:
         target.kill()

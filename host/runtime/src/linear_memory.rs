@@ -27,6 +27,8 @@ use std::io;
 
 use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 
+use crate::fiber_stack::page_size;
+
 /// Address space a memory reserves beyond its initial size before it has to move: one Wasm page.
 /// Small, so that the touched pages of several VUs (and their fiber stacks' tops) share
 /// page-table pages; a guest that grows its memory further moves it once per doubling.
@@ -189,8 +191,10 @@ impl Moving {
             // SAFETY: what is left of the old reservation (its accessible part is gone: that range
             // is free address space now, maybe some other mapping's already) is this memory's own.
             unsafe { unmap(self.base.add(accessible), old_total - accessible) };
-            self.base = new;
-            self.capacity = capacity;
+        }
+        self.base = new;
+        self.capacity = capacity;
+        if accessible > 0 {
             // SAFETY: `[new + accessible, new + total)` is the part `mremap` grew, this memory's own.
             let rc = unsafe {
                 libc::mprotect(
@@ -209,10 +213,7 @@ impl Moving {
                 );
                 return Err(err);
             }
-            return Ok(());
         }
-        self.base = new;
-        self.capacity = capacity;
         Ok(())
     }
 }
@@ -302,10 +303,6 @@ fn too_big() -> io::Error {
         io::ErrorKind::OutOfMemory,
         "size overflows the address space",
     )
-}
-
-fn page_size() -> usize {
-    crate::fiber_stack::page_size()
 }
 
 #[cfg(test)]
