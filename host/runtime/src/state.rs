@@ -355,7 +355,8 @@ pub(crate) fn new_store(
 /// A VU's WASI context: stdout and stderr into `output`, random numbers from [`ThreadRandom`], and
 /// nothing else. No WASI environment, arguments, stdin, preopens or sockets: the Rust SDK's allocator
 /// (`fast-alloc`) relies on it, since wasi-libc frees what those return with its own `free`
-/// (sdk/rust/src/alloc.rs). Plan params and granted variables go through `context`. The e2e test
+/// (sdk/rust/src/alloc.rs; random bytes, which wasi-libc would free the same way, the SDK draws with
+/// `get-random-u64`). Plan params and granted variables go through `context`. The e2e test
 /// `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks it.
 fn wasi_ctx(output: &TailPipe) -> WasiCtx {
     WasiCtx::builder()

@@ -16,16 +16,64 @@
 //! A Wasm instance runs one thread (the SDK is built without the `atomics` target feature), so the
 //! lists need no locking; the allocator is installed only there.
 //!
-//! One condition from outside: the host must hand the component no WASI environment, arguments,
-//! stdin, preopened directories or sockets (Stampede's host grants none: `VuState::new` in
-//! `stampede-runtime`). wasi-libc frees what those calls return with its own `free`, while they are
-//! allocated through the component's `cabi_realloc`, which is std's and so uses this allocator; with
-//! nothing granted, every such list is empty and nothing is allocated or freed. (The host's e2e test
-//! `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks that it grants none.)
+//! One condition from outside: wasi-libc must never hand a block from the component's
+//! `cabi_realloc` (std's, so this allocator) to its own `free`. It does that with what the host
+//! returns for the WASI environment, arguments, stdin, preopened directories and sockets, so the host
+//! must grant none of them (Stampede's grants none: `VuState::new` in `stampede-runtime`; with
+//! nothing granted every such list is empty and nothing is allocated or freed). And it did that with
+//! random bytes: wasi-libc's `__wasilibc_random`, behind `getentropy`, `arc4random*` and C's stack
+//! protector, asks `wasi:random` for a `list<u8>` and frees it with `free`, which the host does
+//! grant. So the SDK replaces that function (`wasi_libc_random`, feature `libc-random`, on by
+//! default) with one that needs no allocation. (The host's e2e test `the_host_grants_no_wasi_environment_arguments_stdin_or_files`
+//! checks both: nothing granted, and `getentropy` and `arc4random_buf` between allocations keep
+//! every block intact; without the replacement its instances trapped.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::ptr;
+
+/// wasi-libc's source of random bytes (for `getentropy`, `arc4random*` and C's stack protector),
+/// in place of its own, which gets them as a `list<u8>` from `wasi:random`'s `get-random-bytes`:
+/// the host allocates that list through `cabi_realloc`, that is with this allocator, and wasi-libc
+/// then hands it to its own `free`, corrupting the heap (found by a review; the instances of the
+/// e2e test above trapped). This one fills the buffer from `get-random-u64`, the same
+/// cryptographically secure source, eight bytes per call, and allocates nothing. The linker takes it
+/// instead of wasi-libc's (an archive member defining that one function, linked only when the
+/// function is missing). Returns 0, as wasi-libc's does (it exits on failure; this cannot fail).
+///
+/// Feature `libc-random` (on by default). It costs the component one import, and an instance's
+/// state grows with each import: ~2 KiB more per VU with one instance per VU (bench/memory.py,
+/// BENCHMARKS.md). A component in which no C code draws random bytes may leave it out
+/// (`default-features = false, features = ["fast-alloc"]`); Rust's own random sources (std's
+/// `HashMap` keys, the `getrandom` crate) never take wasi-libc's path.
+///
+/// # Safety
+///
+/// `buffer` must be valid for writes of `len` bytes.
+#[cfg(all(
+    feature = "libc-random",
+    target_os = "wasi",
+    target_env = "p2",
+    not(target_feature = "atomics")
+))]
+#[unsafe(export_name = "__wasilibc_random")]
+pub unsafe extern "C" fn wasi_libc_random(buffer: *mut u8, len: usize) -> i32 {
+    #[link(wasm_import_module = "wasi:random/random@0.2.0")]
+    unsafe extern "C" {
+        #[link_name = "get-random-u64"]
+        fn get_random_u64() -> i64;
+    }
+    let mut at = 0;
+    while at < len {
+        // SAFETY: a component-model import without arguments or memory.
+        let bytes = unsafe { get_random_u64() }.to_le_bytes();
+        let n = bytes.len().min(len - at);
+        // SAFETY: `at + n <= len`, and the caller grants `len` writable bytes at `buffer`.
+        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buffer.add(at), n) };
+        at += n;
+    }
+    0
+}
 
 /// The smallest block, and the step between the sizes of small blocks: room for the free list's
 /// link, and the alignment every block has.
@@ -370,11 +418,23 @@ mod tests {
 
     /// Fill every block with a byte of its own, check it later: blocks handed out at the same time
     /// never overlap, and contents survive `realloc`.
-    #[test]
-    fn blocks_never_overlap_and_keep_their_contents() {
-        let heap = SizeClasses::new();
+    /// Record `[p, p + size)` as live; panics if it overlaps a live block.
+    fn claim(ranges: &mut std::collections::BTreeMap<usize, usize>, p: *mut u8, size: usize) {
+        let (start, end) = (p as usize, p as usize + size);
+        if let Some((&s, &e)) = ranges.range(..end).next_back() {
+            assert!(
+                e <= start || s >= end,
+                "block {start:#x}..{end:#x} overlaps live block {s:#x}..{e:#x}"
+            );
+        }
+        ranges.insert(start, end);
+    }
+
+    /// A fixed pseudo-random walk of 20,000 allocations, frees and reallocations (1 byte to 5 KiB,
+    /// alignments 1 to 32) on `heap`: no two live blocks overlap, and each keeps its contents.
+    fn random_walk(heap: &SizeClasses) {
         let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
-        // A fixed pseudo-random walk over sizes (1 byte to 5 KiB) and operations.
+        let mut ranges = std::collections::BTreeMap::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -409,6 +469,7 @@ mod tests {
                         }
                     };
                     assert!(!p.is_null());
+                    claim(&mut ranges, p, size);
                     if r % 8 == 1 {
                         // SAFETY: a live block of `size` bytes.
                         let bytes = unsafe { std::slice::from_raw_parts(p, size) };
@@ -422,6 +483,7 @@ mod tests {
                     let i = (r >> 16) as usize % live.len();
                     let entry = live.swap_remove(i);
                     check(&entry);
+                    ranges.remove(&(entry.0 as usize));
                     // SAFETY: freed once, with the layout it was allocated with.
                     unsafe { heap.dealloc(entry.0, entry.1) };
                 }
@@ -432,6 +494,8 @@ mod tests {
                     // SAFETY: a live block, a non-zero new size.
                     let q = unsafe { heap.realloc(p, layout, size) };
                     assert!(!q.is_null());
+                    ranges.remove(&(p as usize));
+                    claim(&mut ranges, q, size);
                     let kept = layout.size().min(size);
                     // SAFETY: the moved block holds at least `kept` bytes of the old one.
                     let bytes = unsafe { std::slice::from_raw_parts(q, kept) };
@@ -452,6 +516,18 @@ mod tests {
             // SAFETY: freed once, with its layout.
             unsafe { heap.dealloc(entry.0, entry.1) };
         }
+    }
+
+    #[test]
+    fn blocks_never_overlap_and_keep_their_contents() {
+        random_walk(&SizeClasses::new());
+    }
+
+    #[test]
+    fn blocks_cut_from_the_first_chunk_never_overlap_and_keep_their_contents() {
+        let first: &'static FirstChunk = Box::leak(Box::new(FirstChunk::new()));
+        // SAFETY: `first` is this allocator's only.
+        random_walk(&unsafe { SizeClasses::with_first_chunk(first) });
     }
 
     #[test]
@@ -476,7 +552,9 @@ mod tests {
             // A second does not fit in the 768 bytes left: they go to the 768-byte class, and the
             // block comes from a chunk of the system allocator's.
             let b = heap.alloc(big);
-            assert_ne!(b, a.add(1280), "from a new chunk");
+            let in_first =
+                |p: *mut u8| (a as usize..a as usize + FIRST_CHUNK).contains(&(p as usize));
+            assert!(!in_first(b), "from a new chunk");
             let c = heap.alloc(Layout::from_size_align(700, 8).unwrap());
             assert_eq!(
                 c,
@@ -485,7 +563,10 @@ mod tests {
             );
             // The next chunk's tail (2,048 - 1,280 bytes) goes to the 768-byte class too.
             let d = heap.alloc(big);
-            assert_ne!(d, b.add(1280), "from a third chunk");
+            assert!(
+                !in_first(d) && !(b as usize..b as usize + CHUNK).contains(&(d as usize)),
+                "from a third chunk"
+            );
             assert_eq!(
                 heap.alloc(Layout::from_size_align(700, 8).unwrap()),
                 b.add(1280)

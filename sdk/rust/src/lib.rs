@@ -115,6 +115,10 @@
 //!   (request strings, response headers and body) cheaper. Turn default features off to keep
 //!   wasi-libc's allocator, for example to install a `#[global_allocator]` of your own (in every crate
 //!   of the component that depends on the SDK: Cargo features unify).
+//! - `libc-random` (on by default, needs `fast-alloc`): wasi-libc's random bytes (`getentropy`,
+//!   `arc4random`, C's stack protector) come without an allocation, which would otherwise corrupt
+//!   `fast-alloc`'s heap when C code in the component draws them ([`alloc`]). One import more, ~2 KiB
+//!   per VU with one instance per VU; leave it on unless no C code in the component draws random bytes.
 //!
 //! # Testing on the host
 //!

@@ -118,7 +118,10 @@ async fn custom_metrics_and_tags_reach_the_summary() {
 /// The host grants a component no WASI environment, arguments, stdin or preopened directories. The
 /// Rust SDK's allocator (`fast-alloc`, on in `fixture_wasi`) relies on it: wasi-libc frees what those
 /// calls return with its own `free` (sdk/rust/src/alloc.rs). A host change that grants one of them
-/// fails here, with what it granted, before it can corrupt a guest's heap.
+/// fails here, with what it granted, before it can corrupt a guest's heap. The fixture also draws
+/// random bytes through wasi-libc (`getentropy`, `arc4random_buf`) between allocations of every size
+/// and checks each block's contents: before the SDK gave wasi-libc its own source of random bytes,
+/// wasi-libc freed the host's `list<u8>` with its own `free` and the VUs trapped here.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_grants_no_wasi_environment_arguments_stdin_or_files() {
     let target = Target::start().await;
