@@ -24,9 +24,10 @@
 //! random bytes: wasi-libc's `__wasilibc_random`, behind `getentropy`, `arc4random*` and C's stack
 //! protector, asks `wasi:random` for a `list<u8>` and frees it with `free`, which the host does
 //! grant. So the SDK replaces that function (`wasi_libc_random`, feature `libc-random`, on by
-//! default) with one that needs no allocation. (The host's e2e test `the_host_grants_no_wasi_environment_arguments_stdin_or_files`
-//! checks both: nothing granted, and `getentropy` and `arc4random_buf` between allocations keep
-//! every block intact; without the replacement its instances trapped.)
+//! default) with one that needs no allocation. The host's e2e test
+//! `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks both: nothing granted, and
+//! `getentropy` and `arc4random_buf` between allocations keep every block intact (without the
+//! replacement its instances trapped).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -35,8 +36,8 @@ use std::ptr;
 /// wasi-libc's source of random bytes (for `getentropy`, `arc4random*` and C's stack protector),
 /// in place of its own, which gets them as a `list<u8>` from `wasi:random`'s `get-random-bytes`:
 /// the host allocates that list through `cabi_realloc`, that is with this allocator, and wasi-libc
-/// then hands it to its own `free`, corrupting the heap (found by a review; the instances of the
-/// e2e test above trapped). This one fills the buffer from `get-random-u64`, the same
+/// then hands it to its own `free`, corrupting the heap (found by a review; the e2e test named
+/// above trapped). This one fills the buffer from `get-random-u64`, the same
 /// cryptographically secure source, eight bytes per call, and allocates nothing. The linker takes it
 /// instead of wasi-libc's (an archive member defining that one function, linked only when the
 /// function is missing). Returns 0, as wasi-libc's does (it exits on failure; this cannot fail).
@@ -416,8 +417,6 @@ mod tests {
         }
     }
 
-    /// Fill every block with a byte of its own, check it later: blocks handed out at the same time
-    /// never overlap, and contents survive `realloc`.
     /// Record `[p, p + size)` as live; panics if it overlaps a live block.
     fn claim(ranges: &mut std::collections::BTreeMap<usize, usize>, p: *mut u8, size: usize) {
         let (start, end) = (p as usize, p as usize + size);
@@ -431,7 +430,9 @@ mod tests {
     }
 
     /// A fixed pseudo-random walk of 20,000 allocations, frees and reallocations (1 byte to 5 KiB,
-    /// alignments 1 to 32) on `heap`: no two live blocks overlap, and each keeps its contents.
+    /// alignments 1 to 32) on `heap`. Every block is filled with a byte of its own and checked
+    /// later: blocks handed out at the same time never overlap (their address ranges are checked
+    /// too), and contents survive `realloc`.
     fn random_walk(heap: &SizeClasses) {
         let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
         let mut ranges = std::collections::BTreeMap::new();
