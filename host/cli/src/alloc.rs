@@ -11,6 +11,7 @@ static GLOBAL: MiMalloc = MiMalloc;
 /// The alignment of every `mi_malloc` block of 16 bytes or more (`MI_MAX_ALIGN_SIZE`, which mimalloc
 /// asserts when it hands out a block); smaller blocks may be only 8-aligned. std's `System` allocator
 /// relies on the same rule for glibc.
+#[cfg_attr(feature = "system-allocator", allow(dead_code))]
 const MALLOC_ALIGN: usize = 16;
 
 /// mimalloc as Rust's allocator, asking for alignment only when a layout needs more than any block
@@ -21,6 +22,7 @@ const MALLOC_ALIGN: usize = 16;
 #[cfg_attr(feature = "system-allocator", allow(dead_code))]
 pub struct MiMalloc;
 
+#[cfg_attr(feature = "system-allocator", allow(dead_code))]
 impl MiMalloc {
     /// Whether plain `mi_malloc` of `size` bytes gives `align`-aligned memory (as for a block of
     /// at least 16 bytes; a smaller block may be only 8-aligned).
@@ -91,25 +93,49 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// CPU per request is unchanged.
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
+/// mimalloc's `mi_option_allow_thp`, likewise (a test checks its place).
+const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+
 /// Apply Stampede's allocator settings. Call first in `main`, before any other thread starts
 /// (mimalloc's options are not thread-safe). `MIMALLOC_PURGE_DELAY` (or its old name
-/// `MIMALLOC_RESET_DELAY`) in the environment wins.
+/// `MIMALLOC_RESET_DELAY`) and `MIMALLOC_ALLOW_THP` in the environment win.
+///
+/// Transparent huge pages are turned off for the process: mimalloc asks for them on its arenas,
+/// and a 2 MiB page counts as resident as a whole once touched, so a heap of many small per-VU
+/// structures held ~1 KiB more per idle instance-mode VU (bench/memory.py: 42.2 -> ~41.4 KiB) and
+/// ~50 MiB more at 100,000 shared VUs, for no requests per core measured in return (BENCHMARKS.md,
+/// 2026-12-06). mimalloc itself turns them off only when its option is set before it starts, which
+/// is before `main`; `prctl(PR_SET_THP_DISABLE)` covers what it already reserved.
 pub fn tune() {
-    if cfg!(feature = "system-allocator") || purge_delay_set_by_user() {
+    if cfg!(feature = "system-allocator") {
         return;
     }
-    // SAFETY: sets an integer option; no other thread runs yet.
-    #[allow(unsafe_code)]
-    unsafe {
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS)
+    if !set_by_user(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
+        // SAFETY: sets an integer option; no other thread runs yet.
+        #[allow(unsafe_code)]
+        unsafe {
+            libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS)
+        }
+    }
+    if !set_by_user(&["MIMALLOC_ALLOW_THP"]) {
+        // SAFETY: as above.
+        #[allow(unsafe_code)]
+        unsafe {
+            libmimalloc_sys::mi_option_set(ALLOW_THP, 0)
+        }
+        // Fails only on kernels without the prctl (before Linux 3.15): huge pages then stay as the
+        // system has them.
+        #[cfg(target_os = "linux")]
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
     }
 }
 
-/// Whether the environment sets mimalloc's purge delay (mimalloc matches names without case).
-fn purge_delay_set_by_user() -> bool {
+/// Whether the environment sets one of mimalloc's options `names` (mimalloc matches names
+/// without case).
+fn set_by_user(names: &[&str]) -> bool {
     std::env::vars_os().any(|(name, _)| {
         let name = name.to_string_lossy().to_ascii_uppercase();
-        name == "MIMALLOC_PURGE_DELAY" || name == "MIMALLOC_RESET_DELAY"
+        names.contains(&name.as_str())
     })
 }
 
@@ -171,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_purge_delay_option_is_mimallocs_purge_delay() {
-        if purge_delay_set_by_user() {
+        if set_by_user(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
             return;
         }
         // Its documented default (ms); the options around it default to 1 and 0.
@@ -179,5 +205,26 @@ mod tests {
         #[allow(unsafe_code)]
         let value = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         assert_eq!(value, 1000);
+    }
+
+    #[test]
+    fn the_allow_thp_option_is_mimallocs_allow_thp() {
+        if set_by_user(&[
+            "MIMALLOC_ALLOW_THP",
+            "MIMALLOC_PAGE_CROSS_THREAD_MAX_RECLAIM",
+        ]) {
+            return;
+        }
+        // Its default is 1 (on Linux), as for many options; the one before it,
+        // `page_cross_thread_max_reclaim`, defaults to 32, which no other option shares.
+        // SAFETY: reads integer options.
+        #[allow(unsafe_code)]
+        let (before, value) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(ALLOW_THP - 1),
+                libmimalloc_sys::mi_option_get(ALLOW_THP),
+            )
+        };
+        assert_eq!((before, value), (32, 1));
     }
 }
