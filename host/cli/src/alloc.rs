@@ -93,8 +93,14 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// CPU per request is unchanged.
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
+/// The environment variables that set the purge delay (its old name too): they win over ours.
+const PURGE_DELAY_VARS: &[&str] = &["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"];
+
 /// mimalloc's `mi_option_allow_thp`, likewise (a test checks its place).
 const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+
+/// The environment variable that sets it.
+const ALLOW_THP_VARS: &[&str] = &["MIMALLOC_ALLOW_THP"];
 
 /// Apply Stampede's allocator settings. Call first in `main`, before any other thread starts
 /// (mimalloc's options are not thread-safe). `MIMALLOC_PURGE_DELAY` (or its old name
@@ -102,22 +108,22 @@ const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 ///
 /// Transparent huge pages are turned off for the process: mimalloc asks for them on its arenas,
 /// and a 2 MiB page counts as resident as a whole once touched, so a heap of many small per-VU
-/// structures held ~1 KiB more per idle instance-mode VU (bench/memory.py: 42.2 -> ~41.4 KiB) and
-/// ~50 MiB more at 100,000 shared VUs, for no requests per core measured in return (BENCHMARKS.md,
+/// structures held ~1 KiB more per idle instance-mode VU (bench/memory.py: 42.2 -> 41.0-41.1 KiB)
+/// and ~60 MiB more at 100,000 shared VUs, for no requests per core measured in return (BENCHMARKS.md,
 /// 2026-12-06). mimalloc itself turns them off only when its option is set before it starts, which
 /// is before `main`; `prctl(PR_SET_THP_DISABLE)` covers what it already reserved.
 pub fn tune() {
     if cfg!(feature = "system-allocator") {
         return;
     }
-    if !set_by_user(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
+    if !set_by_user(PURGE_DELAY_VARS) {
         // SAFETY: sets an integer option; no other thread runs yet.
         #[allow(unsafe_code)]
         unsafe {
             libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS)
         }
     }
-    if !set_by_user(&["MIMALLOC_ALLOW_THP"]) {
+    if !set_by_user(ALLOW_THP_VARS) {
         // SAFETY: as above.
         #[allow(unsafe_code)]
         unsafe {
@@ -197,7 +203,7 @@ mod tests {
 
     #[test]
     fn the_purge_delay_option_is_mimallocs_purge_delay() {
-        if set_by_user(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
+        if set_by_user(PURGE_DELAY_VARS) {
             return;
         }
         // Its documented default (ms); the options around it default to 1 and 0.
@@ -209,10 +215,7 @@ mod tests {
 
     #[test]
     fn the_allow_thp_option_is_mimallocs_allow_thp() {
-        if set_by_user(&[
-            "MIMALLOC_ALLOW_THP",
-            "MIMALLOC_PAGE_CROSS_THREAD_MAX_RECLAIM",
-        ]) {
+        if set_by_user(ALLOW_THP_VARS) || set_by_user(&["MIMALLOC_PAGE_CROSS_THREAD_MAX_RECLAIM"]) {
             return;
         }
         // Its default is 1 (on Linux), as for many options; the one before it,
