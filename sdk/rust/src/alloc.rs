@@ -23,58 +23,19 @@
 //! nothing granted every such list is empty and nothing is allocated or freed). And it did that with
 //! random bytes: wasi-libc's `__wasilibc_random`, behind `getentropy`, `arc4random*` and C's stack
 //! protector, asks `wasi:random` for a `list<u8>` and frees it with `free`, which the host does
-//! grant. So the SDK replaces that function (`wasi_libc_random`, feature `libc-random`, on by
-//! default) with one that needs no allocation. The host's e2e test
+//! grant. So the SDK replaces that function (feature `libc-random`, on by default) with one that
+//! fills the buffer from `get-random-u64` and allocates nothing. The replacement is a one-function
+//! static library written by the SDK's build script (`build.rs`), not Rust code: the linker then
+//! takes it, like wasi-libc's, only into a component that draws random bytes, and the others import
+//! nothing for it (an import costs ~2 KiB per VU with one instance per VU). The host's e2e test
 //! `the_host_grants_no_wasi_environment_arguments_stdin_or_files` checks both: nothing granted, and
 //! `getentropy` and `arc4random_buf` between allocations keep every block intact (without the
-//! replacement its instances trapped).
+//! replacement its instances trapped); `the_sdks_random_bytes_cost_an_import_only_where_used` checks
+//! which components import `wasi:random`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::ptr;
-
-/// wasi-libc's source of random bytes (for `getentropy`, `arc4random*` and C's stack protector),
-/// in place of its own, which gets them as a `list<u8>` from `wasi:random`'s `get-random-bytes`:
-/// the host allocates that list through `cabi_realloc`, that is with this allocator, and wasi-libc
-/// then hands it to its own `free`, corrupting the heap (found by a review; the e2e test named
-/// above trapped). This one fills the buffer from `get-random-u64`, the same
-/// cryptographically secure source, eight bytes per call, and allocates nothing. The linker takes it
-/// instead of wasi-libc's (an archive member defining that one function, linked only when the
-/// function is missing). Returns 0, as wasi-libc's does (it exits on failure; this cannot fail).
-///
-/// Feature `libc-random` (on by default). It costs the component one import, and an instance's
-/// state grows with each import: ~2 KiB more per VU with one instance per VU (bench/memory.py,
-/// BENCHMARKS.md). A component in which no C code draws random bytes may leave it out
-/// (`default-features = false, features = ["fast-alloc"]`); Rust's own random sources (std's
-/// `HashMap` keys, the `getrandom` crate) never take wasi-libc's path.
-///
-/// # Safety
-///
-/// `buffer` must be valid for writes of `len` bytes.
-#[cfg(all(
-    feature = "libc-random",
-    target_os = "wasi",
-    target_env = "p2",
-    not(target_feature = "atomics")
-))]
-#[unsafe(export_name = "__wasilibc_random")]
-pub unsafe extern "C" fn wasi_libc_random(buffer: *mut u8, len: usize) -> i32 {
-    #[link(wasm_import_module = "wasi:random/random@0.2.0")]
-    unsafe extern "C" {
-        #[link_name = "get-random-u64"]
-        fn get_random_u64() -> i64;
-    }
-    let mut at = 0;
-    while at < len {
-        // SAFETY: a component-model import without arguments or memory.
-        let bytes = unsafe { get_random_u64() }.to_le_bytes();
-        let n = bytes.len().min(len - at);
-        // SAFETY: `at + n <= len`, and the caller grants `len` writable bytes at `buffer`.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buffer.add(at), n) };
-        at += n;
-    }
-    0
-}
 
 /// The smallest block, and the step between the sizes of small blocks: room for the free list's
 /// link, and the alignment every block has.

@@ -117,8 +117,9 @@
 //!   of the component that depends on the SDK: Cargo features unify).
 //! - `libc-random` (on by default, needs `fast-alloc`): wasi-libc's random bytes (`getentropy`,
 //!   `arc4random`, C's stack protector) come without an allocation, which would otherwise corrupt
-//!   `fast-alloc`'s heap when C code in the component draws them ([`alloc`]). One import more, ~2 KiB
-//!   per VU with one instance per VU; leave it on unless no C code in the component draws random bytes.
+//!   `fast-alloc`'s heap when C code in the component draws them ([`alloc`]). It costs nothing where
+//!   nothing draws them: the linker takes the SDK's replacement (a static library written by its build
+//!   script) only into a component that does, which then imports `wasi:random`'s `get-random-u64`.
 //!
 //! # Testing on the host
 //!

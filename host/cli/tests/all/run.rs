@@ -138,3 +138,33 @@ async fn the_host_grants_no_wasi_environment_arguments_stdin_or_files() {
     assert_eq!(run.metric("iterations", "count"), 6.0);
     assert_eq!(run.metric("http_reqs", "count"), 6.0);
 }
+
+/// The Rust SDK gives wasi-libc its source of random bytes (feature `libc-random`) as a library the
+/// linker takes only when something draws them: a component whose C code draws random bytes
+/// (`fixture_wasi`) imports `wasi:random` for it, and one without (`rust_get`, `fixture_basic`)
+/// imports nothing for it, since each import costs an instance ~2 KiB per VU (BENCHMARKS.md).
+#[test]
+fn the_sdks_random_bytes_cost_an_import_only_where_used() {
+    let random = |import: &String| import.starts_with("wasi:random/random@");
+    let wasi = component_imports("fixture_wasi");
+    assert!(wasi.iter().any(random), "{wasi:?}");
+    for name in ["rust_get", "fixture_basic"] {
+        let imports = component_imports(name);
+        assert!(!imports.iter().any(random), "{name}: {imports:?}");
+    }
+}
+
+/// The names of the interfaces a guest component (`common::guest`) imports.
+fn component_imports(name: &str) -> Vec<String> {
+    let bytes = std::fs::read(guest(name)).expect("reading a guest component");
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::ComponentImportSection(imports) = payload.expect("a component")
+        {
+            for import in imports {
+                names.push(import.expect("an import").name.name.to_string());
+            }
+        }
+    }
+    names
+}
