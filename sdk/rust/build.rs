@@ -6,8 +6,16 @@
 //! it only when something calls it, as it takes wasi-libc's: a Rust definition has to be
 //! `#[no_mangle]`, and rustc exports every such function of a component, so the function and its
 //! import would be in every component, and the import alone costs ~2 KiB per VU with one instance
-//! per VU (bench/memory.py, BENCHMARKS.md). The archive comes before wasi-libc's `libc.a` in the
-//! link, so its definition is the one the linker takes.
+//! per VU (bench/memory.py, BENCHMARKS.md).
+//!
+//! The library is bundled into the SDK's rlib (as a member of its own, in the rlib's symbol index),
+//! and the rlib comes before wasi-libc's `libc.a` in the link (std's `-lc` follows every crate). An
+//! archive member that offers a symbol first keeps it in `wasm-ld`, so when wasi-libc's `getentropy`
+//! or `arc4random` asks for `__wasilibc_random`, the linker takes this one, and wasi-libc's (alone in
+//! its member) is never linked. That rests on the link order: a crate of the component that links
+//! wasi-libc (`-l c`) itself ahead of the SDK, or a build that does not run this script, gets
+//! wasi-libc's function back. The host's e2e test `the_sdks_random_bytes_cost_an_import_only_where_used`
+//! checks the repository's components.
 //!
 //! The archive holds one relocatable WebAssembly object, written here byte by byte after the
 //! object-file conventions of LLVM's linker, `wasm-ld` (WebAssembly/tool-conventions, Linking.md):
@@ -45,9 +53,9 @@ fn main() {
     fs::write(&library, archive("libc_random.o", FUNCTION, &object()))
         .unwrap_or_else(|error| panic!("cannot write {}: {error}", library.display()));
     println!("cargo::rustc-link-search=native={}", out.display());
-    // Not bundled into the SDK's rlib: the final link reads the archive itself, member by member, as
-    // it reads wasi-libc's.
-    println!("cargo::rustc-link-lib=static:-bundle={LIBRARY}");
+    // Bundled (the default): the member goes into the SDK's rlib, which the final link reads member
+    // by member, as it reads wasi-libc's archive.
+    println!("cargo::rustc-link-lib=static={LIBRARY}");
 }
 
 /// An unsigned LEB128 number.

@@ -141,30 +141,74 @@ async fn the_host_grants_no_wasi_environment_arguments_stdin_or_files() {
 
 /// The Rust SDK gives wasi-libc its source of random bytes (feature `libc-random`) as a library the
 /// linker takes only when something draws them: a component whose C code draws random bytes
-/// (`fixture_wasi`) imports `wasi:random` for it, and one without (`rust_get`, `fixture_basic`)
-/// imports nothing for it, since each import costs an instance ~2 KiB per VU (BENCHMARKS.md).
+/// (`fixture_wasi`) gets the SDK's function, which imports `get-random-u64`, not wasi-libc's, which
+/// imports `get-random-bytes`; one without (`rust_get`, `fixture_basic`) imports nothing from
+/// `wasi:random`, since each import costs an instance ~2 KiB per VU (BENCHMARKS.md).
 #[test]
 fn the_sdks_random_bytes_cost_an_import_only_where_used() {
-    let random = |import: &String| import.starts_with("wasi:random/random@");
-    let wasi = component_imports("fixture_wasi");
-    assert!(wasi.iter().any(random), "{wasi:?}");
+    const RANDOM: &str = "wasi:random/random@0.2.0";
+    let wasi = Imports::of("fixture_wasi");
+    assert!(
+        wasi.core
+            .contains(&(RANDOM.into(), "get-random-u64".into())),
+        "{:?}",
+        wasi.core
+    );
+    assert!(
+        !wasi.core.iter().any(|(_, name)| name == "get-random-bytes"),
+        "wasi-libc's own random bytes were linked: {:?}",
+        wasi.core
+    );
     for name in ["rust_get", "fixture_basic"] {
-        let imports = component_imports(name);
-        assert!(!imports.iter().any(random), "{name}: {imports:?}");
+        let imports = Imports::of(name);
+        let random = |import: &String| import.starts_with("wasi:random/");
+        assert!(
+            !imports.interfaces.iter().any(random),
+            "{name}: {:?}",
+            imports.interfaces
+        );
+        assert!(
+            !imports.core.iter().any(|(module, _)| random(module)),
+            "{name}: {:?}",
+            imports.core
+        );
     }
 }
 
-/// The names of the interfaces a guest component (`common::guest`) imports.
-fn component_imports(name: &str) -> Vec<String> {
-    let bytes = std::fs::read(guest(name)).expect("reading a guest component");
-    let mut names = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
-        if let wasmparser::Payload::ComponentImportSection(imports) = payload.expect("a component")
-        {
-            for import in imports {
-                names.push(import.expect("an import").name.name.to_string());
+/// What a guest component (`common::guest`) imports.
+struct Imports {
+    /// The interfaces the component imports (`wasi:random/random@0.2.6`, ...).
+    interfaces: Vec<String>,
+    /// The functions its core modules import, as (module, name).
+    core: Vec<(String, String)>,
+}
+
+impl Imports {
+    fn of(name: &str) -> Imports {
+        let bytes = std::fs::read(guest(name)).expect("reading a guest component");
+        let mut imports = Imports {
+            interfaces: Vec::new(),
+            core: Vec::new(),
+        };
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            match payload.expect("a component") {
+                wasmparser::Payload::ComponentImportSection(section) => {
+                    for import in section {
+                        let import = import.expect("an import");
+                        imports.interfaces.push(import.name.name.to_string());
+                    }
+                }
+                wasmparser::Payload::ImportSection(section) => {
+                    for import in section.into_imports() {
+                        let import = import.expect("an import");
+                        imports
+                            .core
+                            .push((import.module.to_string(), import.name.to_string()));
+                    }
+                }
+                _ => {}
             }
         }
+        imports
     }
-    names
 }
