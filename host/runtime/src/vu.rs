@@ -549,25 +549,3 @@ impl WasmVu {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The size of the future `f` returns, without calling it.
-    fn future_size<A, F: Future>(_: impl FnOnce(A) -> F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
-    /// A VU with one instance per VU spends its think time inside `iteration` (the guest sleeps in
-    /// its call), so the future, boxed by the worker for each iteration, is part of what an idle
-    /// VU costs. mimalloc rounds a block up to a quarter step between powers of two: 2,200 bytes
-    /// (the future while it held the store, bindings and resource handle itself) took 2,560, 2,048
-    /// take 2,048. wasmtime's `call_async` future is ~1,580 of it.
-    #[test]
-    fn an_iteration_future_fits_a_2_kib_block() {
-        let size =
-            future_size(|(vu, exec): (&'static mut WasmVu, &'static str)| vu.iteration(exec));
-        assert!(size <= 2048, "WasmVu::iteration's future is {size} bytes");
-    }
-}
