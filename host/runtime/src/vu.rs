@@ -285,6 +285,7 @@ impl LoadedScenario {
             live: Some(live),
             iterations: 0,
             deadline: Box::pin(timer::unset()),
+            in_call: false,
         })
     }
 }
@@ -435,6 +436,11 @@ pub struct WasmVu {
     iterations: u64,
     /// The timer of the iteration timeout, reset for each iteration.
     deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Set while an iteration's call into the instance is under way. Still set when the VU is next
+    /// used, the iteration's future was dropped mid-call (an interrupted iteration, which the
+    /// executors follow by dropping the VU): the instance is then in an unknown state and is
+    /// discarded first (`discard_interrupted`).
+    in_call: bool,
 }
 
 impl VuConfig {
@@ -488,11 +494,19 @@ impl WasmVu {
 
     /// True after a trap or timeout discarded the instance: the next iteration re-creates it.
     pub fn needs_restart(&self) -> bool {
-        self.live.is_none()
+        self.live.is_none() || self.in_call
+    }
+
+    /// Drop the instance if an iteration's future was dropped in the middle of its call.
+    fn discard_interrupted(&mut self) {
+        if std::mem::take(&mut self.in_call) {
+            self.live = None;
+        }
     }
 
     /// Re-create the instance and re-run the constructor (after a trap or timeout).
     pub async fn restart(&mut self) -> Result<(), CallError> {
+        self.discard_interrupted();
         if self.live.is_none() {
             self.live = Some(self.cfg.start(self.iterations).await?);
         }
@@ -503,6 +517,7 @@ impl WasmVu {
     /// reported as failed; `Err` means the instance was discarded (trap, budget, timeout) and the
     /// next iteration starts from a fresh instance, re-running the constructor.
     pub async fn iteration(&mut self, exec: &str) -> Result<Result<(), String>, CallError> {
+        self.discard_interrupted();
         if self.live.is_none() {
             // Boxed: the rare path (callers normally `restart` first) need not take room in the
             // future of every iteration, which a parked VU holds for its think time.
@@ -517,7 +532,10 @@ impl WasmVu {
         self.deadline
             .as_mut()
             .reset(timer::after(tokio::time::Instant::now(), limit.0));
+        // The instance stays in place: borrowed, not moved into this future, which a VU holds for
+        // its think time (host/worker's `an_instance_vus_iteration_future_fits_a_2_kib_block`).
         let (bindings, handle) = (&live.bindings, &live.handle);
+        self.in_call = true;
         let result = guarded_by(&mut live.store, limit, self.deadline.as_mut(), async |s| {
             bindings
                 .stampede_scenario_runner()
@@ -526,6 +544,7 @@ impl WasmVu {
                 .await
         })
         .await;
+        self.in_call = false;
         live.store.data_mut().flush();
         if result.is_err() {
             // The instance is discarded: the next iteration starts a new one.
@@ -536,6 +555,8 @@ impl WasmVu {
 
     /// Drop the guest's `vu` resource (running its destructor) and hand over the last samples.
     pub async fn close(mut self) {
+        // An interrupted instance is dropped without its destructor.
+        self.discard_interrupted();
         if let Some(Live {
             mut store, handle, ..
         }) = self.live.take()
