@@ -258,7 +258,8 @@ impl VuState {
 }
 
 impl Drop for VuState {
-    /// An interrupted iteration drops the store mid-call: what it recorded until then still counts.
+    /// An interrupted iteration leaves the store mid-call, and it is dropped with the VU or at the
+    /// VU's next use: what the iteration recorded until then still counts.
     fn drop(&mut self) {
         self.flush();
     }

@@ -436,10 +436,10 @@ pub struct WasmVu {
     iterations: u64,
     /// The timer of the iteration timeout, reset for each iteration.
     deadline: Pin<Box<tokio::time::Sleep>>,
-    /// Set while an iteration's call into the instance is under way. Still set when the VU is next
-    /// used, the iteration's future was dropped mid-call (an interrupted iteration, which the
-    /// executors follow by dropping the VU): the instance is then in an unknown state and is
-    /// discarded first (`discard_interrupted`).
+    /// Set while an iteration's call into the instance is under way. If it is still set when the
+    /// VU is next used, the iteration's future was dropped mid-call (an interrupted iteration,
+    /// after which the executors drop the VU anyway): the instance is then in an unknown state and
+    /// is discarded first (`discard_interrupted`).
     in_call: bool,
 }
 
@@ -492,7 +492,8 @@ impl WasmVu {
         self.cfg.who.id
     }
 
-    /// True after a trap or timeout discarded the instance: the next iteration re-creates it.
+    /// True after a trap or timeout discarded the instance, or an iteration was interrupted
+    /// mid-call: the next iteration re-creates it.
     pub fn needs_restart(&self) -> bool {
         self.live.is_none() || self.in_call
     }
@@ -504,7 +505,8 @@ impl WasmVu {
         }
     }
 
-    /// Re-create the instance and re-run the constructor (after a trap or timeout).
+    /// Re-create the instance and re-run the constructor (after a trap, a timeout or an
+    /// interrupted iteration).
     pub async fn restart(&mut self) -> Result<(), CallError> {
         self.discard_interrupted();
         if self.live.is_none() {
