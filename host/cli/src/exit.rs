@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 /// Thresholds failed.
 pub const THRESHOLDS_FAILED: u8 = 99;
+/// A stop signal (Ctrl-C, SIGTERM, SIGHUP) ended the run before its end, and its thresholds held
+/// for the part that ran: k6's code for the same (its `ExternalAbort`).
+pub const INTERRUPTED: u8 = 105;
 /// The plan, the component or a flag is wrong.
 pub const BAD_INPUT: u8 = 2;
 /// Anything else.
@@ -14,6 +17,8 @@ pub const INTERNAL: u8 = 1;
 pub enum Failure {
     /// The run completed but at least one threshold failed (the summary says which).
     Thresholds,
+    /// A stop signal ended the run early (the summary says which) and its thresholds held.
+    Interrupted,
     /// The user's input is wrong; the message says what to fix.
     BadInput(anyhow::Error),
     /// Something else went wrong.
@@ -24,12 +29,13 @@ pub enum Failure {
 pub fn report(f: Failure) -> ExitCode {
     match f {
         Failure::Thresholds => ExitCode::from(THRESHOLDS_FAILED),
+        Failure::Interrupted => ExitCode::from(INTERRUPTED),
         Failure::BadInput(e) => {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(&format!("error: {e:#}"));
             ExitCode::from(BAD_INPUT)
         }
         Failure::Internal(e) => {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(&format!("error: {e:#}"));
             ExitCode::from(INTERNAL)
         }
     }

@@ -1,12 +1,15 @@
 //! `stampede`: run load tests whose scenarios are WebAssembly components.
 //!
-//! Exit codes: 0 passed, 99 thresholds failed, 2 bad input (plan, component, flags), 1 anything
-//! else (internal error, setup failed, a worker lost).
+//! Exit codes: 0 passed, 99 thresholds failed, 105 stopped early by a signal (Ctrl-C, SIGTERM,
+//! SIGHUP) with its thresholds holding, 2 bad input (plan, component, flags), 1 anything else
+//! (internal error, setup failed, a worker lost).
 
 mod alloc;
 mod cmd;
 mod exit;
+mod out;
 mod progress;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

@@ -194,7 +194,18 @@ pub async fn serve(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_announced(addr, |_| {}, shutdown).await
+}
+
+/// [`serve`], calling `listening` with the bound address once the socket is bound (and not for
+/// an address that is refused or taken).
+pub async fn serve_announced(
+    addr: SocketAddr,
+    listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = bind(addr).await?;
+    listening(listener.local_addr().unwrap_or(addr));
     serve_on(listener, None, Arc::default(), shutdown).await
 }
 

@@ -250,7 +250,7 @@ pub async fn run(args: NewArgs) -> Result<(), Failure> {
         Isolation::Instance
     };
     create(args.lang, isolation, &args.name, &dir).map_err(bad_input)?;
-    println!(
+    crate::out::line(&format!(
         "created {} ({} scenario `{}`{})\n\nnext:\n  cd {}\n  ./build.sh\n  stampede target &\n  stampede run plan.toml",
         dir.display(),
         args.lang.language(),
@@ -260,7 +260,7 @@ pub async fn run(args: NewArgs) -> Result<(), Failure> {
             Isolation::Instance => "",
         },
         dir.display()
-    );
+    ));
     Ok(())
 }
 

@@ -56,6 +56,10 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
     let report = Report::from_json(&bytes)
         .with_context(|| format!("cannot read {}", args.summary.display()))
         .map_err(bad_input)?;
+    if let Some(path) = &args.output {
+        check_outputs(&[("--output", path)], &[("the summary", &args.summary)])
+            .map_err(bad_input)?;
+    }
     let text = Format::from(args.format).render(&report);
     match &args.output {
         Some(path) => write(path, &text, "the report").map_err(Failure::Internal),
@@ -73,13 +77,22 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
 }
 
 /// Check before a run that each report file can be created: its folder exists, it is not a
-/// folder itself, and no two flags name the same file. A long run should not end in a lost
-/// report.
-pub fn check_outputs(files: &[(&str, &Path)]) -> anyhow::Result<()> {
+/// folder itself, no two flags name the same file, and none is one of the run's `inputs` (the plan,
+/// the component), which writing it would destroy. Paths are compared once resolved, so
+/// `a.json` and `./a.json` are the same file. A long run should not end in a lost report.
+pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let resolved: Vec<PathBuf> = files.iter().map(|(_, p)| resolve(p)).collect();
     for (i, (flag, path)) in files.iter().enumerate() {
-        if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+        if let Some(j) = resolved[..i].iter().position(|p| *p == resolved[i]) {
             anyhow::bail!(
-                "{other} and {flag} name the same file {}: give each its own",
+                "{} and {flag} name the same file {}: give each its own",
+                files[j].0,
+                path.display()
+            );
+        }
+        if let Some((what, _)) = inputs.iter().find(|(_, p)| resolve(p) == resolved[i]) {
+            anyhow::bail!(
+                "{flag} {} is {what}: writing the report there would overwrite it; name another file",
                 path.display()
             );
         }
@@ -99,6 +112,21 @@ pub fn check_outputs(files: &[(&str, &Path)]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `path` made absolute, with its folder's symbolic links and `.`/`..` resolved where the folder
+/// exists (the file itself may not exist yet), so two names of one file compare equal.
+fn resolve(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(folder), Some(name)) => folder
+            .canonicalize()
+            .map_or_else(|_| absolute.clone(), |f| f.join(name)),
+        _ => absolute,
+    }
 }
 
 /// Write a report file; `what` names it in the error.

@@ -132,8 +132,12 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     .into_iter()
     .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
     .collect();
-    super::report::check_outputs(&outputs).map_err(bad_input)?;
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
+    let inputs = [
+        ("the plan", args.plan.as_path()),
+        ("the component", plan.component.as_path()),
+    ];
+    super::report::check_outputs(&outputs, &inputs).map_err(bad_input)?;
     plan.apply_overrides(args.vus, args.duration)
         .map_err(|e| bad_input(anyhow!("{e}")))?;
     if let Some(stats) = &args.summary_trend_stats {
@@ -170,13 +174,21 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let workers = spawn_local_worker(opts);
     let (live_tx, live_rx) = watch::channel(Default::default());
     let (abort_tx, abort_rx) = watch::channel(None);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: graceful stop of running iterations (Ctrl-C again to quit now)");
-            abort_tx.send_replace(Some("interrupted by Ctrl-C".to_owned()));
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut signals = crate::signals::StopSignals::new();
+    tokio::spawn({
+        let interrupted = interrupted.clone();
+        async move {
+            let first = signals.next().await;
+            interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+            abort_tx.send_replace(Some(format!("interrupted by {}", first.name)));
+            crate::out::err_line(&format!(
+                "\nstopping on {}: graceful stop of running iterations, then the summary \
+                 ({} again to quit now)",
+                first.name, first.name
+            ));
+            let second = signals.next().await;
+            std::process::exit(second.exit_code);
         }
     });
     let progress = (!args.quiet).then(|| Progress::start(live_rx, total));
@@ -189,7 +201,8 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         e if e.is_bad_input() => Failure::BadInput(e.into()),
         e => Failure::Internal(e.into()),
     })?;
-    println!("{}", stampede_coordinator::text::render(&report));
+    // As `stampede report -f text` prints it: the text ends with its own newline.
+    crate::out::line(stampede_coordinator::text::render(&report).trim_end_matches('\n'));
     // Every file is written, whatever the verdict; an error writing one is reported after the
     // others were tried.
     let files = [
@@ -209,20 +222,26 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     });
     if let Some(first) = errors.next() {
         for e in errors {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(&format!("error: {e:#}"));
         }
         return Err(Failure::Internal(first));
     }
+    let interrupted = interrupted.load(std::sync::atomic::Ordering::Relaxed);
+    let init_errors = report
+        .metrics
+        .get(stampede_metrics::names::VU_INIT_ERRORS)
+        .and_then(|m| m.values.get("count"))
+        .copied()
+        .unwrap_or(0.0);
     match report.run.status {
+        // Stopped before its end: not a pass, whatever the part that ran held to (k6 agrees).
+        RunStatus::Passed if interrupted => Err(Failure::Interrupted),
+        // Stopped before any VU had a chance to start (while the component compiled, say).
+        RunStatus::NoVuStarted if interrupted && init_errors == 0.0 => Err(Failure::Interrupted),
         RunStatus::Passed => Ok(()),
         RunStatus::ThresholdsFailed => Err(Failure::Thresholds),
         RunStatus::NoVuStarted => {
-            let attempts = report
-                .metrics
-                .get(stampede_metrics::names::VU_INIT_ERRORS)
-                .and_then(|m| m.values.get("count"))
-                .copied()
-                .unwrap_or(0.0);
+            let attempts = init_errors;
             Err(bad_input(anyhow::anyhow!(
                 "no VU could be initialised: all {attempts} attempts failed in the VU \
                  constructor or `init` (the error is logged above). Fix the scenario's \

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct TargetArgs {
     /// Address to listen on; must be loopback (127.0.0.0/8 or [::1]).
-    #[arg(long, default_value = "127.0.0.1:18080")]
+    #[arg(long, default_value = "127.0.0.1:18080", value_parser = parse_listen)]
     listen: SocketAddr,
     /// Serve https:// with a self-signed certificate made at start (for localhost, 127.0.0.1, ::1
     /// and the --listen address).
@@ -24,16 +24,29 @@ pub struct TargetArgs {
     tls_client_ca: Option<PathBuf>,
 }
 
+/// An IP address and port; a host name gets a hint, since none is looked up.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        "expected an IP address and a port, such as 127.0.0.1:18080 or [::1]:18080 (host names \
+         such as localhost are not looked up)"
+            .to_owned()
+    })
+}
+
 pub async fn run(args: TargetArgs) -> Result<(), Failure> {
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C, SIGTERM or SIGHUP: stop after the requests in flight.
+    let mut signals = crate::signals::StopSignals::new();
+    let shutdown = async move {
+        signals.next().await;
     };
     if !args.tls {
-        eprintln!(
-            "stampede target listening on http://{} (Ctrl-C to stop)",
-            args.listen
-        );
-        return stampede_target::serve(args.listen, shutdown)
+        // Said once the socket is bound: a script that waits for this line may start the load.
+        let listening = |addr| {
+            crate::out::err_line(&format!(
+                "stampede target listening on http://{addr} (Ctrl-C to stop)"
+            ));
+        };
+        return stampede_target::serve_announced(args.listen, listening, shutdown)
             .await
             .map_err(bad_input);
     }
@@ -69,10 +82,10 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
         } else {
             ""
         };
-        eprintln!(
+        crate::out::err_line(&format!(
             "stampede target listening on https://{}{trust}{mtls} (Ctrl-C to stop)",
             args.listen
-        );
+        ));
         Ok(())
     };
     stampede_target::serve_tls(args.listen, client_ca.as_deref(), listening, shutdown)

@@ -29,7 +29,7 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
     .map_err(bad_input)?;
     stampede_worker::check_isolation(&plan, &scenario, &component.name)
         .map_err(|e| bad_input(anyhow::anyhow!(e)))?;
-    println!(
+    crate::out::line(&format!(
         "{}: ok ({} scenario{}, up to {} VUs, about {}; {} for the world `{}`)",
         args.plan.display(),
         plan.scenarios.len(),
@@ -38,6 +38,6 @@ pub async fn run(args: ValidateArgs) -> Result<(), Failure> {
         stampede_plan::units::format_duration(plan.total_duration()),
         component.name,
         scenario.world()
-    );
+    ));
     Ok(())
 }

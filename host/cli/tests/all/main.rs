@@ -7,6 +7,7 @@ mod cookies;
 mod errors;
 mod executors;
 mod guests;
+mod interrupts;
 mod lang_c;
 mod lang_js;
 mod lang_python;

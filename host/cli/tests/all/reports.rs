@@ -105,11 +105,7 @@ async fn every_format_is_written_and_report_renders_the_summary_again() {
     let text = stampede(&["report", summary]).await;
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.ends_with("THRESHOLDS FAILED\n"), "{text}");
-    assert_eq!(
-        run.stdout(),
-        format!("{text}\n"),
-        "the summary the run printed"
-    );
+    assert_eq!(run.stdout(), text, "the summary the run printed");
 
     let file = out.path().join("again.html");
     let to_file = stampede(&[
@@ -186,6 +182,17 @@ async fn report_paths_are_checked_before_the_run() {
         "{}",
         run.stderr()
     );
+    // The same file under another name.
+    std::fs::create_dir(out.path().join("sub")).unwrap();
+    let same = out.path().join("sub/../report.html");
+    let run = failing_run(out.path(), Some(&same)).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("--summary-junit and --summary-html name the same file"),
+        "{}",
+        run.stderr()
+    );
     let run = failing_run(out.path(), Some(out.path())).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(
@@ -193,6 +200,43 @@ async fn report_paths_are_checked_before_the_run() {
         "{}",
         run.stderr()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_never_overwrites_the_plan_or_the_component() {
+    let target = Target::start().await;
+    let component = guest("fixture_basic");
+    let plan = fixture_plan(&target, "get", "", &constant(1, "1s"));
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.toml");
+    std::fs::write(&plan_path, &plan).unwrap();
+    let run = stampede(&[
+        "run",
+        plan_path.to_str().unwrap(),
+        "--summary-csv",
+        plan_path.to_str().unwrap(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is the plan: writing the report there would overwrite it"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), plan);
+
+    let before = std::fs::read(&component).unwrap();
+    let run = stampede(&[
+        "run",
+        plan_path.to_str().unwrap(),
+        "--summary-html",
+        component.to_str().unwrap(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is the component"), "{stderr}");
+    assert_eq!(std::fs::read(&component).unwrap(), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
