@@ -339,7 +339,7 @@ pub fn checks(total: &Aggregate) -> Vec<CheckResult> {
 
 /// Whether VU initialisation failed and no VU ever ran: `vu_init_errors` were recorded, while
 /// `vus_max` never rose above 0 and no iteration completed.
-fn no_vu_started(total: &Aggregate) -> bool {
+pub(crate) fn no_vu_started(total: &Aggregate) -> bool {
     let count = |m: &str| match total.metric_total(m) {
         Some(Sink::Counter(c)) => c.sum,
         _ => 0.0,

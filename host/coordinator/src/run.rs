@@ -19,6 +19,12 @@ use tokio::time::Instant;
 const TICK: Duration = Duration::from_secs(1);
 /// Extra time given to a worker beyond the plan's setup/teardown timeout (compilation, messaging).
 const LIFECYCLE_MARGIN: Duration = Duration::from_secs(30);
+/// How long a run may go on after its first failed VU initialisation while no VU has started: long
+/// enough for a target that is still coming up (a VU retries every second), short enough that a
+/// scenario that cannot start does not hold the run until its `max-duration` (10 minutes by
+/// default for the iteration executors). k6 stops at the first failure; VUs here retry, so a run
+/// whose target starts late still runs.
+pub const NO_VU_GRACE: Duration = Duration::from_secs(10);
 
 /// What to run.
 pub struct RunSpec {
@@ -203,6 +209,8 @@ pub async fn run(
     let mut metrics = RunMetrics::default();
     let mut finished = vec![false; n];
     let mut stopping: Option<String> = None;
+    // When the first VU initialisation failure was seen while no VU had started.
+    let mut failing_since: Option<Duration> = None;
     // Once the abort switch is dropped, `changed()` fails at once on every poll: stop watching it.
     let mut abort_open = true;
     let mut tick = tokio::time::interval_at(t0 + TICK, TICK);
@@ -218,7 +226,9 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 let elapsed = t0.elapsed();
-                if stopping.is_none() && let Some(reason) = abort_reason(&plan, &metrics, elapsed) {
+                let reason = abort_reason(&plan, &metrics, elapsed)
+                    .or_else(|| no_vu_reason(&metrics, elapsed, &mut failing_since));
+                if stopping.is_none() && let Some(reason) = reason {
                     s.broadcast(&CoordinatorMsg::Stop { reason: reason.clone() });
                     stopping = Some(reason);
                 }
@@ -316,6 +326,26 @@ fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String
                 r.metric, r.expression
             )
         })
+}
+
+/// Why to stop a run in which VUs keep failing to initialise and none has started, once that has
+/// lasted [`NO_VU_GRACE`] since `failing_since` (set here when first seen).
+fn no_vu_reason(
+    m: &RunMetrics,
+    elapsed: Duration,
+    failing_since: &mut Option<Duration>,
+) -> Option<String> {
+    if !report::no_vu_started(&m.total) {
+        *failing_since = None;
+        return None;
+    }
+    let since = *failing_since.get_or_insert(elapsed);
+    (elapsed.saturating_sub(since) >= NO_VU_GRACE).then(|| {
+        format!(
+            "no VU could be initialised in the {}s after the first failure",
+            NO_VU_GRACE.as_secs()
+        )
+    })
 }
 
 fn live_stats(m: &RunMetrics, elapsed: Duration, stopping: &Option<String>) -> LiveStats {

@@ -163,6 +163,28 @@ async fn a_failing_constructor_is_reported_and_retried() {
     assert!(run.stdout().contains("NO VU STARTED"), "{}", run.stdout());
 }
 
+/// An iteration executor waits up to its `max-duration` (10 minutes by default) for its VUs: a
+/// scenario whose VUs can never start stops 10 s after the first failure instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_vus_never_start_stops_after_ten_seconds() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n";
+    let started = std::time::Instant::now();
+    let run = run_plan(&fixture_plan(&target, "init-trap", "", scenario), &[]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        run.summary()["run"]["aborted"],
+        "no VU could be initialised in the 10s after the first failure"
+    );
+    assert!(run.stdout().contains("NO VU STARTED"), "{}", run.stdout());
+    assert!(run.metric("vu_init_errors", "count") >= 10.0);
+}
+
 /// The plan's options for the two tests below: every sleep of 100 ms or more gives back the stack
 /// pages below the VU's parked call.
 const RELEASE_EARLY: &str = "[options]\nrelease-stack-after = \"100ms\"\n";

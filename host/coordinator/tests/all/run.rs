@@ -232,3 +232,48 @@ async fn a_dropped_abort_switch_does_not_stop_the_run() {
     assert_eq!(report.run.duration_s, 2.0);
     assert_eq!(report.metrics["iterations"].values["count"], 7.0);
 }
+
+/// A worker whose VUs fail to initialise every second from 0.5 s on (for 60 s), none starting
+/// unless `starts_at` (then one VU runs an iteration a second from there).
+fn failing_inits(starts_at: Option<f64>) -> Script {
+    let mut s = Script::new("w0", 10);
+    s.allocated = 0;
+    for i in 0..60 {
+        let at = f64::from(i) + 0.5;
+        s = match starts_at {
+            Some(t) if at >= t => s.delta(at, 1, iterations(1)),
+            _ => s.delta(at, 0, counter("vu_init_errors", &[("scenario", "main")], 2)),
+        };
+    }
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_in_which_no_vu_can_start_stops_after_a_grace_period() {
+    let spec = spec("[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n");
+    let (result, logs) = run(spec, vec![failing_inits(None)]).await;
+    let report = result.unwrap();
+    let stops = stops(&logs[0]);
+    assert_eq!(
+        stops,
+        [(
+            secs(11.0),
+            "no VU could be initialised in the 10s after the first failure".to_owned()
+        )],
+        "first seen at the 1 s tick, stopped at the tick 10 s later, not at max-duration (10m)"
+    );
+    assert_eq!(report.run.status, RunStatus::NoVuStarted);
+    assert_eq!(report.run.aborted.as_deref(), Some(stops[0].1.as_str()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vu_that_starts_within_the_grace_period_keeps_the_run_going() {
+    let spec = spec(&constant(2).replace("10s", "30s"));
+    let mut script = failing_inits(Some(8.0));
+    script.allocated = 1;
+    let (result, logs) = run(spec, vec![script]).await;
+    let report = result.unwrap();
+    assert_eq!(stops(&logs[0]), [], "never stopped");
+    assert_eq!(report.run.status, RunStatus::Passed);
+    assert_eq!(report.run.aborted, None);
+}
