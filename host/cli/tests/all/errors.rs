@@ -214,3 +214,36 @@ async fn run_component_file(name: &str, bytes: &[u8]) -> Run {
     std::fs::write(&path, bytes).unwrap();
     run_plan(&one_vu_plan(&path), &[]).await
 }
+
+/// A scenario that only checks statuses still shows why its requests failed: each distinct reason
+/// is logged once per process (not per request or per VU), with the request it came from.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_connection_is_logged_once_whatever_the_vus() {
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let plan = format!(
+        "component = \"{}\"\ntargets = [\"{origin}\"]\n[params]\nmode = \"get\"\nurl = \"{origin}/\"\n{}",
+        guest("fixture_basic").display(),
+        constant(5, "1s")
+    );
+    let run = run_plan(&plan, &[]).await;
+    let stderr = run.stderr();
+    assert_eq!(run.code(), 0, "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("request failed: could not connect"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("Connection refused")
+            && warnings[0].contains(&format!("(GET {origin}/)"))
+            && warnings[0].contains("error_code=\"connect\""),
+        "{stderr}"
+    );
+    assert!(run.metric("http_req_failed", "rate") == 1.0);
+}

@@ -283,8 +283,15 @@ async fn a_response_body_longer_than_memory_limit_is_a_protocol_error() {
             && err.contains("raise memory-limit"),
         "{err}"
     );
-    // Logged once, not once per iteration.
-    assert_eq!(err.matches("longer than 4 MiB").count(), 1, "{err}");
+    // Logged once by the host (the request's failure) and once as the iteration's error, not once
+    // per iteration.
+    assert_eq!(err.matches("longer than 4 MiB").count(), 2, "{err}");
+    assert_eq!(
+        err.matches("WARN request failed: the response (status 200) has a body longer")
+            .count(),
+        1,
+        "{err}"
+    );
 }
 
 /// `rust_get` GETting `/bytes/{bytes}` three times per VU with 2 VUs, `memory-limit = "4MiB"` plus

@@ -250,7 +250,8 @@ fn failing_inits(starts_at: Option<f64>) -> Script {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_in_which_no_vu_can_start_stops_after_a_grace_period() {
-    let spec = spec("[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n");
+    let spec =
+        spec("[scenarios.main]\nexecutor = \"per-vu-iterations\"\nvus = 2\niterations = 3\n");
     let (result, logs) = run(spec, vec![failing_inits(None)]).await;
     let report = result.unwrap();
     let stops = stops(&logs[0]);

@@ -153,12 +153,12 @@ impl WasiHttpHooks for FetchHooks {
                     if let RequestError::OriginNotAllowed(m) = err {
                         if hops > 0 {
                             // The script asked for an allowed URL: say why its fetch() rejects.
-                            warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
+                            warn_once(&mut warned.lock().expect("warned lock"), vu_id, &tags, err);
                         } else {
                             tracing::debug!(vu = vu_id, "fetch refused: {m}");
                         }
                     } else {
-                        warn_once(&mut warned.lock().expect("warned lock"), vu_id, err);
+                        warn_once(&mut warned.lock().expect("warned lock"), vu_id, &tags, err);
                     }
                     push_error(&mut samples, tags, err)
                 }

@@ -337,24 +337,64 @@ impl VuState {
         let tags = (*pending.base).clone();
         push_error(&mut self.samples, tags, err);
         self.flush_if_full();
-        warn_once(&mut self.warned, self.who.id, err);
+        warn_once(&mut self.warned, self.who.id, &pending.base, err);
     }
 }
 
 /// The most distinct messages a VU (or a shared instance) remembers having logged.
 const MAX_WARNED: usize = 32;
+/// The most distinct request failures a process logs; further ones are only counted (in
+/// `http_req_failed`, tagged with their `error_code`).
+const MAX_LOGGED: usize = 100;
 
-/// Log what the plan would have to change (a refused origin, a failed TLS handshake) the first
-/// time `vu` hits it: once per distinct message (they carry no times of day), not per request.
-pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, err: &RequestError) {
-    let (what, m) = match err {
-        RequestError::OriginNotAllowed(m) => ("request refused", m),
-        RequestError::Tls { message, .. } => ("TLS failed", message),
-        _ => return,
-    };
-    if !warned.iter().any(|w| w == m) && warned.len() < MAX_WARNED {
-        tracing::warn!(vu, "{what}: {m}");
-        warned.push(m.clone());
+/// Log why a request got no response the first time this process sees that reason (a refused
+/// origin, a failed TLS handshake, a refused connection, a timeout...): once per distinct message
+/// (they carry no times of day), not per request or per VU, so a scenario that only checks
+/// statuses still shows why its requests failed. `tags` are the request's (its `method` and
+/// `name`, the URL unless the scenario named it). The VU's own list of what it logged keeps the
+/// process-wide one (behind a lock) off the path of a failure it already reported.
+pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &RequestError) {
+    let message = failure_message(err);
+    if warned.iter().any(|w| *w == message) || warned.len() >= MAX_WARNED {
+        return;
+    }
+    warned.push(message.clone());
+    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
+    if logged.len() > MAX_LOGGED || logged.contains(&message) {
+        return;
+    }
+    let request = format!(
+        "{} {}",
+        tags.get("method").unwrap_or("?"),
+        tags.get("name").unwrap_or("?")
+    );
+    if logged.len() == MAX_LOGGED {
+        tracing::warn!(
+            "{MAX_LOGGED} distinct request failures logged; further ones are only counted in \
+             http_req_failed (tagged with their error_code)"
+        );
+    } else {
+        tracing::warn!(vu, error_code = err.code(), "{message} ({request})");
+    }
+    logged.push(message);
+}
+
+/// What a failed request's warning says.
+fn failure_message(err: &RequestError) -> String {
+    match err {
+        RequestError::OriginNotAllowed(m) => format!("request refused: {m}"),
+        RequestError::Invalid(m) => format!("request not sent: {m}"),
+        RequestError::Tls { message, .. } => format!("TLS failed: {message}"),
+        RequestError::Connect(m) => format!("request failed: {m}"),
+        RequestError::Timeout => "request failed: no complete response within its timeout \
+                                  (options.http-timeout, or the request's own timeout-ms)"
+            .to_owned(),
+        RequestError::Protocol(m) => format!("request failed: {m}"),
+        RequestError::BodyTooLong { limit, status } => format!(
+            "request failed: {}",
+            crate::client::body_too_long_message(*limit, *status)
+        ),
     }
 }
 
