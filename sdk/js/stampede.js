@@ -17,7 +17,8 @@
 //
 // Errors: throw an `IterationError` (or let an `HttpError`, its subclass, escape) to fail one iteration
 // (`iteration_errors{error=failed}`, the VU goes on). Any other exception traps the call, like a Rust
-// panic: it is logged at `error` level first, and the host re-creates the VU.
+// panic: it is logged at `error` level first, and the host re-creates the VU. In the VU constructor
+// every exception traps, and is logged first, an `IterationError` too.
 
 import { send } from 'stampede:scenario/http@0.2.0';
 import {
@@ -160,7 +161,10 @@ export function exportScenario(Impl) {
       try {
         this.inner = new Impl(setupData);
       } catch (e) {
-        trap('the vu constructor', e);
+        // Any exception traps a constructor, an `IterationError` too (a failed login, say): log
+        // each, or the host's message would have only the trap and not why.
+        logThrown('the vu constructor', e);
+        throw e;
       }
     }
 

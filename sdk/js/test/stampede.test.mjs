@@ -262,6 +262,20 @@ test('exportScenario: setup/teardown errors become err, iteration bugs are logge
   assert.deepEqual(exportOutcome(catchSync(() => broken.setup())), { err: 'RangeError: no data' });
   assert.equal(exportScenario(Broken).teardown(new Uint8Array()), undefined);
 
+  // A constructor's failure of any kind is logged before it traps, an `IterationError` too.
+  class LoginFails {
+    constructor() {
+      fail('login: status 503');
+    }
+    iteration() {}
+  }
+  const failed = catchSync(() => new (exportScenario(LoginFails).Vu)(new Uint8Array()));
+  assert.equal(failed.name, 'IterationError');
+  assert.ok(
+    calls.some((c) => c[0] === 'write' && c[1] === 'error' && c[2].includes('login: status 503')),
+    JSON.stringify(calls),
+  );
+
   class Plain {
     iteration() {}
   }
