@@ -3,7 +3,10 @@
 
 use crate::metrics::{RunMetrics, SecondPoint};
 use serde::{Deserialize, Serialize};
-use stampede_metrics::{Aggregate, BUILTINS, Selector, Sink, TrendStat, ValueType, names};
+use stampede_metrics::{
+    Aggregate, Aggregation, BUILTINS, MetricKind, Selector, Sink, ThresholdExpr, TrendStat,
+    ValueType, names,
+};
 use stampede_plan::Threshold;
 use std::collections::BTreeMap;
 
@@ -113,6 +116,29 @@ impl MetricValues {
 }
 
 impl Report {
+    /// Why threshold `t` has no observed value, in words: its selector matched no samples (it
+    /// passed, or failed because nothing recorded its metric at all), or its aggregation does not
+    /// apply to its metric's kind (it failed; says which aggregations do).
+    pub fn no_observation(&self, t: &ThresholdResult) -> String {
+        if t.ok {
+            return "no samples".to_owned();
+        }
+        let (metric, _) = Report::split_key(&t.metric);
+        let Some(values) = self.metrics.get(metric) else {
+            return "no samples: nothing recorded this metric".to_owned();
+        };
+        let kind = MetricKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == values.kind);
+        match (kind, ThresholdExpr::parse(&t.expression)) {
+            (Some(kind), Ok(expr)) => match expr.check_kind(kind) {
+                Err(e) => format!("nothing: {e}"),
+                Ok(()) => "nothing".to_owned(),
+            },
+            _ => format!("nothing: it does not apply to a {} metric", values.kind),
+        }
+    }
+
     /// Read a summary written by `--summary-json` (any build that writes [`SCHEMA`]).
     pub fn from_json(json: &[u8]) -> Result<Report, SummaryError> {
         let value: serde_json::Value = serde_json::from_slice(json).map_err(SummaryError::Json)?;
@@ -166,11 +192,9 @@ impl Report {
 impl ThresholdResult {
     /// The observed value in the unit the expression compares it in: a time for `avg`, `min`,
     /// `med`, `max`, `p(N)` and `value` of a time metric, a plain number for `count` and `rate`;
-    /// else why there is none.
-    pub fn observed_display(&self, unit: ValueType) -> String {
-        let Some(v) = self.observed else {
-            return self.no_observation().to_owned();
-        };
+    /// `None` when there is none ([`Report::no_observation`] says why).
+    pub fn observed_display(&self, unit: ValueType) -> Option<String> {
+        let v = self.observed?;
         let aggregation: String = self
             .expression
             .trim_start()
@@ -181,17 +205,7 @@ impl ThresholdResult {
             "count" | "rate" => ValueType::Default,
             _ => unit,
         };
-        stampede_metrics::format_value(vt, v)
-    }
-
-    /// Why a threshold has no observed value: its metric had no samples (it passed), or its
-    /// aggregation does not apply to the metric's kind (it failed).
-    pub fn no_observation(&self) -> &'static str {
-        if self.ok {
-            "no samples"
-        } else {
-            "not applicable to this metric's kind"
-        }
+        Some(stampede_metrics::format_value(vt, v))
     }
 }
 
@@ -285,12 +299,29 @@ pub fn values(sink: &Sink, vt: ValueType, stats: &[TrendStat], elapsed_s: f64) -
     }
 }
 
-/// Evaluate every threshold against `total`. A threshold on a metric without samples passes, as in
-/// k6, but reports no observed value.
+/// When thresholds are evaluated: during the run (for `abort-on-fail`), or once it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// While the run goes on: a selector without samples yet has nothing to judge, and passes.
+    During,
+    /// The final verdict: a selector without samples is judged too (see [`evaluate`]).
+    AtEnd,
+}
+
+/// Evaluate every threshold against `total`.
+///
+/// At the end, a selector that matched no samples is judged as k6 judges an empty metric where
+/// that means something, and fails where it would only hide that nothing was measured: a counter
+/// counted 0 (so `count > 1000` fails and `count < 10` holds, observing 0); a rate, trend or gauge
+/// passes (observing nothing) when its metric has samples under other tags (a sub-metric that never
+/// happened, such as `http_req_failed{error_code:timeout}`), and fails when the metric has none at
+/// all (a run that sent no request fails `http_req_failed: rate < 0.01`). A metric no sample named
+/// has the kind the aggregation implies (`count`: a counter).
 pub fn evaluate(
     thresholds: &[Threshold],
     total: &Aggregate,
     elapsed_s: f64,
+    when: When,
 ) -> Vec<ThresholdResult> {
     thresholds
         .iter()
@@ -301,7 +332,8 @@ pub fn evaluate(
                     // Not finite: the aggregation does not apply to the metric (it then fails).
                     (e.ok, Some(e.observed).filter(|v| v.is_finite()))
                 }
-                None => (true, None),
+                None if when == When::During => (true, None),
+                None => without_samples(t, total, elapsed_s),
             };
             ThresholdResult {
                 metric: t.selector.to_string(),
@@ -312,6 +344,32 @@ pub fn evaluate(
             }
         })
         .collect()
+}
+
+/// The final verdict and observed value of `t`, whose selector matched no samples (see
+/// [`evaluate`]).
+fn without_samples(t: &Threshold, total: &Aggregate, elapsed_s: f64) -> (bool, Option<f64>) {
+    let recorded = total.metric_total(&t.selector.metric);
+    let kind = recorded
+        .as_ref()
+        .map(Sink::kind)
+        .or_else(|| {
+            BUILTINS
+                .iter()
+                .find(|(name, ..)| *name == t.selector.metric)
+                .map(|(_, kind, _)| *kind)
+        })
+        .unwrap_or(match t.expr.aggregation {
+            Aggregation::Count => MetricKind::Counter,
+            Aggregation::Rate => MetricKind::Rate,
+            Aggregation::Value => MetricKind::Gauge,
+            _ => MetricKind::Trend,
+        });
+    if kind == MetricKind::Counter {
+        let e = t.expr.evaluate(&Sink::new(MetricKind::Counter), elapsed_s);
+        return (e.ok, Some(e.observed).filter(|v| v.is_finite()));
+    }
+    (recorded.is_some(), None)
 }
 
 /// Checks by name, in name order.
@@ -379,7 +437,7 @@ pub fn build(
             );
         }
     }
-    let results = evaluate(thresholds, &m.total, elapsed_s);
+    let results = evaluate(thresholds, &m.total, elapsed_s, When::AtEnd);
     let mut info = info;
     info.status = if no_vu_started(&m.total) {
         RunStatus::NoVuStarted
@@ -492,7 +550,7 @@ pub(crate) mod tests {
 
     #[test]
     fn thresholds_get_verdicts_and_observed_values() {
-        let results = evaluate(&thresholds(MIXED), &metrics().total, 2.5);
+        let results = evaluate(&thresholds(MIXED), &metrics().total, 2.5, When::AtEnd);
         let got: Vec<(&str, &str, bool)> = results
             .iter()
             .map(|r| (r.metric.as_str(), r.expression.as_str(), r.ok))
@@ -513,8 +571,63 @@ pub(crate) mod tests {
         assert_eq!(results[2].observed, Some(300.0));
         assert_eq!(results[3].observed, Some(6.0 / 7.0));
         assert_eq!(
-            results[4].observed, None,
-            "no samples: passes, observes nothing"
+            results[4].observed,
+            Some(0.0),
+            "a counter without samples counted 0"
+        );
+    }
+
+    #[test]
+    fn at_the_end_a_selector_without_samples_is_judged_by_its_metric() {
+        let t = thresholds(
+            r#"
+            http_reqs = ["count > 10"]
+            "checks{check:never ran}" = ["rate > 0.9"]
+            http_req_failed = ["rate < 0.01"]
+            custom_latency = ["p(95) < 5"]
+            custom_errors = ["count < 5"]
+            "http_req_duration{name:never}" = ["p(95) < 5"]
+            "#,
+        );
+        let m = metrics();
+        let got: Vec<(bool, Option<f64>)> = evaluate(&t, &m.total, 2.5, When::AtEnd)
+            .iter()
+            .map(|r| (r.ok, r.observed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (false, Some(0.0)), // a counter with no samples counted 0
+                (true, None),       // `checks` has samples: this check never ran
+                (false, None),      // nothing recorded http_req_failed: nothing was sent
+                (false, None),      // a metric nothing recorded, a trend by its aggregation
+                (true, Some(0.0)),  // ... a counter by its aggregation
+                (true, None),       // other names have durations
+            ]
+        );
+        // While the run goes on, nothing without samples is judged yet.
+        assert!(
+            evaluate(&t, &m.total, 2.5, When::During)
+                .iter()
+                .filter(|r| r.observed.is_none())
+                .all(|r| r.ok)
+        );
+        let report = build(info(), &m, &t, &[], 2.5);
+        assert_eq!(report.run.status, RunStatus::ThresholdsFailed);
+        let why: Vec<String> = report
+            .thresholds
+            .iter()
+            .filter(|r| r.observed.is_none())
+            .map(|r| report.no_observation(r))
+            .collect();
+        assert_eq!(
+            why,
+            [
+                "no samples",
+                "no samples: nothing recorded this metric",
+                "no samples: nothing recorded this metric",
+                "no samples",
+            ]
         );
     }
 
@@ -524,11 +637,17 @@ pub(crate) mod tests {
         let mut d = Aggregate::new();
         d.add(&SeriesKey::untagged("cart"), MetricKind::Counter, 3.0);
         let m = one_delta(d, 0);
-        let r = &evaluate(&thresholds("cart = [\"p(95) < 1\"]"), &m.total, 1.0)[0];
+        let t = thresholds("cart = [\"p(95) < 1\"]");
+        let r = &evaluate(&t, &m.total, 1.0, When::AtEnd)[0];
         assert!(!r.ok);
         assert_eq!(
             serde_json::to_value(r).unwrap()["observed"],
             serde_json::Value::Null
+        );
+        let report = build(info(), &m, &t, &[], 1.0);
+        assert_eq!(
+            report.no_observation(r),
+            "nothing: `p(95)` does not apply to a counter metric: use count or rate"
         );
     }
 

@@ -314,7 +314,7 @@ fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String
         .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
         .cloned()
         .collect();
-    report::evaluate(&due, &m.total, elapsed.as_secs_f64())
+    report::evaluate(&due, &m.total, elapsed.as_secs_f64(), report::When::During)
         .into_iter()
         .find(|r| !r.ok)
         .map(|r| {

@@ -212,3 +212,38 @@ impl Imports {
         imports
     }
 }
+
+/// A run that sent nothing does not pass thresholds that expect traffic: a counter without samples
+/// counted 0, and a rate nothing recorded fails (as in k6), while a counter threshold that wants
+/// few still holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn thresholds_on_metrics_without_samples_are_judged_at_the_end() {
+    let target = Target::start().await;
+    let plan = fixture_plan(
+        &target,
+        "error",
+        "",
+        &format!(
+            "{}\n[thresholds]\nhttp_reqs = [\"count > 1000\"]\nhttp_req_failed = [\"rate < 0.01\"]\ndropped_iterations = [\"count < 1\"]\n",
+            constant(1, "1s")
+        ),
+    );
+    let run = run_plan(&plan, &[]).await;
+    assert_eq!(run.code(), 99, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(
+        out.contains("✗ http_reqs: count > 1000  (observed 0.0000)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "✗ http_req_failed: rate < 0.01  (observed no samples: nothing recorded this metric)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ dropped_iterations: count < 1  (observed 0.0000)"),
+        "{out}"
+    );
+    assert_eq!(target.requests().await, 0);
+}

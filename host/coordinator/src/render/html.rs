@@ -159,7 +159,10 @@ fn thresholds(out: &mut String, r: &Report) {
             if t.ok { "passed" } else { "failed" },
             escape(&t.metric),
             escape(&t.expression),
-            escape(&t.observed_display(unit)),
+            escape(
+                &t.observed_display(unit)
+                    .unwrap_or_else(|| r.no_observation(t))
+            ),
             if t.abort_on_fail { "yes" } else { "no" },
             mark(t.ok),
         );
@@ -352,7 +355,7 @@ mod tests {
             thresholds[4],
             ["checks", "rate > 0.9", "0.86", "no", "✗ failed"]
         );
-        assert_eq!(thresholds[5][2], "no samples");
+        assert_eq!(thresholds[5][2], "0", "a counter without samples counted 0");
         let checks = rows(
             by_id(&doc, "checks")
                 .descendants()

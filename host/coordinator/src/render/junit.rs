@@ -117,7 +117,8 @@ pub fn render(r: &Report) -> String {
             let message = format!(
                 "{} failed: observed {}{}",
                 name,
-                t.observed_display(unit),
+                t.observed_display(unit)
+                    .unwrap_or_else(|| r.no_observation(t)),
                 if t.abort_on_fail {
                     " (abort-on-fail)"
                 } else {

@@ -200,7 +200,7 @@ mod tests {
             assert_eq!(out, f.render(&r), "{f:?}");
             if f != Format::Json && f != Format::Csv && f != Format::TimeseriesCsv {
                 assert!(
-                    out.contains("not applicable to this metric"),
+                    out.contains("`p(95)` does not apply to a counter metric: use count or rate"),
                     "{f:?}: {out}"
                 );
                 assert!(

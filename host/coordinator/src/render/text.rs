@@ -51,7 +51,7 @@ pub fn render(r: &Report) -> String {
         for t in &r.thresholds {
             let observed = t
                 .observed
-                .map_or_else(|| t.no_observation().to_owned(), |v| format!("{v:.4}"));
+                .map_or_else(|| r.no_observation(t), |v| format!("{v:.4}"));
             let _ = writeln!(
                 out,
                 "     {} {}: {}  (observed {observed})",
@@ -169,7 +169,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            lines.contains(&"     ✓ iteration_errors: count < 1  (observed no samples)"),
+            lines.contains(&"     ✓ iteration_errors: count < 1  (observed 0.0000)"),
             "{out}"
         );
         assert_eq!(
