@@ -112,8 +112,46 @@ impl Plan {
             for (key, message) in scenario.executor.validate() {
                 errors.push(PlanError::new(join(&path, key), message));
             }
+            if let Some(message) =
+                crate::scenario::pauses_overrun(&scenario.executor, &scenario.pause)
+            {
+                errors.push(PlanError::new(join(&path, "pause"), message));
+            }
         }
         PlanErrors::check(errors)
+    }
+
+    /// What [`Plan::apply_overrides`] would leave alone, in words, one line per scenario: a
+    /// `ramping-vus` scenario takes neither `--vus` nor `--duration`, a `ramping-arrival-rate` one
+    /// not `--duration` (their stages say how many and how long).
+    pub fn ignored_overrides(&self, vus: bool, duration: bool) -> Vec<String> {
+        self.scenarios
+            .iter()
+            .filter_map(|s| {
+                let (takes_vus, takes_duration) = s.executor.takes_overrides();
+                let ignored: Vec<&str> = [
+                    (vus && !takes_vus, "--vus"),
+                    (duration && !takes_duration, "--duration"),
+                ]
+                .into_iter()
+                .filter_map(|(ignored, flag)| ignored.then_some(flag))
+                .collect();
+                (!ignored.is_empty()).then(|| {
+                    format!(
+                        "{} {} not apply to scenario `{}` ({}: its stages say {})",
+                        ignored.join(" and "),
+                        if ignored.len() == 1 { "does" } else { "do" },
+                        s.name,
+                        s.executor.name(),
+                        if takes_vus {
+                            "how long"
+                        } else {
+                            "how many VUs and how long"
+                        }
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Whether the absolute `url` goes to one of the plan's targets.
@@ -596,6 +634,31 @@ mod tests {
     }
 
     #[test]
+    fn an_override_is_held_to_the_rule_for_pauses_too() {
+        let mut p = plan(
+            r#"
+            [scenarios.p]
+            executor = "per-vu-iterations"
+            vus = 2
+            iterations = 3
+            max-duration = "10s"
+            pause = "1s"
+        "#,
+        );
+        let err = p
+            .apply_overrides(None, Some(Duration::from_secs(1)))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "scenarios.p.pause: a VU runs 3 iterations here, so it waits 2 pauses of at least 1s = 2s or more, which is not less than max-duration 1s"
+            ),
+            "{err}"
+        );
+        p.apply_overrides(None, Some(Duration::from_secs(3)))
+            .unwrap();
+    }
+
+    #[test]
     fn ramping_and_arrival_rate_scenarios() {
         let mut p = plan(
             r#"
@@ -635,7 +698,21 @@ mod tests {
         assert_eq!(ramp.vus_at(Duration::from_millis(7500)), 100);
 
         // --vus caps the arrival-rate pools and leaves the ramp alone; --duration only reaches the
-        // constant rate.
+        // constant rate. What is left alone is said.
+        assert_eq!(
+            p.ignored_overrides(true, true),
+            [
+                "--vus and --duration do not apply to scenario `ramp` (ramping-vus: its stages say how many VUs and how long)",
+                "--duration does not apply to scenario `spike` (ramping-arrival-rate: its stages say how long)",
+            ]
+        );
+        assert_eq!(
+            p.ignored_overrides(true, false),
+            [
+                "--vus does not apply to scenario `ramp` (ramping-vus: its stages say how many VUs and how long)"
+            ]
+        );
+        assert!(p.ignored_overrides(false, false).is_empty());
         p.apply_overrides(Some(20), Some(Duration::from_secs(5)))
             .unwrap();
         let described: Vec<String> = p.scenarios.iter().map(|s| s.executor.describe()).collect();

@@ -247,7 +247,7 @@ impl Scenario {
 /// With an iteration executor, a VU that must run `n` iterations waits `n - 1` pauses: when those
 /// alone outlast `max-duration`, the plan can never run its iterations (they would be cut short
 /// silently), so it is refused.
-fn pauses_overrun(executor: &Executor, pause: &Pause) -> Option<String> {
+pub(crate) fn pauses_overrun(executor: &Executor, pause: &Pause) -> Option<String> {
     let (per_vu, max_duration) = match executor {
         Executor::PerVuIterations(e) => (e.iterations, e.max_duration),
         Executor::SharedIterations(e) => (e.iterations.div_ceil(e.vus.max(1)), e.max_duration),

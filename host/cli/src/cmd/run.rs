@@ -138,8 +138,23 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         ("the component", plan.component.as_path()),
     ];
     super::report::check_outputs(&outputs, &inputs).map_err(bad_input)?;
-    plan.apply_overrides(args.vus, args.duration)
-        .map_err(|e| bad_input(anyhow!("{e}")))?;
+    for note in plan.ignored_overrides(args.vus.is_some(), args.duration.is_some()) {
+        crate::out::err_line(&format!("warning: {note}"));
+    }
+    plan.apply_overrides(args.vus, args.duration).map_err(|e| {
+        let flags: Vec<String> = [
+            args.vus.map(|v| format!("--vus {v}")),
+            args.duration
+                .map(|d| format!("--duration {}", stampede_plan::units::format_duration(d))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        bad_input(anyhow!(
+            "{e}\n(the plan as {} changes it: the file itself may be fine)",
+            flags.join(" and ")
+        ))
+    })?;
     if let Some(stats) = &args.summary_trend_stats {
         plan.options.summary_trend_stats = stampede_plan::parse_trend_stats(stats.split(','))
             .map_err(|e| bad_input(anyhow!("--summary-trend-stats: {e}")))?;

@@ -263,6 +263,15 @@ impl Executor {
     pub(crate) fn apply_overrides(&mut self, vus: Option<u64>, duration: Option<Duration>) {
         dispatch!(self, e => e.apply_overrides(vus, duration))
     }
+
+    /// Whether [`Executor::apply_overrides`] applies a `vus` and a `duration` override.
+    pub(crate) fn takes_overrides(&self) -> (bool, bool) {
+        match self {
+            Executor::RampingVus(_) => (false, false),
+            Executor::RampingArrivalRate(_) => (true, false),
+            _ => (true, true),
+        }
+    }
 }
 
 /// Records "must be at least 1" for a zero count.
