@@ -39,7 +39,7 @@ pub enum CoordinatorError {
     Setup(String),
     /// The plan needs more component instances than the workers can host.
     #[error(
-        "the workers can host at most {available} VU instances ({limited_by}) but the plan needs {needed} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, raise that limit, or add workers"
+        "the workers can host at most {available} VU instances ({limited_by}), but the plan needs {needed} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, or raise that limit"
     )]
     Capacity {
         /// Instances the plan needs at most.

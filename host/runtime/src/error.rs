@@ -67,7 +67,7 @@ pub enum RuntimeError {
     },
     /// The plan asks for more VUs than this process can hold.
     #[error(
-        "this process can host at most {max} VU instances ({limited_by}), but the plan needs {requested} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, {advice}, or spread the load over more workers"
+        "this process can host at most {max} VU instances ({limited_by}), but the plan needs {requested} (one per VU, or one per `vus-per-instance` VUs with isolation = \"shared\"); lower the VU count, use shared isolation, or {advice}"
     )]
     Capacity {
         /// Instances requested.

@@ -39,7 +39,8 @@ pub struct RunArgs {
     /// Override every scenario's VU count.
     #[arg(long)]
     vus: Option<u64>,
-    /// Override every scenario's duration (constant-vus) or max-duration (iteration executors), e.g. 30s.
+    /// Override every scenario's duration (constant-vus, constant-arrival-rate) or max-duration
+    /// (iteration executors), e.g. 30s; scenarios with stages keep theirs.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// No live progress line.
