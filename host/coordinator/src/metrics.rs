@@ -87,12 +87,21 @@ impl RunMetrics {
         let (reqs, iters, errors) = counts(&d.delta);
         self.total.merge(&d.delta)?;
         let (vus, vus_max) = self.vus();
-        self.total
-            .sink_mut(&SeriesKey::untagged(names::VUS), MetricKind::Gauge)
-            .add(vus as f64);
-        self.total
-            .sink_mut(&SeriesKey::untagged(names::VUS_MAX), MetricKind::Gauge)
-            .add(vus_max as f64);
+        // The fleet's peak since the last delta, as far as this worker's peak shows it, then the
+        // count now: the gauge's max sees VUs that came and went between two deltas, and its last
+        // value is the count now.
+        for (metric, now, this_now, this_peak) in [
+            (names::VUS, vus, d.vus, d.vus_peak),
+            (names::VUS_MAX, vus_max, d.vus_max, d.vus_max_peak),
+        ] {
+            let gauge = self
+                .total
+                .sink_mut(&SeriesKey::untagged(metric), MetricKind::Gauge);
+            if this_peak > this_now {
+                gauge.add((now - this_now + this_peak) as f64);
+            }
+            gauge.add(now as f64);
+        }
         // Deltas are cut every second; round so a cut a few ms late still lands on its second.
         let t = d.at_ms.saturating_add(500) / 1000;
         let p = self.timeline.entry(t).or_insert_with(|| SecondPoint {
@@ -142,12 +151,31 @@ mod tests {
 
     fn delta(seq: u64, at_ms: u64, vus: u64, samples: &[Sample<'_>]) -> MetricsDelta {
         MetricsDelta {
+            vus_peak: 0,
+            vus_max_peak: 0,
             seq,
             at_ms,
             vus,
             vus_max: vus + 1,
             delta: aggregate(samples),
         }
+    }
+
+    #[test]
+    fn vus_that_came_and_went_between_deltas_show_in_the_gauges_max() {
+        let mut m = RunMetrics::default();
+        // Worker a: 2 VUs now; worker b: none now, 3 at once (of 4 allocated) since its last delta.
+        m.apply("a", delta(0, 400, 2, &[])).unwrap();
+        let mut d = delta(0, 500, 0, &[ITER]);
+        (d.vus_peak, d.vus_max, d.vus_max_peak) = (3, 0, 4);
+        m.apply("b", d).unwrap();
+        let gauge = |name: &str| match m.total.metric_total(name) {
+            Some(Sink::Gauge(g)) => (g.last, g.max),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(gauge(names::VUS), (2.0, 5.0), "a's 2 now and b's 3 at most");
+        assert_eq!(gauge(names::VUS_MAX), (3.0, 7.0), "a's 3 and b's 4 at most");
+        assert_eq!(m.vus(), (2, 3), "the counts now");
     }
 
     const ITER: Sample<'static> = (

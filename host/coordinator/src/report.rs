@@ -675,6 +675,8 @@ pub(crate) mod tests {
         m.apply(
             "w",
             MetricsDelta {
+                vus_peak: 0,
+                vus_max_peak: 0,
                 seq: 0,
                 at_ms: 1000,
                 vus,

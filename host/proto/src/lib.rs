@@ -90,6 +90,14 @@ pub struct MetricsDelta {
     pub vus: u64,
     /// VUs allocated on this worker (running or idle).
     pub vus_max: u64,
+    /// The most VUs running on this worker at once since the previous delta, so that VUs that
+    /// came and went between two deltas (a run shorter than the interval) still show; 0 from a
+    /// worker that does not say (then `vus` stands for it).
+    #[serde(default)]
+    pub vus_peak: u64,
+    /// The most VUs allocated at once since the previous delta (as `vus_peak`).
+    #[serde(default)]
+    pub vus_max_peak: u64,
     /// Samples recorded since the previous delta, merged per series.
     pub delta: Aggregate,
 }

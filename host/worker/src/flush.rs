@@ -25,11 +25,14 @@ pub async fn flush_loop(
             _ = ticker.tick() => false,
             _ = done.wait_for(|d| *d) => true,
         };
+        let (vus_peak, vus_max_peak) = shared.take_peaks();
         let delta = MetricsDelta {
             seq: seq.fetch_add(1, Ordering::Relaxed),
             at_ms: t0.elapsed().as_millis() as u64,
             vus: shared.active.load(Ordering::Relaxed),
             vus_max: shared.allocated.load(Ordering::Relaxed),
+            vus_peak,
+            vus_max_peak,
             delta: shared.collector.take(),
         };
         if tx.send(WorkerMsg::Metrics(delta)).is_err() || last {

@@ -146,6 +146,8 @@ pub async fn run_worker(
                     send(
                         &tx,
                         WorkerMsg::Metrics(MetricsDelta {
+                            vus_peak: 0,
+                            vus_max_peak: 0,
                             seq,
                             at_ms,
                             vus: 0,

@@ -141,6 +141,8 @@ async fn share(
             _ = stop.wait_for(|s| *s) => break,
         }
         let d = MetricsDelta {
+            vus_peak: 0,
+            vus_max_peak: 0,
             seq: seq as u64,
             at_ms: at.as_millis() as u64,
             vus,

@@ -173,7 +173,7 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         let job = pool.jobs.lock().await.recv().await;
         let Some(job) = job else { break };
         let delay = Instant::now() - job.due;
-        shared.active.fetch_add(1, Ordering::Relaxed);
+        shared.vu_active();
         let completed =
             run_iteration(&mut vu, &mut interrupt, None, shared, run, Some(delay)).await;
         shared.active.fetch_sub(1, Ordering::Relaxed);

@@ -35,6 +35,10 @@ pub struct RunShared {
     pub active: AtomicU64,
     /// VUs allocated (running or idle).
     pub allocated: AtomicU64,
+    /// The most `active` since [`RunShared::take_peaks`] last ran.
+    peak_active: AtomicU64,
+    /// The most `allocated` since [`RunShared::take_peaks`] last ran.
+    peak_allocated: AtomicU64,
     /// When set, the run was asked to stop at that instant (graceful stop applies from there).
     pub stop: watch::Receiver<Option<Instant>>,
     /// Messages already logged, per [`Logged`] kind, so each distinct one is logged once.
@@ -62,9 +66,36 @@ impl RunShared {
             collector,
             active: AtomicU64::new(0),
             allocated: AtomicU64::new(0),
+            peak_active: AtomicU64::new(0),
+            peak_allocated: AtomicU64::new(0),
             stop,
             logged: Mutex::default(),
         }
+    }
+
+    /// One more VU runs (counted in `active` and its peak).
+    pub(crate) fn vu_active(&self) {
+        let now = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_active.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// One more VU is allocated (counted in `allocated` and its peak).
+    pub(crate) fn vu_allocated(&self) {
+        let now = self.allocated.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_allocated.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// The most VUs active and allocated at once since the last call (at least the counts now),
+    /// and the next period starts from the counts now.
+    pub fn take_peaks(&self) -> (u64, u64) {
+        let take = |count: &AtomicU64, peak: &AtomicU64| {
+            let now = count.load(Ordering::Relaxed);
+            peak.swap(now, Ordering::Relaxed).max(now)
+        };
+        (
+            take(&self.active, &self.peak_active),
+            take(&self.allocated, &self.peak_allocated),
+        )
     }
 
     /// True the first time `message` of `kind` is seen (up to [`MAX_LOGGED`] distinct messages of
@@ -433,7 +464,7 @@ pub(crate) async fn create_vu_once<F: VuFactory>(
 ) -> Option<F::Vu> {
     match factory.create(spec.clone()).await {
         Ok(vu) => {
-            shared.allocated.fetch_add(1, Ordering::Relaxed);
+            shared.vu_allocated();
             Some(vu)
         }
         Err(msg) => {
@@ -470,7 +501,7 @@ pub(crate) async fn vu_loop<F: VuFactory>(
     let Some(mut vu) = Box::pin(create_vu(factory, shared, run, &spec, &clock)).await else {
         return;
     };
-    shared.active.fetch_add(1, Ordering::Relaxed);
+    shared.vu_active();
     let mut interrupted = false;
     let mut pauses = Pauses::new(run, spec.id);
     let mut interrupt = clock.interrupt();

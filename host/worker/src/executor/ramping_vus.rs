@@ -92,7 +92,7 @@ async fn ramping_vu<F: VuFactory>(
             vu = create_vu(factory, shared, run, &spec, &clock).await;
         }
         let Some(v) = vu.as_mut() else { break };
-        shared.active.fetch_add(1, Ordering::Relaxed);
+        shared.vu_active();
         let rx = target.clone();
         let retired = move || *rx.borrow() <= i;
         let mut lost = false;
