@@ -9,10 +9,10 @@ use std::io::{ErrorKind, Write};
 /// Write `text` and a newline to stdout.
 pub fn line(text: &str) {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
-        if e.kind() != ErrorKind::BrokenPipe {
-            err_line(&format!("warning: cannot write to stdout: {e}"));
-        }
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && e.kind() != ErrorKind::BrokenPipe
+    {
+        err_line(&format!("warning: cannot write to stdout: {e}"));
     }
 }
 

@@ -86,6 +86,7 @@ fn closed_pipe() -> Stdio {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::await_holding_lock)] // see `common::MACHINE`
 async fn a_closed_stdout_costs_a_run_neither_its_reports_nor_its_exit_code() {
     let target = Target::start().await;
     let dir = tempfile::tempdir().unwrap();

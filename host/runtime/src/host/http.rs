@@ -355,7 +355,7 @@ const MAX_LOGGED: usize = 100;
 /// process-wide one (behind a lock) off the path of a failure it already reported.
 pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &RequestError) {
     let message = failure_message(err);
-    if warned.iter().any(|w| *w == message) || warned.len() >= MAX_WARNED {
+    if warned.contains(&message) || warned.len() >= MAX_WARNED {
         return;
     }
     warned.push(message.clone());
