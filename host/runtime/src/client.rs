@@ -738,7 +738,7 @@ pub fn body_too_long_message(limit: u64, status: u16) -> String {
 }
 
 /// `64 MiB`, `1.5 KiB`, `100 bytes`.
-fn human_size(n: u64) -> String {
+pub(crate) fn human_size(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
         if n >= size {

@@ -101,7 +101,10 @@ pub enum CallError {
     #[error("exceeded the CPU budget of {0:?} per call (options.cpu-budget) and was interrupted")]
     CpuBudget(Duration),
     /// The guest tried to grow its memory past the limit.
-    #[error("exceeded the memory limit of {limit} bytes (options.memory-limit)")]
+    #[error(
+        "exceeded the memory limit of {} (options.memory-limit)",
+        crate::client::human_size(*limit)
+    )]
     Memory {
         /// The configured limit.
         limit: u64,

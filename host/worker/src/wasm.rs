@@ -108,6 +108,7 @@ impl Vu for WasmVuAdapter {
         }
         // The instance path is boxed: a VU's task lives as long as the VU, and an unboxed future
         // would reserve room for it (a few KiB) in every VU, also in shared VUs that never need it.
+        let shared = matches!(self.vu, Inner::Shared(_));
         let result = match &mut self.vu {
             Inner::Instance(vu) => Box::pin(vu.iteration(&self.exec)).await,
             Inner::Shared(vu) => vu.iteration(&self.exec).await,
@@ -122,10 +123,17 @@ impl Vu for WasmVuAdapter {
                     CallError::Memory { .. } => "memory",
                     CallError::Timeout { .. } => "timeout",
                 };
-                IterationOutcome::Aborted {
-                    kind,
-                    message: format!("VU {} {e}", self.id()),
-                }
+                let message = match e {
+                    // The instance ended, and every VU in it got its error, whichever VU's call
+                    // caused it (the host cannot tell): said once, naming no VU.
+                    CallError::Trap(_) | CallError::CpuBudget(_) | CallError::Memory { .. }
+                        if shared =>
+                    {
+                        format!("its shared instance {e}")
+                    }
+                    _ => format!("VU {} {e}", self.id()),
+                };
+                IterationOutcome::Aborted { kind, message }
             }
         }
     }

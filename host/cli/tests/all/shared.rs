@@ -101,6 +101,17 @@ async fn a_trap_ends_only_its_instance_whose_vus_are_recreated() {
             && stderr.contains("trap on purpose in VU 1 at iteration 1"),
         "{stderr}"
     );
+    // The VUs that lost their call with the instance are not blamed for the trap one by one.
+    assert_eq!(
+        stderr
+            .matches(
+                "iteration aborted, the VU restarts: its shared instance trapped: scenario panicked"
+            )
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("restarts: VU"), "{stderr}");
     // Every VU of that instance with a call in flight lost it; nothing else failed.
     let errors = run.metric("iteration_errors", "count");
     assert!((1.0..=5.0).contains(&errors), "{errors} iteration errors");
