@@ -90,8 +90,14 @@ fn raise_open_file_limit() {
 fn init_tracing() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("STAMPEDE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,guest=info"));
+    const DEFAULT: &str = "warn,guest=info";
+    let (filter, invalid) = match std::env::var("STAMPEDE_LOG") {
+        Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
+            Ok(filter) => (filter, None),
+            Err(e) => (EnvFilter::new(DEFAULT), Some((text, e))),
+        },
+        _ => (EnvFilter::new(DEFAULT), None),
+    };
     // Colours only on a terminal, and not with NO_COLOR set (no-color.org): a log piped to a file or
     // collected from a pod stays plain text.
     let colour = std::io::stderr().is_terminal()
@@ -102,4 +108,10 @@ fn init_tracing() {
         .with_target(false)
         .with_ansi(colour)
         .init();
+    if let Some((text, e)) = invalid {
+        tracing::warn!(
+            "STAMPEDE_LOG={text:?} is not a log filter ({e}); using {DEFAULT:?} (examples: \
+             \"info\", \"warn,guest=debug\")"
+        );
+    }
 }

@@ -174,8 +174,15 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Plan, PlanErrors> {
 /// name `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
     let fail = |message: String| PlanErrors::new(vec![PlanError::new("", message)]).with_file(path);
-    let text =
-        std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read the plan: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the plan: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let hint = if e.as_bytes().starts_with(b"\0asm") {
+            ": this is a WebAssembly file; give the plan (TOML) whose `component` names it"
+        } else {
+            ": a plan is a TOML text file in UTF-8"
+        };
+        fail(format!("cannot read the plan: it is not UTF-8 text{hint}"))
+    })?;
     let base_dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -769,6 +776,15 @@ mod tests {
                 .message
                 .starts_with("cannot read the plan: "),
             "{missing}"
+        );
+        // A component given where the plan goes.
+        std::fs::write(dir.join("given.wasm"), b"\0asm\x0d\0\x01\0\xff").unwrap();
+        let wasm = load(&dir.join("given.wasm")).unwrap_err();
+        assert!(
+            wasm.to_string().contains(
+                "this is a WebAssembly file; give the plan (TOML) whose `component` names it"
+            ),
+            "{wasm}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -309,11 +309,31 @@ pub(crate) fn quote_str(s: &str) -> String {
 }
 
 fn unknown_key_message(key: &str, known: &[&str]) -> String {
+    // k6's options are camelCase (`preAllocatedVUs`, `abortOnFail`); a plan's keys are kebab-case.
+    let kebab = kebab_case(key);
+    if kebab != key && known.contains(&kebab.as_str()) {
+        return format!("unknown key `{key}`; did you mean `{kebab}`? (plan keys are kebab-case)");
+    }
     match suggest(key, known.iter().copied()) {
         Some(best) => format!("unknown key `{key}`; did you mean `{best}`?"),
         None if known.is_empty() => format!("unknown key `{key}`"),
         None => format!("unknown key `{key}`; expected one of: {}", known.join(", ")),
     }
+}
+
+/// `camelCase` (k6's spelling) as `kebab-case`: a dash before each upper-case letter that follows
+/// a lower-case one, then all lower case (`preAllocatedVUs` becomes `pre-allocated-vus`).
+fn kebab_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut after_lower = false;
+    for c in key.chars() {
+        if c.is_ascii_uppercase() && after_lower {
+            out.push('-');
+        }
+        after_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// The candidate closest to `word`, if its edit distance is at most 2 (and smaller than `word` itself, so
@@ -404,6 +424,18 @@ mod tests {
             "s.z: unknown key `z`; expected one of: name, n, vus, d, exec"
         );
         assert_eq!(rendered[1], "s.vu: unknown key `vu`; did you mean `vus`?");
+        for (k6, ours) in [
+            ("preAllocatedVUs", "pre-allocated-vus"),
+            ("abortOnFail", "abort-on-fail"),
+            ("delayAbortEval", "delay-abort-eval"),
+            ("gracefulStop", "graceful-stop"),
+            ("maxVUs", "max-vus"),
+        ] {
+            assert_eq!(
+                unknown_key_message(k6, &[ours, "other"]),
+                format!("unknown key `{k6}`; did you mean `{ours}`? (plan keys are kebab-case)")
+            );
+        }
         assert_eq!(rendered[2], "s.name: expected a string, found integer 3");
         assert_eq!(rendered[3], "s.n: must not be negative, found -1");
         assert!(

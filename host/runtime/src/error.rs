@@ -17,7 +17,7 @@ pub enum RuntimeError {
     },
     /// A core module instead of a component.
     #[error(
-        "{what} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (Rust) or wrap it with `wasm-tools component new`"
+        "{what} is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target (Rust), or wrap it with `stampede guest componentize` (see docs/languages.md)"
     )]
     CoreModule {
         /// Where the bytes came from.
