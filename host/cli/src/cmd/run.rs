@@ -186,6 +186,9 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut opts = stampede_worker::WorkerOptions::local();
     if let Some(n) = args.threads {
         opts.threads = usize::from(n);
+        if let Some(why) = fewer_threads(&spec.plan, u64::from(n)) {
+            crate::out::err_line(&format!("warning: --threads {n}: {why}"));
+        }
     }
     let workers = spawn_local_worker(opts);
     let (live_tx, live_rx) = watch::channel(Default::default());
@@ -267,6 +270,30 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     }
 }
 
+/// Why a run gets fewer than `threads` VU threads, if it does: each thread runs a share of every
+/// scenario, so there are no more than the fewest VUs of a scenario, nor than `max-connections`
+/// (as the worker decides).
+fn fewer_threads(plan: &stampede_plan::Plan, threads: u64) -> Option<String> {
+    let fewest = plan
+        .scenarios
+        .iter()
+        .filter(|s| s.executor.max_vus() > 0)
+        .min_by_key(|s| s.executor.max_vus());
+    let connections = plan.options.max_connections.unwrap_or(u64::MAX);
+    match fewest {
+        Some(s) if s.executor.max_vus() < threads.min(connections) => Some(format!(
+            "runs on {} thread(s): each thread runs a share of every scenario, and scenario `{}` has {} VU(s)",
+            s.executor.max_vus(),
+            s.name,
+            s.executor.max_vus()
+        )),
+        _ if connections < threads => Some(format!(
+            "runs on {connections} thread(s): each thread needs a connection of its own, and options.max-connections is {connections}"
+        )),
+        _ => None,
+    }
+}
+
 /// Start the in-process worker and connect it with channels.
 fn spawn_local_worker(opts: stampede_worker::WorkerOptions) -> Workers {
     let (to_worker, worker_rx) = mpsc::unbounded_channel();
@@ -295,4 +322,37 @@ fn run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     format!("{:x}-{:x}", now.as_secs(), std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fewer_threads;
+
+    fn plan(rest: &str) -> stampede_plan::Plan {
+        let toml = format!(
+            "component = \"x.wasm\"\ntargets = [\"http://127.0.0.1:1\"]\n[scenarios.big]\nexecutor = \"constant-vus\"\nvus = 50\nduration = \"1s\"\n{rest}"
+        );
+        stampede_plan::parse(&toml, std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn threads_beyond_the_fewest_vus_or_connections_are_explained() {
+        assert_eq!(fewer_threads(&plan(""), 4), None);
+        let monitor =
+            plan("[scenarios.monitor]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n");
+        assert_eq!(
+            fewer_threads(&monitor, 2).as_deref(),
+            Some(
+                "runs on 1 thread(s): each thread runs a share of every scenario, and scenario `monitor` has 1 VU(s)"
+            )
+        );
+        assert_eq!(fewer_threads(&monitor, 1), None);
+        let capped = plan("[options]\nmax-connections = 2\n");
+        assert_eq!(
+            fewer_threads(&capped, 4).as_deref(),
+            Some(
+                "runs on 2 thread(s): each thread needs a connection of its own, and options.max-connections is 2"
+            )
+        );
+    }
 }
