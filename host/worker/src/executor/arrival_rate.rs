@@ -130,6 +130,14 @@ pub(super) async fn run<F: VuFactory>(
             }
         }
     }
+    // As in k6, the scenario lasts its whole duration when its last arrival comes earlier (a rate
+    // ramping down to 0, or the last one of a constant rate, 1/rate before the end): the run's
+    // duration, and every per-second rate the summary divides by it, are the plan's.
+    let mut stop = shared.stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep_until(clock.stop_at()) => {}
+        _ = stop.wait_for(|s| s.is_some()) => {}
+    }
     drop(tx);
     join_all(tasks).await;
 }

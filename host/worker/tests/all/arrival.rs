@@ -293,3 +293,28 @@ async fn arrivals_between_timer_ticks_at_the_end_still_start() {
     );
     assert_eq!(count(&m, "dropped_iterations"), 0);
 }
+
+/// As in k6, an arrival-rate scenario lasts its whole duration, also when its last arrival comes
+/// before the end (a rate ramping down to 0): the run's duration is the plan's.
+#[tokio::test(start_paused = true)]
+async fn a_rate_ramping_down_to_zero_still_lasts_its_stages() {
+    let h = Harness::new();
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, _| sleeps(ms(10))));
+    let c = RampingArrivalRate {
+        start_rate: 10,
+        time_unit: secs(1.0),
+        stages: vec![Stage::secs(2, 0)],
+        pre_allocated_vus: 2,
+        max_vus: 2,
+        segment: Segment::full(),
+    };
+    let last = c.arrivals().map(|(_, at)| at).last().unwrap();
+    assert!(last < ms(1900), "{last:?}");
+    let arrivals = c.total_arrivals();
+    let (took, m) = h
+        .run(&factory, scenario(Executor::RampingArrivalRate(c)))
+        .await;
+    assert_eq!(count(&m, "iterations"), arrivals);
+    assert!(took >= secs(2.0), "{took:?}");
+    assert!(took < secs(2.1), "{took:?}");
+}
