@@ -58,7 +58,7 @@ impl Progress {
                 let mut last = tokio::time::Instant::now();
                 while live.changed().await.is_ok() {
                     if last.elapsed() >= PLAIN_EVERY {
-                        eprintln!("running {}", line(&live.borrow(), total));
+                        crate::out::err_line(&format!("running {}", line(&live.borrow(), total)));
                         last = tokio::time::Instant::now();
                     }
                 }

@@ -35,18 +35,23 @@ pub struct StopSignals {
 }
 
 impl StopSignals {
-    /// Start listening. A signal that cannot be listened for (Linux refuses none of these three)
+    /// Start listening. A signal that was ignored when the process started stays ignored, as
+    /// whoever started it asked (`nohup` ignores `SIGHUP`, a shell ignores `SIGINT` for a
+    /// background job). A signal that cannot be listened for (Linux refuses none of these three)
     /// keeps its default action, and the others still work.
     pub fn new() -> Self {
-        let listen = |kind: SignalKind, which: StopSignal| {
+        let listen = |kind: SignalKind, number: libc::c_int, which: StopSignal| {
+            if ignored(number) {
+                return None;
+            }
             signal(kind)
                 .inspect_err(|e| tracing::debug!("cannot listen for {}: {e}", which.name))
                 .ok()
         };
         Self {
-            interrupt: listen(SignalKind::interrupt(), INTERRUPT),
-            terminate: listen(SignalKind::terminate(), TERMINATE),
-            hangup: listen(SignalKind::hangup(), HANGUP),
+            interrupt: listen(SignalKind::interrupt(), libc::SIGINT, INTERRUPT),
+            terminate: listen(SignalKind::terminate(), libc::SIGTERM, TERMINATE),
+            hangup: listen(SignalKind::hangup(), libc::SIGHUP, HANGUP),
         }
     }
 
@@ -58,6 +63,17 @@ impl StopSignals {
             () = recv(&mut self.hangup) => HANGUP,
         }
     }
+}
+
+/// Whether `signal`'s disposition is "ignore" (`SIG_IGN`).
+#[allow(unsafe_code)] // one `sigaction` call that only reads
+fn ignored(signal: libc::c_int) -> bool {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with a null new action, `sigaction` only writes the current one into `old`, which
+    // is valid (zeroed) memory of the right type; it is read only if the call succeeded.
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) } == 0;
+    // SAFETY: zeroed, then filled in by a successful call.
+    read && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// The next delivery of `signal`; never, if it is not listened for.

@@ -409,13 +409,26 @@ pub(crate) fn no_vu_started(total: &Aggregate) -> bool {
     count(names::VU_INIT_ERRORS) > 0.0 && count(names::ITERATIONS) == 0.0 && vus_max == 0.0
 }
 
-/// Build the report for a finished run.
+/// Build the report for a run that ran to its end (or was stopped by a threshold).
 pub fn build(
     info: RunInfo,
     m: &RunMetrics,
     thresholds: &[Threshold],
     stats: &[TrendStat],
     elapsed_s: f64,
+) -> Report {
+    build_judged(info, m, thresholds, stats, elapsed_s, When::AtEnd)
+}
+
+/// [`build`], judging selectors without samples as `when` says ([`evaluate`]): a run stopped
+/// from outside is judged as during the run.
+pub fn build_judged(
+    info: RunInfo,
+    m: &RunMetrics,
+    thresholds: &[Threshold],
+    stats: &[TrendStat],
+    elapsed_s: f64,
+    when: When,
 ) -> Report {
     let mut metrics = BTreeMap::new();
     for name in m.total.metric_names() {
@@ -437,7 +450,7 @@ pub fn build(
             );
         }
     }
-    let results = evaluate(thresholds, &m.total, elapsed_s, When::AtEnd);
+    let results = evaluate(thresholds, &m.total, elapsed_s, when);
     let mut info = info;
     info.status = if no_vu_started(&m.total) {
         RunStatus::NoVuStarted

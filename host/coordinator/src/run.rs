@@ -209,8 +209,17 @@ pub async fn run(
     let mut metrics = RunMetrics::default();
     let mut finished = vec![false; n];
     let mut stopping: Option<String> = None;
-    // When the first VU initialisation failure was seen while no VU had started.
+    // Whether the stop came from outside (the abort switch: Ctrl-C, a signal), not a threshold.
+    let mut stopped_from_outside = false;
+    // When the first VU initialisation failure was seen while no VU had started (and every
+    // scenario had started).
     let mut failing_since: Option<Duration> = None;
+    let last_start = plan
+        .scenarios
+        .iter()
+        .map(|s| s.start_time)
+        .max()
+        .unwrap_or_default();
     // Once the abort switch is dropped, `changed()` fails at once on every poll: stop watching it.
     let mut abort_open = true;
     let mut tick = tokio::time::interval_at(t0 + TICK, TICK);
@@ -226,8 +235,9 @@ pub async fn run(
             },
             _ = tick.tick() => {
                 let elapsed = t0.elapsed();
-                let reason = abort_reason(&plan, &metrics, elapsed)
-                    .or_else(|| no_vu_reason(&metrics, elapsed, &mut failing_since));
+                let reason = abort_reason(&plan, &metrics, elapsed).or_else(|| {
+                    no_vu_reason(&metrics, elapsed, last_start, &mut failing_since)
+                });
                 if stopping.is_none() && let Some(reason) = reason {
                     s.broadcast(&CoordinatorMsg::Stop { reason: reason.clone() });
                     stopping = Some(reason);
@@ -245,6 +255,7 @@ pub async fn run(
                 if let Some(reason) = reason {
                     s.broadcast(&CoordinatorMsg::Stop { reason: reason.clone() });
                     stopping = Some(reason);
+                    stopped_from_outside = true;
                 }
             }
         }
@@ -287,12 +298,20 @@ pub async fn run(
         .iter()
         .filter_map(|s| TrendStat::parse(s).ok())
         .collect();
-    Ok(report::build(
+    // A run stopped from outside is judged on the part that ran, as during the run: what it had
+    // no time to measure (a stop while the component compiled) fails no threshold.
+    let when = if stopped_from_outside {
+        report::When::During
+    } else {
+        report::When::AtEnd
+    };
+    Ok(report::build_judged(
         info,
         &metrics,
         &plan.thresholds,
         &stats,
         elapsed.as_secs_f64(),
+        when,
     ))
 }
 
@@ -329,13 +348,15 @@ fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String
 }
 
 /// Why to stop a run in which VUs keep failing to initialise and none has started, once that has
-/// lasted [`NO_VU_GRACE`] since `failing_since` (set here when first seen).
+/// lasted [`NO_VU_GRACE`] since `failing_since` (set here when first seen at or after
+/// `last_start`, when the last scenario starts: each scenario gets its chance).
 fn no_vu_reason(
     m: &RunMetrics,
     elapsed: Duration,
+    last_start: Duration,
     failing_since: &mut Option<Duration>,
 ) -> Option<String> {
-    if !report::no_vu_started(&m.total) {
+    if elapsed < last_start || !report::no_vu_started(&m.total) {
         *failing_since = None;
         return None;
     }

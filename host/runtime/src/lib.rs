@@ -54,6 +54,7 @@ pub use capacity::{HostCapacity, host_capacity};
 pub use client::{AllowedOrigin, HttpClient};
 pub use engine::{EPOCH_TICK, EngineLimits, MemoryInit};
 pub use error::{CallError, RuntimeError};
+pub use host::http::forget_logged_failures;
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};

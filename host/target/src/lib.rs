@@ -210,13 +210,13 @@ pub async fn serve_announced(
 }
 
 /// [`serve`] over `https://`, with a new self-signed certificate for `addr`'s address (and
-/// `localhost`, `127.0.0.1`, `::1`). Once the socket is bound, `listening` gets the certificate
-/// (to write it out, say); then serving starts.
+/// `localhost`, `127.0.0.1`, `::1`). Once the socket is bound, `listening` gets the bound address
+/// and the certificate (to write it out, say); then serving starts.
 /// With `client_ca_pem`, clients must present a certificate signed by one of its certificates.
 pub async fn serve_tls(
     addr: SocketAddr,
     client_ca_pem: Option<&str>,
-    listening: impl FnOnce(&SelfSigned) -> anyhow::Result<()>,
+    listening: impl FnOnce(SocketAddr, &SelfSigned) -> anyhow::Result<()>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(addr).await?;
@@ -224,7 +224,7 @@ pub async fn serve_tls(
     if let Some(ca) = client_ca_pem {
         tls.require_client_certificates(ca)?;
     }
-    listening(&tls)?;
+    listening(listener.local_addr().unwrap_or(addr), &tls)?;
     serve_on(listener, Some(&tls), Arc::default(), shutdown).await
 }
 

@@ -59,7 +59,7 @@ pub async fn run(args: GuestArgs) -> Result<(), Failure> {
                 std::fs::write(&path, contents)
                     .with_context(|| format!("cannot write {}", path.display()))
                     .map_err(bad_input)?;
-                eprintln!("wrote {}", path.display());
+                crate::out::err_line(&format!("wrote {}", path.display()));
             }
             Ok(())
         }
@@ -73,7 +73,11 @@ pub async fn run(args: GuestArgs) -> Result<(), Failure> {
             std::fs::write(&output, &component)
                 .with_context(|| format!("cannot write {}", output.display()))
                 .map_err(bad_input)?;
-            eprintln!("wrote {} ({} bytes)", output.display(), component.len());
+            crate::out::err_line(&format!(
+                "wrote {} ({} bytes)",
+                output.display(),
+                component.len()
+            ));
             Ok(())
         }
     }

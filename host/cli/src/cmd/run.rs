@@ -41,7 +41,7 @@ pub struct RunArgs {
     vus: Option<u64>,
     /// Override every scenario's duration (constant-vus, constant-arrival-rate) or max-duration
     /// (iteration executors), e.g. 30s; scenarios with stages keep theirs.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true)]
     duration: Option<Duration>,
     /// No live progress line.
     #[arg(long, short)]
@@ -134,10 +134,17 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
     .collect();
     let mut plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
-    let inputs = [
-        ("the plan", args.plan.as_path()),
-        ("the component", plan.component.as_path()),
-    ];
+    let o = &plan.options;
+    let inputs: Vec<(&str, &Path)> = [
+        ("the plan", Some(args.plan.as_path())),
+        ("the component", Some(plan.component.as_path())),
+        ("options.tls-ca-file", o.tls_ca_file.as_deref()),
+        ("options.tls-client-cert", o.tls_client_cert.as_deref()),
+        ("options.tls-client-key", o.tls_client_key.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(what, path)| Some((what, path?)))
+    .collect();
     super::report::check_outputs(&outputs, &inputs).map_err(bad_input)?;
     for note in plan.ignored_overrides(args.vus.is_some(), args.duration.is_some()) {
         crate::out::err_line(&format!("warning: {note}"));
@@ -151,10 +158,14 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         .into_iter()
         .flatten()
         .collect();
-        bad_input(anyhow!(
-            "{e}\n(the plan as {} changes it: the file itself may be fine)",
-            flags.join(" and ")
-        ))
+        if flags.is_empty() {
+            bad_input(anyhow!("{e}"))
+        } else {
+            bad_input(anyhow!(
+                "{e}\n(the plan as {} changes it: the file itself may be fine)",
+                flags.join(" and ")
+            ))
+        }
     })?;
     if let Some(stats) = &args.summary_trend_stats {
         plan.options.summary_trend_stats = stampede_plan::parse_trend_stats(stats.split(','))
@@ -193,22 +204,17 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let workers = spawn_local_worker(opts);
     let (live_tx, live_rx) = watch::channel(Default::default());
     let (abort_tx, abort_rx) = watch::channel(None);
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut signals = crate::signals::StopSignals::new();
-    tokio::spawn({
-        let interrupted = interrupted.clone();
-        async move {
-            let first = signals.next().await;
-            interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
-            abort_tx.send_replace(Some(format!("interrupted by {}", first.name)));
-            crate::out::err_line(&format!(
-                "\nstopping on {}: graceful stop of running iterations, then the summary \
-                 ({} again to quit now)",
-                first.name, first.name
-            ));
-            let second = signals.next().await;
-            std::process::exit(second.exit_code);
-        }
+    tokio::spawn(async move {
+        let first = signals.next().await;
+        abort_tx.send_replace(Some(format!("{INTERRUPTED_BY}{}", first.name)));
+        crate::out::err_line(&format!(
+            "\nstopping on {}: graceful stop of running iterations, then the summary \
+             ({} again to quit now)",
+            first.name, first.name
+        ));
+        let second = signals.next().await;
+        std::process::exit(second.exit_code);
     });
     let progress = (!args.quiet).then(|| Progress::start(live_rx, total));
     let result = stampede_coordinator::run(spec, workers, live_tx, abort_rx).await;
@@ -245,22 +251,25 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         }
         return Err(Failure::Internal(first));
     }
-    let interrupted = interrupted.load(std::sync::atomic::Ordering::Relaxed);
-    let init_errors = report
-        .metrics
-        .get(stampede_metrics::names::VU_INIT_ERRORS)
-        .and_then(|m| m.values.get("count"))
-        .copied()
-        .unwrap_or(0.0);
+    // Stopped by a signal: the run says so (a signal that came after the scenarios ended, during
+    // teardown or while the reports were written, stopped nothing).
+    let interrupted = report
+        .run
+        .aborted
+        .as_deref()
+        .is_some_and(|a| a.starts_with(INTERRUPTED_BY));
     match report.run.status {
         // Stopped before its end: not a pass, whatever the part that ran held to (k6 agrees).
         RunStatus::Passed if interrupted => Err(Failure::Interrupted),
-        // Stopped before any VU had a chance to start (while the component compiled, say).
-        RunStatus::NoVuStarted if interrupted && init_errors == 0.0 => Err(Failure::Interrupted),
         RunStatus::Passed => Ok(()),
         RunStatus::ThresholdsFailed => Err(Failure::Thresholds),
         RunStatus::NoVuStarted => {
-            let attempts = init_errors;
+            let attempts = report
+                .metrics
+                .get(stampede_metrics::names::VU_INIT_ERRORS)
+                .and_then(|m| m.values.get("count"))
+                .copied()
+                .unwrap_or(0.0);
             Err(bad_input(anyhow::anyhow!(
                 "no VU could be initialised: all {attempts} attempts failed in the VU \
                  constructor or `init` (the error is logged above). Fix the scenario's \
@@ -269,6 +278,9 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
 }
+
+/// How the reason of a run stopped by a signal starts (`interrupted by SIGTERM`).
+const INTERRUPTED_BY: &str = "interrupted by ";
 
 /// Why a run gets fewer than `threads` VU threads, if it does: each thread runs a share of every
 /// scenario, so there are no more than the fewest VUs of a scenario, nor than `max-connections`

@@ -65,7 +65,7 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
             Some(pem)
         }
     };
-    let listening = |tls: &stampede_target::SelfSigned| {
+    let listening = |addr: SocketAddr, tls: &stampede_target::SelfSigned| {
         let trust = match &args.tls_cert_out {
             Some(path) => {
                 std::fs::write(path, &tls.cert_pem)
@@ -83,8 +83,7 @@ pub async fn run(args: TargetArgs) -> Result<(), Failure> {
             ""
         };
         crate::out::err_line(&format!(
-            "stampede target listening on https://{}{trust}{mtls} (Ctrl-C to stop)",
-            args.listen
+            "stampede target listening on https://{addr}{trust}{mtls} (Ctrl-C to stop)"
         ));
         Ok(())
     };

@@ -219,12 +219,11 @@ async fn run_component_file(name: &str, bytes: &[u8]) -> Run {
 /// is logged once per process (not per request or per VU), with the request it came from.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connection_is_logged_once_whatever_the_vus() {
-    // A loopback port nothing listens on: bound, then released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A loopback port bound but not listening: connections to it are refused, and no other test
+    // can take it meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
     let origin = format!("http://127.0.0.1:{port}");
     let plan = format!(
         "component = \"{}\"\ntargets = [\"{origin}\"]\n[params]\nmode = \"get\"\nurl = \"{origin}/\"\n{}",

@@ -205,9 +205,11 @@ async fn report_paths_are_checked_before_the_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_never_overwrites_the_plan_or_the_component() {
     let target = Target::start().await;
-    let component = guest("fixture_basic");
-    let plan = fixture_plan(&target, "get", "", &constant(1, "1s"));
+    // A copy: were the guard to fail, the shared build other tests use would be overwritten.
     let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("fixture_basic.wasm");
+    std::fs::copy(guest("fixture_basic"), &component).unwrap();
+    let plan = component_plan(&component, &target, "get", "/", "", &constant(1, "1s"));
     let plan_path = dir.path().join("plan.toml");
     std::fs::write(&plan_path, &plan).unwrap();
     let run = stampede(&[

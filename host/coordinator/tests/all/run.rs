@@ -198,7 +198,13 @@ async fn an_abort_request_stops_the_run_without_failing_it() {
         abort.send_replace(Some("interrupted by Ctrl-C".to_owned()));
         abort
     });
-    let report = stampede_coordinator::run(spec(&constant(2)), workers, live, abort_rx)
+    // What the part that ran never measured (no request was sent) fails nothing: the run is
+    // judged as during the run.
+    let plan = format!(
+        "{}[thresholds]\nhttp_req_failed = [\"rate < 0.01\"]\n",
+        constant(2)
+    );
+    let report = stampede_coordinator::run(spec(&plan), workers, live, abort_rx)
         .await
         .unwrap();
     let log = handles.into_iter().next().unwrap().await.unwrap();
@@ -211,6 +217,13 @@ async fn an_abort_request_stops_the_run_without_failing_it() {
     assert_eq!(report.run.aborted.as_deref(), Some("interrupted by Ctrl-C"));
     assert_eq!(report.run.status, RunStatus::Passed);
     assert_eq!(report.metrics["iterations"].values["count"], 2.0);
+
+    // Run to its end, the same run fails that threshold: nothing recorded http_req_failed.
+    let script = (1..3).fold(Script::new("w0", 10), |s, i| {
+        s.delta(f64::from(i), 2, iterations(1))
+    });
+    let (result, _) = run(spec(&plan), vec![script]).await;
+    assert_eq!(result.unwrap().run.status, RunStatus::ThresholdsFailed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -269,12 +282,29 @@ async fn a_run_in_which_no_vu_can_start_stops_after_a_grace_period() {
 
 #[tokio::test(start_paused = true)]
 async fn a_vu_that_starts_within_the_grace_period_keeps_the_run_going() {
+    // `vus_max` stays 0 in every delta: the iterations from 8 s on are what shows a VU started.
     let spec = spec(&constant(2).replace("10s", "30s"));
-    let mut script = failing_inits(Some(8.0));
-    script.allocated = 1;
-    let (result, logs) = run(spec, vec![script]).await;
+    let (result, logs) = run(spec, vec![failing_inits(Some(8.0))]).await;
     let report = result.unwrap();
     assert_eq!(stops(&logs[0]), [], "never stopped");
     assert_eq!(report.run.status, RunStatus::Passed);
     assert_eq!(report.run.aborted, None);
+
+    // A VU that would start only after the grace period comes too late.
+    let spec = crate::fleet::spec(&constant(2).replace("10s", "30s"));
+    let (_, logs) = run(spec, vec![failing_inits(Some(12.0))]).await;
+    assert_eq!(stops(&logs[0]).len(), 1);
+    assert_eq!(stops(&logs[0])[0].0, secs(11.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_grace_period_starts_once_every_scenario_has_started() {
+    // A scenario that starts at 30 s has not had its chance at 11 s: the run stops 10 s after it.
+    let spec = spec(&format!(
+        "{}[scenarios.late]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"10s\"\nstart-time = \"30s\"\n",
+        constant(2).replace("10s", "60s")
+    ));
+    let (_, logs) = run(spec, vec![failing_inits(None)]).await;
+    assert_eq!(stops(&logs[0]).len(), 1);
+    assert_eq!(stops(&logs[0])[0].0, secs(40.0));
 }

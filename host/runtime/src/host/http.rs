@@ -347,6 +347,14 @@ const MAX_WARNED: usize = 32;
 /// `http_req_failed`, tagged with their `error_code`).
 const MAX_LOGGED: usize = 100;
 
+/// The request failures this process has logged (see [`warn_once`]).
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Forget which request failures were logged, so that a new run of this process logs its own.
+pub fn forget_logged_failures() {
+    LOGGED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 /// Log why a request got no response the first time this process sees that reason (a refused
 /// origin, a failed TLS handshake, a refused connection, a timeout...): once per distinct message
 /// (they carry no times of day), not per request or per VU, so a scenario that only checks
@@ -359,15 +367,17 @@ pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &
         return;
     }
     warned.push(message.clone());
-    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
     if logged.len() > MAX_LOGGED || logged.contains(&message) {
         return;
     }
+    // The URL without its query, which may hold a credential (`?api_key=...`) that has no place
+    // in a log.
+    let name = tags.get("name").unwrap_or("?");
     let request = format!(
         "{} {}",
         tags.get("method").unwrap_or("?"),
-        tags.get("name").unwrap_or("?")
+        name.split_once('?').map_or(name, |(path, _)| path)
     );
     if logged.len() == MAX_LOGGED {
         tracing::warn!(

@@ -4,7 +4,7 @@
 mod checks;
 mod context;
 mod fetch;
-mod http;
+pub(crate) mod http;
 
 pub(crate) use fetch::{FetchHooks, FetchState};
 
