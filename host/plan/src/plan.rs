@@ -194,6 +194,13 @@ pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
 
 /// The problem with a resolved component path, if any.
 fn check_component(path: &Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    if text.ends_with('/') && Path::new(text.trim_end_matches('/')).is_file() {
+        return Some(format!(
+            "{} ends with `/`, as a folder would, but names a file: remove the `/`",
+            path.display()
+        ));
+    }
     if path.is_file() {
         None
     } else if path.exists() {
@@ -314,10 +321,30 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let source = text[span.start.min(text.len())..]
+                .lines()
+                .next()
+                .unwrap_or("");
+            let message = explain_syntax(&message, source);
             format!("TOML syntax error at line {line}, column {column}: {message}")
         }
         None => format!("TOML syntax error: {message}"),
     }
+}
+
+/// toml's `message` in words a plan's author can act on, where it says too little; `source` is
+/// the text from where the error is to the end of that line.
+fn explain_syntax(message: &str, source: &str) -> String {
+    if message == "duplicate key" {
+        let key = source.split('=').next().unwrap_or("").trim();
+        if !key.is_empty() {
+            return format!("duplicate key `{key}`: it is set earlier in the same table; keep one");
+        }
+    }
+    if message.contains(" as i128") {
+        return "integer too large: TOML integers go up to 9223372036854775807".to_owned();
+    }
+    message.to_owned()
 }
 
 fn read_targets(r: &mut Reader<'_>) -> Vec<Origin> {
@@ -583,6 +610,19 @@ mod tests {
             "{}",
             errs[0]
         );
+        let dup = errors("component = \"x.wasm\"\ntargets = [\"a\"]\ntargets = [\"b\"]\n");
+        assert_eq!(
+            dup,
+            [
+                "TOML syntax error at line 3, column 1: duplicate key `targets`: it is set earlier in the same table; keep one"
+            ]
+        );
+        let big = errors("component = \"x.wasm\"\nvus = 99999999999999999999\n");
+        assert!(
+            big[0].ends_with("integer too large: TOML integers go up to 9223372036854775807"),
+            "{}",
+            big[0]
+        );
     }
 
     #[test]
@@ -770,6 +810,13 @@ mod tests {
         std::fs::write(dir.join("x.wasm"), b"").unwrap();
         let p = load(&plan_path).unwrap();
         assert_eq!(p.component, dir.join("x.wasm"));
+        // `x.wasm/`, as a folder: the file is there, the slash is the mistake.
+        std::fs::write(&plan_path, text.replace("x.wasm", "x.wasm/")).unwrap();
+        let slash = load(&plan_path).unwrap_err().to_string();
+        assert!(
+            slash.contains("ends with `/`, as a folder would, but names a file: remove the `/`"),
+            "{slash}"
+        );
         let missing = load(&dir.join("nope.toml")).unwrap_err();
         assert!(
             missing.errors[0]

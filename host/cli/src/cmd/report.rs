@@ -83,6 +83,12 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
 pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyhow::Result<()> {
     let resolved: Vec<PathBuf> = files.iter().map(|(_, p)| resolve(p)).collect();
     for (i, (flag, path)) in files.iter().enumerate() {
+        if path.as_os_str() == "-" {
+            anyhow::bail!(
+                "{flag} -: reports go to files (the text summary goes to stdout); to print one, \
+                 write it to a file and use `stampede report FILE -f FORMAT`"
+            );
+        }
         if let Some(j) = resolved[..i].iter().position(|p| *p == resolved[i]) {
             anyhow::bail!(
                 "{} and {flag} name the same file {}: give each its own",
@@ -140,4 +146,38 @@ pub fn write(path: &Path, text: &str, what: &str) -> anyhow::Result<()> {
         };
         anyhow::Error::new(e).context(format!("cannot write {what} to {}{hint}", path.display()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_outputs;
+    use std::path::Path;
+
+    #[test]
+    fn a_dash_is_not_a_report_file() {
+        let err = check_outputs(&[("--summary-json", Path::new("-"))], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--summary-json -: reports go to files"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_names_of_one_file_are_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("sub/../a.json");
+        let err = check_outputs(&[("--summary-json", &a), ("--summary-csv", &b)], &[]).unwrap_err();
+        assert!(err.to_string().contains("name the same file"), "{err}");
+        let plan = dir.path().join("plan.toml");
+        std::fs::write(&plan, "").unwrap();
+        let err = check_outputs(
+            &[("--summary-csv", &b.with_file_name("plan.toml"))],
+            &[("the plan", &plan)],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is the plan"), "{err}");
+    }
 }
