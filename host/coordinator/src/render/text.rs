@@ -65,6 +65,10 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "\n   run stopped early: {reason}");
     }
     let verdict = match r.run.status {
+        // Only a stop from outside (a signal) ends a passing run early.
+        RunStatus::Passed if r.run.aborted.is_some() => {
+            "stopped early; thresholds held for the part that ran"
+        }
         RunStatus::Passed => "passed",
         RunStatus::ThresholdsFailed => "THRESHOLDS FAILED",
         RunStatus::NoVuStarted => "NO VU STARTED (every VU constructor or init failed)",
@@ -190,7 +194,12 @@ mod tests {
             out.contains("\n   run stopped early: interrupted by Ctrl-C\n"),
             "{out}"
         );
-        assert!(out.ends_with("   run run-1 in 2.5s: passed\n"), "{out}");
+        assert!(
+            out.ends_with(
+                "   run run-1 in 2.5s: stopped early; thresholds held for the part that ran\n"
+            ),
+            "{out}"
+        );
         assert!(!out.contains("thresholds:"), "{out}");
     }
 }
