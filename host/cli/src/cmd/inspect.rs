@@ -112,6 +112,19 @@ fn print(
             "t",
             names.join("  ")
         )?;
+        let pools: Vec<&str> = plan
+            .scenarios
+            .iter()
+            .filter(|s| s.executor.is_arrival_rate())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !pools.is_empty() {
+            writeln!(
+                out,
+                "  ({}: arrival rate, so the most VUs its pool may hold; the rate is above)",
+                pools.join(", ")
+            )?;
+        }
         let mut t = Duration::ZERO;
         while t <= plan.total_duration() {
             let vus: Vec<String> = plan
