@@ -74,6 +74,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// The directives of a `STAMPEDE_LOG` value that are a single word that is not a level but starts
+/// like one (`warning`, `debgu`, `errors`), with that level: tracing reads such a word as a module
+/// name, which hides everything else.
+fn mistyped_levels(filter: &str) -> Vec<(&str, &'static str)> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.contains(['=', ':', '[', '{']))
+        .filter(|d| !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(d)))
+        .filter_map(|d| {
+            let start = d.get(..3)?.to_ascii_lowercase();
+            LEVELS
+                .iter()
+                .find(|l| l.starts_with(&start))
+                .map(|level| (d, *level))
+        })
+        .collect()
+}
+
 /// Every connection a VU holds is a file descriptor: lift the soft `RLIMIT_NOFILE` to the hard limit
 /// (what `ulimit -n` would allow anyway), as load generators must. Higher needs the hard limit raised.
 fn raise_open_file_limit() {
@@ -113,5 +133,32 @@ fn init_tracing() {
             "STAMPEDE_LOG={text:?} is not a log filter ({e}); using {DEFAULT:?} (examples: \
              \"info\", \"warn,guest=debug\")"
         );
+    }
+    if let Ok(text) = std::env::var("STAMPEDE_LOG") {
+        for (word, level) in mistyped_levels(&text) {
+            // Printed directly: the filter this word sets hides every warning.
+            out::err_line(&format!(
+                "warning: STAMPEDE_LOG: `{word}` is read as a module name, which shows that \
+                 module's logs only and hides every other, warnings and errors included; did \
+                 you mean the level `{level}`? (levels: trace, debug, info, warn, error, off)"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mistyped_levels;
+
+    #[test]
+    fn words_that_look_like_levels_are_caught_and_module_names_are_not() {
+        assert_eq!(mistyped_levels("warning"), [("warning", "warn")]);
+        assert_eq!(
+            mistyped_levels("info, debgu ,guest=debug"),
+            [("debgu", "debug")]
+        );
+        assert!(mistyped_levels("warn,guest=info").is_empty());
+        assert!(mistyped_levels("stampede_runtime").is_empty());
+        assert!(mistyped_levels("guest").is_empty());
     }
 }

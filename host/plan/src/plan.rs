@@ -121,6 +121,21 @@ impl Plan {
         PlanErrors::check(errors)
     }
 
+    /// The most VU threads a worker running `segment` of this plan can use: each thread runs a
+    /// share of every scenario, so no more than the fewest VUs of a scenario there (a thread
+    /// without VUs of an arrival-rate scenario would drop its part of the iterations), nor than
+    /// `max-connections` (each thread needs a connection of its own).
+    pub fn most_threads(&self, segment: &crate::Segment) -> u64 {
+        let fewest_vus = self
+            .scenarios
+            .iter()
+            .map(|s| s.executor.for_segment(segment).max_vus())
+            .filter(|&vus| vus > 0)
+            .min()
+            .unwrap_or(1);
+        fewest_vus.min(self.options.max_connections.unwrap_or(u64::MAX))
+    }
+
     /// What [`Plan::apply_overrides`] would leave alone, in words, one line per scenario: a
     /// `ramping-vus` scenario takes neither `--vus` nor `--duration`, a `ramping-arrival-rate` one
     /// not `--duration` (their stages say how many and how long).
@@ -321,10 +336,8 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            let source = text[span.start.min(text.len())..]
-                .lines()
-                .next()
-                .unwrap_or("");
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let source = text[line_start..].lines().next().unwrap_or("");
             let message = explain_syntax(&message, source);
             format!("TOML syntax error at line {line}, column {column}: {message}")
         }
@@ -333,8 +346,12 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
 }
 
 /// toml's `message` in words a plan's author can act on, where it says too little; `source` is
-/// the text from where the error is to the end of that line.
+/// the line the error is on.
 fn explain_syntax(message: &str, source: &str) -> String {
+    let line = source.trim();
+    if message == "duplicate key" && line.starts_with('[') {
+        return format!("the table {line} is defined twice: merge the two into one");
+    }
     if message == "duplicate key" {
         let key = source.split('=').next().unwrap_or("").trim();
         if !key.is_empty() {
@@ -616,6 +633,12 @@ mod tests {
             [
                 "TOML syntax error at line 3, column 1: duplicate key `targets`: it is set earlier in the same table; keep one"
             ]
+        );
+        let twice = errors("component = \"x.wasm\"\n[options]\ncookies = false\n[options]\n");
+        assert!(
+            twice[0].ends_with("the table [options] is defined twice: merge the two into one"),
+            "{}",
+            twice[0]
         );
         let big = errors("component = \"x.wasm\"\nvus = 99999999999999999999\n");
         assert!(

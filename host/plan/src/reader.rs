@@ -310,9 +310,12 @@ pub(crate) fn quote_str(s: &str) -> String {
 
 fn unknown_key_message(key: &str, known: &[&str]) -> String {
     // k6's options are camelCase (`preAllocatedVUs`, `abortOnFail`); a plan's keys are kebab-case.
-    let kebab = kebab_case(key);
-    if kebab != key && known.contains(&kebab.as_str()) {
-        return format!("unknown key `{key}`; did you mean `{kebab}`? (plan keys are kebab-case)");
+    for kebab in [kebab_case(key, false), kebab_case(key, true)] {
+        if kebab != key && known.contains(&kebab.as_str()) {
+            return format!(
+                "unknown key `{key}`; did you mean `{kebab}`? (plan keys are kebab-case)"
+            );
+        }
     }
     match suggest(key, known.iter().copied()) {
         Some(best) => format!("unknown key `{key}`; did you mean `{best}`?"),
@@ -322,15 +325,23 @@ fn unknown_key_message(key: &str, known: &[&str]) -> String {
 }
 
 /// `camelCase` (k6's spelling) as `kebab-case`: a dash before each upper-case letter that follows
-/// a lower-case one, then all lower case (`preAllocatedVUs` becomes `pre-allocated-vus`).
-fn kebab_case(key: &str) -> String {
+/// a lower-case one, then all lower case (`preAllocatedVUs` becomes `pre-allocated-vus`). With
+/// `acronyms`, also before the last capital of a run of them that a lower-case letter follows
+/// (`insecureSkipTLSVerify` becomes `insecure-skip-tls-verify`, where `VUs` would become `v-us`:
+/// callers try both).
+fn kebab_case(key: &str, acronyms: bool) -> String {
+    let chars: Vec<char> = key.chars().collect();
     let mut out = String::with_capacity(key.len() + 4);
-    let mut after_lower = false;
-    for c in key.chars() {
-        if c.is_ascii_uppercase() && after_lower {
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1);
+        let after_lower = prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
+        let ends_acronym = acronyms
+            && prev.is_some_and(|p| p.is_ascii_uppercase())
+            && next.is_some_and(char::is_ascii_lowercase);
+        if c.is_ascii_uppercase() && (after_lower || ends_acronym) {
             out.push('-');
         }
-        after_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
         out.push(c.to_ascii_lowercase());
     }
     out
@@ -430,6 +441,7 @@ mod tests {
             ("delayAbortEval", "delay-abort-eval"),
             ("gracefulStop", "graceful-stop"),
             ("maxVUs", "max-vus"),
+            ("insecureSkipTLSVerify", "insecure-skip-tls-verify"),
         ] {
             assert_eq!(
                 unknown_key_message(k6, &[ours, "other"]),

@@ -48,17 +48,7 @@ pub(crate) fn prepare(
     plan.apply_overrides(a.plan.vus, a.plan.duration_ms.map(Duration::from_millis))
         .map_err(bad_input)?;
     let segment = segment_from_spec(a.segment).map_err(bad_input)?;
-    // No more threads than the smallest scenario has VUs here: a thread without VUs of an
-    // arrival-rate scenario would drop its part of the iterations. Nor than `max-connections`:
-    // each thread gets its share of the connections, and a thread without one could not send.
-    let fewest_vus = plan
-        .scenarios
-        .iter()
-        .map(|s| s.executor.for_segment(&segment).max_vus())
-        .filter(|&vus| vus > 0)
-        .min()
-        .unwrap_or(1);
-    let most_threads = fewest_vus.min(plan.options.max_connections.unwrap_or(u64::MAX));
+    let most_threads = plan.most_threads(&segment);
     let parts = segment.split((opts.threads as u64).clamp(1, most_threads));
     // Component instances, not VUs: with shared isolation one instance hosts many VUs (each
     // thread fills instances of its own).

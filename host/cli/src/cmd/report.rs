@@ -79,24 +79,28 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
 /// Check before a run that each report file can be created: its folder exists, it is not a
 /// folder itself, no two flags name the same file, and none is one of the run's `inputs` (the plan,
 /// the component), which writing it would destroy. Paths are compared once resolved, so
-/// `a.json` and `./a.json` are the same file. A long run should not end in a lost report.
+/// `a.json` and `./a.json` are the same file, and existing files by inode (hard links). A long run
+/// should not end in a lost report.
 pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyhow::Result<()> {
     let resolved: Vec<PathBuf> = files.iter().map(|(_, p)| resolve(p)).collect();
+    let same = |a: &Path, b: &Path| resolve(a) == resolve(b) || same_inode(a, b);
     for (i, (flag, path)) in files.iter().enumerate() {
         if path.as_os_str() == "-" {
             anyhow::bail!(
-                "{flag} -: reports go to files (the text summary goes to stdout); to print one, \
-                 write it to a file and use `stampede report FILE -f FORMAT`"
+                "{flag} -: give a file name (`stampede report SUMMARY.json -f FORMAT` prints a \
+                 report on stdout)"
             );
         }
-        if let Some(j) = resolved[..i].iter().position(|p| *p == resolved[i]) {
+        if let Some(j) =
+            (0..i).find(|&j| resolved[j] == resolved[i] || same_inode(files[j].1, path))
+        {
             anyhow::bail!(
                 "{} and {flag} name the same file {}: give each its own",
                 files[j].0,
                 path.display()
             );
         }
-        if let Some((what, _)) = inputs.iter().find(|(_, p)| resolve(p) == resolved[i]) {
+        if let Some((what, _)) = inputs.iter().find(|(_, p)| same(p, path)) {
             anyhow::bail!(
                 "{flag} {} is {what}: writing the report there would overwrite it; name another file",
                 path.display()
@@ -118,6 +122,15 @@ pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyho
         }
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are one existing file under two names (hard links included).
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `path` made absolute, with its folder's symbolic links and `.`/`..` resolved where the folder
@@ -158,7 +171,7 @@ mod tests {
         let err = check_outputs(&[("--summary-json", Path::new("-"))], &[]).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("--summary-json -: reports go to files"),
+                .starts_with("--summary-json -: give a file name"),
             "{err}"
         );
     }
@@ -178,6 +191,11 @@ mod tests {
             &[("the plan", &plan)],
         )
         .unwrap_err();
+        assert!(err.to_string().contains("is the plan"), "{err}");
+        // A hard link is the same file under another name.
+        let link = dir.path().join("link.json");
+        std::fs::hard_link(&plan, &link).unwrap();
+        let err = check_outputs(&[("--summary-json", &link)], &[("the plan", &plan)]).unwrap_err();
         assert!(err.to_string().contains("is the plan"), "{err}");
     }
 }

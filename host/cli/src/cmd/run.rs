@@ -282,28 +282,27 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
 /// How the reason of a run stopped by a signal starts (`interrupted by SIGTERM`).
 const INTERRUPTED_BY: &str = "interrupted by ";
 
-/// Why a run gets fewer than `threads` VU threads, if it does: each thread runs a share of every
-/// scenario, so there are no more than the fewest VUs of a scenario, nor than `max-connections`
-/// (as the worker decides).
+/// Why a local run gets fewer than `threads` VU threads, if it does ([`Plan::most_threads`]
+/// caps them, as the worker applies it).
+///
+/// [`Plan::most_threads`]: stampede_plan::Plan::most_threads
 fn fewer_threads(plan: &stampede_plan::Plan, threads: u64) -> Option<String> {
-    let fewest = plan
-        .scenarios
-        .iter()
-        .filter(|s| s.executor.max_vus() > 0)
-        .min_by_key(|s| s.executor.max_vus());
-    let connections = plan.options.max_connections.unwrap_or(u64::MAX);
-    match fewest {
-        Some(s) if s.executor.max_vus() < threads.min(connections) => Some(format!(
-            "runs on {} thread(s): each thread runs a share of every scenario, and scenario `{}` has {} VU(s)",
-            s.executor.max_vus(),
-            s.name,
-            s.executor.max_vus()
-        )),
-        _ if connections < threads => Some(format!(
-            "runs on {connections} thread(s): each thread needs a connection of its own, and options.max-connections is {connections}"
-        )),
-        _ => None,
+    let most = plan.most_threads(&stampede_plan::Segment::full());
+    if most >= threads {
+        return None;
     }
+    let connections = plan.options.max_connections.unwrap_or(u64::MAX);
+    Some(
+        match plan.scenarios.iter().find(|s| s.executor.max_vus() == most) {
+            Some(s) if most < connections => format!(
+                "runs on {most} thread(s): each thread runs a share of every scenario, and scenario `{}` has {most} VU(s)",
+                s.name
+            ),
+            _ => format!(
+                "runs on {most} thread(s): each thread needs a connection of its own, and options.max-connections is {connections}"
+            ),
+        },
+    )
 }
 
 /// Start the in-process worker and connect it with channels.

@@ -66,6 +66,7 @@ pub fn render(r: &Report) -> String {
     }
     let verdict = match r.run.status {
         // Only a stop from outside (a signal) ends a passing run early.
+        RunStatus::Passed if r.run.aborted.is_some() && r.thresholds.is_empty() => "stopped early",
         RunStatus::Passed if r.run.aborted.is_some() => {
             "stopped early; thresholds held for the part that ran"
         }
@@ -195,10 +196,22 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.ends_with(
-                "   run run-1 in 2.5s: stopped early; thresholds held for the part that ran\n"
-            ),
+            out.ends_with("   run run-1 in 2.5s: stopped early\n"),
             "{out}"
+        );
+        // With thresholds, the line says they held.
+        let mut r = build(
+            info(),
+            &metrics(),
+            &crate::report::tests::thresholds("iterations = [\"count > 1\"]"),
+            &TrendStat::DEFAULT,
+            2.5,
+        );
+        r.run.aborted = Some("interrupted by Ctrl-C".into());
+        assert!(
+            render(&r).ends_with(": stopped early; thresholds held for the part that ran\n"),
+            "{}",
+            render(&r)
         );
         assert!(!out.contains("thresholds:"), "{out}");
     }

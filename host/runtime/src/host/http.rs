@@ -371,13 +371,10 @@ pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &
     if logged.len() > MAX_LOGGED || logged.contains(&message) {
         return;
     }
-    // The URL without its query, which may hold a credential (`?api_key=...`) that has no place
-    // in a log.
-    let name = tags.get("name").unwrap_or("?");
     let request = format!(
         "{} {}",
         tags.get("method").unwrap_or("?"),
-        name.split_once('?').map_or(name, |(path, _)| path)
+        loggable_url(tags.get("name").unwrap_or("?"))
     );
     if logged.len() == MAX_LOGGED {
         tracing::warn!(
@@ -388,6 +385,23 @@ pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &
         tracing::warn!(vu, error_code = err.code(), "{message} ({request})");
     }
     logged.push(message);
+}
+
+/// `url` without what may hold a credential and has no place in a log: its query
+/// (`?api_key=...`), its fragment, and a `user:password@` before the host.
+fn loggable_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            let authority = &rest[..host_end];
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{}", &rest[host_end..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// What a failed request's warning says.
@@ -460,7 +474,18 @@ pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestEr
 
 #[cfg(test)]
 mod tests {
-    use super::header_block;
+    use super::{header_block, loggable_url};
+
+    #[test]
+    fn a_logged_url_keeps_no_credential() {
+        assert_eq!(
+            loggable_url("http://user:secret@127.0.0.1:8080/a/b?api_key=1#frag"),
+            "http://127.0.0.1:8080/a/b"
+        );
+        assert_eq!(loggable_url("https://127.0.0.1/x"), "https://127.0.0.1/x");
+        assert_eq!(loggable_url("login"), "login");
+        assert_eq!(loggable_url("http://[::1]:80"), "http://[::1]:80");
+    }
     use crate::h1::parse_head;
 
     #[test]
