@@ -5,6 +5,23 @@ use crate::common::*;
 use std::process::Stdio;
 use std::time::Duration;
 
+/// `command` with the stop signals at their default action in the child, as an interactive shell
+/// starts a program: a test run in the background or under `nohup` ignores `SIGINT` or `SIGHUP`,
+/// and Stampede keeps ignoring a signal ignored when it started.
+#[allow(unsafe_code)]
+fn with_default_signals(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    // SAFETY: between fork and exec, the child only calls `signal`, which is async-signal-safe,
+    // and touches no memory of the parent's.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGHUP, libc::SIGTERM] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Start `stampede run` on a 30 s plan, send `signal` once the target has seen requests, and
 /// return what the run printed, its exit code and its JSON summary.
 #[allow(clippy::await_holding_lock)]
@@ -17,17 +34,19 @@ async fn run_and_signal(
     let plan = dir.path().join("plan.toml");
     std::fs::write(&plan, fixture_plan(&target, "get", "", &constant(2, "30s"))).unwrap();
     let summary = dir.path().join("summary.json");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .arg("run")
-        .arg(&plan)
-        .args(["--quiet", "--summary-json"])
-        .arg(&summary)
-        .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = with_default_signals(&mut tokio::process::Command::new(env!(
+        "CARGO_BIN_EXE_stampede"
+    )))
+    .arg("run")
+    .arg(&plan)
+    .args(["--quiet", "--summary-json"])
+    .arg(&summary)
+    .env("STAMPEDE_CACHE_DIR", root().join("target/test-cache"))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
     // Up to 60 s: on a cache miss the component compiles first.
     for _ in 0..1200 {
         if target.requests().await > 0 {
