@@ -63,7 +63,7 @@ pub struct RunInfo {
     pub workers: usize,
     /// Passed or not.
     pub status: RunStatus,
-    /// Set when the run was stopped early (threshold abort, Ctrl-C).
+    /// Set when the run was stopped early (a threshold abort, no VU started, a stop signal).
     pub aborted: Option<String>,
 }
 
@@ -101,8 +101,9 @@ pub struct ThresholdResult {
     pub expression: String,
     /// Whether it held.
     pub ok: bool,
-    /// The value it was checked against: `null` when the metric has no samples (the threshold then
-    /// passes) or when the aggregation does not apply to the metric's kind (it then fails).
+    /// The value it was checked against: `null` when the selector matched no samples of a rate,
+    /// trend or gauge (see [`evaluate`] for the verdict) or when the aggregation does not apply to
+    /// the metric's kind (it then fails).
     pub observed: Option<f64>,
     /// Whether failing it stops the run.
     pub abort_on_fail: bool,

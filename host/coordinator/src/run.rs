@@ -335,11 +335,20 @@ fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String
         .collect();
     report::evaluate(&due, &m.total, elapsed.as_secs_f64(), report::When::During)
         .into_iter()
-        .find(|r| !r.ok)
-        .map(|r| {
-            let observed = r
-                .observed
-                .map_or_else(|| "not applicable".to_owned(), |v| v.to_string());
+        .zip(&due)
+        .find(|(r, _)| !r.ok)
+        .map(|(r, t)| {
+            // During the run, only an aggregation that does not apply fails without a value.
+            let observed = r.observed.map_or_else(
+                || {
+                    let kind = m.total.metric_total(&t.selector.metric).map(|s| s.kind());
+                    match kind.map(|k| t.expr.check_kind(k)) {
+                        Some(Err(e)) => format!("nothing: {e}"),
+                        _ => "nothing".to_owned(),
+                    }
+                },
+                |v| v.to_string(),
+            );
             format!(
                 "threshold `{}: {}` failed (observed {observed})",
                 r.metric, r.expression

@@ -308,3 +308,21 @@ async fn the_grace_period_starts_once_every_scenario_has_started() {
     assert_eq!(stops(&logs[0]).len(), 1);
     assert_eq!(stops(&logs[0])[0].0, secs(40.0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_on_fail_threshold_that_does_not_apply_says_which_would() {
+    let spec = spec(&format!(
+        "{}[thresholds]\ncart = [{{ threshold = \"p(95) < 1\", abort-on-fail = true }}]\n",
+        constant(2)
+    ));
+    let script = Script::new("w0", 10)
+        .delta(0.5, 2, counter("cart", &[], 1))
+        .delta(1.5, 2, iterations(1))
+        .delta(2.5, 2, iterations(1));
+    let (result, logs) = run(spec, vec![script]).await;
+    assert_eq!(
+        stops(&logs[0])[0].1,
+        "threshold `cart: p(95) < 1` failed (observed nothing: `p(95)` does not apply to a counter metric: use count or rate)"
+    );
+    assert_eq!(result.unwrap().run.status, RunStatus::ThresholdsFailed);
+}
