@@ -111,12 +111,15 @@ fn init_tracing() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     const DEFAULT: &str = "warn,guest=info";
-    let (filter, invalid) = match std::env::var("STAMPEDE_LOG") {
-        Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
+    let text = std::env::var("STAMPEDE_LOG")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let (filter, invalid) = match &text {
+        Some(text) => match EnvFilter::try_new(text) {
             Ok(filter) => (filter, None),
-            Err(e) => (EnvFilter::new(DEFAULT), Some((text, e))),
+            Err(e) => (EnvFilter::new(DEFAULT), Some(e)),
         },
-        _ => (EnvFilter::new(DEFAULT), None),
+        None => (EnvFilter::new(DEFAULT), None),
     };
     // Colours only on a terminal, and not with NO_COLOR set (no-color.org): a log piped to a file or
     // collected from a pod stays plain text.
@@ -128,21 +131,22 @@ fn init_tracing() {
         .with_target(false)
         .with_ansi(colour)
         .init();
-    if let Some((text, e)) = invalid {
+    let Some(text) = text else {
+        return;
+    };
+    if let Some(e) = invalid {
         tracing::warn!(
             "STAMPEDE_LOG={text:?} is not a log filter ({e}); using {DEFAULT:?} (examples: \
              \"info\", \"warn,guest=debug\")"
         );
     }
-    if let Ok(text) = std::env::var("STAMPEDE_LOG") {
-        for (word, level) in mistyped_levels(&text) {
-            // Printed directly: the filter this word sets hides every warning.
-            out::err_line(&format!(
-                "warning: STAMPEDE_LOG: `{word}` is read as a module name, which shows that \
-                 module's logs only and hides every other, warnings and errors included; did \
-                 you mean the level `{level}`? (levels: trace, debug, info, warn, error, off)"
-            ));
-        }
+    for (word, level) in mistyped_levels(&text) {
+        // Printed directly: the filter this word sets hides every warning.
+        out::err_line(&format!(
+            "warning: STAMPEDE_LOG: `{word}` is read as a module name, which shows that module's \
+             logs only and hides every other, warnings and errors included; did you mean the \
+             level `{level}`? (levels: trace, debug, info, warn, error, off)"
+        ));
     }
 }
 

@@ -132,10 +132,7 @@ impl Report {
             .into_iter()
             .find(|k| k.as_str() == values.kind);
         match (kind, ThresholdExpr::parse(&t.expression)) {
-            (Some(kind), Ok(expr)) => match expr.check_kind(kind) {
-                Err(e) => format!("nothing: {e}"),
-                Ok(()) => "nothing".to_owned(),
-            },
+            (Some(kind), Ok(expr)) => not_applicable(&expr, kind),
             _ => format!("nothing: it does not apply to a {} metric", values.kind),
         }
     }
@@ -328,11 +325,7 @@ pub fn evaluate(
         .iter()
         .map(|t| {
             let (ok, observed) = match total.select(&t.selector) {
-                Some(sink) => {
-                    let e = t.expr.evaluate(&sink, elapsed_s);
-                    // Not finite: the aggregation does not apply to the metric (it then fails).
-                    (e.ok, Some(e.observed).filter(|v| v.is_finite()))
-                }
+                Some(sink) => judge(t, &sink, elapsed_s),
                 None if when == When::During => (true, None),
                 None => without_samples(t, total, elapsed_s),
             };
@@ -367,10 +360,25 @@ fn without_samples(t: &Threshold, total: &Aggregate, elapsed_s: f64) -> (bool, O
             _ => MetricKind::Trend,
         });
     if kind == MetricKind::Counter {
-        let e = t.expr.evaluate(&Sink::new(MetricKind::Counter), elapsed_s);
-        return (e.ok, Some(e.observed).filter(|v| v.is_finite()));
+        return judge(t, &Sink::new(MetricKind::Counter), elapsed_s);
     }
     (recorded.is_some(), None)
+}
+
+/// The verdict of `t` on `sink` and the value it observed (none when the aggregation does not
+/// apply to the sink's kind: it then fails).
+fn judge(t: &Threshold, sink: &Sink, elapsed_s: f64) -> (bool, Option<f64>) {
+    let e = t.expr.evaluate(sink, elapsed_s);
+    (e.ok, Some(e.observed).filter(|v| v.is_finite()))
+}
+
+/// What a threshold whose aggregation does not apply to a `kind` metric observed, in words
+/// (which aggregations would).
+pub(crate) fn not_applicable(expr: &ThresholdExpr, kind: MetricKind) -> String {
+    match expr.check_kind(kind) {
+        Err(e) => format!("nothing: {e}"),
+        Ok(()) => "nothing".to_owned(),
+    }
 }
 
 /// Checks by name, in name order.

@@ -341,11 +341,10 @@ fn abort_reason(plan: &Plan, m: &RunMetrics, elapsed: Duration) -> Option<String
             // During the run, only an aggregation that does not apply fails without a value.
             let observed = r.observed.map_or_else(
                 || {
-                    let kind = m.total.metric_total(&t.selector.metric).map(|s| s.kind());
-                    match kind.map(|k| t.expr.check_kind(k)) {
-                        Some(Err(e)) => format!("nothing: {e}"),
-                        _ => "nothing".to_owned(),
-                    }
+                    m.total.metric_total(&t.selector.metric).map_or_else(
+                        || "nothing".to_owned(),
+                        |s| report::not_applicable(&t.expr, s.kind()),
+                    )
                 },
                 |v| v.to_string(),
             );

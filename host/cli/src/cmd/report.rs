@@ -82,7 +82,6 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
 /// `a.json` and `./a.json` are the same file, and existing files by inode (hard links). A long run
 /// should not end in a lost report.
 pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyhow::Result<()> {
-    let resolved: Vec<PathBuf> = files.iter().map(|(_, p)| resolve(p)).collect();
     let same = |a: &Path, b: &Path| resolve(a) == resolve(b) || same_inode(a, b);
     for (i, (flag, path)) in files.iter().enumerate() {
         if path.as_os_str() == "-" {
@@ -91,12 +90,9 @@ pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyho
                  report on stdout)"
             );
         }
-        if let Some(j) =
-            (0..i).find(|&j| resolved[j] == resolved[i] || same_inode(files[j].1, path))
-        {
+        if let Some((other, _)) = files[..i].iter().find(|(_, p)| same(p, path)) {
             anyhow::bail!(
-                "{} and {flag} name the same file {}: give each its own",
-                files[j].0,
+                "{other} and {flag} name the same file {}: give each its own",
                 path.display()
             );
         }
