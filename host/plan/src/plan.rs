@@ -51,6 +51,16 @@ impl Plan {
         })
     }
 
+    /// When the last scenario's planned load ends: the latest `start-time + max duration`, without
+    /// graceful stops (which only extend a run whose iterations overrun).
+    pub fn planned_end(&self) -> Duration {
+        self.scenarios
+            .iter()
+            .map(|s| s.start_time.saturating_add(s.executor.max_duration()))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
     /// How long the run can last: the latest `start-time + max duration + graceful-stop` of its scenarios.
     pub fn total_duration(&self) -> Duration {
         self.scenarios

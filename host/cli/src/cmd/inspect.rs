@@ -23,7 +23,7 @@ pub struct InspectArgs {
 pub async fn run(args: InspectArgs) -> Result<(), Failure> {
     let plan = stampede_plan::load(&args.plan).map_err(bad_input)?;
     if let Some(step) = args.step {
-        check_step(step, plan.total_duration()).map_err(bad_input)?;
+        check_step(step, plan.planned_end()).map_err(bad_input)?;
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     crate::out::closed_pipe_is_ok(print(&args, &plan, &mut out).and_then(|()| out.flush()))
@@ -126,7 +126,8 @@ fn print(
             )?;
         }
         let mut t = Duration::ZERO;
-        while t <= plan.total_duration() {
+        // Up to the planned end: graceful stops after it start no VU.
+        while t <= plan.planned_end() {
             let vus: Vec<String> = plan
                 .scenarios
                 .iter()

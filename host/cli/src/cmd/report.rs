@@ -77,7 +77,7 @@ pub async fn run(args: ReportArgs) -> Result<(), Failure> {
 }
 
 /// Check before a run that each report file can be created: its folder exists, it is not a
-/// folder itself, no two flags name the same file, and none is one of the run's `inputs` (the plan,
+/// folder itself, it can be opened for writing (permissions, a read-only file system), no two flags name the same file, and none is one of the run's `inputs` (the plan,
 /// the component), which writing it would destroy. Paths are compared once resolved, so
 /// `a.json` and `./a.json` are the same file, and existing files by inode (hard links). A long run
 /// should not end in a lost report.
@@ -116,8 +116,34 @@ pub fn check_outputs(files: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyho
                 folder.display()
             );
         }
+        can_write(path).map_err(|e| {
+            anyhow::anyhow!(
+                "{flag} {}: cannot write the file: {e}; name one in a folder you can write to",
+                path.display()
+            )
+        })?;
     }
     Ok(())
+}
+
+/// Whether `path` can be opened for writing, tried without changing it: an existing regular file
+/// is opened (not truncated), a new one is created and removed again. Anything else that exists
+/// (`/dev/stdout`, a pipe some reader will open) is left to the write itself: opening a pipe
+/// would wait for its reader.
+fn can_write(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => std::fs::OpenOptions::new().write(true).open(path).map(drop),
+        // Not a regular file, or a symbolic link to a file not there yet.
+        Ok(_) => Ok(()),
+        Err(_) if path.symlink_metadata().is_ok() => Ok(()),
+        Err(_) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)?;
+            std::fs::remove_file(path)
+        }
+    }
 }
 
 /// Whether `a` and `b` are one existing file under two names (hard links included).

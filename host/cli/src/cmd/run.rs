@@ -175,12 +175,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let component = component_blob(&plan.component)?;
     let tls = read_tls_files(&plan)?;
     // The planned end of the last scenario (graceful stops only extend it when iterations overrun).
-    let total = plan
-        .scenarios
-        .iter()
-        .map(|s| s.start_time + s.executor.max_duration())
-        .max()
-        .unwrap_or_default();
+    let total = plan.planned_end();
     let spec = RunSpec {
         run_id: run_id(),
         plan: Arc::new(plan),
@@ -241,16 +236,31 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             "the time series",
         ),
     ];
-    let mut errors = files.into_iter().filter_map(|(path, format, what)| {
-        let path = path.as_deref()?;
-        super::report::write(path, &format.render(&report), what).err()
-    });
-    if let Some(first) = errors.next() {
-        for e in errors {
-            crate::out::err_line(&format!("error: {e:#}"));
-        }
-        return Err(Failure::Internal(first));
+    let mut errors: Vec<anyhow::Error> = files
+        .into_iter()
+        .filter_map(|(path, format, what)| {
+            let path = path.as_deref()?;
+            super::report::write(path, &format.render(&report), what).err()
+        })
+        .collect();
+    // A file that could not be written fails a run that passed (exit 1); a run that failed keeps
+    // the exit code that says why (99, 105, 2), so a CI gate still sees a failed threshold.
+    let verdict = verdict(&report);
+    let last = match verdict {
+        Ok(()) => errors.pop(),
+        Err(_) => None,
+    };
+    for e in errors {
+        crate::out::err_line(&format!("error: {e:#}"));
     }
+    match last {
+        Some(e) => Err(Failure::Internal(e)),
+        None => verdict,
+    }
+}
+
+/// What a finished run's exit says: `Ok` only for a run that ran to its end and passed.
+fn verdict(report: &stampede_coordinator::Report) -> Result<(), Failure> {
     // Stopped by a signal: the run says so (a signal that came after the scenarios ended, during
     // teardown or while the reports were written, stopped nothing).
     let interrupted = report

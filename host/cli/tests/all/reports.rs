@@ -130,7 +130,8 @@ async fn a_report_file_that_cannot_be_written_does_not_stop_the_others() {
     let out = tempfile::tempdir().unwrap();
     let full = std::path::Path::new("/dev/full");
     let run = failing_run(out.path(), Some(full)).await;
-    assert_eq!(run.code(), 1, "{}", run.stderr());
+    // The run failed a threshold: its exit code says so (a CI gate must not read 1 as "crashed").
+    assert_eq!(run.code(), 99, "{}", run.stderr());
     assert!(
         run.stderr()
             .contains("error: cannot write the JUnit report to /dev/full: No space left on device"),
@@ -151,6 +152,18 @@ async fn a_report_file_that_cannot_be_written_does_not_stop_the_others() {
         );
     }
     assert!(run.summary.is_some(), "the JSON summary is written too");
+
+    // A run that passed fails for the lost file.
+    let target = Target::start().await;
+    let plan = fixture_plan(&target, "get", "", &constant(1, "200ms"));
+    let run = run_plan(&plan, &["--summary-csv", "/dev/full"]).await;
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("error: cannot write the CSV summary to /dev/full: No space left on device"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,6 +212,24 @@ async fn report_paths_are_checked_before_the_run() {
         run.stderr().contains("is a folder: name a file in it"),
         "{}",
         run.stderr()
+    );
+    // A folder where no file can be created (even by root).
+    let run = failing_run(out.path(), Some(std::path::Path::new("/proc/junit.xml"))).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("error: --summary-junit /proc/junit.xml: cannot write the file: "),
+        "{}",
+        run.stderr()
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["sub"],
+        "nothing ran, and the checks left no file behind"
     );
 }
 

@@ -57,6 +57,9 @@ async fn inspect_prints_each_scenario_shape_and_the_timeline() {
         .find(|l| l.trim_start().starts_with("2m 10s"))
         .expect("a 2m 10s row");
     assert!(at_10s.split_whitespace().any(|v| v == "133"), "{at_10s}");
+    // Up to the planned end: the graceful stops after it start no VU, so they get no rows of zeros.
+    let last = text.lines().last().unwrap();
+    assert!(last.trim_start().starts_with("10m "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -581,8 +581,8 @@ pub(crate) struct Retire<'a> {
     /// Set while the VU is retired: it no longer counts as a running VU (the `vus` metric follows
     /// the plan's stages), though it may still finish its iteration.
     pub counted_out: &'a mut bool,
-    /// The run's running-VU counter.
-    pub active: &'a AtomicU64,
+    /// The run's counters (a VU counted back in raises the `vus` peak as any VU start does).
+    pub shared: &'a RunShared,
 }
 
 /// Run one iteration, interrupting it when the scenario's hard deadline passes (which moves earlier
@@ -631,9 +631,9 @@ async fn bounded_retiring<V: Vu>(
         if retired != *retire.counted_out {
             *retire.counted_out = retired;
             if retired {
-                retire.active.fetch_sub(1, Ordering::Relaxed);
+                retire.shared.active.fetch_sub(1, Ordering::Relaxed);
             } else {
-                retire.active.fetch_add(1, Ordering::Relaxed);
+                retire.shared.vu_active();
             }
         }
         tokio::select! {

@@ -113,7 +113,7 @@ async fn ramping_vu<F: VuFactory>(
                 changed: target.clone(),
                 grace,
                 counted_out: &mut counted_out,
-                active: &shared.active,
+                shared,
             };
             if !run_iteration(v, &mut interrupt, Some(&mut retire), shared, run, None).await {
                 lost = true;
