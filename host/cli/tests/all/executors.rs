@@ -89,6 +89,33 @@ async fn constant_arrival_rate_counts_drops_when_max_vus_is_too_low() {
     );
     assert_started_on_schedule(&run);
     assert_eq!(run.metric("vus_max", "max"), 5.0);
+    // Said once, as k6 says "Insufficient VUs".
+    let busy =
+        "scenario `open`: every VU it may have (`max-vus`) is busy, so iterations are dropped";
+    assert_eq!(run.stderr().matches(busy).count(), 1, "{}", run.stderr());
+}
+
+/// A worker's VU threads share their VUs: 10/s of 150 ms iterations with 2 VUs on 2 threads (one
+/// VU each) drop nothing, as in k6's one pool. (When each thread's VU served only its own thread's
+/// arrivals, a thread that got two arrivals in a row found its VU busy: 11 of 50 dropped in 5 s.)
+#[tokio::test(flavor = "multi_thread")]
+async fn arrivals_reach_an_idle_vu_on_another_thread() {
+    let target = Target::start().await;
+    let scenario = "[scenarios.open]\nexecutor = \"constant-arrival-rate\"\nrate = 10\n\
+                    duration = \"3s\"\npre-allocated-vus = 2\n";
+    let plan = fixture_plan_for("fixture_basic", &target, "get", "/delay/150", "", scenario);
+    let run = run_plan_alone(&plan, &["--threads", "2"]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let dropped = run.metric("dropped_iterations", "count");
+    // Each VU is busy 150 ms of every 200 ms: a drop needs a 50 ms stall of the machine.
+    assert!(dropped <= 1.0, "dropped {dropped}\n{}", run.stdout());
+    assert_eq!(
+        run.metric("iterations", "count") + dropped,
+        30.0,
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stderr().contains("is busy"), "{}", run.stderr());
 }
 
 /// `pause`: VUs wait between iterations outside the guest, and iteration durations leave it out.

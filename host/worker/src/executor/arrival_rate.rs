@@ -1,9 +1,10 @@
 //! The open model shared by `constant-arrival-rate` and `ramping-arrival-rate`: iterations start on
 //! the plan's schedule whether or not earlier ones finished. Each scheduled start goes to an idle
-//! VU (one that finished its iteration at that very moment included); when none is idle the
-//! iteration is counted in `dropped_iterations` (never silently) and, below `max-vus`, one more VU
-//! is initialised in the background for later arrivals. How late each iteration actually started
-//! is recorded in `iteration_delay`, so coordinated omission shows.
+//! VU (one that finished its iteration at that very moment included): one of this thread's, else
+//! one of the worker's other VU threads' (their [`Door`]s), so a worker's VUs form one pool as in
+//! k6. When none is idle the iteration is counted in `dropped_iterations` (never silently) and,
+//! below `max-vus`, one more VU is initialised in the background for later arrivals. How late each
+//! iteration actually started is recorded in `iteration_delay`, so coordinated omission shows.
 
 use super::{
     Clock, RunShared, ScenarioRun, create_vu, create_vu_once, join_all, record_one, run_iteration,
@@ -21,14 +22,44 @@ struct Job {
     due: Instant,
 }
 
-/// What every VU task of one arrival-rate scenario shares.
+/// A thread's VUs of one arrival-rate scenario as the worker's other VU threads see them: an
+/// arrival that finds no idle VU on its own thread goes to one idle here.
+pub(crate) struct Door {
+    /// One permit per VU waiting for a job.
+    idle: Semaphore,
+    /// Where the other threads send a job; `None` once this thread's part of the scenario ended.
+    jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    /// When this thread's part of the scenario ends: arrivals due later are not taken.
+    end: Instant,
+}
+
+impl Door {
+    /// Give the iteration due at `due` to one of this door's idle VUs, if one is idle.
+    fn take(&self, due: Instant) -> bool {
+        if due >= self.end {
+            return false;
+        }
+        let jobs = super::lock(&self.jobs);
+        let Some(jobs) = jobs.as_ref() else {
+            return false;
+        };
+        let Ok(permit) = self.idle.try_acquire() else {
+            return false;
+        };
+        permit.forget();
+        // The receiver lives until after this door is closed (`jobs` set to `None`).
+        jobs.send(Job { due }).is_ok()
+    }
+}
+
+/// What every VU task of one arrival-rate scenario on this thread shares.
 struct Pool<F> {
     factory: Arc<F>,
     shared: Arc<RunShared>,
     run: Arc<ScenarioRun>,
     jobs: Mutex<mpsc::UnboundedReceiver<Job>>,
-    /// One permit per VU waiting for a job.
-    idle: Semaphore,
+    /// This thread's idle VUs (and how other threads reach them).
+    door: Arc<Door>,
     /// VUs created or being created (bounded by `max-vus`).
     spawned: AtomicU64,
     /// The next VU id offset for a VU created on demand.
@@ -68,19 +99,27 @@ pub(super) async fn run<F: VuFactory>(
         }
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    let clock = Clock::starting_now(&run, &shared, duration);
+    let door = Arc::new(Door {
+        idle: Semaphore::new(0),
+        jobs: std::sync::Mutex::new(Some(tx.clone())),
+        end: clock.stop_at(),
+    });
+    let siblings = shared.siblings(run.index);
+    super::lock(&siblings.doors).push(door.clone());
     let pool = Arc::new(Pool {
         factory,
         shared: shared.clone(),
         run: run.clone(),
         jobs: Mutex::new(rx),
-        idle: Semaphore::new(0),
+        door,
         spawned: AtomicU64::new(0),
         next_id: AtomicU64::new(pre_allocated.min(max_vus)),
-        clock: Clock::starting_now(&run, &shared, duration),
+        clock,
     });
     let mut tasks = tokio::task::JoinSet::new();
     // Ready VUs are idle from the first arrival on, before their tasks first run.
-    pool.idle.add_permits(ready.len());
+    pool.door.idle.add_permits(ready.len());
     for vu in ready {
         spawn_vu(&pool, &mut tasks, Some(vu));
     }
@@ -102,19 +141,21 @@ pub(super) async fn run<F: VuFactory>(
         if due >= clock.stop_at() {
             break;
         }
-        let mut permit = pool.idle.try_acquire();
+        let mut permit = pool.door.idle.try_acquire();
         if permit.is_err() {
             // A VU may have finished already, its wake-up not yet run: when this thread was busy or
             // descheduled, due arrivals and finished iterations pile up together. Every ready task
             // runs once before the arrival counts as dropped.
             tokio::task::yield_now().await;
-            permit = pool.idle.try_acquire();
+            permit = pool.door.idle.try_acquire();
         }
         match permit {
             Ok(permit) => {
                 permit.forget();
                 let _ = tx.send(Job { due });
             }
+            // An idle VU of another VU thread of this worker takes it.
+            Err(_) if lend(&siblings.doors, &pool.door, due) => {}
             Err(_) => {
                 record_one(
                     &shared,
@@ -126,6 +167,14 @@ pub(super) async fn run<F: VuFactory>(
                 );
                 if pool.spawned.load(Ordering::Relaxed) < max_vus {
                     spawn_vu(&pool, &mut tasks, None);
+                } else if !siblings.said_busy.swap(true, Ordering::Relaxed) {
+                    // As k6 says "Insufficient VUs": once per worker and scenario.
+                    tracing::warn!(
+                        "scenario `{}`: every VU it may have (`max-vus`) is busy, so iterations \
+                         are dropped (counted in `dropped_iterations`); raise `max-vus` for the \
+                         planned rate, or make iterations shorter",
+                        run.scenario.name
+                    );
                 }
             }
         }
@@ -138,8 +187,17 @@ pub(super) async fn run<F: VuFactory>(
         _ = tokio::time::sleep_until(clock.stop_at()) => {}
         _ = stop.wait_for(|s| s.is_some()) => {}
     }
+    // No more jobs from the other threads: the VUs end once the jobs sent are done.
+    *super::lock(&pool.door.jobs) = None;
     drop(tx);
     join_all(tasks).await;
+}
+
+/// Give the iteration due at `due` to an idle VU behind one of `doors` other than `own`.
+fn lend(doors: &std::sync::Mutex<Vec<Arc<Door>>>, own: &Arc<Door>, due: Instant) -> bool {
+    super::lock(doors)
+        .iter()
+        .any(|door| !Arc::ptr_eq(door, own) && door.take(due))
 }
 
 /// Start a VU task with `vu`, or one that first creates its VU (ids continue after the existing ones).
@@ -169,7 +227,7 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
             };
             let vu = create_vu(&*pool.factory, shared, run, &spec, clock).await;
             if vu.is_some() {
-                pool.idle.add_permits(1);
+                pool.door.idle.add_permits(1);
             }
             vu
         }
@@ -188,7 +246,7 @@ async fn vu_task<F: VuFactory>(pool: &Pool<F>, n: u64, vu: Option<F::Vu>) {
         if !completed {
             return;
         }
-        pool.idle.add_permits(1);
+        pool.door.idle.add_permits(1);
     }
     vu.close().await;
 }

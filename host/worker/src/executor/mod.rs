@@ -13,7 +13,7 @@ use crate::vu::{IterationOutcome, Vu, VuFactory, VuSpec};
 use stampede_metrics::{Collector, MetricKind, SampleBuffer, SeriesKey, TagSet, names};
 use stampede_plan::{Executor, PauseRng, Scenario};
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +43,38 @@ pub struct RunShared {
     pub stop: watch::Receiver<Option<Instant>>,
     /// Messages already logged, per [`Logged`] kind, so each distinct one is logged once.
     logged: Mutex<[HashSet<String>; 2]>,
+    /// What the VU threads share about each scenario, by scenario index.
+    siblings: Mutex<HashMap<usize, Arc<Siblings>>>,
+}
+
+/// What the VU threads of one worker share about one scenario, so that its VUs form one pool, as
+/// a k6 process's do: each thread runs its exact part of the worker's share, and turns to the
+/// other threads' parts only where its own falls short (an arrival with no idle VU on its thread,
+/// a thread whose part of the shared iterations is done).
+#[derive(Default)]
+pub(crate) struct Siblings {
+    /// `shared-iterations`: each thread's iterations left.
+    left: Mutex<Vec<Arc<AtomicU64>>>,
+    /// Arrival-rate executors: each thread's idle VUs.
+    doors: Mutex<Vec<Arc<arrival_rate::Door>>>,
+    /// Arrival-rate executors: whether this worker said that every VU it may have is busy.
+    said_busy: AtomicBool,
+}
+
+impl Siblings {
+    /// Take one of the shared iterations: `mine` first, then any other thread's.
+    fn take_iteration(&self, mine: &AtomicU64) -> bool {
+        let take = |left: &AtomicU64| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        take(mine) || lock(&self.left).iter().any(|left| take(left))
+    }
+}
+
+/// `mutex`'s guard, also after a panic elsewhere (its data stays valid: every update is whole).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What a logged message is about: each kind has its own budget of [`MAX_LOGGED`] messages, so
@@ -70,7 +102,13 @@ impl RunShared {
             peak_allocated: AtomicU64::new(0),
             stop,
             logged: Mutex::default(),
+            siblings: Mutex::default(),
         }
+    }
+
+    /// What the VU threads share about scenario `index`.
+    pub(crate) fn siblings(&self, index: usize) -> Arc<Siblings> {
+        lock(&self.siblings).entry(index).or_default().clone()
     }
 
     /// One more VU runs (counted in `active` and its peak).

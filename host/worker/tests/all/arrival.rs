@@ -4,6 +4,7 @@
 use crate::fake::{FakeFactory, Harness, count, scenario, secs, sleeps};
 use stampede_metrics::{Aggregate, Selector, Sink};
 use stampede_plan::{ConstantArrivalRate, Executor, RampingArrivalRate, Segment, Stage};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -269,6 +270,38 @@ async fn segment_shares_add_up_to_the_whole() {
         all,
         (0..500).map(|j| ms(20 * j)).collect::<Vec<_>>(),
         "each arrival runs once"
+    );
+}
+
+/// A worker's VU threads each run their part of the schedule with their part of the VUs, but an
+/// arrival that finds its thread's VUs busy goes to another thread's idle VU: the worker's VUs are
+/// one pool, as a k6 process's are. Here 2 VUs serve 10/s of 150ms iterations without a drop,
+/// split in two threads of one VU each (each thread, alone, would get every other arrival, and its
+/// one VU is busy 150ms of every 100ms... whenever two of its arrivals come in a row).
+#[tokio::test(start_paused = true)]
+async fn an_arrival_goes_to_an_idle_vu_of_another_thread() {
+    let h = Harness::new();
+    let factory = Arc::new(FakeFactory::new(h.t0, |_, _| sleeps(ms(150))));
+    let c = constant(10, secs(1.0), 5, 2, 2);
+    let (took, m) = h
+        .run_split(&factory, scenario(Executor::ConstantArrivalRate(c)), 2)
+        .await;
+
+    assert_eq!(count(&m, "dropped_iterations"), 0);
+    assert_eq!(count(&m, "iterations"), 50);
+    assert_eq!(
+        starts(&factory),
+        (0..50).map(|j| ms(100 * j)).collect::<Vec<_>>(),
+        "every arrival starts on time"
+    );
+    assert_eq!(delays(&m), (50, 0.0));
+    // The two VUs alternate, whichever thread each arrival was planned on.
+    assert_eq!(factory.log.ids(), [1, 2]);
+    assert_eq!(factory.log.per_vu(), BTreeMap::from([(1, 25), (2, 25)]));
+    assert_eq!(
+        took,
+        ms(5050),
+        "the last, due at 4.9s, ends in its graceful stop"
     );
 }
 

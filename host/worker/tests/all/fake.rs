@@ -198,6 +198,38 @@ impl Harness {
         ))
     }
 
+    /// Run `scenario` split into `parts` even segments, each run as a worker's VU thread runs its
+    /// part (its executor scaled, its own VU ids), all sharing this harness's run state; returns
+    /// how long it took and every sample recorded.
+    pub async fn run_split(
+        &self,
+        factory: &Arc<FakeFactory>,
+        scenario: Scenario,
+        parts: u64,
+    ) -> (Duration, Aggregate) {
+        let total = scenario.executor.max_vus();
+        let tasks: Vec<_> = stampede_plan::Segment::split_even(parts)
+            .iter()
+            .map(|part| {
+                let mut scenario = scenario.clone();
+                scenario.executor = scenario.executor.for_segment(part);
+                let first_id = 1 + part.index_range(total).start;
+                let run =
+                    ScenarioRun::new(0, scenario, first_id, TagSet::new([("scenario", "main")]));
+                tokio::spawn(run_scenario(
+                    factory.clone(),
+                    self.shared.clone(),
+                    run,
+                    self.t0,
+                ))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        (self.t0.elapsed(), self.shared.collector.take())
+    }
+
     /// Run `scenario` to its end; returns how long it took and every sample it recorded.
     pub async fn run(
         &self,
