@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stampede_metrics::{Catalog, Selector, ThresholdExpr};
+use stampede_metrics::{Catalog, Selector, ThresholdExpr, names};
 use toml::Value;
 
 use crate::reader::{Reader, join, or};
@@ -38,6 +38,9 @@ pub struct Threshold {
     pub path: String,
 }
 
+/// Builtin metrics recorded without tags: a threshold that selects tags of them selects nothing.
+const UNTAGGED: &[&str] = &[names::VUS, names::VUS_MAX];
+
 /// The keys of a threshold written as a table.
 const TABLE_KEY: &str = "threshold";
 
@@ -55,6 +58,20 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Vec<Threshold> {
             }
         };
         let metric = selector.as_ref().map_or(key.trim(), |s| s.metric.as_str());
+        if let Some(s) = &selector
+            && !s.tags.is_empty()
+            && UNTAGGED.contains(&metric)
+        {
+            r.error(
+                key,
+                format!(
+                    "`{metric}` has no tags (it counts the VUs of the whole run, not of a \
+                     scenario), so this threshold would never see a sample; use `{metric}` \
+                     without tags"
+                ),
+            );
+            continue;
+        }
         let items = match value {
             Value::Array(items) if items.is_empty() => {
                 r.error(key, r#"no threshold expressions; add one, e.g. ["p(95) < 200ms"], or remove the entry"#);
@@ -226,6 +243,26 @@ mod tests {
         assert_eq!(
             errors[6],
             "thresholds.iterations[1].abort: unknown key `abort`; expected one of: threshold, abort-on-fail, delay-abort-eval"
+        );
+    }
+
+    /// `vus` and `vus_max` carry no tags: a per-scenario threshold on them would pass on no
+    /// samples, whatever the VUs did.
+    #[test]
+    fn untagged_builtins_refuse_tag_selectors() {
+        let text = r#"
+            "vus{scenario:a}" = ["max == 2"]
+            vus_max = ["value > 0"]
+            "vus_max{scenario:a}" = ["value == 2"]
+        "#;
+        let (thresholds, errors) = read_all(text);
+        assert_eq!(thresholds.len(), 1);
+        assert_eq!(
+            errors,
+            [
+                r#"thresholds."vus{scenario:a}": `vus` has no tags (it counts the VUs of the whole run, not of a scenario), so this threshold would never see a sample; use `vus` without tags"#,
+                r#"thresholds."vus_max{scenario:a}": `vus_max` has no tags (it counts the VUs of the whole run, not of a scenario), so this threshold would never see a sample; use `vus_max` without tags"#,
+            ]
         );
     }
 }

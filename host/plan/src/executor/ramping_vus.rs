@@ -11,8 +11,10 @@
 //! graceful-ramp-down = "30s"    # default 30s
 //! ```
 //!
-//! The fleet-wide VU count at `t` is the floor of the linear interpolation between the stages' ends,
-//! computed exactly in integer nanoseconds ([`RampingVus::raw_vus_at`]); a worker runs its
+//! The fleet-wide VU count at `t` follows the linear interpolation between the stages' ends, one whole
+//! VU behind it as in k6 (rounded down on a ramp up, up on a ramp down: a VU starts when the line
+//! reaches its number and stops when the line has passed one below), computed exactly in integer
+//! nanoseconds ([`RampingVus::raw_vus_at`]); a worker runs its
 //! [`Segment::scale`]d share of that count at every moment, so the shares always add up to it. VUs that
 //! a ramp-down removes get `graceful-ramp-down` to finish their iteration.
 
@@ -75,8 +77,9 @@ impl RampingVus {
         problems
     }
 
-    /// The fleet-wide VU count at `t` from the scenario's start: the floor of the linear interpolation
-    /// from the previous stage's target (`start-vus` for the first) to the current stage's target, exact
+    /// The fleet-wide VU count at `t` from the scenario's start: the linear interpolation from the
+    /// previous stage's target (`start-vus` for the first) to the current stage's target, rounded
+    /// towards the previous target (down on a ramp up, up on a ramp down, as k6 steps its VUs), exact
     /// to the nanosecond; the stage's target at its end; 0 from the end of the last stage on. A stage of
     /// zero length is a step: from its start the next stage ramps from its target.
     pub fn raw_vus_at(&self, t: Duration) -> u64 {
@@ -139,17 +142,17 @@ impl RampingVus {
     }
 }
 
-/// `floor(from + (to - from) * elapsed / len)` for `elapsed < len`, exactly: the products of two `u64`
-/// fit in `u128`.
+/// `from + (to - from) * elapsed / len` for `elapsed < len`, rounded towards `from` (whole VUs moved
+/// so far), exactly: the products of two `u64` fit in `u128`.
 fn interpolate(from: u64, to: u64, elapsed: u64, len: u64) -> u64 {
-    let (elapsed, len) = (u128::from(elapsed), u128::from(len));
+    let moved = |diff: u64| {
+        let step = u128::from(diff) * u128::from(elapsed) / u128::from(len);
+        u64::try_from(step).unwrap_or(diff)
+    };
     if to >= from {
-        let step = u128::from(to - from) * elapsed / len;
-        from + u64::try_from(step).unwrap_or(to - from)
+        from + moved(to - from)
     } else {
-        // The floor of a decreasing value: subtract the ceiling.
-        let step = (u128::from(from - to) * elapsed).div_ceil(len);
-        from - u64::try_from(step).unwrap_or(from - to)
+        from - moved(from - to)
     }
 }
 
@@ -216,10 +219,12 @@ mod tests {
         assert_eq!(at(ms(7_500)), 100);
         assert_eq!(at(Duration::from_nanos(15_000_000_000 - 1)), 199);
         assert_eq!(at(ms(15_000)), 200);
-        // Going down, the floor: just after the peak it is 199 already.
-        assert_eq!(at(Duration::from_nanos(15_000_000_001)), 199);
+        // Going down, one VU behind the line as well (k6's steps): 200 until 75ms after the peak.
+        assert_eq!(at(Duration::from_nanos(15_000_000_001)), 200);
+        assert_eq!(at(Duration::from_nanos(15_075_000_000 - 1)), 200);
+        assert_eq!(at(ms(15_075)), 199);
         assert_eq!(at(ms(22_500)), 100);
-        assert_eq!(at(Duration::from_nanos(30_000_000_000 - 1)), 0);
+        assert_eq!(at(Duration::from_nanos(30_000_000_000 - 1)), 1);
         assert_eq!(at(ms(30_000)), 0);
         assert_eq!(at(Duration::MAX), 0);
         assert_eq!(e.max_duration(), Duration::from_secs(30));
@@ -228,6 +233,22 @@ mod tests {
             e.describe(),
             "ramping-vus: 0 -> 200 VUs over 15s, 200 -> 0 over 15s (max 200 VUs)"
         );
+    }
+
+    /// The steps of k6's own example (its `TestRampingVUsConfigExecutionPlanExample`): each VU
+    /// starts when the line reaches its number and stops when the line reaches one below it.
+    #[test]
+    fn steps_as_k6_does() {
+        let e = ramp(
+            4,
+            &[Stage::secs(2, 6), Stage::secs(5, 1), Stage::secs(1, 1)],
+        );
+        let whole_seconds: Vec<u64> = (0..=8).map(|s| e.raw_vus_at(ms(s * 1000))).collect();
+        assert_eq!(whole_seconds, [4, 5, 6, 5, 4, 3, 2, 1, 0]);
+        let just_before: Vec<u64> = (1..=8)
+            .map(|s| e.raw_vus_at(Duration::from_nanos(s * 1_000_000_000 - 1)))
+            .collect();
+        assert_eq!(just_before, [4, 5, 6, 5, 4, 3, 2, 1]);
     }
 
     #[test]
