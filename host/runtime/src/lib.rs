@@ -55,6 +55,7 @@ pub use client::{AllowedOrigin, HttpClient};
 pub use engine::{EPOCH_TICK, EngineLimits, MemoryInit};
 pub use error::{CallError, RuntimeError};
 pub use host::http::forget_logged_failures;
+pub use host::log::forget_printed_lines;
 pub use orphans::Orphans;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};

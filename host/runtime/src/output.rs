@@ -1,5 +1,6 @@
-//! Guest stdout/stderr: kept as a short tail per VU (to show what the guest printed before a trap),
-//! never blocking and never failing, however much the guest prints.
+//! Guest stdout/stderr: printed line by line through the log (as k6 prints `console.log`), and
+//! kept as a short tail per VU (to show what the guest printed before a trap), never blocking and
+//! never failing, however much the guest prints.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -7,29 +8,108 @@ use std::sync::{Arc, Mutex};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use crate::host::log::Who;
+
 /// Bytes kept: enough for a panic message and a few lines before it.
 const TAIL_BYTES: usize = 4096;
 
-/// The last [`TAIL_BYTES`] a guest wrote to stdout and stderr.
+/// A line longer than this is printed in pieces of this length.
+const LINE_BYTES: usize = 4096;
+
+/// What a VU wrote to stdout and stderr: printed a line at a time, its last [`TAIL_BYTES`] kept.
 #[derive(Clone, Default)]
-pub(crate) struct TailPipe {
-    tail: Arc<Mutex<VecDeque<u8>>>,
+pub(crate) struct TailPipe(Arc<Mutex<Pipe>>);
+
+#[derive(Default)]
+struct Pipe {
+    tail: VecDeque<u8>,
+    /// The line being written, printed when it ends.
+    line: Vec<u8>,
+    /// Who prints: `None` keeps the output without printing it (setup's own checks, tests).
+    who: Option<(Who, Arc<str>)>,
 }
 
 impl TailPipe {
+    /// The pipe of VU `id` of `scenario`, which prints what it is given.
+    pub(crate) fn printing(id: u64, scenario: Arc<str>) -> TailPipe {
+        let pipe = Pipe {
+            tail: VecDeque::new(),
+            line: Vec::new(),
+            who: Some((Who { id, shared: false }, scenario)),
+        };
+        TailPipe(Arc::new(Mutex::new(pipe)))
+    }
+
+    /// Lines printed from here on come from a shared instance (no one VU wrote them).
+    pub(crate) fn share(&self) {
+        if let Some((who, _)) = &mut self.lock().who {
+            who.shared = true;
+        }
+    }
+
     /// What is kept, lossily decoded.
     pub(crate) fn contents(&self) -> String {
-        let tail = self.tail.lock().expect("tail lock");
-        let (a, b) = tail.as_slices();
+        let pipe = self.lock();
+        let (a, b) = pipe.tail.as_slices();
         String::from_utf8_lossy(&[a, b].concat()).into_owned()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pipe> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn push(&self, bytes: &[u8]) {
-        let mut tail = self.tail.lock().expect("tail lock");
+        let mut pipe = self.lock();
+        let Pipe { tail, line, who } = &mut *pipe;
         let keep = bytes.len().min(TAIL_BYTES);
         let overflow = (tail.len() + keep).saturating_sub(TAIL_BYTES);
         tail.drain(..overflow);
         tail.extend(&bytes[bytes.len() - keep..]);
+        if let Some((vu, scenario)) = who {
+            split_lines(line, bytes, |text| print(vu, scenario, text));
+        }
+    }
+}
+
+/// Add `bytes` to the unfinished `line`, and give `emit` every line they end (without its `\n` or
+/// `\r\n`; a line longer than [`LINE_BYTES`] in pieces of that length).
+fn split_lines(line: &mut Vec<u8>, mut bytes: &[u8], mut emit: impl FnMut(&str)) {
+    while !bytes.is_empty() {
+        let room = LINE_BYTES - line.len();
+        let window = &bytes[..bytes.len().min(room)];
+        match window.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                line.extend_from_slice(&bytes[..end]);
+                bytes = &bytes[end + 1..];
+            }
+            None if bytes.len() < room => {
+                line.extend_from_slice(bytes);
+                return;
+            }
+            None => {
+                line.extend_from_slice(window);
+                bytes = &bytes[room..];
+            }
+        }
+        let text = String::from_utf8_lossy(line);
+        emit(text.strip_suffix('\r').unwrap_or(&text));
+        line.clear();
+    }
+}
+
+/// One line the guest printed, as a guest log line at `info`.
+fn print(vu: &Who, scenario: &str, text: &str) {
+    tracing::info!(target: "guest", vu = %vu, scenario, "{text}");
+}
+
+impl Drop for Pipe {
+    /// A last line without its end is printed when the VU's instance goes.
+    fn drop(&mut self) {
+        if let Some((vu, scenario)) = &self.who
+            && !self.line.is_empty()
+        {
+            print(vu, scenario, &String::from_utf8_lossy(&self.line));
+        }
     }
 }
 
@@ -100,6 +180,29 @@ impl tokio::io::AsyncWrite for TailWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines `writes` end, in order.
+    fn lines(writes: &[&[u8]]) -> (Vec<String>, Vec<u8>) {
+        let (mut line, mut printed) = (Vec::new(), Vec::new());
+        for bytes in writes {
+            split_lines(&mut line, bytes, |text| printed.push(text.to_owned()));
+        }
+        (printed, line)
+    }
+
+    #[test]
+    fn prints_whole_lines() {
+        let (printed, rest) = lines(&[b"hello ", b"world\r\nsecond\n\nthird ", b"part"]);
+        assert_eq!(printed, ["hello world", "second", ""]);
+        assert_eq!(rest, b"third part");
+        let long = vec![b'x'; LINE_BYTES * 2 + 10];
+        let (printed, rest) = lines(&[&long, b"\n"]);
+        assert_eq!(
+            printed.iter().map(String::len).collect::<Vec<_>>(),
+            [LINE_BYTES, LINE_BYTES, 10]
+        );
+        assert!(rest.is_empty());
+    }
 
     #[test]
     fn keeps_only_the_tail() {

@@ -170,7 +170,7 @@ pub struct VuState {
 
 impl VuState {
     pub(crate) fn new(run: Arc<RunContext>, who: VuIdentity) -> Self {
-        let output = TailPipe::default();
+        let output = TailPipe::printing(who.id, who.scenario.clone());
         let wasi = wasi_ctx(&output);
         let limiter = MemoryLimiter {
             limit: run.memory_limit,
@@ -208,6 +208,7 @@ impl VuState {
     /// them, so there is no VU to keep cookies for.
     pub(crate) fn share(&mut self) {
         self.shared = true;
+        self.output.share();
         self.cookies = VuCookies::default();
         self.fetch.hooks.cookies = VuCookies::default();
     }

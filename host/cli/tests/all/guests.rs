@@ -52,6 +52,38 @@ async fn a_trapping_vu_is_recreated_and_others_carry_on() {
     assert!(run.stderr().contains("trap on purpose"), "{}", run.stderr());
 }
 
+/// What a VU prints to stdout is printed, a line at a time, as k6 prints `console.log`; a guest
+/// warning that every iteration of every VU repeats is printed once.
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_output_is_printed_and_repeated_warnings_once() {
+    let target = Target::start().await;
+    let run = run_plan(&fixture_plan(&target, "print", "", &constant(2, "1s")), &[]).await;
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let iterations = run.metric("iterations", "count");
+    assert!(iterations >= 4.0, "{iterations}");
+    let stderr = run.stderr();
+    for vu in [1, 2] {
+        for n in 0..2 {
+            assert!(
+                stderr.contains(&format!("printed by VU {vu} in iteration {n}")),
+                "{stderr}"
+            );
+        }
+    }
+    let printed = stderr.matches("printed by VU").count();
+    assert_eq!(
+        printed as f64, iterations,
+        "one line per iteration\n{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("the same warning in every iteration")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_loop_is_interrupted_after_the_cpu_budget() {
     let target = Target::start().await;

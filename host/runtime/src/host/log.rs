@@ -1,6 +1,8 @@
 //! `log.write`: guest log lines, printed through `tracing` with the VU id and scenario.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Mutex;
 
 use crate::bindings::log::Host;
 use crate::bindings::types::Level;
@@ -16,20 +18,65 @@ impl Host for VuState {
         match level {
             Level::Debug => tracing::debug!(target: "guest", vu = %vu, scenario, "{message}"),
             Level::Info => tracing::info!(target: "guest", vu = %vu, scenario, "{message}"),
-            Level::Warn => tracing::warn!(target: "guest", vu = %vu, scenario, "{message}"),
+            Level::Warn => {
+                if first_time(Level::Warn, scenario, &message) {
+                    tracing::warn!(target: "guest", vu = %vu, scenario, "{message}");
+                }
+            }
             Level::Error => {
-                tracing::error!(target: "guest", vu = %vu, scenario, "{message}");
+                if first_time(Level::Error, scenario, &message) {
+                    tracing::error!(target: "guest", vu = %vu, scenario, "{message}");
+                }
                 self.last_error_log = Some(message);
             }
         }
     }
 }
 
+/// Distinct guest warnings and errors printed per process and run; past this, none is printed.
+const MAX_REPEATED: usize = 1000;
+
+/// The guest warnings and errors printed in this run (see [`first_time`]).
+static PRINTED: Mutex<Option<HashSet<(bool, String, String)>>> = Mutex::new(None);
+
+/// Forget which guest warnings and errors were printed, so that a new run of this process prints
+/// its own.
+pub fn forget_printed_lines() {
+    *PRINTED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// True the first time this process sees `message` at `level` from a VU of `scenario` (whichever
+/// VU): a scenario that fails the same way in every iteration of every VU (an SDK logs each
+/// exception's stack, a scenario its own warnings) prints it once, not thousands of times a second.
+/// `info` and `debug` lines, what a scenario prints to follow its progress, are all printed.
+fn first_time(level: Level, scenario: &str, message: &str) -> bool {
+    let mut printed = PRINTED.lock().unwrap_or_else(|e| e.into_inner());
+    let printed = printed.get_or_insert_with(HashSet::new);
+    let key = (
+        matches!(level, Level::Error),
+        scenario.to_owned(),
+        message.to_owned(),
+    );
+    if printed.len() > MAX_REPEATED || printed.contains(&key) {
+        return false;
+    }
+    let first = printed.len() < MAX_REPEATED;
+    if !first {
+        tracing::warn!(
+            target: "guest",
+            "{MAX_REPEATED} distinct warnings and errors of the scenarios printed; further ones are \
+             not (each was printed once, however often it came)"
+        );
+    }
+    printed.insert(key);
+    first
+}
+
 /// The `vu` field of a guest's log line: its id, or `shared` in a shared instance, where the host
 /// cannot tell which of its VUs wrote the line (the id there would be a placeholder).
-struct Who {
-    id: u64,
-    shared: bool,
+pub(crate) struct Who {
+    pub(crate) id: u64,
+    pub(crate) shared: bool,
 }
 
 impl fmt::Display for Who {

@@ -10,7 +10,7 @@ pub(crate) use fetch::{FetchHooks, FetchState};
 
 use http::Offloaded;
 pub(crate) use http::{Requests, expected, ms};
-mod log;
+pub(crate) mod log;
 mod metrics;
 mod shared;
 mod shared_futures;
