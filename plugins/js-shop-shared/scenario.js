@@ -32,7 +32,7 @@ import {
   exportSharedScenario,
   http,
   log,
-  sleep,
+  sleepMs,
 } from '../../sdk/js/shared.js';
 
 const cartItemsAdded = new Counter('cart_items_added');
@@ -66,7 +66,7 @@ class Shopper {
     try {
       await tasks.runOne(call, Rng.seeded(this.vuId, number, TASK_STREAM));
     } finally {
-      await sleep(this.thinkMs);
+      await sleepMs(this.thinkMs);
     }
   }
 }

@@ -23,7 +23,7 @@ import {
   exportScenario,
   http,
   log,
-  sleep,
+  sleepMs,
 } from '../../sdk/js/stampede.js';
 
 const cartItemsAdded = new Counter('cart_items_added');
@@ -47,7 +47,7 @@ class Shopper {
     try {
       tasks.runOne(this);
     } finally {
-      sleep(this.thinkMs);
+      sleepMs(this.thinkMs);
     }
   }
 }

@@ -12,14 +12,32 @@ import {
 } from 'stampede:scenario/context@0.2.0';
 import { nowMs as hostNowMs } from 'stampede:scenario/time@0.2.0';
 import { write } from 'stampede:scenario/log@0.2.0';
-import { IterationError, describe, pairs } from './core.js';
+import { IterationError, describe, describeValue, pairs } from './core.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Checks, metrics, log, time
 
-/** Record one check under `name` (counted in the `checks` rate); returns `ok` as a boolean. */
+/**
+ * Record one check under `name` (counted in the `checks` rate); returns `ok` as a boolean.
+ *
+ * k6's form works too: `check(value, { 'status is 200': (r) => r.status === 200 }, tags)` records
+ * one check per entry (a function gets `value`; any other entry is taken as its truth) and returns
+ * whether all held.
+ */
 export function check(name, ok, tags) {
-  return hostCheck(String(name), !!ok, pairs(tags));
+  if (typeof name === 'string') return hostCheck(name, !!ok, pairs(tags));
+  if (ok !== null && typeof ok === 'object' && !Array.isArray(ok)) {
+    let all = true;
+    for (const [checkName, condition] of Object.entries(ok)) {
+      const held = !!(typeof condition === 'function' ? condition(name) : condition);
+      all = hostCheck(checkName, held, pairs(tags)) && all;
+    }
+    return all;
+  }
+  throw new TypeError(
+    `check(name, ok) takes the check's name as a string, got ${describeValue(name)} ` +
+      `(or k6's form: check(value, { 'name': (value) => condition }))`,
+  );
 }
 
 /** A custom counter (a sum): `new Counter('orders').add(1)`. */

@@ -306,7 +306,10 @@ export function hasHeader(headers, name) {
  * JSON), `json` (a value sent as JSON), `bearer` (a token for `Authorization: Bearer`), `name` (the
  * metric name), `timeoutMs`.
  */
-export function requestRecord(method, url, options = {}) {
+export function requestRecord(method, url, given) {
+  const options = given ?? {};
+  checkUrl(method, url);
+  checkOptions(options);
   const headers = pairs(options.headers);
   let body = options.body;
   if (options.json !== undefined || isPlainData(body)) {
@@ -330,12 +333,84 @@ export function requestRecord(method, url, options = {}) {
   };
 }
 
+/** The options a request takes (a typo or another tool's option is refused, not ignored). */
+const REQUEST_OPTIONS = ['headers', 'tags', 'body', 'json', 'bearer', 'name', 'timeoutMs'];
+
+/** What another tool calls an option, and what it is here. */
+const OPTION_HINTS = {
+  timeout: "timeoutMs (a number of milliseconds)",
+  auth: "bearer (a token), or an Authorization header",
+  params: "headers, tags, name or timeoutMs at the top level",
+};
+
+/** A request's URL must be an absolute http:// or https:// URL string. */
+function checkUrl(method, url) {
+  const call = `http.${String(method).toLowerCase()}`;
+  if (typeof url !== 'string') {
+    throw new TypeError(
+      `${call}(url, ...) takes the URL as a string, got ${url === null ? 'null' : typeof url}`,
+    );
+  }
+  if (!/^https?:\/\/[^/?#]/i.test(url)) {
+    throw new TypeError(
+      `${call}: ${JSON.stringify(url)} is not an absolute http:// or https:// URL ` +
+        `(write the whole URL, e.g. from a base_url param)`,
+    );
+  }
+}
+
+/** Refuse options a request does not take, naming the ones it does. */
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`request options must be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (REQUEST_OPTIONS.includes(key) || options[key] === undefined) continue;
+    const hint = OPTION_HINTS[key] ? `; did you mean ${OPTION_HINTS[key]}?` : '';
+    throw new TypeError(
+      `unknown request option '${key}' (options: ${REQUEST_OPTIONS.join(', ')})${hint}`,
+    );
+  }
+}
+
+/**
+ * The whole milliseconds `sleep(seconds)` waits: seconds as in k6 (`sleep(0.5)` is half a second),
+ * rounded up to the millisecond (from whole microseconds, so `1.1` is 1100 ms, not 1101).
+ */
+export function sleepSecondsMs(seconds) {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
+    throw new TypeError(
+      `sleep(seconds) takes a number of seconds, as in k6 (sleep(0.5) is half a second), got ` +
+        `${describeValue(seconds)}; sleepMs(ms) takes milliseconds`,
+    );
+  }
+  return sleepMsWhole(Math.round(seconds * 1e6) / 1000);
+}
+
+/** The whole milliseconds `sleepMs(ms)` waits (rounded up; at most the host's `u32`). */
+export function sleepMsWhole(ms) {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) {
+    throw new TypeError(`sleepMs(ms) takes a number of milliseconds, got ${describeValue(ms)}`);
+  }
+  return Math.min(U32_MAX, Math.ceil(ms));
+}
+
+/** `null`, `an array` or the type of `value`, for messages. */
+export function describeValue(value) {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 /**
  * The `http` helper over `request(method, url, options)`: `get(url, options)`, `head`, `del`;
  * `post(url, body, options)`, `put`, `patch`.
  */
 export function httpHelper(request) {
-  const withBody = (method) => (url, body, options = {}) => request(method, url, { ...options, body });
+  const withBody = (method) => (url, body, options) => {
+    if (options !== undefined && options !== null) checkOptions(options);
+    return request(method, url, { ...options, body });
+  };
   return {
     request,
     get: (url, options) => request('GET', url, options),

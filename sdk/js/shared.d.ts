@@ -38,8 +38,10 @@ export const http: HttpClient<Promise<Response>>;
  */
 export const blockingHttp: HttpClient<Response>;
 
-/** Pause this VU (think time), rounded up to whole milliseconds; other VUs run meanwhile. */
-export function sleep(ms: number): Promise<void>;
+/** Pause this VU for `seconds`, as k6's `sleep` (rounded up to whole milliseconds); other VUs run meanwhile. */
+export function sleep(seconds: number): Promise<void>;
+/** Pause this VU for `ms` milliseconds, rounded up; other VUs run meanwhile. */
+export function sleepMs(ms: number): Promise<void>;
 
 /**
  * The plan's params, the environment and the worker id. `vuId`, `iteration` and `scenario` throw a

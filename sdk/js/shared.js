@@ -34,11 +34,12 @@ import {
   IterationError,
   Rng as CoreRng,
   Tasks as CoreTasks,
-  U32_MAX,
   httpHelper,
   requestRecord,
   Response,
   setupBytes,
+  sleepMsWhole,
+  sleepSecondsMs,
   Utf8TextDecoder,
   Utf8TextEncoder,
 } from './core.js';
@@ -104,9 +105,18 @@ export const blockingHttp = httpHelper((method, url, options = {}) => {
   return new Response(raw);
 });
 
-/** Pause this VU for `ms` milliseconds (rounded up): `await sleep(100)`. Other VUs run meanwhile. */
-export async function sleep(ms) {
-  const whole = Math.min(U32_MAX, Math.ceil(Number(ms)));
+/**
+ * Pause this VU for `seconds`, as k6's `sleep` (rounded up to the millisecond):
+ * `await sleep(0.5)`. Other VUs run meanwhile.
+ */
+export async function sleep(seconds) {
+  const whole = sleepSecondsMs(seconds);
+  if (whole > 0) await readOnce(hostSleep(whole));
+}
+
+/** Pause this VU for `ms` milliseconds (rounded up): `await sleepMs(100)`. */
+export async function sleepMs(ms) {
+  const whole = sleepMsWhole(ms);
   if (whole > 0) await readOnce(hostSleep(whole));
 }
 

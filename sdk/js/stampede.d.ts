@@ -80,6 +80,12 @@ export function utf8Decode(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): s
 
 /** Record one check (the `checks` rate); returns `ok` as a boolean. */
 export function check(name: string, ok: unknown, tags?: Pairs): boolean;
+/** k6's form: one check per entry (a function gets `value`); returns whether all held. */
+export function check<T>(
+  value: T,
+  checks: Record<string, ((value: T) => unknown) | unknown>,
+  tags?: Pairs,
+): boolean;
 
 export class Counter {
   constructor(name: string);
@@ -110,8 +116,10 @@ export const log: {
   error(message: unknown): void;
 };
 
-/** Pause this VU (think time), rounded up to whole milliseconds. */
-export function sleep(ms: number): void;
+/** Pause this VU for `seconds`, as k6's `sleep` (think time), rounded up to whole milliseconds. */
+export function sleep(seconds: number): void;
+/** Pause this VU for `ms` milliseconds, rounded up. */
+export function sleepMs(ms: number): void;
 /** Milliseconds since the Unix epoch. */
 export function nowMs(): number;
 

@@ -34,13 +34,14 @@ import {
   Rng as CoreRng,
   TASK_STREAM,
   Tasks as CoreTasks,
-  U32_MAX,
   andThen,
   attempt,
   httpHelper,
   requestRecord,
   Response,
   setupBytes,
+  sleepMsWhole,
+  sleepSecondsMs,
 } from './core.js';
 import { baseContext, logThrown } from './common.js';
 
@@ -70,9 +71,18 @@ function request(method, url, options = {}) {
 /** `http.get(url, options)`, `http.post(url, body, options)`, ...; see `request`. */
 export const http = httpHelper(request);
 
+/**
+ * Pause this VU for `seconds`, as k6's `sleep` (`sleep(0.5)`; rounded up to the millisecond; 0 or
+ * less returns at once). Other VUs keep running.
+ */
+export function sleep(seconds) {
+  const whole = sleepSecondsMs(seconds);
+  if (whole > 0) hostSleep(whole);
+}
+
 /** Pause this VU for `ms` milliseconds (rounded up; 0 or less returns at once). */
-export function sleep(ms) {
-  const whole = Math.min(U32_MAX, Math.ceil(Number(ms)));
+export function sleepMs(ms) {
+  const whole = sleepMsWhole(ms);
   if (whole > 0) hostSleep(whole);
 }
 

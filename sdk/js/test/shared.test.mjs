@@ -15,6 +15,7 @@ import {
   fail,
   http,
   sleep,
+  sleepMs,
   utf8Decode,
 } from '../shared.js';
 
@@ -88,13 +89,15 @@ test('an http-error rejects with an HttpError, from either client', async () => 
   assert.throws(() => blockingHttp.get('http://10.0.0.1/'), (e) => e instanceof HttpError && e.kind === 'origin-not-allowed');
 });
 
-test('sleep awaits the host future, rounded up; none for 0', async () => {
-  await sleep(1.2);
+test('sleep awaits the host future, in seconds (sleepMs in ms), rounded up; none for 0', async () => {
+  await sleep(0.0012);
   await sleep(0);
+  await sleepMs(1.2);
   assert.deepEqual(
     calls.filter((c) => c[0] === 'sleep' || c[0] === 'drop'),
-    [['sleep', 2], ['drop']],
+    [['sleep', 2], ['drop'], ['sleep', 2], ['drop']],
   );
+  await assert.rejects(sleep('1s'), /takes a number of seconds/);
 });
 
 test('context has params but no VU id; check converts; Tasks needs a generator', () => {

@@ -15,6 +15,7 @@ import {
   fail,
   http,
   sleep,
+  sleepMs,
 } from '../stampede.js';
 
 const decode = (bytes) => new TextDecoder().decode(bytes);
@@ -165,14 +166,51 @@ test('check, counters and sleep convert their arguments', () => {
   assert.equal(check('ok', 1, { a: 'b' }), true);
   assert.equal(check('not ok', 0), false);
   new Counter('c').add();
+  sleepMs(0);
+  sleepMs(1.2);
+  // Seconds, as k6's sleep; whole microseconds first, so 1.1 s is 1100 ms, not 1101.
+  sleep(1.1);
+  sleep(0.0012);
   sleep(0);
-  sleep(1.2);
   assert.deepEqual(calls, [
     ['check', 'ok', true, [['a', 'b']]],
     ['check', 'not ok', false, []],
     ['counterAdd', 'c', 1, []],
     ['sleep', 2],
+    ['sleep', 1100],
+    ['sleep', 2],
   ]);
+  assert.throws(() => sleep('1s'), /sleep\(seconds\) takes a number of seconds, as in k6 .* got a string; sleepMs\(ms\) takes milliseconds/);
+  assert.throws(() => sleepMs(undefined), /sleepMs\(ms\) takes a number of milliseconds, got undefined/);
+});
+
+test("check takes k6's form: one check per entry, true when all held", () => {
+  const res = { status: 500 };
+  const all = check(res, { 'status is 200': (r) => r.status === 200, 'is 5xx': (r) => r.status >= 500, 'plain': 1 }, { t: 'x' });
+  assert.equal(all, false);
+  assert.deepEqual(calls, [
+    ['check', 'status is 200', false, [['t', 'x']]],
+    ['check', 'is 5xx', true, [['t', 'x']]],
+    ['check', 'plain', true, [['t', 'x']]],
+  ]);
+  assert.equal(check(res, { 'is 500': (r) => r.status === 500 }), true);
+  // A name that is not a string, without checks to run, is a mistake: it was recorded as "[object Object]".
+  assert.throws(() => check(res, true), /check\(name, ok\) takes the check's name as a string, got an object/);
+});
+
+test('a request needs an absolute URL and known options', () => {
+  assert.throws(() => http.get(), /http.get\(url, ...\) takes the URL as a string, got undefined/);
+  assert.throws(() => http.get(12345), /takes the URL as a string, got number/);
+  assert.throws(() => http.get('/relative'), /"\/relative" is not an absolute http:\/\/ or https:\/\/ URL/);
+  assert.throws(() => http.get('ftp://h/'), /not an absolute http/);
+  assert.throws(() => http.get('http://h/', { timeout: '100ms' }), /unknown request option 'timeout' \(options: headers, tags, body, json, bearer, name, timeoutMs\); did you mean timeoutMs/);
+  assert.throws(() => http.post('http://h/', 'x', 'oops'), /request options must be an object, got a string/);
+  assert.deepEqual(calls, [], 'nothing was sent');
+  // No options, or null (k6 scripts pass null), are fine; so is an option set to undefined.
+  http.get('https://h/', null);
+  http.post('http://h/', 'b', null);
+  http.get('http://h/', { timeout: undefined });
+  assert.equal(calls.length, 3);
 });
 
 test('context converts ids to numbers and parses integer params', () => {

@@ -402,6 +402,9 @@ iterations = 25
     assert_eq!(run.check_passes("fetch body is not empty"), 100);
     assert_eq!(run.check_passes("fetch content-type is set"), 100);
     assert_eq!(run.metric("checks", "fails"), 0.0);
+    // The script's fetch() only rejects with a NetworkError: the host says why, once.
+    let said = "is not in the plan's targets";
+    assert_eq!(run.stderr().matches(said).count(), 1, "{}", run.stderr());
 }
 
 /// `fetch()` shares the VU's cookie jar: the session cookie a fetched login sets goes back with the

@@ -129,14 +129,12 @@ impl WasiHttpHooks for FetchHooks {
             // the host follows it, as `redirect: "follow"` (the default) asks; so it does for any
             // wasi:http client.
             let mut samples = SampleBuffer::default();
-            let mut hops = 0;
             let result = crate::redirect::send_following(
                 &run.client,
                 outgoing,
                 run.max_redirects,
                 &cookies,
                 |hop| {
-                    hops += 1;
                     let series = HttpSeries::for_response(tags.clone(), &hop);
                     push_response(&mut samples, &series, &hop);
                     // Recorded now: a caller that gives up before the last hop (its iteration
@@ -150,16 +148,9 @@ impl WasiHttpHooks for FetchHooks {
                     push_response(&mut samples, &HttpSeries::for_response(tags, resp), resp)
                 }
                 Err(err) => {
-                    if let RequestError::OriginNotAllowed(m) = err {
-                        if hops > 0 {
-                            // The script asked for an allowed URL: say why its fetch() rejects.
-                            warn_once(&mut warned.lock().expect("warned lock"), vu_id, &tags, err);
-                        } else {
-                            tracing::debug!(vu = vu_id, "fetch refused: {m}");
-                        }
-                    } else {
-                        warn_once(&mut warned.lock().expect("warned lock"), vu_id, &tags, err);
-                    }
+                    // Logged as for `http.send`: a refused origin too, since the script's
+                    // `fetch()` only rejects with a generic NetworkError that does not say why.
+                    warn_once(&mut warned.lock().expect("warned lock"), vu_id, &tags, err);
                     push_error(&mut samples, tags, err)
                 }
             }

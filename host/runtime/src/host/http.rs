@@ -240,10 +240,7 @@ impl VuState {
     /// The request's metric series and the client's form of it. Split from the send so a shared
     /// instance can release its state while the request is in flight.
     pub(crate) fn prepare_request(&mut self, req: Request) -> (Pending, OutgoingRequest) {
-        let name = match &req.name {
-            Some(n) => n.as_str(),
-            None => default_name(&req.url),
-        };
+        let name = request_name(req.name.as_deref(), &req.tags, &req.url);
         let mut series = self.who.series();
         let shape = series.shape(name, &req.method, &req.tags, || {
             let mut tags = VuState::merge_tags(&self.who.tags, &req.tags);
@@ -472,9 +469,32 @@ pub(crate) fn push_error(b: &mut SampleBuffer, mut tags: TagSet, err: &RequestEr
     );
 }
 
+/// A request's metric name (its `name` tag): the name the scenario gave it, else a `name` among
+/// its tags (k6 names requests with `tags: { name }`), else its URL.
+fn request_name<'a>(name: Option<&'a str>, tags: &'a [(String, String)], url: &'a str) -> &'a str {
+    name.or_else(|| {
+        tags.iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.as_str())
+    })
+    .unwrap_or_else(|| default_name(url))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{header_block, loggable_url};
+    use super::{default_name, header_block, loggable_url, request_name};
+
+    #[test]
+    fn a_request_is_named_by_its_name_else_its_name_tag_else_its_url() {
+        let tags = vec![
+            ("page".to_owned(), "1".to_owned()),
+            ("name".to_owned(), "products".to_owned()),
+        ];
+        let url = "http://127.0.0.1:8080/products?page=1";
+        assert_eq!(request_name(Some("list"), &tags, url), "list");
+        assert_eq!(request_name(None, &tags, url), "products");
+        assert_eq!(request_name(None, &tags[..1], url), default_name(url));
+    }
 
     #[test]
     fn a_logged_url_keeps_no_credential() {
