@@ -32,6 +32,10 @@ instance): subclass `SharedVu` instead, with `async def init(self, setup_data)` 
 `scenario-shared`. There an exception other than `Fail` does not trap (that would end every VU of the
 instance): its traceback is logged and it fails the call as `Fail` does. See sdk/python/README.md.
 
+A wrong argument to any helper here (`get(None)`, `check(123, True)`, `timeout_ms=-1`) raises an
+ordinary `TypeError` or `ValueError` at the caller's line, before anything reaches the host: given to the
+generated bindings, it would panic instead (no traceback, cannot be caught, the VU is re-created).
+
 Only the standard library is used; this module is added to the component by sdk/python/build.sh.
 """
 
@@ -39,6 +43,8 @@ from __future__ import annotations
 
 import inspect as _inspect
 import json as _json
+import math as _math
+import numbers as _numbers
 import sys as _sys
 import traceback as _traceback
 from contextvars import ContextVar
@@ -73,14 +79,95 @@ __all__ = [
 ]
 
 Tags = Union[Dict[str, str], Iterable[Tuple[str, str]], None]
+# A request body: bytes, a str (UTF-8) or a dict or list (JSON).
+Body = Union[bytes, str, Dict[str, Any], List[Any], None]
 
 
-def _tags(tags: Tags) -> List[Tuple[str, str]]:
-    if not tags:
+# ---------------------------------------------------------------------------------------------- arguments
+#
+# componentize-py's bindings cannot report a value of the wrong type: they panic, which traps the call
+# with no file or line, cannot be caught, and re-creates the VU. So every value is checked (or converted,
+# where the JS SDK converts too) here, before it reaches the host, and a wrong one raises an ordinary
+# TypeError or ValueError at the user's line, naming the argument, what it got and what it takes.
+
+_U32_MAX = 0xFFFF_FFFF
+_REPR_MAX = 80
+
+
+def _describe(value: Any) -> str:
+    """A wrong argument, for messages: its repr (shortened) and type, as `123 (int)`."""
+    if value is None:
+        return "None"
+    try:
+        text = repr(value)
+    except Exception:
+        text = "?"
+    if len(text) > _REPR_MAX:
+        text = text[:_REPR_MAX - 3] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _str_arg(where: str, what: str, value: Any) -> str:
+    """`value` when it is a `str`; else a TypeError naming `what`."""
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{where}: {what} must be a str, got {_describe(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float (or another real number type), but not a bool: `True` as a duration is a bug."""
+    return isinstance(value, _numbers.Real) and not isinstance(value, bool)
+
+
+def _whole_ms(where: str, what: str, value: Any) -> int:
+    """A duration as whole milliseconds, rounded up (the host counts in ms; rounding down would turn
+    0.5 ms into no wait at all). Infinity is kept as a huge int for the caller to clamp or refuse."""
+    if not _is_number(value):
+        raise TypeError(f"{where}: {what} must be a number of milliseconds, got {_describe(value)}")
+    if _math.isnan(value):
+        raise ValueError(f"{where}: {what} must be a number of milliseconds, got NaN")
+    if _math.isinf(value):
+        return _U32_MAX + 1 if value > 0 else -1
+    return _math.ceil(value)
+
+
+def _pairs(where: str, what: str, value: Any) -> List[Tuple[str, str]]:
+    """Tags or headers as the host's `(name, value)` string pairs, from a dict or an iterable of pairs
+    (keys and values go through `str()`, as in the JS SDK)."""
+    if not value:
         return []
-    if isinstance(tags, dict):
-        return [(str(k), str(v)) for k, v in tags.items()]
-    return [(str(k), str(v)) for k, v in tags]
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (str, bytes)):  # iterable, but as characters: never what was meant
+        items = None
+    else:
+        items = value
+    try:
+        if items is not None:
+            return [(str(k), str(v)) for k, v in items]
+    except (TypeError, ValueError):
+        pass
+    raise TypeError(f"{where}: {what} must be a dict or a list of (name, value) pairs, "
+                    f"got {_describe(value)}")
+
+
+def _json_bytes(where: str, what: str, value: Any) -> bytes:
+    """`value` as compact JSON in UTF-8; a value JSON cannot hold raises naming `what`."""
+    try:
+        return _json.dumps(value, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{where}: {what} is sent as JSON, but {e}") from None
+
+
+def _as_bytes(value: Any) -> Optional[bytes]:
+    """`bytes`, `bytearray` and `memoryview` as `bytes`, a `str` as UTF-8; `None` for anything else."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -172,6 +259,38 @@ def _guarded_like(wrapper: Callable[..., Any], fn: Callable[..., Any], where: st
     return wrapper
 
 
+def _setup_bytes(where: str, data: Any) -> bytes:
+    """What `setup` returned, as the bytes every VU receives (the WIT `list<u8>`), converted as the JS
+    SDK does: bytes as they are, a `str` as UTF-8, `None` as no data, anything else as JSON (a dict,
+    a list, a number...: the VU reads it back with `json.loads(setup_data)`)."""
+    if data is None:
+        return b""
+    raw = _as_bytes(data)
+    if raw is not None:
+        return raw
+    try:
+        return _json_bytes(where, "the value it returned", data)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{e}; return bytes, a str, None, or a value JSON can hold "
+                        f"(a dict, a list, ...)") from None
+
+
+def _guard_setup(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`_guard_result` for `setup`, whose result is converted to bytes (`_setup_bytes`). A result that
+    cannot be converted fails setup with a message saying what to return: the run stops with it, and
+    there is no line of the user's to show a traceback at."""
+    guarded = _guard_result(where, fn)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        data = guarded(*args, **kwargs)
+        try:
+            return _setup_bytes(where, data)
+        except (TypeError, ValueError) as e:
+            raise Err(str(e))
+
+    return _guarded_like(wrapper, fn, where)
+
+
 def _guard_trap(where: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an export that has no error result (the constructor): every exception is logged and traps."""
 
@@ -193,7 +312,8 @@ def _guard_methods(cls: type, traps: Sequence[str], results: Sequence[str]) -> N
     for name in results:
         fn = cls.__dict__.get(name)
         if fn is not None and not getattr(fn, "_stampede_guarded", False):
-            setattr(cls, name, _guard_result(f"{cls.__name__}.{name}", fn))
+            guard = _guard_setup if name == "setup" else _guard_result
+            setattr(cls, name, guard(f"{cls.__name__}.{name}", fn))
 
 
 # ---------------------------------------------------------------------------------------------- exports
@@ -230,7 +350,10 @@ class Runner:
         super().__init_subclass__(**kwargs)
         _guard_methods(cls, traps=[], results=["setup", "teardown"])
 
-    def setup(self) -> bytes:
+    def setup(self) -> Any:
+        """The data every VU's constructor (and `teardown`) receives, as bytes: return bytes, a `str`
+        (sent as UTF-8), `None` (no data) or any value JSON can hold (sent as JSON: read it back with
+        `json.loads(setup_data)`)."""
         return b""
 
     def teardown(self, setup_data: bytes) -> None:
@@ -461,33 +584,79 @@ def _request_record(
     url: str,
     *,
     headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None] = None,
-    body: Union[bytes, str, None] = None,
+    body: Body = None,
     json: Any = None,
-    bearer: Optional[str] = None,
+    bearer: Union[str, bytes, None] = None,
     name: Optional[str] = None,
-    timeout_ms: Optional[int] = None,
+    timeout_ms: Union[int, float, None] = None,
     tags: Tags = None,
 ) -> Any:
-    hs = _tags(headers)
+    method = _str_arg("request", "method", method).upper()
+    where = f"{method} request"
+    url = _url(where, url)
+    hs = _pairs(where, "headers", headers)
     if bearer is not None:
-        hs.append(("authorization", f"Bearer {bearer}"))
-    if json is not None:
-        if body is not None:
-            raise ValueError("pass body or json, not both")
-        body = _json.dumps(json, separators=(",", ":"))
-        if not any(k.lower() == "content-type" for k, _ in hs):
-            hs.append(("content-type", "application/json"))
-    if isinstance(body, str):
-        body = body.encode("utf-8")
+        hs.append(("authorization", f"Bearer {_bearer(where, bearer)}"))
+    data, is_json = _body(where, body, json)
+    if is_json and not any(k.lower() == "content-type" for k, _ in hs):
+        hs.append(("content-type", "application/json"))
     return _http.Request(
-        method=method.upper(),
+        method=method,
         url=url,
         headers=hs,
-        body=body,
-        name=name,
-        timeout_ms=timeout_ms,
-        tags=_tags(tags),
+        body=data,
+        name=None if name is None else _str_arg(where, "name", name),
+        timeout_ms=_timeout_ms(where, timeout_ms),
+        tags=_pairs(where, "tags", tags),
     )
+
+
+def _url(where: str, url: Any) -> str:
+    """`url` when it is an absolute http(s) URL; the host would refuse anything else as an
+    `invalid-request`, which reads as a failed request rather than the bug it is."""
+    url = _str_arg(where, "url", url)
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest[0] in "/?#":
+        raise ValueError(f"{where}: url must be an absolute http:// or https:// URL "
+                         f"(http://host:port/path), got {url!r}")
+    return url
+
+
+def _bearer(where: str, token: Any) -> str:
+    """A bearer token: a `str`, or UTF-8 `bytes` (as setup data arrives; `str()` of bytes would send
+    `b'...'`)."""
+    if isinstance(token, (bytes, bytearray)):
+        return bytes(token).decode("utf-8")
+    return _str_arg(where, "bearer", token)
+
+
+def _body(where: str, body: Any, json: Any) -> Tuple[Optional[bytes], bool]:
+    """The request body as bytes (or `None`: no body), and whether it is JSON: `json=`, or a dict or
+    list passed as `body` (as the JS SDK sends a plain object)."""
+    if json is not None:
+        if body is not None:
+            raise ValueError(f"{where}: pass body or json, not both")
+        return _json_bytes(where, "json", json), True
+    if body is None:
+        return None, False
+    if isinstance(body, (dict, list)):
+        return _json_bytes(where, "body", body), True
+    data = _as_bytes(body)
+    if data is None:
+        raise TypeError(f"{where}: body must be bytes, a str, a dict or list (sent as JSON) or None, "
+                        f"got {_describe(body)}")
+    return data, False
+
+
+def _timeout_ms(where: str, timeout_ms: Any) -> Optional[int]:
+    """`timeout_ms` as the WIT's `option<u32>`: whole milliseconds, rounded up."""
+    if timeout_ms is None:
+        return None
+    ms = _whole_ms(where, "timeout_ms", timeout_ms)
+    if not 0 <= ms <= _U32_MAX:
+        raise ValueError(f"{where}: timeout_ms must be from 0 to {_U32_MAX} milliseconds, "
+                         f"got {timeout_ms!r}")
+    return ms
 
 
 def _http_error(e: Err) -> HttpError:
@@ -500,18 +669,21 @@ def request(
     url: str,
     *,
     headers: Union[Dict[str, str], Iterable[Tuple[str, str]], None] = None,
-    body: Union[bytes, str, None] = None,
+    body: Body = None,
     json: Any = None,
-    bearer: Optional[str] = None,
+    bearer: Union[str, bytes, None] = None,
     name: Optional[str] = None,
-    timeout_ms: Optional[int] = None,
+    timeout_ms: Union[int, float, None] = None,
     tags: Tags = None,
 ) -> Response:
     """Send one request through the host and return its `Response`; raise `HttpError` when none arrived.
 
-    `json` serialises a value as the body and sets `content-type: application/json` unless a content type
-    is among `headers`; `bearer` adds `authorization: Bearer <token>`; `name` groups URLs with ids under one
-    metric name; `timeout_ms` overrides the plan's `http-timeout`; `tags` adds tags to the samples.
+    `url` is absolute (`http://host:port/path`). `body` is bytes, a `str` (sent as UTF-8) or a dict or
+    list (sent as JSON, as `json=`). `json` serialises any value as the body; both set
+    `content-type: application/json` unless a content type is among `headers`. `bearer` adds
+    `authorization: Bearer <token>`; `name` groups URLs with ids under one metric name; `timeout_ms`
+    (rounded up to whole milliseconds) overrides the plan's `http-timeout`; `tags` adds tags to the
+    samples. A wrong argument raises `TypeError` or `ValueError` before anything is sent.
     """
     req = _request_record(method, url, headers=headers, body=body, json=json, bearer=bearer, name=name,
                           timeout_ms=timeout_ms, tags=tags)
@@ -539,17 +711,17 @@ async def get_async(url: str, **kwargs: Any) -> Response:
     return await request_async("GET", url, **kwargs)
 
 
-async def post_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+async def post_async(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`POST url` from a `SharedVu`; keyword arguments as for `request` (`json=` for a JSON body)."""
     return await request_async("POST", url, body=body, **kwargs)
 
 
-async def put_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+async def put_async(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`PUT url` from a `SharedVu`; keyword arguments as for `request`."""
     return await request_async("PUT", url, body=body, **kwargs)
 
 
-async def patch_async(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+async def patch_async(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`PATCH url` from a `SharedVu`; keyword arguments as for `request`."""
     return await request_async("PATCH", url, body=body, **kwargs)
 
@@ -564,17 +736,17 @@ def get(url: str, **kwargs: Any) -> Response:
     return request("GET", url, **kwargs)
 
 
-def post(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+def post(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`POST url`; keyword arguments as for `request` (`json=` for a JSON body)."""
     return request("POST", url, body=body, **kwargs)
 
 
-def put(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+def put(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`PUT url`; keyword arguments as for `request`."""
     return request("PUT", url, body=body, **kwargs)
 
 
-def patch(url: str, body: Union[bytes, str, None] = None, **kwargs: Any) -> Response:
+def patch(url: str, body: Body = None, **kwargs: Any) -> Response:
     """`PATCH url`; keyword arguments as for `request`."""
     return request("PATCH", url, body=body, **kwargs)
 
@@ -589,33 +761,62 @@ def delete(url: str, **kwargs: Any) -> Response:
 
 def check(name: str, ok: Any, tags: Tags = None) -> bool:
     """Record one sample of the `checks` rate under `name`; returns `bool(ok)` so it can be used inline."""
-    return _checks.check(name, bool(ok), _tags(tags))
+    if not isinstance(name, str):
+        raise TypeError(f"check: name must be a str, got {_describe(name)}; Stampede's check is "
+                        f"check(name, ok), as in check(\"status is 200\", res.status == 200)")
+    if callable(ok):
+        # k6's check(res, {name: fn}) habit: a function is always true, so the check could never fail.
+        raise TypeError(f"check({name!r}, ok): ok is a function, which is always true; pass its result, "
+                        f"as in check(name, res.status == 200)")
+    return _checks.check(name, bool(ok), _pairs("check", "tags", tags))
+
+
+def _sleep_whole_ms(where: str, ms: Any) -> int:
+    """`ms` as the host's `u32` of whole milliseconds: rounded up, 0 for a negative value, at most
+    `_U32_MAX` (about 49 days; the JS SDK clamps the same way)."""
+    return max(0, min(_whole_ms(where, "ms", ms), _U32_MAX))
+
+
+def _sleep_seconds_ms(where: str, seconds: Any) -> int:
+    """`sleep(seconds)`'s wait in whole milliseconds (checked here, so that the message says seconds)."""
+    takes = f"{where}(seconds) takes a number of seconds ({where}(0.5) is half a second)"
+    if not _is_number(seconds):
+        raise TypeError(f"{takes}, got {_describe(seconds)}; sleep_ms takes milliseconds")
+    if _math.isnan(seconds):
+        raise ValueError(f"{takes}, got NaN")
+    return _sleep_whole_ms(where, seconds * 1000.0)
 
 
 def sleep_ms(ms: Union[int, float]) -> None:
     """Park this VU for `ms` milliseconds (rounded up) without blocking other VUs. 0 does nothing."""
-    ms = int(-(-ms // 1))  # ceil for floats
-    if ms > 0:
-        _time.sleep(min(ms, 0xFFFF_FFFF))
+    whole = _sleep_whole_ms("sleep_ms", ms)
+    if whole > 0:
+        _time.sleep(whole)
 
 
 def sleep(seconds: float) -> None:
     """Like `time.sleep`, in seconds, but through the host (millisecond resolution, rounded up)."""
-    sleep_ms(seconds * 1000.0)
+    whole = _sleep_seconds_ms("sleep", seconds)
+    if whole > 0:
+        _time.sleep(whole)
 
 
 async def sleep_ms_async(ms: Union[int, float]) -> None:
     """`sleep_ms` for a `SharedVu`: suspends only this VU. Needs a component for `scenario-shared`."""
     if _time_async is None:
         raise RuntimeError(_NOT_SHARED.format("sleep_ms_async", "sleep_ms"))
-    ms = int(-(-ms // 1))
-    if ms > 0:
-        await _time_async.sleep(min(ms, 0xFFFF_FFFF))
+    whole = _sleep_whole_ms("sleep_ms_async", ms)
+    if whole > 0:
+        await _time_async.sleep(whole)
 
 
 async def sleep_async(seconds: float) -> None:
     """`sleep` for a `SharedVu`: suspends only this VU (millisecond resolution, rounded up)."""
-    await sleep_ms_async(seconds * 1000.0)
+    if _time_async is None:
+        raise RuntimeError(_NOT_SHARED.format("sleep_async", "sleep"))
+    whole = _sleep_seconds_ms("sleep_async", seconds)
+    if whole > 0:
+        await _time_async.sleep(whole)
 
 
 def now_ms() -> int:
@@ -661,14 +862,14 @@ _T = TypeVar("_T")
 
 def param(name: str, default: _T = None) -> Union[str, _T]:  # type: ignore[assignment]
     """The plan's `[params]` entry `name` (always a string), or `default` when it is not set."""
-    v = _context.param(name)
+    v = _context.param(_str_arg("param", "name", name))
     return default if v is None else v
 
 
 def param_int(name: str, default: int) -> int:
     """`[params]` entry `name` as an int, or `default` when unset. An unparsable value raises `ValueError`
     (not the default), naming the param."""
-    v = _context.param(name)
+    v = _context.param(_str_arg("param_int", "name", name))
     if v is None:
         return default
     try:
@@ -679,7 +880,7 @@ def param_int(name: str, default: int) -> int:
 
 def param_float(name: str, default: float) -> float:
     """`[params]` entry `name` as a float, or `default` when unset; an unparsable value raises."""
-    v = _context.param(name)
+    v = _context.param(_str_arg("param_float", "name", name))
     if v is None:
         return default
     try:
@@ -695,46 +896,71 @@ def params() -> Dict[str, str]:
 
 def env(name: str) -> Optional[str]:
     """An environment variable the plan's `env` list grants, if set."""
-    return _context.env(name)
+    return _context.env(_str_arg("env", "name", name))
 
 
 # ---------------------------------------------------------------------------------------------- log, metrics
 
 
-def debug(message: str) -> None:
-    _log.write(_types.Level.DEBUG, message)
+def _write(level: Any, message: Any) -> None:
+    # Any object is logged as `str()` gives it (the JS SDK's `String(message)`), as `print` would.
+    _log.write(level, message if isinstance(message, str) else str(message))
 
 
-def info(message: str) -> None:
-    _log.write(_types.Level.INFO, message)
+def debug(message: Any) -> None:
+    """Log `message` (any object, through `str()`) at level debug."""
+    _write(_types.Level.DEBUG, message)
 
 
-def warn(message: str) -> None:
-    _log.write(_types.Level.WARN, message)
+def info(message: Any) -> None:
+    """Log `message` (any object, through `str()`) at level info."""
+    _write(_types.Level.INFO, message)
 
 
-def error(message: str) -> None:
-    _log.write(_types.Level.ERROR, message)
+def warn(message: Any) -> None:
+    """Log `message` (any object, through `str()`) at level warn."""
+    _write(_types.Level.WARN, message)
+
+
+def error(message: Any) -> None:
+    """Log `message` (any object, through `str()`) at level error."""
+    _write(_types.Level.ERROR, message)
+
+
+def _metric_value(where: str, value: Any) -> float:
+    """A sample's value as the WIT's `f64` (a numeric str converts too, as `float()` and the JS SDK's
+    `Number()` do)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{where}: value must be a number, got {_describe(value)}") from None
 
 
 def counter_add(name: str, value: float = 1.0, tags: Tags = None) -> None:
     """Add `value` to the counter `name`."""
-    _metrics.counter_add(name, float(value), _tags(tags))
+    where = "counter_add"
+    _metrics.counter_add(_str_arg(where, "name", name), _metric_value(where, value),
+                         _pairs(where, "tags", tags))
 
 
 def rate_add(name: str, value: bool, tags: Tags = None) -> None:
-    """Add one boolean sample to the rate `name`."""
-    _metrics.rate_add(name, bool(value), _tags(tags))
+    """Add one boolean sample (`bool(value)`) to the rate `name`."""
+    where = "rate_add"
+    _metrics.rate_add(_str_arg(where, "name", name), bool(value), _pairs(where, "tags", tags))
 
 
 def trend_add(name: str, value: float, tags: Tags = None) -> None:
     """Add one sample to the trend `name` (milliseconds when it measures time)."""
-    _metrics.trend_add(name, float(value), _tags(tags))
+    where = "trend_add"
+    _metrics.trend_add(_str_arg(where, "name", name), _metric_value(where, value),
+                       _pairs(where, "tags", tags))
 
 
 def gauge_set(name: str, value: float, tags: Tags = None) -> None:
     """Set the gauge `name`."""
-    _metrics.gauge_set(name, float(value), _tags(tags))
+    where = "gauge_set"
+    _metrics.gauge_set(_str_arg(where, "name", name), _metric_value(where, value),
+                       _pairs(where, "tags", tags))
 
 
 # ---------------------------------------------------------------------------------------------- rng, tasks

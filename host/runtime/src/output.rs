@@ -97,9 +97,62 @@ fn split_lines(line: &mut Vec<u8>, mut bytes: &[u8], mut emit: impl FnMut(&str))
     }
 }
 
-/// One line the guest printed, as a guest log line at `info`.
+/// Lines of guest output printed per second and process, at most: enough to follow a few VUs
+/// while debugging, not a flood (a Python exception escaping every iteration has its runtime print
+/// a traceback each time: 5,590 lines in 2 s with one VU).
+const LINES_PER_SECOND: u32 = 100;
+
+/// How many lines this second has printed, and how many it left out.
+struct Budget {
+    second: Option<std::time::Instant>,
+    printed: u32,
+    left_out: u64,
+}
+
+static BUDGET: Mutex<Budget> = Mutex::new(Budget {
+    second: None,
+    printed: 0,
+    left_out: 0,
+});
+
+impl Budget {
+    /// Whether a line may be printed at `now`; the first line of a new second first says how many
+    /// the last one left out.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let current = self
+            .second
+            .is_some_and(|start| now.duration_since(start) < std::time::Duration::from_secs(1));
+        if !current {
+            if self.left_out > 0 {
+                tracing::warn!(
+                    target: "guest",
+                    "{} lines the scenarios printed were left out (at most {LINES_PER_SECOND} a \
+                     second are printed; `log` lines are not limited)",
+                    self.left_out
+                );
+            }
+            *self = Budget {
+                second: Some(now),
+                printed: 0,
+                left_out: 0,
+            };
+        }
+        if self.printed < LINES_PER_SECOND {
+            self.printed += 1;
+            true
+        } else {
+            self.left_out += 1;
+            false
+        }
+    }
+}
+
+/// One line the guest printed, as a guest log line at `info` (within [`LINES_PER_SECOND`]).
 fn print(vu: &Who, scenario: &str, text: &str) {
-    tracing::info!(target: "guest", vu = %vu, scenario, "{text}");
+    let now = std::time::Instant::now();
+    if BUDGET.lock().unwrap_or_else(|e| e.into_inner()).take(now) {
+        tracing::info!(target: "guest", vu = %vu, scenario, "{text}");
+    }
 }
 
 impl Drop for Pipe {
@@ -202,6 +255,24 @@ mod tests {
             [LINE_BYTES, LINE_BYTES, 10]
         );
         assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn prints_at_most_a_budget_of_lines_a_second() {
+        let mut budget = Budget {
+            second: None,
+            printed: 0,
+            left_out: 0,
+        };
+        let t0 = std::time::Instant::now();
+        let printed = (0..250).filter(|_| budget.take(t0)).count();
+        assert_eq!(printed, LINES_PER_SECOND as usize);
+        assert_eq!(budget.left_out, 150);
+        let later = t0 + std::time::Duration::from_millis(999);
+        assert!(!budget.take(later));
+        // A new second: printing again, the count of the last one said and reset.
+        assert!(budget.take(t0 + std::time::Duration::from_secs(1)));
+        assert_eq!((budget.printed, budget.left_out), (1, 0));
     }
 
     #[test]

@@ -197,6 +197,137 @@ class StampedeTest(unittest.TestCase):
         stampede.sleep_ms(0); stampede.sleep_ms(2.1); stampede.sleep(0.5)
         self.assertEqual(FAKE.sleeps, [3, 500])
 
+    def test_wrong_arguments_raise_before_reaching_the_host(self) -> None:
+        # Given to the generated bindings, each of these would panic (uncatchable, no traceback).
+        FAKE.metrics.clear()
+        cases = [
+            (lambda: stampede.get(None), TypeError, "GET request: url must be a str, got None"),
+            (lambda: stampede.get(8080), TypeError, "url must be a str, got 8080 (int)"),
+            (lambda: stampede.get("/products"), ValueError,
+             "url must be an absolute http:// or https:// URL (http://host:port/path), got '/products'"),
+            (lambda: stampede.get("127.0.0.1:18080/"), ValueError, "absolute http:// or https:// URL"),
+            (lambda: stampede.get("ftp://h/"), ValueError, "absolute http:// or https:// URL"),
+            (lambda: stampede.get("http:///path"), ValueError, "absolute http:// or https:// URL"),
+            (lambda: stampede.request(None, "http://h/"), TypeError, "request: method must be a str, got None"),
+            (lambda: stampede.get("http://h/", name=17), TypeError, "GET request: name must be a str, got 17"),
+            (lambda: stampede.get("http://h/", bearer=17), TypeError, "bearer must be a str, got 17 (int)"),
+            (lambda: stampede.get("http://h/", headers="x-a: 1"), TypeError,
+             "headers must be a dict or a list of (name, value) pairs, got 'x-a: 1' (str)"),
+            (lambda: stampede.get("http://h/", tags=5), TypeError, "tags must be a dict or a list of"),
+            (lambda: stampede.get("http://h/", tags=[("a", "b", "c")]), TypeError, "tags must be a dict"),
+            (lambda: stampede.post("http://h/", 42), TypeError,
+             "POST request: body must be bytes, a str, a dict or list (sent as JSON) or None, got 42 (int)"),
+            (lambda: stampede.post("http://h/", {"when": object()}), TypeError,
+             "POST request: body is sent as JSON, but Object of type object is not JSON serializable"),
+            (lambda: stampede.post("http://h/", json={1j}), TypeError, "POST request: json is sent as JSON"),
+            (lambda: stampede.post("http://h/", b"x", json={}), ValueError, "pass body or json, not both"),
+            (lambda: stampede.get("http://h/", timeout_ms="100"), TypeError,
+             "timeout_ms must be a number of milliseconds, got '100' (str)"),
+            (lambda: stampede.get("http://h/", timeout_ms=True), TypeError, "got True (bool)"),
+            (lambda: stampede.get("http://h/", timeout_ms=float("nan")), ValueError, "got NaN"),
+            (lambda: stampede.get("http://h/", timeout_ms=-1), ValueError,
+             "timeout_ms must be from 0 to 4294967295 milliseconds, got -1"),
+            (lambda: stampede.get("http://h/", timeout_ms=2 ** 32), ValueError, "from 0 to 4294967295"),
+            (lambda: stampede.get("http://h/", timeout_ms=float("inf")), ValueError, "from 0 to 4294967295"),
+            (lambda: stampede.check(123, True), TypeError, "check: name must be a str, got 123 (int)"),
+            (lambda: stampede.check(None, True), TypeError, "check(name, ok)"),
+            (lambda: stampede.check("ok", lambda r: True), TypeError, "ok is a function, which is always true"),
+            (lambda: stampede.check("c", True, tags="k=v"), TypeError, "check: tags must be a dict"),
+            (lambda: stampede.counter_add(None), TypeError, "counter_add: name must be a str, got None"),
+            (lambda: stampede.rate_add(b"r", True), TypeError, "rate_add: name must be a str, got b'r' (bytes)"),
+            (lambda: stampede.trend_add("t", "slow"), ValueError, "trend_add: value must be a number, got 'slow'"),
+            (lambda: stampede.gauge_set("g", None), TypeError, "gauge_set: value must be a number, got None"),
+            (lambda: stampede.gauge_set("g", 1, tags=7), TypeError, "gauge_set: tags must be a dict"),
+            (lambda: stampede.param(None), TypeError, "param: name must be a str, got None"),
+            (lambda: stampede.param_int(1, 0), TypeError, "param_int: name must be a str"),
+            (lambda: stampede.param_float(1, 0.0), TypeError, "param_float: name must be a str"),
+            (lambda: stampede.env(["HOME"]), TypeError, "env: name must be a str, got ['HOME'] (list)"),
+            (lambda: stampede.sleep_ms("1s"), TypeError,
+             "sleep_ms: ms must be a number of milliseconds, got '1s' (str)"),
+            (lambda: stampede.sleep_ms(float("nan")), ValueError, "got NaN"),
+            (lambda: stampede.sleep("1s"), TypeError,
+             "sleep(seconds) takes a number of seconds (sleep(0.5) is half a second), got '1s' (str)"),
+            (lambda: stampede.sleep(None), TypeError, "got None; sleep_ms takes milliseconds"),
+            (lambda: stampede.sleep(float("nan")), ValueError, "got NaN"),
+        ]
+        for call, kind, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaises(kind) as e:
+                    call()
+                self.assertIn(message, str(e.exception))
+        self.assertEqual((FAKE.sent, FAKE.checks, FAKE.metrics, FAKE.sleeps), ([], [], [], []))
+
+    def test_long_or_unprintable_wrong_arguments_are_described_briefly(self) -> None:
+        class NoRepr:
+            def __repr__(self) -> str:
+                raise RuntimeError("no repr")
+
+        with self.assertRaises(TypeError) as e:
+            stampede.get(NoRepr())
+        self.assertIn("url must be a str, got ? (NoRepr)", str(e.exception))
+        with self.assertRaises(TypeError) as e:
+            stampede.check(["n"] * 100, True)
+        self.assertLess(len(str(e.exception)), 250)
+        self.assertIn("...", str(e.exception))
+
+    def test_arguments_converted_as_the_js_sdk_does(self) -> None:
+        # A dict or list body is JSON, with its content type unless one is given.
+        stampede.post("http://h/login", {"user": "u"})
+        stampede.put("http://h/ids", [1, 2])
+        stampede.post("http://h/raw", {"a": 1}, headers=[("Content-Type", "text/x-json")])
+        self.assertEqual((FAKE.sent[0].body, FAKE.sent[0].headers),
+                         (b'{"user":"u"}', [("content-type", "application/json")]))
+        self.assertEqual((FAKE.sent[1].method, FAKE.sent[1].body), ("PUT", b"[1,2]"))
+        self.assertEqual(FAKE.sent[2].headers, [("Content-Type", "text/x-json")])
+        # Bytes-like bodies are bytes; a str is UTF-8 and gets no content type.
+        stampede.post("http://h/", bytearray(b"ab"))
+        stampede.post("http://h/", memoryview(b"cd"))
+        stampede.post("http://h/", "é")
+        self.assertEqual([r.body for r in FAKE.sent[3:6]], [b"ab", b"cd", "é".encode("utf-8")])
+        self.assertEqual([type(r.body) for r in FAKE.sent[3:6]], [bytes, bytes, bytes])
+        self.assertEqual(FAKE.sent[5].headers, [])
+        # timeout_ms: rounded up to whole milliseconds, within the WIT's u32.
+        for given, sent in [(100.5, 101), (0.1, 1), (0, 0), (7, 7), (4294967295, 4294967295)]:
+            stampede.get("http://h/", timeout_ms=given)
+            self.assertEqual((FAKE.sent[-1].timeout_ms, type(FAKE.sent[-1].timeout_ms)), (sent, int))
+        # Tag and header values go through str(); a bearer token may be bytes (setup data is).
+        stampede.get("HTTPS://h/", headers={"x-n": 1}, tags=[("try", 2)], bearer=b"tok")
+        self.assertEqual(FAKE.sent[-1].headers, [("x-n", "1"), ("authorization", "Bearer tok")])
+        self.assertEqual(FAKE.sent[-1].tags, [("try", "2")])
+        # Log lines take any object, as print does.
+        stampede.warn({"an": "object"}); stampede.info(3); stampede.error(None); stampede.debug("text")
+        self.assertEqual(FAKE.logs, [("WARN", "{'an': 'object'}"), ("INFO", "3"), ("ERROR", "None"),
+                                     ("DEBUG", "text")])
+        # Metric values are floats (a numeric str converts, as float() does).
+        FAKE.metrics.clear()
+        stampede.counter_add("c"); stampede.trend_add("t", "2.5"); stampede.gauge_set("g", True)
+        self.assertEqual([m[2] for m in FAKE.metrics], [1.0, 2.5, 1.0])
+        # Sleeps: negative is no wait, infinity is the longest the host takes.
+        stampede.sleep_ms(-5); stampede.sleep(-1); stampede.sleep_ms(float("inf")); stampede.sleep(0.0001)
+        self.assertEqual(FAKE.sleeps, [4294967295, 1])
+
+    def test_setup_may_return_bytes_str_none_or_json(self) -> None:
+        class Runner(stampede.Runner):
+            def __init__(self, value: Any) -> None:
+                self.value = value
+
+            def setup(self) -> Any:
+                return self.value
+
+        cases = [(b"raw", b"raw"), (bytearray(b"ba"), b"ba"), ("tökén", "tökén".encode("utf-8")), (None, b""),
+                 ({"token": "abc"}, b'{"token":"abc"}'), ([1, "a"], b'[1,"a"]'), (42, b"42"), (True, b"true")]
+        for value, data in cases:
+            with self.subTest(value=value):
+                self.assertEqual(Runner(value).setup(), data)
+                self.assertIs(type(Runner(value).setup()), bytes)
+        # What cannot be sent fails setup with a message saying what to return (the run stops with it).
+        with self.assertRaises(FAKE.Err) as e:
+            Runner(object()).setup()
+        self.assertEqual(e.exception.value, "Runner.setup: the value it returned is sent as JSON, but Object of "
+                                            "type object is not JSON serializable; return bytes, a str, None, "
+                                            "or a value JSON can hold (a dict, a list, ...)")
+        self.assertEqual(FAKE.logs, [])
+
     def test_rng_matches_splitmix64_and_rust(self) -> None:
         rng = stampede.Rng(0)
         self.assertEqual(rng.next_u64(), 0xE220A8397B1DCDAF)  # the published SplitMix64 sequence
@@ -451,6 +582,25 @@ class SharedTest(unittest.TestCase):
         self.assertIn("blocking request", str(e.exception))
         with self.assertRaises(RuntimeError):
             asyncio.run(stampede.sleep_async(1))
+
+    def test_shared_helpers_check_their_arguments(self) -> None:
+        import asyncio
+
+        with self.assertRaises(TypeError) as e:
+            asyncio.run(SHARED.get_async(None))
+        self.assertIn("GET request: url must be a str, got None", str(e.exception))
+        with self.assertRaises(TypeError) as e:
+            asyncio.run(SHARED.post_async("http://h/", 3.5))
+        self.assertIn("body must be bytes, a str, a dict or list", str(e.exception))
+        with self.assertRaises(TypeError) as e:
+            asyncio.run(SHARED.sleep_async("2"))
+        self.assertIn("sleep_async(seconds) takes a number of seconds", str(e.exception))
+        with self.assertRaises(ValueError):
+            asyncio.run(SHARED.sleep_ms_async(float("nan")))
+        self.assertEqual((FAKE.sent, FAKE.sleeps), ([], []))
+        asyncio.run(SHARED.post_async("http://h/", {"a": 1}, timeout_ms=0.5))
+        asyncio.run(SHARED.sleep_ms_async(1.2))
+        self.assertEqual((FAKE.sent[0].body, FAKE.sent[0].timeout_ms, FAKE.sleeps), (b'{"a":1}', 1, [2]))
 
 
 if __name__ == "__main__":
