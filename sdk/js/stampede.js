@@ -35,6 +35,7 @@ import {
   TASK_STREAM,
   Tasks as CoreTasks,
   andThen,
+  describe,
   attempt,
   httpHelper,
   requestRecord,
@@ -126,10 +127,15 @@ export class Tasks extends CoreTasks {
 
 const DISPOSE = Symbol.dispose || Symbol.for('dispose');
 
-/** Log an unexpected exception, then let it trap the call. */
+/**
+ * Log an unexpected exception, then let it trap the call. A thrown value that is not an `Error`
+ * (`throw 'text'`) is wrapped in one: the bindings would take it for the call's `err` and fail only
+ * the iteration, unlike every other unexpected exception.
+ */
 function trap(where, e) {
-  if (!(e instanceof IterationError)) logThrown(where, e);
-  throw e;
+  if (e instanceof IterationError) throw e;
+  logThrown(where, e);
+  throw e instanceof Error ? e : new Error(`${where} threw ${describe(e)}`);
 }
 
 /** Run `fn`; an `IterationError` becomes `err`, anything else is logged and traps. */

@@ -267,6 +267,7 @@ test('exportScenario: setup/teardown errors become err, iteration bugs are logge
     iteration(scenario) {
       if (scenario === 'fail') fail('expected');
       if (scenario === 'bug') null.x();
+      if (scenario === 'string') throw 'a plain string';
       if (scenario === 'async') return Promise.reject(new IterationError('later'));
     }
     close() {
@@ -286,6 +287,10 @@ test('exportScenario: setup/teardown errors become err, iteration bugs are logge
   const bug = exportOutcome(catchSync(() => vu.iteration('bug')));
   assert.ok(bug.trap instanceof TypeError);
   assert.ok(calls.some((c) => c[0] === 'write' && c[1] === 'error' && c[2].includes('TypeError')));
+  // A thrown non-Error traps too (the bindings would take a bare string for the call's err).
+  const thrown = catchSync(() => vu.iteration('string'));
+  assert.ok(thrown instanceof Error && !('payload' in thrown), String(thrown));
+  assert.match(thrown.message, /iteration threw a plain string/);
   await assert.rejects(vu.iteration('async'), { payload: 'later' });
   vu[Symbol.dispose || Symbol.for('dispose')]();
   assert.ok(calls.some((c) => c[0] === 'close' && c[1] === 'seed'));
