@@ -22,6 +22,7 @@
 //
 // Needs `npm ci` in this folder first (scripts call `npm ci --prefix sdk/js`).
 
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +117,25 @@ function assertComponent(bytes, tool) {
   }
 }
 
+/**
+ * Exit with the place of a syntax error in the entry file, if it has one: componentize-js reports
+ * one in an imported module with its file, line and caret, but one in the entry only as "failed to
+ * parse JS source". Node's own parser checks it as a module (what the build evaluates it as).
+ */
+function checkEntrySyntax(entry, source) {
+  const check = spawnSync(process.execPath, ['--input-type=module', '--check'], {
+    input: source,
+    encoding: 'utf8',
+  });
+  if (check.status === 0 || check.error) return;
+  // "[stdin]:LINE", the line, a caret, a blank line, "SyntaxError: ...", then Node's own stack.
+  const lines = check.stderr.split('\n');
+  const end = lines.findIndex((l) => /^\w*Error\b/.test(l));
+  const shown = (end < 0 ? lines : lines.slice(0, end + 1)).filter((l) => l.trim() !== '');
+  console.error(`error: ${shown.join('\n').replace(/^\[stdin\]/, entry)}`);
+  process.exit(1);
+}
+
 /** The tool's module, or exit with what to run. */
 async function load(name) {
   try {
@@ -173,12 +193,16 @@ async function main() {
 
   // The two flavours need different engines and worlds: say so before a confusing build error.
   const source = await readFile(entry, 'utf8');
-  if (!opts.shared && /\bexportSharedScenario\b/.test(source)) {
+  // Comments aside (block comments, and lines that are comments): a comment may name the other.
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  if (!opts.shared && /\bexportSharedScenario\b/.test(code)) {
     usage(`${opts.positional[0]} uses shared.js (exportSharedScenario): build it with --shared`);
   }
-  if (opts.shared && /\bexportScenario\b/.test(source)) {
+  if (opts.shared && /\bexportScenario\b/.test(code)) {
     usage(`${opts.positional[0]} uses stampede.js (exportScenario): build it without --shared`);
   }
+
+  checkEntrySyntax(opts.positional[0], source);
 
   const started = Date.now();
   const tool = opts.shared ? 'componentize-qjs' : 'componentize-js';
