@@ -202,13 +202,34 @@ async function main() {
     usage(`${opts.positional[0]} uses stampede.js (exportScenario): build it without --shared`);
   }
 
+  const k6 = code.match(/\bfrom\s+['"](k6(?:\/[^'"]*)?)['"]|\bimport\s+['"](k6(?:\/[^'"]*)?)['"]/);
+  if (k6) {
+    usage(
+      `${opts.positional[0]} imports '${k6[1] ?? k6[2]}': k6's modules do not exist in Stampede; ` +
+        `import { http, check, sleep, ... } from the SDK's stampede.js by relative path instead ` +
+        `(sdk/js/README.md lists what it has)`,
+    );
+  }
   checkEntrySyntax(opts.positional[0], source);
 
   const started = Date.now();
   const tool = opts.shared ? 'componentize-qjs' : 'componentize-js';
-  const component = opts.shared
-    ? await buildWithComponentizeQjs(entry, opts)
-    : await buildWithComponentizeJs(entry, opts);
+  let component;
+  try {
+    component = opts.shared
+      ? await buildWithComponentizeQjs(entry, opts)
+      : await buildWithComponentizeJs(entry, opts);
+  } catch (e) {
+    const text = String(e && e.message ? e.message : e);
+    if (/unknown imported function/.test(text) && /Wizer|initiali[sz]/i.test(text)) {
+      throw new Error(
+        `${text}\n\nA host function (http, context, log, ...) was called at the top level of a module: ` +
+          `top-level code runs once, at build time, where the host does not exist. Call it in the VU ` +
+          `constructor or in iteration (or in static setup()).`,
+      );
+    }
+    throw e;
+  }
   assertComponent(component, tool);
 
   await mkdir(dirname(out), { recursive: true });

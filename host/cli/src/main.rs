@@ -110,7 +110,8 @@ fn raise_open_file_limit() {
 fn init_tracing() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    const DEFAULT: &str = "warn,guest=info";
+    // Scenarios' own lines, and why a first run pauses while its component compiles.
+    const DEFAULT: &str = "warn,guest=info,compile=info";
     let text = std::env::var("STAMPEDE_LOG")
         .ok()
         .filter(|t| !t.trim().is_empty());

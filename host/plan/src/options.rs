@@ -248,11 +248,18 @@ impl Options {
             problems.push(("summary-trend-stats", message));
         }
         if self.http_timeout >= self.iteration_timeout {
+            // A lowered iteration-timeout meets the default http-timeout: say where that came from.
+            let default = if self.http_timeout == Options::default().http_timeout {
+                " (the default)"
+            } else {
+                ""
+            };
             problems.push((
                 "http-timeout",
                 format!(
-                    "must be shorter than iteration-timeout ({}), found {}: a hung request would end the \
-                     whole iteration before it could time out and be recorded",
+                    "must be shorter than iteration-timeout ({}), found {}{default}: a hung request \
+                     would end the whole iteration before it could time out and be recorded; lower \
+                     http-timeout too",
                     crate::units::format_duration(self.iteration_timeout),
                     crate::units::format_duration(self.http_timeout)
                 ),

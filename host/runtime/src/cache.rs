@@ -40,6 +40,7 @@ pub fn compile(
             Err(e) => tracing::warn!("ignoring unusable cache entry {}: {e:#}", path.display()),
         }
     }
+    say_compiling(bytes.len(), dir);
     let component = Component::new(engine, bytes)?;
     if let Err(e) = store(&path, &component) {
         tracing::debug!(
@@ -48,6 +49,22 @@ pub fn compile(
         );
     }
     Ok(component)
+}
+
+/// Components at least this large (a JavaScript or Python interpreter) take seconds to compile.
+const SLOW_TO_COMPILE: usize = 1 << 20;
+
+/// Say why the run pauses before it starts, when the compilation will take a while.
+fn say_compiling(len: usize, dir: &Path) {
+    if len >= SLOW_TO_COMPILE {
+        tracing::info!(
+            target: "compile",
+            "compiling the component ({:.1} MiB) for this machine, ~10-20 s on 2 cores for a \
+             JavaScript or Python one: once per component and memory-limit, then cached in {}",
+            len as f64 / f64::from(1 << 20),
+            dir.display()
+        );
+    }
 }
 
 fn store(path: &Path, component: &Component) -> wasmtime::Result<()> {

@@ -42,3 +42,9 @@ test('a comment naming the other flavour does not decide the flavour', () => {
   assert.equal(shared.status, 2, shared.stderr);
   assert.match(shared.stderr, /uses shared.js \(exportSharedScenario\): build it with --shared/);
 });
+
+test("an import of k6's modules says what to import instead", () => {
+  const { status, stderr } = buildSource("import http from 'k6/http';\nimport { sleep } from 'k6';\n");
+  assert.equal(status, 2, stderr);
+  assert.match(stderr, /imports 'k6\/http': k6's modules do not exist in Stampede; import \{ http, check, sleep, \.\.\. \} from the SDK's stampede.js/);
+});
