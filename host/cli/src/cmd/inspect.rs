@@ -125,9 +125,13 @@ fn print(
                 pools.join(", ")
             )?;
         }
-        let mut t = Duration::ZERO;
-        // Up to the planned end: graceful stops after it start no VU.
-        while t <= plan.planned_end() {
+        // Every step up to the planned end, and the end itself when no step lands on it (graceful
+        // stops after it start no VU).
+        let end = plan.planned_end();
+        let steps = std::iter::successors(Some(Duration::ZERO), |t| Some(*t + step))
+            .take_while(|t| *t <= end);
+        let last = (end.as_nanos() % step.as_nanos() != 0).then_some(end);
+        for t in steps.chain(last) {
             let vus: Vec<String> = plan
                 .scenarios
                 .iter()
@@ -139,7 +143,6 @@ fn print(
                 })
                 .collect();
             writeln!(out, "  {:>8}  {}", format_duration(t), vus.join("  "))?;
-            t += step;
         }
     }
     Ok(())

@@ -60,6 +60,11 @@ async fn inspect_prints_each_scenario_shape_and_the_timeline() {
     // Up to the planned end: the graceful stops after it start no VU, so they get no rows of zeros.
     let last = text.lines().last().unwrap();
     assert!(last.trim_start().starts_with("10m "), "{text}");
+    // A step that does not land on the end still ends with the end.
+    let text = inspect("ramping.toml", &["--step", "7s"]).await;
+    let rows: Vec<&str> = text.lines().rev().take(2).collect();
+    assert!(rows[0].trim_start().starts_with("10m "), "{text}");
+    assert!(rows[1].trim_start().starts_with("9m 55s "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
