@@ -25,8 +25,13 @@ import { IterationError, describe, describeValue, pairs } from './core.js';
  * whether all held.
  */
 export function check(name, ok, tags) {
-  if (typeof name === 'string') return hostCheck(name, !!ok, pairs(tags));
-  if (ok !== null && typeof ok === 'object' && !Array.isArray(ok)) {
+  // k6's form whenever the second argument is an object of checks, the value being any type (a
+  // body's text too): `check(res.text(), { 'has id': (b) => b.includes('"id"') })`.
+  const checks = ok !== null && typeof ok === 'object' && !Array.isArray(ok);
+  if (typeof name === 'string' && !(checks && Object.values(ok).some((c) => typeof c === 'function'))) {
+    return hostCheck(name, !!ok, pairs(tags));
+  }
+  if (checks) {
     let all = true;
     for (const [checkName, condition] of Object.entries(ok)) {
       const held = !!(typeof condition === 'function' ? condition(name) : condition);

@@ -343,9 +343,10 @@ const OPTION_HINTS = {
   params: "headers, tags, name or timeoutMs at the top level",
 };
 
-/** A request's URL must be an absolute http:// or https:// URL string. */
-function checkUrl(method, url) {
+/** A request's URL must be an absolute http:// or https:// URL (a string, or a `URL` object). */
+function checkUrl(method, given) {
   const call = `http.${String(method).toLowerCase()}`;
+  const url = given !== null && typeof given === 'object' && typeof given.href === 'string' ? given.href : given;
   if (typeof url !== 'string') {
     throw new TypeError(
       `${call}(url, ...) takes the URL as a string, got ${url === null ? 'null' : typeof url}`,

@@ -11,7 +11,7 @@
 //       async iteration(scenario, number) {
 //         const res = await http.get(this.url);
 //         check('status is 200', res.status === 200);
-//         await sleep(100);
+//         await sleep(0.1); // seconds, as in k6
 //       }
 //     }
 //     export const sharedRunner = exportSharedScenario(Hello);

@@ -784,7 +784,10 @@ def _sleep_seconds_ms(where: str, seconds: Any) -> int:
         raise TypeError(f"{takes}, got {_describe(seconds)}; sleep_ms takes milliseconds")
     if _math.isnan(seconds):
         raise ValueError(f"{takes}, got NaN")
-    return _sleep_whole_ms(where, seconds * 1000.0)
+    if _math.isinf(seconds):
+        return _sleep_whole_ms(where, seconds)
+    # From whole microseconds, so that 2.007 s is 2007 ms, not 2008 (2.007 * 1000 is 2007.0000000000002).
+    return _sleep_whole_ms(where, round(seconds * 1_000_000) / 1000)
 
 
 def sleep_ms(ms: Union[int, float]) -> None:

@@ -57,6 +57,7 @@ pub use error::{CallError, RuntimeError};
 pub use host::http::forget_logged_failures;
 pub use host::log::forget_printed_lines;
 pub use orphans::Orphans;
+pub use output::say_left_out_lines;
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
 pub use tls::{ClientIdentity, ClientTls, TlsConfigError, certificate_blocks, certificates_pem};

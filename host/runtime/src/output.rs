@@ -72,28 +72,35 @@ impl TailPipe {
 }
 
 /// Add `bytes` to the unfinished `line`, and give `emit` every line they end (without its `\n` or
-/// `\r\n`; a line longer than [`LINE_BYTES`] in pieces of that length).
+/// `\r\n`; a line longer than [`LINE_BYTES`] in pieces of that length, and one of exactly that
+/// length once).
 fn split_lines(line: &mut Vec<u8>, mut bytes: &[u8], mut emit: impl FnMut(&str)) {
     while !bytes.is_empty() {
         let room = LINE_BYTES - line.len();
-        let window = &bytes[..bytes.len().min(room)];
+        // One byte past the room: a newline there ends a line that is exactly full.
+        let window = &bytes[..bytes.len().min(room + 1)];
         match window.iter().position(|&b| b == b'\n') {
             Some(end) => {
                 line.extend_from_slice(&bytes[..end]);
                 bytes = &bytes[end + 1..];
             }
-            None if bytes.len() < room => {
+            None if bytes.len() <= room => {
                 line.extend_from_slice(bytes);
                 return;
             }
             None => {
-                line.extend_from_slice(window);
+                line.extend_from_slice(&bytes[..room]);
                 bytes = &bytes[room..];
             }
         }
         let text = String::from_utf8_lossy(line);
         emit(text.strip_suffix('\r').unwrap_or(&text));
-        line.clear();
+        // A long line's buffer is not kept for the VU's life.
+        if line.capacity() > 256 {
+            *line = Vec::new();
+        } else {
+            line.clear();
+        }
     }
 }
 
@@ -116,6 +123,20 @@ static BUDGET: Mutex<Budget> = Mutex::new(Budget {
 });
 
 impl Budget {
+    /// Say how many lines were left out since the last time, if any.
+    fn say_left_out(&mut self) {
+        if self.left_out > 0 {
+            tracing::warn!(
+                target: "guest",
+                "{} lines the scenarios printed were left out (at most {LINES_PER_SECOND} a \
+                 second are printed; `log` lines are not limited)",
+                self.left_out
+            );
+        }
+        self.left_out = 0;
+        self.printed = 0;
+    }
+
     /// Whether a line may be printed at `now`; the first line of a new second first says how many
     /// the last one left out.
     fn take(&mut self, now: std::time::Instant) -> bool {
@@ -123,14 +144,7 @@ impl Budget {
             .second
             .is_some_and(|start| now.duration_since(start) < std::time::Duration::from_secs(1));
         if !current {
-            if self.left_out > 0 {
-                tracing::warn!(
-                    target: "guest",
-                    "{} lines the scenarios printed were left out (at most {LINES_PER_SECOND} a \
-                     second are printed; `log` lines are not limited)",
-                    self.left_out
-                );
-            }
+            self.say_left_out();
             *self = Budget {
                 second: Some(now),
                 printed: 0,
@@ -145,6 +159,14 @@ impl Budget {
             false
         }
     }
+}
+
+/// Say how many lines the last second left out, if any, and start counting afresh: at the end of a
+/// run (its last second has no next line to say it) and before the next.
+pub fn say_left_out_lines() {
+    let mut budget = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+    budget.say_left_out();
+    budget.second = None;
 }
 
 /// One line the guest printed, as a guest log line at `info` (within [`LINES_PER_SECOND`]).
@@ -255,6 +277,22 @@ mod tests {
             [LINE_BYTES, LINE_BYTES, 10]
         );
         assert!(rest.is_empty());
+        // A line of exactly the longest length is one line, with its newline in the same write or
+        // the next.
+        let full = vec![b'y'; LINE_BYTES];
+        for writes in [
+            &[&[full.as_slice(), b"\n"].concat()[..]][..],
+            &[&full, b"\nz\n"],
+        ] {
+            let (printed, rest) = lines(writes);
+            let lens: Vec<usize> = printed.iter().map(String::len).collect();
+            assert_eq!(lens[0], LINE_BYTES);
+            assert!(
+                !printed.iter().any(String::is_empty),
+                "no blank line: {lens:?}"
+            );
+            assert!(rest.is_empty());
+        }
     }
 
     #[test]

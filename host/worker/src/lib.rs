@@ -206,6 +206,8 @@ async fn run_share(
     }
     let _ = done_tx.send(true);
     let _ = flusher.await;
+    // The run's last second of guest output has no next line to say what it left out.
+    stampede_runtime::say_left_out_lines();
     let _ = tx.send(WorkerMsg::Finished);
 }
 

@@ -194,6 +194,10 @@ test("check takes k6's form: one check per entry, true when all held", () => {
     ['check', 'plain', true, [['t', 'x']]],
   ]);
   assert.equal(check(res, { 'is 500': (r) => r.status === 500 }), true);
+  // A string value (a body's text) with checks to run is k6's form too, not a check named after it.
+  calls.length = 0;
+  assert.equal(check('{"id": 1}', { 'has id': (b) => b.includes('"id"') }), true);
+  assert.deepEqual(calls, [['check', 'has id', true, []]]);
   // A name that is not a string, without checks to run, is a mistake: it was recorded as "[object Object]".
   assert.throws(() => check(res, true), /check\(name, ok\) takes the check's name as a string, got an object/);
 });
@@ -206,11 +210,15 @@ test('a request needs an absolute URL and known options', () => {
   assert.throws(() => http.get('http://h/', { timeout: '100ms' }), /unknown request option 'timeout' \(options: headers, tags, body, json, bearer, name, timeoutMs\); did you mean timeoutMs/);
   assert.throws(() => http.post('http://h/', 'x', 'oops'), /request options must be an object, got a string/);
   assert.deepEqual(calls, [], 'nothing was sent');
-  // No options, or null (k6 scripts pass null), are fine; so is an option set to undefined.
+  // No options, or null (k6 scripts pass null), are fine; so is an option set to undefined, a URL
+  // object, an upper-case scheme and an IPv6 literal.
   http.get('https://h/', null);
   http.post('http://h/', 'b', null);
   http.get('http://h/', { timeout: undefined });
-  assert.equal(calls.length, 3);
+  http.get(new URL('http://h/path?q=1'), {});
+  http.get('HTTP://[::1]:8080/');
+  assert.equal(calls.length, 5);
+  assert.equal(calls[3][1].url, 'http://h/path?q=1');
 });
 
 test('context converts ids to numbers and parses integer params', () => {

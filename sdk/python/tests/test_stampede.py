@@ -195,7 +195,9 @@ class StampedeTest(unittest.TestCase):
         self.assertTrue(stampede.check("c", 1, [("a", "b")]))
         self.assertEqual(FAKE.checks, [("c", True, [("a", "b")])])
         stampede.sleep_ms(0); stampede.sleep_ms(2.1); stampede.sleep(0.5)
-        self.assertEqual(FAKE.sleeps, [3, 500])
+        # Seconds from whole microseconds: 2.007 * 1000 is 2007.0000000000002, which rounded up is 2008.
+        stampede.sleep(2.007); stampede.sleep(0.0012)
+        self.assertEqual(FAKE.sleeps, [3, 500, 2007, 2])
 
     def test_wrong_arguments_raise_before_reaching_the_host(self) -> None:
         # Given to the generated bindings, each of these would panic (uncatchable, no traceback).

@@ -36,13 +36,15 @@ impl Host for VuState {
 /// Distinct guest warnings and errors printed per process and run; past this, none is printed.
 const MAX_REPEATED: usize = 1000;
 
-/// The guest warnings and errors printed in this run (see [`first_time`]).
-static PRINTED: Mutex<Option<HashSet<(bool, String, String)>>> = Mutex::new(None);
+/// The guest warnings and errors printed in this run, by a hash of their level, scenario and text
+/// (see [`first_time`]): a repeat costs no allocation, and a long message is not kept.
+static PRINTED: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
 
-/// Forget which guest warnings and errors were printed, so that a new run of this process prints
-/// its own.
+/// Forget which guest warnings and errors were printed, and the printed lines' budget, so that a
+/// new run of this process prints its own.
 pub fn forget_printed_lines() {
     *PRINTED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    crate::output::say_left_out_lines();
 }
 
 /// True the first time this process sees `message` at `level` from a VU of `scenario` (whichever
@@ -50,13 +52,14 @@ pub fn forget_printed_lines() {
 /// exception's stack, a scenario its own warnings) prints it once, not thousands of times a second.
 /// `info` and `debug` lines, what a scenario prints to follow its progress, are all printed.
 fn first_time(level: Level, scenario: &str, message: &str) -> bool {
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (matches!(level, Level::Error), scenario, message).hash(&mut h);
+        h.finish()
+    };
     let mut printed = PRINTED.lock().unwrap_or_else(|e| e.into_inner());
     let printed = printed.get_or_insert_with(HashSet::new);
-    let key = (
-        matches!(level, Level::Error),
-        scenario.to_owned(),
-        message.to_owned(),
-    );
     if printed.len() > MAX_REPEATED || printed.contains(&key) {
         return false;
     }

@@ -31,12 +31,17 @@ pub(crate) struct Door {
     jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// When this thread's part of the scenario ends: arrivals due later are not taken.
     end: Instant,
+    /// VUs created or being created on this thread (at most `max_vus`).
+    spawned: AtomicU64,
+    /// This thread's share of `max-vus`.
+    max_vus: u64,
 }
 
 impl Door {
     /// Give the iteration due at `due` to one of this door's idle VUs, if one is idle.
     fn take(&self, due: Instant) -> bool {
-        if due >= self.end {
+        // Without an idle VU (what an overloaded run sees at every arrival) nothing is locked.
+        if due >= self.end || self.idle.available_permits() == 0 {
             return false;
         }
         let jobs = super::lock(&self.jobs);
@@ -58,10 +63,8 @@ struct Pool<F> {
     shared: Arc<RunShared>,
     run: Arc<ScenarioRun>,
     jobs: Mutex<mpsc::UnboundedReceiver<Job>>,
-    /// This thread's idle VUs (and how other threads reach them).
+    /// This thread's idle VUs and how many it created (and how other threads reach them).
     door: Arc<Door>,
-    /// VUs created or being created (bounded by `max-vus`).
-    spawned: AtomicU64,
     /// The next VU id offset for a VU created on demand.
     next_id: AtomicU64,
     /// The scenario's clock (started once pre-allocated VUs are ready).
@@ -104,6 +107,8 @@ pub(super) async fn run<F: VuFactory>(
         idle: Semaphore::new(0),
         jobs: std::sync::Mutex::new(Some(tx.clone())),
         end: clock.stop_at(),
+        spawned: AtomicU64::new(0),
+        max_vus,
     });
     let siblings = shared.siblings(run.index);
     super::lock(&siblings.doors).push(door.clone());
@@ -113,7 +118,6 @@ pub(super) async fn run<F: VuFactory>(
         run: run.clone(),
         jobs: Mutex::new(rx),
         door,
-        spawned: AtomicU64::new(0),
         next_id: AtomicU64::new(pre_allocated.min(max_vus)),
         clock,
     });
@@ -165,9 +169,11 @@ pub(super) async fn run<F: VuFactory>(
                     &[],
                     1.0,
                 );
-                if pool.spawned.load(Ordering::Relaxed) < max_vus {
+                if pool.door.spawned.load(Ordering::Relaxed) < max_vus {
                     spawn_vu(&pool, &mut tasks, None);
-                } else if !siblings.said_busy.swap(true, Ordering::Relaxed) {
+                } else if all_full(&siblings.doors)
+                    && !siblings.said_busy.swap(true, Ordering::Relaxed)
+                {
                     // As k6 says "Insufficient VUs": once per worker and scenario.
                     tracing::warn!(
                         "scenario `{}`: every VU it may have (`max-vus`) is busy, so iterations \
@@ -193,6 +199,14 @@ pub(super) async fn run<F: VuFactory>(
     join_all(tasks).await;
 }
 
+/// Whether every thread has all the VUs its share of `max-vus` allows (a thread still below it
+/// creates one when its own arrival finds none idle).
+fn all_full(doors: &std::sync::Mutex<Vec<Arc<Door>>>) -> bool {
+    super::lock(doors)
+        .iter()
+        .all(|door| door.spawned.load(Ordering::Relaxed) >= door.max_vus)
+}
+
 /// Give the iteration due at `due` to an idle VU behind one of `doors` other than `own`.
 fn lend(doors: &std::sync::Mutex<Vec<Arc<Door>>>, own: &Arc<Door>, due: Instant) -> bool {
     super::lock(doors)
@@ -206,7 +220,7 @@ fn spawn_vu<F: VuFactory>(
     tasks: &mut tokio::task::JoinSet<()>,
     vu: Option<F::Vu>,
 ) {
-    pool.spawned.fetch_add(1, Ordering::Relaxed);
+    pool.door.spawned.fetch_add(1, Ordering::Relaxed);
     let n = if vu.is_some() {
         0
     } else {
