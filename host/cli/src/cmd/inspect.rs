@@ -130,7 +130,7 @@ fn print(
         let end = plan.planned_end();
         let steps = std::iter::successors(Some(Duration::ZERO), |t| Some(*t + step))
             .take_while(|t| *t <= end);
-        let last = (end.as_nanos() % step.as_nanos() != 0).then_some(end);
+        let last = (!end.as_nanos().is_multiple_of(step.as_nanos())).then_some(end);
         for t in steps.chain(last) {
             let vus: Vec<String> = plan
                 .scenarios
