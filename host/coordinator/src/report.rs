@@ -65,6 +65,9 @@ pub struct RunInfo {
     pub status: RunStatus,
     /// Set when the run was stopped early (a threshold abort, no VU started, a stop signal).
     pub aborted: Option<String>,
+    /// Set when the scenario's `teardown` failed (after the run; its metrics and verdict stand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown_failed: Option<String>,
 }
 
 /// One metric's values. Which fields are present depends on `type`.
@@ -560,6 +563,7 @@ pub(crate) mod tests {
             workers: 1,
             status: RunStatus::Passed,
             aborted: None,
+            teardown_failed: None,
         }
     }
 

@@ -265,6 +265,7 @@ pub async fn run(
 
     // 5. teardown on worker 0
     let _ = s.workers.senders[0].send(CoordinatorMsg::RunTeardown { setup_data });
+    let mut teardown_failed = None;
     loop {
         match s
             .next_within(plan.options.teardown_timeout + LIFECYCLE_MARGIN, "teardown")
@@ -273,6 +274,7 @@ pub async fn run(
             (_, WorkerMsg::TeardownDone { result }) => {
                 if let Err(e) = result {
                     tracing::error!("teardown failed: {e}");
+                    teardown_failed = Some(e);
                 }
                 break;
             }
@@ -290,6 +292,7 @@ pub async fn run(
         workers: n,
         status: RunStatus::Passed,
         aborted: stopping,
+        teardown_failed,
     };
     // Checked when the plan was read: every entry is a statistic.
     let stats: Vec<TrendStat> = plan

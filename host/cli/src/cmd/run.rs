@@ -217,7 +217,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         p.finish();
     }
     let report = result.map_err(|e| match e {
-        e @ CoordinatorError::Setup(_) => Failure::Internal(e.into()),
+        e @ CoordinatorError::Setup(_) => Failure::Script(e.into()),
         e if e.is_bad_input() => Failure::BadInput(e.into()),
         e => Failure::Internal(e.into()),
     })?;
@@ -271,6 +271,13 @@ fn verdict(report: &stampede_coordinator::Report) -> Result<(), Failure> {
     match report.run.status {
         // Stopped before its end: not a pass, whatever the part that ran held to (k6 agrees).
         RunStatus::Passed if interrupted => Err(Failure::Interrupted),
+        // The run passed, but what teardown should have done (remove test data, say) is not done.
+        RunStatus::Passed if let Some(e) = &report.run.teardown_failed => {
+            Err(Failure::Script(anyhow!(
+                "the scenario's teardown failed: {e} (the run itself passed; the summary above \
+                 is its own)"
+            )))
+        }
         RunStatus::Passed => Ok(()),
         RunStatus::ThresholdsFailed => Err(Failure::Thresholds),
         RunStatus::NoVuStarted => {

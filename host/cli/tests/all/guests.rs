@@ -280,13 +280,58 @@ async fn a_failing_setup_stops_the_run_with_its_message() {
         &[],
     )
     .await;
-    assert_eq!(run.code(), 1, "{}", run.stderr());
+    // k6's code for an exception in setup or teardown (its ScriptException).
+    assert_eq!(run.code(), 107, "{}", run.stderr());
     assert!(
         run.stderr().contains("setup failed on purpose"),
         "{}",
         run.stderr()
     );
     assert_eq!(target.requests().await, 0);
+}
+
+/// A teardown that fails does not change the run's metrics or verdict, but it is not a pass: the
+/// summary and every report say so, and the exit code is 107 (99 when a threshold failed too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_teardown_is_reported_and_fails_the_exit_code() {
+    let target = Target::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let plan = fixture_plan(&target, "teardown-fail", "", &constant(1, "500ms"));
+    let run = run_plan(&plan, &["--summary-junit", junit.to_str().unwrap()]).await;
+    assert_eq!(run.code(), 107, "{}", run.stderr());
+    assert!(run.metric("http_reqs", "count") > 0.0);
+    assert!(
+        run.stdout()
+            .contains("teardown failed: teardown failed on purpose")
+            && run.stdout().contains(": passed"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains(
+            "error: the scenario's teardown failed: teardown failed on purpose (the run itself passed"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        run.summary()["run"]["teardown_failed"].as_str(),
+        Some("teardown failed on purpose")
+    );
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains("teardown failed: teardown failed on purpose"),
+        "{junit}"
+    );
+
+    // With a failed threshold too, the threshold's code.
+    let rest = format!(
+        "{}\n[thresholds]\nhttp_req_duration = [\"p(95) < 0.001ms\"]\n",
+        constant(1, "500ms")
+    );
+    let run = run_plan(&fixture_plan(&target, "teardown-fail", "", &rest), &[]).await;
+    assert_eq!(run.code(), 99, "{}", run.stderr());
 }
 
 /// A response body longer than `memory-limit` could never reach the guest: the host stops reading

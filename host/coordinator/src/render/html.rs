@@ -82,6 +82,9 @@ fn facts(out: &mut String, r: &Report) {
     if let Some(reason) = &r.run.aborted {
         rows.push(("Stopped early", escape(reason)));
     }
+    if let Some(error) = &r.run.teardown_failed {
+        rows.push(("Teardown failed", escape(error)));
+    }
     out.push_str("<section id=\"run\">\n<table class=\"facts\">\n");
     for (k, v) in rows {
         let _ = writeln!(out, "<tr><th>{k}</th><td>{v}</td></tr>");

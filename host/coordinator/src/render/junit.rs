@@ -84,6 +84,9 @@ pub fn render(r: &Report) -> String {
     if let Some(reason) = &r.run.aborted {
         let _ = writeln!(log, "run stopped early: {reason}");
     }
+    if let Some(error) = &r.run.teardown_failed {
+        let _ = writeln!(log, "teardown failed: {error}");
+    }
     for c in &r.checks {
         let _ = writeln!(
             log,

@@ -64,6 +64,9 @@ pub fn render(r: &Report) -> String {
     if let Some(reason) = &r.run.aborted {
         let _ = writeln!(out, "\n   run stopped early: {reason}");
     }
+    if let Some(error) = &r.run.teardown_failed {
+        let _ = writeln!(out, "\n   teardown failed: {error}");
+    }
     let verdict = match r.run.status {
         // Only a stop from outside (a signal) ends a passing run early.
         RunStatus::Passed if r.run.aborted.is_some() && r.thresholds.is_empty() => "stopped early",
