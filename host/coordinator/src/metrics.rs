@@ -43,6 +43,9 @@ pub struct RunMetrics {
     pub total: Aggregate,
     /// Per-second points, keyed by second.
     pub timeline: BTreeMap<u64, SecondPoint>,
+    /// When the plan's load ends (ms from the start): a delta cut later adds its peak to the VU
+    /// gauges, not its count (see [`RunMetrics::apply`]). `None`: every delta adds its count.
+    pub planned_end_ms: Option<u64>,
     workers: BTreeMap<String, WorkerState>,
 }
 
@@ -89,7 +92,11 @@ impl RunMetrics {
         let (vus, vus_max) = self.vus();
         // The fleet's peak since the last delta, as far as this worker's peak shows it, then the
         // count now: the gauge's max sees VUs that came and went between two deltas, and its last
-        // value is the count now.
+        // value is the count now. A delta cut after the plan's load ended, or a worker's last one
+        // (after its VUs stopped), adds its peak but not its count (the VUs stopping, 0 at last),
+        // as k6's `vus` ends at the count the run ran with (`10 min=10 max=10` for 10 constant
+        // VUs, not `0 min=0`).
+        let ended = d.last || self.planned_end_ms.is_some_and(|end| d.at_ms >= end);
         for (metric, now, this_now, this_peak) in [
             (names::VUS, vus, d.vus, d.vus_peak),
             (names::VUS_MAX, vus_max, d.vus_max, d.vus_max_peak),
@@ -97,10 +104,16 @@ impl RunMetrics {
             let gauge = self
                 .total
                 .sink_mut(&SeriesKey::untagged(metric), MetricKind::Gauge);
-            if this_peak > this_now {
-                gauge.add((now - this_now + this_peak) as f64);
+            // The fleet's count with this worker at its peak.
+            let peak = now - this_now + this_peak.max(this_now);
+            if ended {
+                gauge.add(peak as f64);
+            } else {
+                if peak > now {
+                    gauge.add(peak as f64);
+                }
+                gauge.add(now as f64);
             }
-            gauge.add(now as f64);
         }
         // Deltas are cut every second; round so a cut a few ms late still lands on its second.
         let t = d.at_ms.saturating_add(500) / 1000;
@@ -153,6 +166,7 @@ mod tests {
         MetricsDelta {
             vus_peak: 0,
             vus_max_peak: 0,
+            last: false,
             seq,
             at_ms,
             vus,
@@ -176,6 +190,34 @@ mod tests {
         assert_eq!(gauge(names::VUS), (2.0, 5.0), "a's 2 now and b's 3 at most");
         assert_eq!(gauge(names::VUS_MAX), (3.0, 7.0), "a's 3 and b's 4 at most");
         assert_eq!(m.vus(), (2, 3), "the counts now");
+    }
+
+    /// A worker's last delta comes after its VUs stopped: its count (0) is not one the run ran
+    /// with, so `vus` ends as k6's does, at the count of the run (`10 min=10 max=10`).
+    #[test]
+    fn the_last_delta_adds_its_peak_not_its_count_of_zero() {
+        let mut m = RunMetrics::default();
+        let mut d = delta(0, 1000, 10, &[]);
+        d.vus_max = 10;
+        m.apply("a", d).unwrap();
+        let mut last = delta(1, 1500, 0, &[ITER]);
+        (last.vus_peak, last.vus_max, last.vus_max_peak, last.last) = (10, 10, 10, true);
+        m.apply("a", last).unwrap();
+        let gauge = |name: &str| match m.total.metric_total(name) {
+            Some(Sink::Gauge(g)) => (g.last, g.min, g.max),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(gauge(names::VUS), (10.0, 10.0, 10.0));
+        assert_eq!(gauge(names::VUS_MAX), (10.0, 10.0, 10.0));
+        // A run shorter than one delta has only its last one: its peak.
+        let mut m = RunMetrics::default();
+        let mut only = delta(0, 500, 0, &[ITER]);
+        (only.vus_peak, only.vus_max, only.vus_max_peak, only.last) = (2, 0, 2, true);
+        m.apply("a", only).unwrap();
+        let Some(Sink::Gauge(g)) = m.total.metric_total(names::VUS) else {
+            panic!()
+        };
+        assert_eq!((g.last, g.min, g.max), (2.0, 2.0, 2.0));
     }
 
     const ITER: Sample<'static> = (

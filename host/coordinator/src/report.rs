@@ -703,6 +703,7 @@ pub(crate) mod tests {
             MetricsDelta {
                 vus_peak: 0,
                 vus_max_peak: 0,
+                last: false,
                 seq: 0,
                 at_ms: 1000,
                 vus,

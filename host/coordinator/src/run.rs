@@ -207,6 +207,7 @@ pub async fn run(
     });
     let t0 = Instant::now();
     let mut metrics = RunMetrics::default();
+    metrics.planned_end_ms = Some(plan.planned_end().as_millis() as u64);
     let mut finished = vec![false; n];
     let mut stopping: Option<String> = None;
     // Whether the stop came from outside (the abort switch: Ctrl-C, a signal), not a threshold.

@@ -98,6 +98,10 @@ pub struct MetricsDelta {
     /// The most VUs allocated at once since the previous delta (as `vus_peak`).
     #[serde(default)]
     pub vus_max_peak: u64,
+    /// The worker's last delta of the run, cut after its VUs stopped: its `vus` (0 by then) is not
+    /// a count the run ran with, only its peaks are.
+    #[serde(default)]
+    pub last: bool,
     /// Samples recorded since the previous delta, merged per series.
     pub delta: Aggregate,
 }

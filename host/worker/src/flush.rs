@@ -33,6 +33,7 @@ pub async fn flush_loop(
             vus_max: shared.allocated.load(Ordering::Relaxed),
             vus_peak,
             vus_max_peak,
+            last,
             delta: shared.collector.take(),
         };
         if tx.send(WorkerMsg::Metrics(delta)).is_err() || last {

@@ -150,6 +150,7 @@ pub async fn run_worker(
                         WorkerMsg::Metrics(MetricsDelta {
                             vus_peak: 0,
                             vus_max_peak: 0,
+                            last: false,
                             seq,
                             at_ms,
                             vus: 0,

@@ -143,6 +143,7 @@ async fn share(
         let d = MetricsDelta {
             vus_peak: 0,
             vus_max_peak: 0,
+            last: false,
             seq: seq as u64,
             at_ms: at.as_millis() as u64,
             vus,
