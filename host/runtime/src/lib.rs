@@ -38,6 +38,7 @@ mod http2;
 #[allow(unsafe_code)]
 mod linear_memory;
 mod offload;
+mod once;
 mod orphans;
 mod output;
 mod pool;
@@ -54,10 +55,16 @@ pub use capacity::{HostCapacity, host_capacity};
 pub use client::{AllowedOrigin, HttpClient};
 pub use engine::{EPOCH_TICK, EngineLimits, MemoryInit};
 pub use error::{CallError, RuntimeError};
-pub use host::http::forget_logged_failures;
-pub use host::log::forget_printed_lines;
 pub use orphans::Orphans;
 pub use output::say_left_out_lines;
+
+/// Forget which request failures and guest warnings this process logged, and what guest output a
+/// second left out (said now, if anything), so that a new run logs its own.
+pub fn forget_logged() {
+    host::http::LOGGED.forget();
+    host::log::PRINTED.forget();
+    output::say_left_out_lines();
+}
 pub use shared::{SharedGroup, SharedVu};
 pub use state::{RunContext, VuIdentity};
 pub use tls::{ClientIdentity, ClientTls, TlsConfigError, certificate_blocks, certificates_pem};

@@ -112,8 +112,7 @@ pub async fn run_worker(
             }
             CoordinatorMsg::Start { setup_data } => {
                 let p = need(&prepared)?.clone();
-                stampede_runtime::forget_logged_failures();
-                stampede_runtime::forget_printed_lines();
+                stampede_runtime::forget_logged();
                 let (stop_tx, stop_rx) = watch::channel(None);
                 stop = Some(stop_tx);
                 started = Some(Instant::now());

@@ -5,6 +5,7 @@
 use crate::bindings::http::{Host, HttpError, Request, Response, Timings};
 use crate::client::{CompletedResponse, OutgoingRequest, RequestError, ResponseHeaders};
 use crate::offload::{Parked, Submitted, Work, park};
+use crate::once::{Once, Seen};
 use crate::redirect::Followed;
 use crate::series::HttpSeries;
 use crate::state::{RunContext, VuState};
@@ -345,12 +346,7 @@ const MAX_WARNED: usize = 32;
 const MAX_LOGGED: usize = 100;
 
 /// The request failures this process has logged (see [`warn_once`]).
-static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Forget which request failures were logged, so that a new run of this process logs its own.
-pub fn forget_logged_failures() {
-    LOGGED.lock().unwrap_or_else(|e| e.into_inner()).clear();
-}
+pub(crate) static LOGGED: Once = Once::new(MAX_LOGGED);
 
 /// Log why a request got no response the first time this process sees that reason (a refused
 /// origin, a failed TLS handshake, a refused connection, a timeout...): once per distinct message
@@ -364,24 +360,21 @@ pub(crate) fn warn_once(warned: &mut Vec<String>, vu: u64, tags: &TagSet, err: &
         return;
     }
     warned.push(message.clone());
-    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
-    if logged.len() > MAX_LOGGED || logged.contains(&message) {
-        return;
-    }
-    let request = format!(
-        "{} {}",
-        tags.get("method").unwrap_or("?"),
-        loggable_url(tags.get("name").unwrap_or("?"))
-    );
-    if logged.len() == MAX_LOGGED {
-        tracing::warn!(
+    match LOGGED.first(&message) {
+        Seen::Again => {}
+        Seen::Full => tracing::warn!(
             "{MAX_LOGGED} distinct request failures logged; further ones are only counted in \
              http_req_failed (tagged with their error_code)"
-        );
-    } else {
-        tracing::warn!(vu, error_code = err.code(), "{message} ({request})");
+        ),
+        Seen::First => {
+            let request = format!(
+                "{} {}",
+                tags.get("method").unwrap_or("?"),
+                loggable_url(tags.get("name").unwrap_or("?"))
+            );
+            tracing::warn!(vu, error_code = err.code(), "{message} ({request})");
+        }
     }
-    logged.push(message);
 }
 
 /// `url` without what may hold a credential and has no place in a log: its query

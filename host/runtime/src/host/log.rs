@@ -1,8 +1,8 @@
 //! `log.write`: guest log lines, printed through `tracing` with the VU id and scenario.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::Mutex;
+
+use crate::once::{Once, Seen};
 
 use crate::bindings::log::Host;
 use crate::bindings::types::Level;
@@ -36,43 +36,26 @@ impl Host for VuState {
 /// Distinct guest warnings and errors printed per process and run; past this, none is printed.
 const MAX_REPEATED: usize = 1000;
 
-/// The guest warnings and errors printed in this run, by a hash of their level, scenario and text
-/// (see [`first_time`]): a repeat costs no allocation, and a long message is not kept.
-static PRINTED: Mutex<Option<HashSet<u64>>> = Mutex::new(None);
-
-/// Forget which guest warnings and errors were printed, and the printed lines' budget, so that a
-/// new run of this process prints its own.
-pub fn forget_printed_lines() {
-    *PRINTED.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    crate::output::say_left_out_lines();
-}
+/// The guest warnings and errors printed in this run (see [`first_time`]).
+pub(crate) static PRINTED: Once = Once::new(MAX_REPEATED);
 
 /// True the first time this process sees `message` at `level` from a VU of `scenario` (whichever
 /// VU): a scenario that fails the same way in every iteration of every VU (an SDK logs each
 /// exception's stack, a scenario its own warnings) prints it once, not thousands of times a second.
 /// `info` and `debug` lines, what a scenario prints to follow its progress, are all printed.
 fn first_time(level: Level, scenario: &str, message: &str) -> bool {
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (matches!(level, Level::Error), scenario, message).hash(&mut h);
-        h.finish()
-    };
-    let mut printed = PRINTED.lock().unwrap_or_else(|e| e.into_inner());
-    let printed = printed.get_or_insert_with(HashSet::new);
-    if printed.len() > MAX_REPEATED || printed.contains(&key) {
-        return false;
+    match PRINTED.first((matches!(level, Level::Error), scenario, message)) {
+        Seen::First => true,
+        Seen::Full => {
+            tracing::warn!(
+                target: "guest",
+                "{MAX_REPEATED} distinct warnings and errors of the scenarios printed; further \
+                 ones are not (each was printed once, however often it came)"
+            );
+            false
+        }
+        Seen::Again => false,
     }
-    let first = printed.len() < MAX_REPEATED;
-    if !first {
-        tracing::warn!(
-            target: "guest",
-            "{MAX_REPEATED} distinct warnings and errors of the scenarios printed; further ones are \
-             not (each was printed once, however often it came)"
-        );
-    }
-    printed.insert(key);
-    first
 }
 
 /// The `vu` field of a guest's log line: its id, or `shared` in a shared instance, where the host
